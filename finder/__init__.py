@@ -1,0 +1,1 @@
+"""finder: learning-rate range test and schedule auto-tuning for Keras 3."""
