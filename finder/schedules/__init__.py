@@ -1,4 +1,5 @@
-"""Keras-serializable learning-rate schedules and factories for the Keras built-ins."""
+"""Keras-serializable learning-rate schedules, factories for the Keras built-ins, and
+`ScheduleSpec`, their JSON form."""
 
 from finder.schedules.builtins import (
     PlateauPolicy,
@@ -11,6 +12,7 @@ from finder.schedules.builtins import (
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import CycledHyperparameter, MomentumCycler
 from finder.schedules.one_cycle import OneCycle
+from finder.schedules.spec import SCHEDULE_FAMILIES, ScheduleSpec, evaluate_learning_rate
 
 __all__ = [
     "CycledHyperparameter",
@@ -18,7 +20,10 @@ __all__ = [
     "MomentumCycler",
     "OneCycle",
     "PlateauPolicy",
+    "SCHEDULE_FAMILIES",
+    "ScheduleSpec",
     "cosine_warmup",
+    "evaluate_learning_rate",
     "exponential",
     "inverse_time",
     "piecewise_constant",
