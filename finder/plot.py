@@ -149,3 +149,115 @@ def plot_schedule(
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+SUGGESTION_COLOURS = {"steepest": "tab:green", "valley": "tab:purple", "minimum": "tab:red"}
+
+
+def plot_range_test(
+    result: Any,
+    *,
+    path: str | Path | None = None,
+    title: str | None = None,
+    show_raw: bool = True,
+) -> Figure:
+    """The loss-vs-learning-rate curve of a range test on a log-x axis.
+
+    Draws the raw per-batch losses, the smoothed curve, the repeats' 25-75% band and the
+    validation curve when present, each suggestion as a labelled vertical marker, and the
+    bounds as a shaded range. The y-axis is logarithmic when the loss spans more than two
+    decades, and clipped so the final blow-up does not flatten the rest of the curve.
+
+    Args:
+        result: a `RangeTestResult` (or anything with its attributes).
+        path: str or Path or None. Where to write the figure (`.png` or `.svg`).
+        title: str or None. Defaults to the model and optimizer names.
+        show_raw: bool. Draw the raw losses under the smoothed curve. Defaults to `True`.
+
+    Returns:
+        The matplotlib `Figure`.
+    """
+    fig = new_figure(9.0, 5.5)
+    ax = fig.add_subplot()
+    lrs = np.asarray(result.lrs, dtype=np.float64)
+    raw = np.asarray(result.losses, dtype=np.float64)
+    smoothed = np.asarray(result.smoothed_losses, dtype=np.float64)
+    if show_raw and len(raw):
+        ax.plot(lrs, raw, color="tab:blue", alpha=0.3, linewidth=0.8, label="loss (per batch)")
+    repeats = result.repeats or {}
+    if repeats.get("loss_lower"):
+        lower = np.array([np.nan if v is None else v for v in repeats["loss_lower"]], dtype=float)
+        upper = np.array([np.nan if v is None else v for v in repeats["loss_upper"]], dtype=float)
+        ax.fill_between(
+            lrs[: len(lower)],
+            lower,
+            upper,
+            color="tab:blue",
+            alpha=0.15,
+            label=f"25-75% over {repeats['count']} sweeps",
+        )
+    ax.plot(lrs, smoothed, color="tab:blue", linewidth=2.0, label="loss (smoothed)")
+    if result.val_lrs:
+        ax.plot(
+            result.val_lrs,
+            result.val_losses,
+            "o-",
+            color="tab:orange",
+            markersize=3,
+            linewidth=1.2,
+            label="validation loss",
+        )
+    bounds = result.bounds
+    if bounds.min_lr is not None and bounds.max_lr is not None:
+        ax.axvspan(
+            bounds.min_lr,
+            bounds.max_lr,
+            color="tab:green",
+            alpha=0.12,
+            label=f"bounds {bounds.min_lr:.2g} .. {bounds.max_lr:.2g}",
+        )
+    for name, value in result.suggestions.items():
+        if value is None:
+            continue
+        ax.axvline(
+            value,
+            color=SUGGESTION_COLOURS.get(name, "tab:gray"),
+            linestyle="--",
+            linewidth=1.2,
+            label=f"{name} {value:.2g}",
+        )
+    ax.set_xscale("log")
+    _set_loss_limits(ax, np.concatenate([raw, smoothed]) if show_raw else smoothed)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(title or _default_title(result), fontsize="medium")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _set_loss_limits(ax: Any, losses: np.ndarray) -> None:
+    finite = losses[np.isfinite(losses)]
+    if finite.size == 0:
+        return
+    low = float(finite.min())
+    start = float(np.median(finite[: max(1, finite.size // 10)]))
+    high = max(start, float(np.percentile(finite, 90))) * 1.15
+    if low > 0 and high / low > 100:
+        ax.set_yscale("log")
+        ax.set_ylim(low * 0.8, high)
+    else:
+        span = max(high - low, 1e-12)
+        ax.set_ylim(low - 0.05 * span, high)
+
+
+def _default_title(result: Any) -> str:
+    stop = result.stop_reason
+    if result.stopped_at_lr is not None:
+        stop += f" at lr {result.stopped_at_lr:.2g}"
+    return (
+        f"LR range test: {result.model.get('name', 'model')}, "
+        f"{result.optimizer.get('name', 'optimizer')} ({stop})"
+    )

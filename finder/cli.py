@@ -1,0 +1,226 @@
+"""`finder` command line: parsing and printing only; the work is done by library calls.
+
+    finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
+               [--optimizer sgd --opt momentum=0.9] [--lr-range 1e-4 10] [--steps 300]
+               [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
+    finder plot RESULT.json [--out curve.png]
+
+Every error the user can cause (missing file, unreadable model, bad range, shape mismatch)
+ends with a one-line message on stderr and exit status 1, never a traceback; usage errors exit
+with status 2 as usual for click.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from finder.errors import FinderError  # noqa: E402
+from finder.runner import RunSpec  # noqa: E402
+
+DEFAULT_OUT = "finder-out"
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+@contextmanager
+def _one_line_errors(debug: bool) -> Iterator[None]:
+    """Turn any failure into `Error: ...` and exit status 1 (a traceback only with --debug)."""
+    try:
+        yield
+    except click.exceptions.Exit:
+        raise
+    except (FinderError, OSError, ValueError, TypeError, RuntimeError) as exc:
+        if debug:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        prefix = "" if isinstance(exc, FinderError) else f"{type(exc).__name__}: "
+        click.echo(f"Error: {prefix}{message}", err=True)
+        raise SystemExit(1) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="finder")
+def cli() -> None:
+    """finder: learning-rate range test and schedule tuning for Keras 3."""
+
+
+@cli.command()
+@click.option(
+    "--model",
+    default="fashion_cnn",
+    show_default=True,
+    help="Built-in model (fashion_cnn, mlp) or a path to a .keras file.",
+)
+@click.option(
+    "--data",
+    default="fashion_mnist_sample",
+    show_default=True,
+    help="fashion_mnist_sample (bundled), fashion_mnist (full set) or a path to a .npz.",
+)
+@click.option(
+    "--optimizer",
+    default=None,
+    help="Keras optimizer name (sgd, adam, adamw, rmsprop, ...). "
+    "Default: a model file's own optimizer, else sgd.",
+)
+@click.option(
+    "--opt",
+    "optimizer_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Optimizer setting, repeatable: --opt momentum=0.9 --opt nesterov=true.",
+)
+@click.option(
+    "--loss",
+    default=None,
+    help="Keras loss name. Default: a model file's own loss, else sparse_categorical_crossentropy.",
+)
+@click.option(
+    "--lr-range",
+    nargs=2,
+    type=float,
+    default=(1e-4, 10.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="First and last learning rate of the sweep.",
+)
+@click.option(
+    "--steps", type=int, default=300, show_default=True, help="Optimizer steps per sweep."
+)
+@click.option(
+    "--repeats",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Sweeps over different batch orders; the median curve is reported.",
+)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
+@click.option(
+    "--smoothing",
+    type=float,
+    default=0.98,
+    show_default=True,
+    help="EMA coefficient of the smoothed curve (0 = off).",
+)
+@click.option(
+    "--divergence",
+    type=float,
+    default=4.0,
+    show_default=True,
+    help="Stop when the smoothed loss exceeds this multiple of its minimum.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--validation/--no-validation",
+    default=True,
+    show_default=True,
+    help="Score a fixed validation subset along the sweep (when the data has one).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=DEFAULT_OUT,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for result.json and curve.png.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result JSON on stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def run(
+    model: str,
+    data: str,
+    optimizer: str | None,
+    optimizer_settings: tuple[str, ...],
+    loss: str | None,
+    lr_range: tuple[float, float],
+    steps: int,
+    repeats: int,
+    batch_size: int,
+    mode: str,
+    smoothing: float,
+    divergence: float,
+    seed: int,
+    validation: bool,
+    out_dir: str,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Run the LR range test and print suggestions and bounds."""
+    with _one_line_errors(debug):
+        from finder import console
+        from finder.plot import plot_range_test
+        from finder.runner import run_spec
+        from finder.sweep import validate_sweep
+
+        validate_sweep(lr_range[0], lr_range[1], steps, mode)
+        spec = RunSpec(
+            model=model,
+            data=data,
+            optimizer=optimizer,
+            optimizer_settings=dict(_parse_setting(s) for s in optimizer_settings),
+            loss=loss,
+            batch_size=batch_size,
+            min_lr=lr_range[0],
+            max_lr=lr_range[1],
+            num_steps=steps,
+            mode=mode,
+            smoothing=smoothing,
+            divergence=divergence,
+            repeats=repeats,
+            seed=seed,
+            validation=validation,
+        )
+        with console.sweep_progress(total=steps * repeats) as progress:
+            result = run_spec(spec, progress=progress)
+        out = Path(out_dir)
+        result_path = result.save(out / "result.json")
+        curve_path = out / "curve.png"
+        plot_range_test(result, path=curve_path)
+        if as_json:
+            click.echo(result.to_json())
+        else:
+            console.print_summary(result)
+        console.print_written([result_path, curve_path])
+
+
+@cli.command()
+@click.argument("result_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out", "out_path", default="curve.png", show_default=True, help="Output figure; .png or .svg."
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def plot(result_file: str, out_path: str, debug: bool) -> None:
+    """Draw the loss-vs-LR curve of a saved result.json."""
+    with _one_line_errors(debug):
+        from finder.plot import plot_range_test
+        from finder.result import RangeTestResult
+
+        result = RangeTestResult.load(result_file)
+        plot_range_test(result, path=out_path)
+        click.echo(f"wrote {out_path}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    runner: Callable[..., Any] = cli
+    runner(args=argv if argv is not None else sys.argv[1:], prog_name="finder")

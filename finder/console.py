@@ -1,0 +1,94 @@
+"""Terminal output for the CLI: a progress bar for sweeps and a readable summary table.
+
+Progress goes to stderr so that `finder run --json` leaves clean JSON on stdout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from finder.recorder import SweepProgress
+from finder.result import RangeTestResult
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def format_lr(value: float | None) -> str:
+    """An LR as 3 significant digits in scientific notation, or an em dash for None."""
+    return "—" if value is None else f"{value:.3g}" if 1e-3 <= value < 100 else f"{value:.2e}"
+
+
+@contextmanager
+def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
+    """A progress bar over all sweep steps; yields the `progress` callable for range_test."""
+    bar = Progress(
+        TextColumn("[bold]range test[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+    )
+    task = bar.add_task("", total=total)
+
+    def update(event: SweepProgress) -> None:
+        bar.update(
+            task,
+            completed=event.repeat * event.num_steps + event.step + 1,
+            description=(
+                f"sweep {event.repeat + 1}/{event.repeats}  lr {event.lr:.2e}  "
+                f"loss {event.loss:.4f}"
+            ),
+        )
+
+    with bar:
+        yield update
+        bar.update(task, completed=total)
+
+
+def print_summary(result: RangeTestResult) -> None:
+    """Suggestions, bounds and the sweep's outcome as tables on stdout."""
+    spreads = (result.repeats or {}).get("suggestion_spread", {})
+    table = Table(title="Learning-rate suggestions", title_justify="left")
+    table.add_column("name")
+    table.add_column("lr", justify="right")
+    if spreads:
+        table.add_column(f"spread over {result.repeats['count']} sweeps", justify="right")  # type: ignore[index]
+    table.add_column("note")
+    rows: list[tuple[str, float | None, str]] = [
+        (name, value, result.suggestion_notes.get(name, ""))
+        for name, value in result.suggestions.items()
+    ]
+    rows.append(("bounds.min_lr", result.bounds.min_lr, ""))
+    rows.append(("bounds.max_lr", result.bounds.max_lr, result.bounds.note or ""))
+    for name, value, note in rows:
+        cells = [name, format_lr(value)]
+        if spreads:
+            spread = spreads.get(name.removeprefix("bounds."), {})
+            cells.append(
+                f"{format_lr(spread.get('min'))} .. {format_lr(spread.get('max'))}"
+                if spread.get("count")
+                else "—"
+            )
+        cells.append(note)
+        table.add_row(*cells)
+    stdout.print(table)
+    stopped = "" if result.stopped_at_lr is None else f" at lr {format_lr(result.stopped_at_lr)}"
+    stdout.print(
+        f"sweep: {result.stop_reason}{stopped}; {result.steps_run} steps in "
+        f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
+        f"optimizer {result.optimizer['name']}, model {result.model['name']}"
+    )
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    """Tell the user where the files went (stderr)."""
+    for path in paths:
+        stderr.print(f"wrote {path}")

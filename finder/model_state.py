@@ -1,0 +1,130 @@
+"""Snapshot and restore everything a range test touches on a compiled Keras model.
+
+A range test trains the user's own model at absurd learning rates; afterwards the model must be
+exactly as it was: weights, random-seed state, metric state, optimizer slots, `iterations`, and
+the optimizer's original learning rate (float variable or schedule object, the same object).
+
+Why private attributes are touched here, and only here:
+
+- `optimizer._learning_rate` is swapped directly. The public `learning_rate` setter refuses a
+  float on a schedule-holding optimizer (TypeError) and, when given a schedule, UNTRACKS the
+  float learning-rate variable, which would change `optimizer.variables` (and the saved file)
+  for good.
+- `optimizer._iterations` is read for the sweep's start: with gradient accumulation the public
+  `iterations` is a derived tensor (optimizer steps), while schedules see the raw micro-batch
+  counter.
+- `model.train_function` is cleared so the sweep schedule is traced in, and put back after, so
+  the user's next `fit` reuses the function traced with their own learning rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from finder.errors import ModelError
+
+
+def innermost_optimizer(optimizer: Any) -> Any:
+    """The optimizer that owns the learning rate (unwraps `LossScaleOptimizer`)."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def micro_batch_count(optimizer: Any) -> int:
+    """The counter a learning-rate schedule is evaluated at (micro-batches with accumulation)."""
+    inner = innermost_optimizer(optimizer)
+    return int(getattr(inner, "_iterations", inner.iterations).numpy())
+
+
+def require_compiled(model: Any) -> keras.Model:
+    """Return `model` if it is a compiled Keras model with an optimizer, else raise.
+
+    Raises:
+        ModelError: not a Keras model, not compiled, or compiled without an optimizer or loss.
+    """
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"Expected a keras.Model. Received: {type(model).__name__}")
+    if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
+        raise ModelError(
+            f"Model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) "
+            "before the range test."
+        )
+    if getattr(model, "loss", None) is None and not _overrides_compute_loss(model):
+        raise ModelError(f"Model {model.name!r} was compiled without a loss.")
+    return model
+
+
+def _overrides_compute_loss(model: keras.Model) -> bool:
+    return type(model).compute_loss is not keras.Model.compute_loss or (
+        type(model).train_step is not keras.Model.train_step
+    )
+
+
+@dataclass
+class ModelState:
+    """Values of every variable of a model and its optimizer, plus the objects swapped."""
+
+    model_values: list[np.ndarray]
+    metric_values: list[np.ndarray]
+    optimizer_values: list[np.ndarray]
+    learning_rate: Any
+    train_function: Any
+    steps_per_execution: int
+    stop_training: bool
+    history: Any
+
+    @classmethod
+    def capture(cls, model: keras.Model) -> ModelState:
+        """Snapshot `model`; builds the optimizer first so its slots exist and are captured."""
+        optimizer = model.optimizer
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        return cls(
+            model_values=[np.array(v.numpy(), copy=True) for v in model.variables],
+            metric_values=[np.array(v.numpy(), copy=True) for v in model.metrics_variables],
+            optimizer_values=[np.array(v.numpy(), copy=True) for v in optimizer.variables],
+            learning_rate=innermost_optimizer(optimizer)._learning_rate,
+            train_function=model.train_function,
+            steps_per_execution=model.steps_per_execution,
+            stop_training=model.stop_training,
+            history=getattr(model, "history", None),
+        )
+
+    def restore(self, model: keras.Model) -> None:
+        """Put every captured value and object back on `model`."""
+        innermost_optimizer(model.optimizer)._learning_rate = self.learning_rate
+        _assign_all(model.variables, self.model_values)
+        # Metrics built during the sweep did not exist before; only restore those that did.
+        _assign_all(model.metrics_variables[: len(self.metric_values)], self.metric_values)
+        _assign_all(model.optimizer.variables, self.optimizer_values)
+        model.train_function = self.train_function
+        model.steps_per_execution = self.steps_per_execution
+        model.stop_training = self.stop_training
+        # `fit` points `model.history` at its own History callback.
+        model.history = self.history
+
+    def reset_weights(self, model: keras.Model) -> None:
+        """Back to the captured values but keep whatever learning rate is installed."""
+        _assign_all(model.variables, self.model_values)
+        _assign_all(model.optimizer.variables, self.optimizer_values)
+
+
+def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:
+    if len(variables) != len(values):
+        raise ModelError(
+            f"The model's variables changed during the range test ({len(values)} before, "
+            f"{len(variables)} after); cannot restore it."
+        )
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def install_learning_rate(model: keras.Model, learning_rate: Any) -> None:
+    """Make the optimizer use `learning_rate` (a schedule) until `ModelState.restore`."""
+    innermost_optimizer(model.optimizer)._learning_rate = learning_rate
+    model.train_function = None

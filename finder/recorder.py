@@ -1,0 +1,178 @@
+"""The Keras callback that records one sweep: true per-batch loss, EMA, stops, validation.
+
+Keras 3 reports `logs["loss"]` in `on_train_batch_end` as the running mean of the epoch so far,
+not the loss of the batch. Finders that read it see a lagged, flattened curve and pick
+learning rates that are too high. This recorder resets the model's metrics at the start of
+every batch, so the logged loss IS that batch's loss, computed by the train step under the
+weights before the update (regularisation losses included, as in training).
+
+The smoothed curve is the debiased exponential moving average
+
+```
+avg_i = beta * avg_{i-1} + (1 - beta) * loss_i,   avg_{-1} = 0
+smoothed_i = avg_i / (1 - beta ** (i + 1))
+```
+
+and the sweep stops at the first non-finite loss, or when
+`smoothed_i > divergence * min(smoothed_0..i)` (only while that minimum is positive: a ratio
+means nothing for losses that go below zero).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+STOP_REASONS = ("completed", "diverged", "non_finite")
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """One recorded step, as handed to a `progress` callable."""
+
+    repeat: int
+    repeats: int
+    step: int
+    num_steps: int
+    lr: float
+    loss: float
+    smoothed_loss: float
+
+
+@dataclass
+class SweepRun:
+    """The curves and outcome of one sweep."""
+
+    seed: int
+    losses: list[float] = field(default_factory=list)
+    smoothed_losses: list[float] = field(default_factory=list)
+    val_lrs: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    stop_reason: str = "completed"
+    stopped_at_lr: float | None = None
+    steps_run: int = 0
+
+
+class SweepRecorder(keras.callbacks.Callback):
+    """Records one sweep of a range test; stops training on divergence or a non-finite loss.
+
+    After each optimizer step it adds `lr`, `batch_loss`, `smoothed_loss` and `sweep_step` to
+    the batch logs, so callbacks listed after it can show progress.
+
+    Args:
+        lrs: numpy array. The learning rate of every optimizer step of the sweep.
+        run: SweepRun. Where the curves are written.
+        smoothing: float. EMA coefficient `beta` in [0, 1); 0 turns smoothing off.
+        divergence: float. Stop when the smoothed loss exceeds this multiple of its minimum.
+        accumulation_steps: int. Micro-batches per optimizer step (gradient accumulation).
+        validation: (x, y) or None. Fixed validation subset scored every `validation_every` steps.
+        validation_every: int. Steps between validation scores.
+        validation_batch_size: int. Batch size for scoring the validation subset.
+        progress: callable or None. Called with a `SweepProgress` after every step.
+        repeat: int. Index of this sweep among `repeats`.
+        repeats: int. Number of sweeps in the range test.
+    """
+
+    def __init__(
+        self,
+        lrs: np.ndarray,
+        run: SweepRun,
+        *,
+        smoothing: float,
+        divergence: float,
+        accumulation_steps: int = 1,
+        validation: tuple[Any, Any] | None = None,
+        validation_every: int = 1,
+        validation_batch_size: int = 256,
+        progress: Callable[[SweepProgress], None] | None = None,
+        repeat: int = 0,
+        repeats: int = 1,
+    ) -> None:
+        super().__init__()
+        self.lrs = lrs
+        self.run = run
+        self.smoothing = smoothing
+        self.divergence = divergence
+        self.accumulation_steps = accumulation_steps
+        self.validation = validation
+        self.validation_every = validation_every
+        self.validation_batch_size = validation_batch_size
+        self.progress = progress
+        self.repeat = repeat
+        self.repeats = repeats
+        self._pending_micro_batches = 0
+        self._average = 0.0
+        self._best = math.inf
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._pending_micro_batches == 0:
+            self.model.reset_metrics()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs if logs is not None else {}
+        # Metrics were reset before the step's first micro-batch, so the logged mean covers
+        # exactly the micro-batches of this optimizer step.
+        self._pending_micro_batches += 1
+        if self._pending_micro_batches < self.accumulation_steps:
+            return
+        self._pending_micro_batches = 0
+        loss = float(logs["loss"])
+        run = self.run
+        step = run.steps_run
+        lr = float(self.lrs[step])
+        run.steps_run += 1
+        if not math.isfinite(loss):
+            self._stop("non_finite", lr)
+            return
+        smoothed = self._smooth(loss, step)
+        run.losses.append(loss)
+        run.smoothed_losses.append(smoothed)
+        logs.update(lr=lr, batch_loss=loss, smoothed_loss=smoothed, sweep_step=step)
+        if self.validation is not None and (
+            step % self.validation_every == 0 or step == len(self.lrs) - 1
+        ):
+            self._score_validation(lr)
+        if self.progress is not None:
+            self.progress(
+                SweepProgress(
+                    repeat=self.repeat,
+                    repeats=self.repeats,
+                    step=step,
+                    num_steps=len(self.lrs),
+                    lr=lr,
+                    loss=loss,
+                    smoothed_loss=smoothed,
+                )
+            )
+        self._best = min(self._best, smoothed)
+        if self._best > 0 and smoothed > self.divergence * self._best:
+            self._stop("diverged", lr)
+        elif run.steps_run >= len(self.lrs):
+            self.model.stop_training = True
+
+    def _smooth(self, loss: float, step: int) -> float:
+        if self.smoothing == 0:
+            return loss
+        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
+        return self._average / (1 - self.smoothing ** (step + 1))
+
+    def _score_validation(self, lr: float) -> None:
+        assert self.validation is not None
+        x_val, y_val = self.validation
+        scores = self.model.evaluate(
+            x_val, y_val, batch_size=self.validation_batch_size, verbose=0, return_dict=True
+        )
+        val_loss = float(scores["loss"])
+        if math.isfinite(val_loss):
+            self.run.val_lrs.append(lr)
+            self.run.val_losses.append(val_loss)
+
+    def _stop(self, reason: str, lr: float) -> None:
+        self.run.stop_reason = reason
+        self.run.stopped_at_lr = lr
+        self.model.stop_training = True

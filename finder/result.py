@@ -1,0 +1,215 @@
+"""`RangeTestResult`: everything a range test measured and suggests, and its JSON (schema v1).
+
+The JSON is a public contract: the CLI writes it, the service returns it, dashboards read it.
+Its JSON Schema ships in the package (`finder/schemas/range_test_result.v1.json`, see
+`schema()`), and `from_dict` refuses documents that do not match it. Numbers that JSON cannot
+carry (NaN, infinity) are written as `null`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from finder.errors import SchemaError
+from finder.suggest import Bounds
+
+SCHEMA_VERSION = 1
+RESULT_KIND = "range_test"
+SCHEMA_RESOURCE = "range_test_result.v1.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of `RangeTestResult.to_dict()`."""
+    text = resources.files("finder.schemas").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def validate(document: dict[str, Any]) -> None:
+    """Check a result document against the shipped schema.
+
+    Raises:
+        SchemaError: naming the first offending field.
+    """
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "<root>"
+        raise SchemaError(
+            f"Not a finder range-test result (v{SCHEMA_VERSION}): {where}: {error.message}"
+        )
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with numpy scalars/arrays turned into Python ones and NaN/inf into None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@dataclass
+class RangeTestResult:
+    """The outcome of `finder.range_test`.
+
+    Attributes:
+        lrs: learning rate of each recorded step (the median curve's grid with repeats).
+        losses: each step's true batch loss (median across repeats).
+        smoothed_losses: the debiased EMA of `losses` (median of the repeats' EMAs).
+        val_lrs, val_losses: the optional validation curve (first repeat), else None.
+        stop_reason: "completed", "diverged" or "non_finite".
+        stopped_at_lr: LR of the step that stopped the sweep, None when completed.
+        steps_run: optimizer steps executed over all repeats (the test's cost).
+        wall_time_s: seconds the whole test took; steps_per_second = steps_run / wall_time_s.
+        optimizer: {"name", "config"} of the user's optimizer.
+        model, data: JSON descriptions of the model and input.
+        config: the range-test arguments used.
+        repeats: None for one sweep; else per-run curves, the spread band and suggestion
+            spreads.
+        suggestions: name -> LR (None where the rule does not apply; see suggestion_notes).
+        suggestion_notes: name -> why a suggestion is None or is only a bound.
+        bounds: Smith's (min_lr, max_lr).
+        metadata: free-form JSON the caller attached.
+        proposals: ranked schedule proposals (empty unless a training plan was given).
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed_losses: list[float]
+    stop_reason: str
+    steps_run: int
+    wall_time_s: float
+    steps_per_second: float
+    optimizer: dict[str, Any]
+    model: dict[str, Any]
+    data: dict[str, Any]
+    config: dict[str, Any]
+    suggestions: dict[str, float | None]
+    bounds: Bounds
+    val_lrs: list[float] | None = None
+    val_losses: list[float] | None = None
+    stopped_at_lr: float | None = None
+    repeats: dict[str, Any] | None = None
+    suggestion_notes: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = ""
+    finder_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON document (plain Python values)."""
+        return jsonable(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "kind": RESULT_KIND,
+                "finder_version": self.finder_version,
+                "created_at": self.created_at,
+                "lrs": self.lrs,
+                "losses": self.losses,
+                "smoothed_losses": self.smoothed_losses,
+                "val_lrs": self.val_lrs,
+                "val_losses": self.val_losses,
+                "stop_reason": self.stop_reason,
+                "stopped_at_lr": self.stopped_at_lr,
+                "steps_run": self.steps_run,
+                "wall_time_s": self.wall_time_s,
+                "steps_per_second": self.steps_per_second,
+                "optimizer": self.optimizer,
+                "model": self.model,
+                "data": self.data,
+                "config": self.config,
+                "repeats": self.repeats,
+                "suggestions": self.suggestions,
+                "suggestion_notes": self.suggestion_notes,
+                "bounds": self.bounds.to_dict(),
+                "proposals": self.proposals,
+                "metadata": self.metadata,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> RangeTestResult:
+        """Rebuild a result from `to_dict()` output, after validating it against the schema.
+
+        Raises:
+            SchemaError: the document is not a v1 range-test result.
+        """
+        validate(document)
+        bounds = document["bounds"]
+        return cls(
+            lrs=list(document["lrs"]),
+            losses=list(document["losses"]),
+            smoothed_losses=list(document["smoothed_losses"]),
+            val_lrs=document["val_lrs"],
+            val_losses=document["val_losses"],
+            stop_reason=document["stop_reason"],
+            stopped_at_lr=document["stopped_at_lr"],
+            steps_run=document["steps_run"],
+            wall_time_s=document["wall_time_s"],
+            steps_per_second=document["steps_per_second"],
+            optimizer=document["optimizer"],
+            model=document["model"],
+            data=document["data"],
+            config=document["config"],
+            repeats=document["repeats"],
+            suggestions=dict(document["suggestions"]),
+            suggestion_notes=dict(document["suggestion_notes"]),
+            bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"]),
+            proposals=list(document["proposals"]),
+            metadata=dict(document["metadata"]),
+            created_at=document["created_at"],
+            finder_version=document["finder_version"],
+        )
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The document as JSON text (strict JSON: no NaN or Infinity)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> RangeTestResult:
+        """Parse and validate JSON text written by `to_json`.
+
+        Raises:
+            SchemaError: not JSON, or not a v1 range-test result.
+        """
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"Not JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise SchemaError("A range-test result must be a JSON object.")
+        return cls.from_dict(document)
+
+    def plot(self, path: str | Path | None = None, **options: Any) -> Any:
+        """The loss-vs-LR figure (`finder.plot.plot_range_test`), written when `path` is given."""
+        from finder.plot import plot_range_test
+
+        return plot_range_test(self, path=path, **options)
+
+    def save(self, path: str | Path) -> Path:
+        """Write `to_json()` to `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RangeTestResult:
+        """Read a result written by `save`."""
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,142 @@
+"""One range-test job from plain settings: resolve model and data, compile, test, describe.
+
+This is the single code path behind `finder run` and the service's `POST /find-lr`: both build a
+`RunSpec` from their own input format and call `run_spec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from finder.data import Dataset, load_dataset
+from finder.errors import DataError, InvalidArgumentError
+from finder.model_files import load_model_file
+from finder.rangetest import range_test
+from finder.recorder import SweepProgress
+from finder.result import RangeTestResult
+from finder.zoo import BUILTIN_MODELS, build_model, make_optimizer
+
+DEFAULT_LOSS = "sparse_categorical_crossentropy"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a range-test job needs, as JSON-ready values.
+
+    `model` is a built-in model name or a path to a `.keras` file; `data` is a built-in dataset
+    name or a path to an `.npz` file. `optimizer=None` keeps a model file's own compiled
+    optimizer (SGD for built-in or uncompiled models); `loss=None` likewise keeps the file's loss
+    (sparse categorical cross-entropy otherwise).
+    """
+
+    model: str = "fashion_cnn"
+    data: str = "fashion_mnist_sample"
+    optimizer: str | None = None
+    optimizer_settings: Mapping[str, Any] = field(default_factory=dict)
+    loss: str | None = None
+    batch_size: int = 64
+    min_lr: float = 1e-4
+    max_lr: float = 10.0
+    num_steps: int = 300
+    mode: str = "exp"
+    smoothing: float = 0.98
+    divergence: float = 4.0
+    repeats: int = 3
+    seed: int = 0
+    validation: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["optimizer_settings"] = dict(self.optimizer_settings)
+        return document
+
+
+def load_model(spec: RunSpec, dataset: Dataset) -> keras.Model:
+    """The compiled model `spec` names, shaped for `dataset`.
+
+    Raises:
+        ModelError: the model file cannot be loaded or is refused.
+        DataError: the data does not fit the model's input.
+        InvalidArgumentError: unknown optimizer or settings.
+    """
+    input_shape = tuple(int(d) for d in dataset.x_train.shape[1:])
+    if spec.model in BUILTIN_MODELS:
+        num_classes = count_classes(dataset.y_train)
+        model = build_model(spec.model, input_shape, num_classes, seed=spec.seed)
+    elif spec.model.lower().endswith(".keras") or Path(spec.model).suffix:
+        model = load_model_file(spec.model)
+    else:
+        raise InvalidArgumentError(
+            f"Unknown model {spec.model!r}: use one of {', '.join(sorted(BUILTIN_MODELS))} "
+            "or a path to a .keras file."
+        )
+    check_input_shape(model, input_shape)
+    keep_compiled = getattr(model, "compiled", False) and model.optimizer is not None
+    if spec.optimizer is None and spec.loss is None and keep_compiled:
+        return model
+    optimizer = make_optimizer(spec.optimizer or "sgd", **dict(spec.optimizer_settings))
+    loss = spec.loss or (model.loss if keep_compiled and model.loss else DEFAULT_LOSS)
+    model.compile(optimizer=optimizer, loss=loss)
+    return model
+
+
+def count_classes(labels: np.ndarray) -> int:
+    """Classes in integer labels (max + 1) or one-hot labels (width)."""
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        return int(labels.shape[1])
+    return int(np.max(labels)) + 1
+
+
+def check_input_shape(model: keras.Model, input_shape: tuple[int, ...]) -> None:
+    """Raise DataError when samples of `input_shape` cannot feed `model`."""
+    try:
+        expected = model.input_shape
+    except (AttributeError, ValueError):
+        return
+    if not isinstance(expected, tuple) or not expected or isinstance(expected[0], tuple):
+        return
+    expected_sample = tuple(expected[1:])
+    if len(expected_sample) != len(input_shape) or any(
+        e is not None and e != g for e, g in zip(expected_sample, input_shape, strict=True)
+    ):
+        raise DataError(
+            f"The data's samples have shape {input_shape}, the model expects {expected_sample}."
+        )
+
+
+def run_spec(
+    spec: RunSpec,
+    *,
+    progress: Callable[[SweepProgress], None] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> RangeTestResult:
+    """Load data and model, run the range test, and attach the job's description."""
+    dataset = load_dataset(spec.data)
+    model = load_model(spec, dataset)
+    validation = (
+        (dataset.x_val, dataset.y_val) if spec.validation and dataset.x_val is not None else None
+    )
+    return range_test(
+        model,
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=spec.batch_size,
+        min_lr=spec.min_lr,
+        max_lr=spec.max_lr,
+        num_steps=spec.num_steps,
+        mode=spec.mode,
+        smoothing=spec.smoothing,
+        divergence=spec.divergence,
+        repeats=spec.repeats,
+        seed=spec.seed,
+        validation_data=validation,
+        progress=progress,
+        callbacks=callbacks or (),
+        metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
+    )

@@ -1,0 +1,226 @@
+"""Learning-rate suggestions and Smith bounds from a range-test curve. Pure numpy, no Keras.
+
+The suggestions read the SMOOTHED (EMA) loss against the learning rate, after trimming the
+first `trim_start` and last `trim_end` fractions of the points (the start is flat and noisy,
+the end is the blow-up). Each rule returns `None` with a reason, instead of a number, when the
+curve does not support it: too short, or the loss never falls.
+
+Rules (`x = log10(lr)`, `s` = EMA-smoothed loss over the trimmed window):
+
+```
+steepest = lr[argmin_i ds/dx (i)]                          # needs some ds/dx < 0
+minimum  = lr[argmin_i s_i] / 10                           # fastai's "lr_min"
+valley   = fastai's longest-descent rule: for every i, the longest strictly decreasing
+           subsequence of s ending at i; take the longest one, [a, b]; return
+           lr[a + floor((b - a) / 3) + floor((b - a) / 6)], just under halfway down it
+```
+
+The bounds do NOT read the EMA: an EMA with beta = 0.98 lags its input by up to
+beta / (1 - beta) = 49 steps, so its minimum sits at higher learning rates than the point
+where training became unstable (on least squares, past the analytic divergence LR). They read a
+zero-lag curve instead, the centred running mean of the raw losses; see `smith_bounds`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SUGGESTION_NAMES = ("steepest", "valley", "minimum")
+MIN_POINTS = 8
+DEFAULT_TRIM_START = 0.1
+DEFAULT_TRIM_END = 0.05
+# A curve "falls" when its trimmed minimum is at least this fraction below its starting level.
+MIN_RELATIVE_DROP = 0.01
+# Half-width of the zero-lag running mean, as a fraction of the number of points.
+ZERO_LAG_HALF_WIDTH = 0.03
+# The zero-lag turning point is the edge of stability; Smith's largest LR that still converges
+# is within ~2x of the best constant LR, so the max bound sits this factor below the edge.
+TURN_MARGIN = 2.0
+# Smith: CLR oscillates between max/3..4 and max; a single 1cycle starts around max/10..25.
+MIN_BOUND_DIVISOR = 4.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Smith's learning-rate bounds: train between `min_lr` and `max_lr`.
+
+    Both are None when the curve does not show where the loss stops falling; `note` then says
+    why. `note` may also carry a caveat next to real values.
+    """
+
+    min_lr: float | None
+    max_lr: float | None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        return {"min_lr": self.min_lr, "max_lr": self.max_lr, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Every suggestion by name (None when a rule does not apply), the reasons, and bounds."""
+
+    values: dict[str, float | None]
+    notes: dict[str, str] = field(default_factory=dict)
+    bounds: Bounds = Bounds(None, None, "not computed")
+
+
+def trim_window(n: int, trim_start: float, trim_end: float) -> tuple[int, int]:
+    """Index range [start, stop) left after trimming fractions of `n` points at both ends."""
+    start = int(math.floor(n * trim_start))
+    stop = n - int(math.floor(n * trim_end))
+    return start, max(start, stop)
+
+
+def steepest(lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    """LR of the most negative slope of loss against log10(lr); None if nothing falls."""
+    slope = np.gradient(losses, np.log10(lrs))
+    i = int(np.argmin(slope))
+    return float(lrs[i]) if slope[i] < 0 else None
+
+
+def minimum(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """LR of the minimum loss, divided by 10."""
+    return float(lrs[int(np.argmin(losses))] / 10.0)
+
+
+def valley(lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    """fastai's valley: a point just under halfway down the longest descent; None if none."""
+    n = len(losses)
+    run = np.ones(n, dtype=np.int64)
+    for i in range(1, n):
+        earlier = run[:i][losses[:i] > losses[i]]
+        if earlier.size:
+            run[i] = int(earlier.max()) + 1
+    end = int(np.argmax(run))
+    length = int(run[end])
+    if length < 2:
+        return None
+    start = end - length + 1
+    sections = (end - start) / 3.0
+    index = start + int(sections) + int(sections / 2)
+    return float(lrs[index])
+
+
+def zero_lag_curve(
+    losses: np.ndarray, half_width_fraction: float = ZERO_LAG_HALF_WIDTH
+) -> np.ndarray:
+    """Centred running mean of `losses` over +-h points, h = max(1, round(fraction * n)).
+
+    Centred, so it has no lag: a loss that starts rising at step i moves this curve up around
+    step i, not tens of steps later as an EMA does. The window shrinks at both ends.
+    """
+    n = len(losses)
+    half_width = max(1, round(half_width_fraction * n))
+    cumulative = np.concatenate([[0.0], np.cumsum(losses, dtype=np.float64)])
+    index = np.arange(n)
+    low = np.maximum(index - half_width, 0)
+    high = np.minimum(index + half_width + 1, n)
+    result: np.ndarray = (cumulative[high] - cumulative[low]) / (high - low)
+    return result
+
+
+def smith_bounds(
+    lrs: np.ndarray,
+    losses: np.ndarray,
+    *,
+    trim_start: float = DEFAULT_TRIM_START,
+    trim_end: float = DEFAULT_TRIM_END,
+    turn_margin: float = TURN_MARGIN,
+    min_divisor: float = MIN_BOUND_DIVISOR,
+) -> Bounds:
+    """Smith's bounds from the RAW losses of a sweep.
+
+    ```
+    z       = zero_lag_curve(losses), trimmed like the suggestions
+    i_turn  = argmin z                      # the loss stops falling and turns up
+    max_lr  = lr[i_turn] / turn_margin      # turn_margin = 2
+    min_lr  = max_lr / min_divisor          # min_divisor = 4 (CLR's max/3..4)
+    ```
+
+    `lr[i_turn]` is the edge of stability: on least squares it lands within ~1.5x of the
+    analytic divergence LR, 1 / lambda_max of the input covariance. Training at a constant LR
+    works best somewhat below the largest LR that still converges (Smith: within ~2x), hence
+    the margin, which also keeps the bound below divergence when the turn is read late.
+    When the loss still falls at the end of the range, the bound is a lower estimate and the
+    `note` says so.
+    """
+    start, stop = trim_window(len(losses), trim_start, trim_end)
+    if stop - start < MIN_POINTS:
+        return Bounds(None, None, f"curve too short: {stop - start} points after trimming")
+    curve = zero_lag_curve(np.asarray(losses, dtype=np.float64))[start:stop]
+    window_lrs = np.asarray(lrs, dtype=np.float64)[start:stop]
+    turn = int(np.argmin(curve))
+    if not _falls(curve):
+        return Bounds(None, None, "the loss never fell over the range: widen it towards larger LRs")
+    max_lr = float(window_lrs[turn]) / turn_margin
+    note = None
+    if turn == len(curve) - 1:
+        note = "the loss was still falling at the end of the range: max_lr is a lower estimate"
+    return Bounds(max_lr / min_divisor, max_lr, note)
+
+
+def _falls(curve: np.ndarray) -> bool:
+    start_level = float(curve[0])
+    return start_level - float(curve.min()) > MIN_RELATIVE_DROP * abs(start_level)
+
+
+def suggest(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    smoothed_losses: Sequence[float] | np.ndarray,
+    *,
+    trim_start: float = DEFAULT_TRIM_START,
+    trim_end: float = DEFAULT_TRIM_END,
+) -> Suggestions:
+    """Every suggestion and the bounds for one curve.
+
+    Args:
+        lrs: learning rate of each point, increasing.
+        losses: the raw loss at each point (read by the bounds).
+        smoothed_losses: the EMA-smoothed loss at each point (read by the suggestions).
+        trim_start: float. Fraction of points dropped at the start. Defaults to `0.1`.
+        trim_end: float. Fraction of points dropped at the end. Defaults to `0.05`.
+
+    Returns:
+        `Suggestions` with a value (or None and a note) for every name in `SUGGESTION_NAMES`.
+
+    Raises:
+        ValueError: the three sequences differ in length.
+    """
+    lr_array = np.asarray(lrs, dtype=np.float64)
+    raw_array = np.asarray(losses, dtype=np.float64)
+    loss_array = np.asarray(smoothed_losses, dtype=np.float64)
+    if not lr_array.shape == raw_array.shape == loss_array.shape:
+        raise ValueError(
+            "lrs, losses and smoothed_losses differ in length: "
+            f"{len(lr_array)}, {len(raw_array)}, {len(loss_array)}"
+        )
+    bounds = smith_bounds(lr_array, raw_array, trim_start=trim_start, trim_end=trim_end)
+    start, stop = trim_window(len(loss_array), trim_start, trim_end)
+    lr_window, loss_window = lr_array[start:stop], loss_array[start:stop]
+    if len(loss_window) < MIN_POINTS:
+        reason = f"curve too short: {len(loss_window)} points after trimming, need {MIN_POINTS}"
+        return Suggestions(
+            dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
+        )
+    if not _falls(loss_window):
+        reason = "the loss never fell over the range: widen it towards larger LRs"
+        return Suggestions(
+            dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
+        )
+    values: dict[str, float | None] = {
+        "steepest": steepest(lr_window, loss_window),
+        "valley": valley(lr_window, loss_window),
+        "minimum": minimum(lr_window, loss_window),
+    }
+    notes = {name: "no descending segment in the curve" for name, v in values.items() if v is None}
+    if int(np.argmin(loss_window)) == len(loss_window) - 1:
+        notes["minimum"] = (
+            "the loss was still falling at the end of the range: the minimum is a lower bound"
+        )
+    return Suggestions(values, notes, bounds)

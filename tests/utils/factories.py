@@ -1,0 +1,58 @@
+"""Builders for tiny real models and problems used across the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+
+def dense_regressor(seed: int = 0, optimizer: object = "sgd", inputs: int = 4) -> keras.Model:
+    """Linear model for regression, compiled with MSE."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((inputs,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+def small_classifier(seed: int = 0, optimizer: object = "sgd", num_classes: int = 3) -> keras.Model:
+    """Tiny CNN with every kind of state a range test must restore: conv + dense weights,
+    BatchNormalization moving statistics, Dropout's seed generator, and compiled metrics."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@dataclass(frozen=True)
+class LeastSquares:
+    """y = x w + noise with a known input covariance.
+
+    For the mean squared error mean((x w - y)^2) the Hessian is 2 C with C = x^T x / n, so
+    gradient descent diverges for lr > 2 / (2 lambda_max(C)) = 1 / lambda_max(C).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    divergence_lr: float
+
+
+def least_squares_problem(dim: int = 20, samples: int = 2048, seed: int = 0) -> LeastSquares:
+    rng = np.random.default_rng(seed)
+    eigenvalues = np.geomspace(1.0, 10.0, dim)
+    rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    x = ((rng.normal(size=(samples, dim)) * np.sqrt(eigenvalues)) @ rotation.T).astype("float32")
+    w = rng.normal(size=dim)
+    y = (x @ w + 0.1 * rng.normal(size=samples)).astype("float32")[:, None]
+    covariance = x.astype(np.float64).T @ x.astype(np.float64) / samples
+    return LeastSquares(x=x, y=y, divergence_lr=float(1.0 / np.linalg.eigvalsh(covariance).max()))
