@@ -17,6 +17,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,11 @@ import click
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from finder.errors import FinderError  # noqa: E402
-from finder.runner import RunSpec  # noqa: E402
 
 DEFAULT_OUT = "finder-out"
 
 
-def _parse_setting(text: str) -> tuple[str, Any]:
+def parse_setting(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise click.BadParameter(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
@@ -42,7 +43,7 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 
 
 @contextmanager
-def _one_line_errors(debug: bool) -> Iterator[None]:
+def one_line_errors(debug: bool) -> Iterator[None]:
     """Turn any failure into `Error: ...` and exit status 1 (a traceback only with --debug)."""
     try:
         yield
@@ -57,7 +58,31 @@ def _one_line_errors(debug: bool) -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands defined in their own modules, imported only when invoked (`finder serve` must not
+# load FastAPI for `finder run`, and the library never imports the service).
+LAZY_COMMANDS = {
+    "tune": ("finder.cli_tune", "tune"),
+    "serve": ("finder.cli_service", "serve"),
+    "worker": ("finder.cli_service", "worker"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose extra commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        available = [name for name, (module, _) in LAZY_COMMANDS.items() if find_spec(module)]
+        return sorted([*super().list_commands(ctx), *available])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and find_spec(LAZY_COMMANDS[cmd_name][0]):
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            command: click.Command = getattr(import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="finder")
 def cli() -> None:
     """finder: learning-rate range test and schedule tuning for Keras 3."""
@@ -166,10 +191,10 @@ def run(
     debug: bool,
 ) -> None:
     """Run the LR range test and print suggestions and bounds."""
-    with _one_line_errors(debug):
+    with one_line_errors(debug):
         from finder import console
         from finder.plot import plot_range_test
-        from finder.runner import run_spec
+        from finder.runner import RunSpec, run_spec
         from finder.sweep import validate_sweep
 
         validate_sweep(lr_range[0], lr_range[1], steps, mode)
@@ -177,7 +202,7 @@ def run(
             model=model,
             data=data,
             optimizer=optimizer,
-            optimizer_settings=dict(_parse_setting(s) for s in optimizer_settings),
+            optimizer_settings=dict(parse_setting(s) for s in optimizer_settings),
             loss=loss,
             batch_size=batch_size,
             min_lr=lr_range[0],
@@ -211,7 +236,7 @@ def run(
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def plot(result_file: str, out_path: str, debug: bool) -> None:
     """Draw the loss-vs-LR curve of a saved result.json."""
-    with _one_line_errors(debug):
+    with one_line_errors(debug):
         from finder.plot import plot_range_test
         from finder.result import RangeTestResult
 

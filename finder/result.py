@@ -170,7 +170,7 @@ class RangeTestResult:
             repeats=document["repeats"],
             suggestions=dict(document["suggestions"]),
             suggestion_notes=dict(document["suggestion_notes"]),
-            bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"]),
+            bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
             proposals=list(document["proposals"]),
             metadata=dict(document["metadata"]),
             created_at=document["created_at"],

@@ -48,16 +48,24 @@ MIN_BOUND_DIVISOR = 4.0
 class Bounds:
     """Smith's learning-rate bounds: train between `min_lr` and `max_lr`.
 
-    Both are None when the curve does not show where the loss stops falling; `note` then says
+    `edge_lr` is where the loss turned up (the edge of stability, `max_lr * turn_margin`);
+    schedules that spend only a short time at their peak, like 1cycle, may go up to it.
+    All are None when the curve does not show where the loss stops falling; `note` then says
     why. `note` may also carry a caveat next to real values.
     """
 
     min_lr: float | None
     max_lr: float | None
     note: str | None = None
+    edge_lr: float | None = None
 
     def to_dict(self) -> dict[str, float | str | None]:
-        return {"min_lr": self.min_lr, "max_lr": self.max_lr, "note": self.note}
+        return {
+            "min_lr": self.min_lr,
+            "max_lr": self.max_lr,
+            "edge_lr": self.edge_lr,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,8 @@ def smith_bounds(
     ```
     z       = zero_lag_curve(losses), trimmed like the suggestions
     i_turn  = argmin z                      # the loss stops falling and turns up
-    max_lr  = lr[i_turn] / turn_margin      # turn_margin = 2
+    edge_lr = lr[i_turn]                    # the edge of stability
+    max_lr  = edge_lr / turn_margin         # turn_margin = 2
     min_lr  = max_lr / min_divisor          # min_divisor = 4 (CLR's max/3..4)
     ```
 
@@ -157,11 +166,12 @@ def smith_bounds(
     turn = int(np.argmin(curve))
     if not _falls(curve):
         return Bounds(None, None, "the loss never fell over the range: widen it towards larger LRs")
-    max_lr = float(window_lrs[turn]) / turn_margin
+    edge_lr = float(window_lrs[turn])
+    max_lr = edge_lr / turn_margin
     note = None
     if turn == len(curve) - 1:
         note = "the loss was still falling at the end of the range: max_lr is a lower estimate"
-    return Bounds(max_lr / min_divisor, max_lr, note)
+    return Bounds(max_lr / min_divisor, max_lr, note, edge_lr)
 
 
 def _falls(curve: np.ndarray) -> bool:
