@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         UnsafeModelError,
     )
     from finder.plot import plot_range_test, plot_schedule
+    from finder.propose import Proposal, propose_schedules
     from finder.rangetest import range_test
     from finder.recorder import SweepProgress
     from finder.result import RangeTestResult
@@ -46,6 +47,7 @@ _EXPORTS = {
     "InvalidRangeError": ("finder.errors", "InvalidRangeError"),
     "LearningRateLogger": ("finder.callbacks", "LearningRateLogger"),
     "ModelError": ("finder.errors", "ModelError"),
+    "Proposal": ("finder.propose", "Proposal"),
     "RangeTestResult": ("finder.result", "RangeTestResult"),
     "SchemaError": ("finder.errors", "SchemaError"),
     "SweepProgress": ("finder.recorder", "SweepProgress"),
@@ -53,6 +55,7 @@ _EXPORTS = {
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
     "plot_range_test": ("finder.plot", "plot_range_test"),
     "plot_schedule": ("finder.plot", "plot_schedule"),
+    "propose_schedules": ("finder.propose", "propose_schedules"),
     "range_test": ("finder.rangetest", "range_test"),
 }
 
@@ -65,6 +68,7 @@ __all__ = [
     "InvalidRangeError",
     "LearningRateLogger",
     "ModelError",
+    "Proposal",
     "RangeTestResult",
     "SchemaError",
     "SweepProgress",
@@ -72,6 +76,7 @@ __all__ = [
     "UnsafeModelError",
     "plot_range_test",
     "plot_schedule",
+    "propose_schedules",
     "range_test",
 ]
 

@@ -154,6 +154,19 @@ def cli() -> None:
     show_default=True,
     help="Stop when the smoothed loss exceeds this multiple of its minimum.",
 )
+@click.option(
+    "--epochs",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Training plan the schedule proposals are sized for (0 = no proposals).",
+)
+@click.option(
+    "--steps-per-epoch",
+    type=int,
+    default=None,
+    help="Optimizer steps per epoch of the plan. Default: one pass over the data.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--validation/--no-validation",
@@ -184,6 +197,8 @@ def run(
     mode: str,
     smoothing: float,
     divergence: float,
+    epochs: int,
+    steps_per_epoch: int | None,
     seed: int,
     validation: bool,
     out_dir: str,
@@ -198,6 +213,8 @@ def run(
         from finder.sweep import validate_sweep
 
         validate_sweep(lr_range[0], lr_range[1], steps, mode)
+        if epochs < 0 or (steps_per_epoch is not None and steps_per_epoch < 1):
+            raise click.BadParameter("--epochs must be >= 0 and --steps-per-epoch >= 1")
         spec = RunSpec(
             model=model,
             data=data,
@@ -214,6 +231,8 @@ def run(
             repeats=repeats,
             seed=seed,
             validation=validation,
+            epochs=epochs or None,
+            steps_per_epoch=steps_per_epoch,
         )
         with console.sweep_progress(total=steps * repeats) as progress:
             result = run_spec(spec, progress=progress)
@@ -225,6 +244,7 @@ def run(
             click.echo(result.to_json())
         else:
             console.print_summary(result)
+            console.print_proposals(result)
         console.print_written([result_path, curve_path])
 
 

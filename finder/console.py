@@ -88,6 +88,31 @@ def print_summary(result: RangeTestResult) -> None:
     )
 
 
+def print_proposals(result: RangeTestResult) -> None:
+    """The ranked schedule proposals as a table on stdout (nothing when there are none)."""
+    if not result.proposals:
+        return
+    plan = result.proposals[0]["plan"]
+    table = Table(
+        title=(
+            f"Schedule proposals for {plan['epochs']} epochs x {plan['steps_per_epoch']} steps "
+            "(1 = recommended)"
+        ),
+        title_justify="left",
+    )
+    for column in ("#", "family", "parameters", "why"):
+        table.add_column(column)
+    for proposal in result.proposals:
+        params = proposal["spec"]["params"]
+        shown = ", ".join(
+            f"{k}={format_lr(v) if isinstance(v, float) else v}"
+            for k, v in params.items()
+            if k not in ("total_steps",)
+        )
+        table.add_row(str(proposal["rank"]), proposal["family"], shown, proposal["rationale"])
+    stdout.print(table)
+
+
 def print_written(paths: Sequence[Path]) -> None:
     """Tell the user where the files went (stderr)."""
     for path in paths:

@@ -17,6 +17,7 @@ import numpy as np
 from finder.data import Dataset, load_dataset
 from finder.errors import DataError, InvalidArgumentError
 from finder.model_files import load_model_file
+from finder.propose import attach_proposals, default_steps_per_epoch
 from finder.rangetest import range_test
 from finder.recorder import SweepProgress
 from finder.result import RangeTestResult
@@ -30,7 +31,9 @@ class RunSpec:
     """Everything a range-test job needs, as JSON-ready values.
 
     `model` is a built-in model name or a path to a `.keras` file; `data` is a built-in dataset
-    name or a path to an `.npz` file. `optimizer=None` keeps a model file's own compiled
+    name or a path to an `.npz` file. `epochs` (and `steps_per_epoch`, by default one pass over
+    the training data) is the training plan the schedule proposals are sized for; None skips
+    the proposals. `optimizer=None` keeps a model file's own compiled
     optimizer (SGD for built-in or uncompiled models); `loss=None` likewise keeps the file's loss
     (sparse categorical cross-entropy otherwise).
     """
@@ -50,6 +53,8 @@ class RunSpec:
     repeats: int = 3
     seed: int = 0
     validation: bool = True
+    epochs: int | None = 10
+    steps_per_epoch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -122,7 +127,7 @@ def run_spec(
     validation = (
         (dataset.x_val, dataset.y_val) if spec.validation and dataset.x_val is not None else None
     )
-    return range_test(
+    result = range_test(
         model,
         dataset.x_train,
         dataset.y_train,
@@ -140,3 +145,9 @@ def run_spec(
         callbacks=callbacks or (),
         metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
     )
+    if spec.epochs is not None:
+        steps_per_epoch = spec.steps_per_epoch or default_steps_per_epoch(
+            len(dataset.x_train), spec.batch_size
+        )
+        attach_proposals(result, epochs=spec.epochs, steps_per_epoch=steps_per_epoch)
+    return result

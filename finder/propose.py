@@ -1,0 +1,232 @@
+"""Ranked schedule proposals from a range test's bounds and a training plan.
+
+With `lo = bounds.min_lr`, `hi = bounds.max_lr`, `edge = bounds.edge_lr` (`edge = 2 hi`,
+`lo = hi / 4`, see `finder.suggest.smith_bounds`) and a plan of `E` epochs of `S` steps
+(`T = E * S` optimizer steps), the rules are:
+
+```
+1. one_cycle       max_lr = edge, total_steps = T, pct_start 0.3, div_factor 25,
+                   final_div_factor 1e4, cosine anneal; momentum cycled 0.95 -> 0.85 -> 0.95
+                   when the optimizer has momentum (SGD momentum > 0, Adam, AdamW)
+2. cosine_warmup   warm up linearly from lo to hi over max(1, round(0.05 T)) steps, then
+                   cosine decay to 0 at T
+3. cyclical        triangular2 between lo and hi, step_size_up = S * max(1, round(E / 5))
+4. exponential     from hi, decaying by a factor 4 over T (reaches lo at the end)
+5. plateau         constant hi, times 0.1 when val_loss stalls for max(1, round(E / 10))
+                   epochs, floor lo / 100
+```
+
+Why the peaks differ: 1cycle spends only a short time at its peak, between a warm-up from
+peak/25 and a long anneal, so it can run at the edge of stability (Smith's super-convergence
+recipe uses the range test's turning point as the cycle's maximum). Schedules that stay high
+for long take the constant-safe bound `hi`, half the edge. On full Fashion-MNIST with
+`fashion_cnn` and SGD this machine measured 1cycle peaks of 0.25 / 0.5 / 1.0 at val_accuracy
+0.863 / 0.874 / 0.872 after 10 epochs, while range tests put `edge` at ~0.5; see BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from finder.errors import InvalidArgumentError
+from finder.schedules import ScheduleSpec
+
+CURVE_POINTS = 200
+MOMENTUM_OPTIMIZERS = ("SGD", "Adam", "AdamW")
+WARMUP_FRACTION = 0.05
+EXPONENTIAL_TOTAL_DECAY = 4.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A training plan: `epochs` of `steps_per_epoch` optimizer steps."""
+
+    epochs: int
+    steps_per_epoch: int
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps_per_epoch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(
+                    f"Argument `{name}` must be an integer >= 1. Received: {name}={value!r}"
+                )
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "epochs": self.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+        }
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One ready schedule: its spec, why, the rule that sized it, and its sampled LR curve."""
+
+    rank: int
+    spec: ScheduleSpec
+    rationale: str
+    rule: str
+    plan: Plan
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    def to_keras(self) -> Any:
+        """The `learning_rate` argument for a Keras optimizer (schedule object or float)."""
+        return self.spec.to_keras()
+
+    def callbacks(self) -> list[Any]:
+        """Keras callbacks the schedule needs (ReduceLROnPlateau, MomentumCycler, ...)."""
+        return self.spec.callbacks()
+
+    def curve(self, points: int = CURVE_POINTS) -> dict[str, list[float]]:
+        """The LR at up to `points` evenly spread steps, for dashboards."""
+        total = self.plan.total_steps
+        steps = np.unique(np.linspace(0, total - 1, min(points, total)).round().astype(np.int64))
+        return {"steps": steps.tolist(), "lrs": self.spec.lr_at(steps).tolist()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "family": self.family,
+            "spec": self.spec.to_dict(),
+            "rationale": self.rationale,
+            "rule": self.rule,
+            "plan": self.plan.to_dict(),
+            "curve": self.curve(),
+            "code": self.spec.to_code(),
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Proposal:
+        plan = document["plan"]
+        return cls(
+            rank=int(document["rank"]),
+            spec=ScheduleSpec.from_dict(document["spec"]),
+            rationale=document["rationale"],
+            rule=document["rule"],
+            plan=Plan(int(plan["epochs"]), int(plan["steps_per_epoch"])),
+        )
+
+
+def has_momentum(optimizer: Any) -> bool:
+    """Whether a Keras optimizer (or a `{"name", "config"}` description) can cycle momentum."""
+    if isinstance(optimizer, dict):
+        name, config = optimizer.get("name", ""), optimizer.get("config", {})
+    else:
+        name, config = type(optimizer).__name__, optimizer.get_config()
+    if name not in MOMENTUM_OPTIMIZERS:
+        return False
+    return name != "SGD" or float(config.get("momentum", 0.0) or 0.0) > 0.0
+
+
+def propose_schedules(
+    result: Any, *, epochs: int, steps_per_epoch: int, optimizer: Any = None
+) -> list[Proposal]:
+    """Ranked proposals for training `epochs` x `steps_per_epoch` steps; the first is finder's
+    recommendation. The rules are in this module's docstring.
+
+    Args:
+        result: a `RangeTestResult` with bounds.
+        epochs: int. Epochs of the planned training run.
+        steps_per_epoch: int. Optimizer steps per epoch.
+        optimizer: a Keras optimizer or `{"name", "config"}`; decides momentum cycling.
+            Defaults to the optimizer the range test ran with.
+
+    Returns:
+        A list of `Proposal`, best first.
+
+    Raises:
+        InvalidArgumentError: a non-positive plan, or a result without bounds (its
+            `bounds.note` says why, e.g. the loss never fell).
+    """
+    plan = Plan(epochs, steps_per_epoch)
+    bounds = result.bounds
+    if bounds.max_lr is None or bounds.min_lr is None or bounds.edge_lr is None:
+        raise InvalidArgumentError(f"No bounds to propose schedules from: {bounds.note}")
+    lo, hi, edge = float(bounds.min_lr), float(bounds.max_lr), float(bounds.edge_lr)
+    total = plan.total_steps
+    cycle_momentum = has_momentum(optimizer if optimizer is not None else result.optimizer)
+    warmup = max(1, round(WARMUP_FRACTION * total))
+    step_size = steps_per_epoch * max(1, round(epochs / 5))
+    patience = max(1, round(epochs / 10))
+    one_cycle_params: dict[str, Any] = {"max_lr": edge, "total_steps": total}
+    if cycle_momentum:
+        one_cycle_params.update(cycle_momentum=True, base_momentum=0.85, max_momentum=0.95)
+    candidates = [
+        (
+            ScheduleSpec("one_cycle", one_cycle_params),
+            f"1cycle peaking at the edge of stability ({edge:.3g}), where the loss turned up; "
+            "its short peak between warm-up and anneal tolerates it"
+            + (", with momentum cycled inversely" if cycle_momentum else ""),
+            "max_lr = bounds.edge_lr; total_steps = epochs * steps_per_epoch",
+        ),
+        (
+            ScheduleSpec(
+                "cosine_warmup",
+                {"max_lr": hi, "total_steps": total, "warmup_steps": warmup, "initial_lr": lo},
+            ),
+            f"linear warm-up to the constant-safe bound {hi:.3g}, then cosine decay to 0",
+            "warmup lo -> hi over max(1, round(0.05 T)) steps; cosine to 0 at T",
+        ),
+        (
+            ScheduleSpec(
+                "cyclical",
+                {"base_lr": lo, "max_lr": hi, "step_size_up": step_size, "mode": "triangular2"},
+            ),
+            f"Smith's CLR between the bounds {lo:.3g} and {hi:.3g}, amplitude halving each cycle",
+            "triangular2, base_lr = lo, max_lr = hi, step_size_up = S * max(1, round(E / 5))",
+        ),
+        (
+            ScheduleSpec(
+                "exponential",
+                {"initial_lr": hi, "decay_steps": total, "decay_rate": 1 / EXPONENTIAL_TOTAL_DECAY},
+            ),
+            f"exponential decay from {hi:.3g} to the lower bound {lo:.3g} over the run",
+            "initial_lr = hi, decay_rate = 1/4 over T steps",
+        ),
+        (
+            ScheduleSpec(
+                "plateau",
+                {
+                    "initial_lr": hi,
+                    "factor": 0.1,
+                    "patience": patience,
+                    "min_lr": lo / 100,
+                    "monitor": "val_loss",
+                },
+            ),
+            f"constant {hi:.3g}, cut 10x whenever val_loss stalls (needs validation data)",
+            "initial_lr = hi, factor 0.1, patience max(1, round(E / 10)), min_lr = lo / 100",
+        ),
+    ]
+    return [
+        Proposal(rank=rank, spec=spec, rationale=rationale, rule=rule, plan=plan)
+        for rank, (spec, rationale, rule) in enumerate(candidates, start=1)
+    ]
+
+
+def default_steps_per_epoch(samples: int, batch_size: int) -> int:
+    """Steps in one pass over `samples` at `batch_size` (the last batch may be partial)."""
+    return max(1, math.ceil(samples / batch_size))
+
+
+def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
+    """Put the proposals for a plan into `result.proposals` (JSON), or leave it empty when the
+    result has no bounds (`result.bounds.note` then says why)."""
+    if result.bounds.max_lr is None:
+        result.proposals = []
+        return
+    proposals = propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    result.proposals = [proposal.to_dict() for proposal in proposals]
