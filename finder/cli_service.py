@@ -1,0 +1,85 @@
+"""`finder serve` and `finder worker`: the service's commands, loaded only when invoked.
+
+    finder serve [--host 127.0.0.1] [--port 8000] [--no-dispatcher] [--log-level info]
+    finder worker
+
+Both read the service's settings from `FINDER_*` environment variables (see `service.config`);
+the options here override them. The service itself is imported inside the command bodies, so
+the library never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from finder.cli import one_line_errors
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind. Default: FINDER_HOST or 127.0.0.1.")
+@click.option("--port", type=int, default=None, help="Port. Default: FINDER_PORT or 8000.")
+@click.option(
+    "--dispatcher/--no-dispatcher",
+    default=None,
+    help="Run a dispatcher in the API process (default) or leave jobs to `finder worker`.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(
+    host: str | None, port: int | None, dispatcher: bool | None, log_level: str, debug: bool
+) -> None:
+    """Run the HTTP API (uvicorn) with its job dispatcher."""
+    with one_line_errors(debug):
+        import uvicorn
+
+        from service.config import load_settings
+        from service.main import create_app
+
+        overrides: dict[str, Any] = {}
+        if host is not None:
+            overrides["host"] = host
+        if port is not None:
+            overrides["port"] = port
+        if dispatcher is not None:
+            overrides["run_dispatcher"] = dispatcher
+        settings = load_settings(**overrides)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level=log_level
+        )
+
+
+@click.command()
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def worker(debug: bool) -> None:
+    """Run a job dispatcher alone (no HTTP), for more dispatchers or other hosts."""
+    with one_line_errors(debug):
+        import signal
+
+        from service.config import load_settings
+        from service.db import create_db_engine, init_db
+        from service.dispatch import Dispatcher
+
+        settings = load_settings()
+        engine = create_db_engine(settings.database_url)
+        init_db(engine)
+        dispatcher = Dispatcher(settings, engine)
+
+        def shut_down(signum: int, frame: Any) -> None:
+            dispatcher.request_stop()
+
+        signal.signal(signal.SIGTERM, shut_down)
+        signal.signal(signal.SIGINT, shut_down)
+        click.echo(
+            f"finder worker {dispatcher.id} dispatching jobs of "
+            f"{engine.url.render_as_string(hide_password=True)}",
+            err=True,
+        )
+        dispatcher.run_forever()
+        dispatcher.stop()

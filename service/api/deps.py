@@ -1,0 +1,50 @@
+"""`Annotated` dependency aliases shared by the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from service import security
+from service.config import Settings
+
+bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key.")
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    # Creating a Session does not connect; the sync route that uses it does, on its thread.
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_owner(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> str:
+    presented = bearer.credentials if bearer is not None else api_key
+    return security.authenticate(settings, presented)
+
+
+CurrentOwner = Annotated[str, Depends(get_owner)]

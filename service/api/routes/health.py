@@ -1,0 +1,74 @@
+"""`GET /healthz` (no key needed) and `GET /metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from service import crud
+from service.api.deps import CurrentOwner, SessionDep, SettingsDep
+from service.api.responses import error_responses
+from service.db import JOB_STATUSES
+from service.models import HealthPublic
+
+router = APIRouter(tags=["health"])
+
+DURATION_BUCKETS_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+@router.get("/healthz", response_model=HealthPublic)
+def healthz(session: SessionDep, settings: SettingsDep) -> HealthPublic:
+    """The database answers; how many dispatchers are alive."""
+    return HealthPublic(
+        status="ok",
+        database="ok",
+        dispatchers=crud.alive_dispatchers(session, settings.dispatcher_timeout_s),
+    )
+
+
+def render_metrics(
+    counts: dict[str, int], durations: list[tuple[str, float]], dispatchers: int
+) -> str:
+    lines = [
+        "# HELP finder_jobs Jobs in the store, by status.",
+        "# TYPE finder_jobs gauge",
+        *(f'finder_jobs{{status="{s}"}} {counts.get(s, 0)}' for s in JOB_STATUSES),
+        "# HELP finder_job_duration_seconds Run time of finished jobs (last attempt).",
+        "# TYPE finder_job_duration_seconds histogram",
+    ]
+    for status in ("succeeded", "failed", "cancelled"):
+        values = [d for s, d in durations if s == status]
+        for bound in DURATION_BUCKETS_S:
+            inside = sum(1 for d in values if d <= bound)
+            lines.append(
+                f'finder_job_duration_seconds_bucket{{status="{status}",le="{bound}"}} {inside}'
+            )
+        lines.append(
+            f'finder_job_duration_seconds_bucket{{status="{status}",le="+Inf"}} {len(values)}'
+        )
+        lines.append(f'finder_job_duration_seconds_sum{{status="{status}"}} {sum(values):.6f}')
+        lines.append(f'finder_job_duration_seconds_count{{status="{status}"}} {len(values)}')
+    lines += [
+        "# HELP finder_dispatchers Dispatchers whose heartbeat is fresh.",
+        "# TYPE finder_dispatchers gauge",
+        f"finder_dispatchers {dispatchers}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4."},
+        **error_responses(401),
+    },
+)
+def metrics(session: SessionDep, settings: SettingsDep, owner: CurrentOwner) -> PlainTextResponse:
+    """Jobs by status and job durations, over all keys (for the operator's Prometheus)."""
+    text = render_metrics(
+        crud.count_by_status(session),
+        crud.durations(session),
+        crud.alive_dispatchers(session, settings.dispatcher_timeout_s),
+    )
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

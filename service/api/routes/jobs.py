@@ -1,0 +1,145 @@
+"""`/jobs`: list, read, follow, plot and cancel the caller's jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import FileResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy.orm import Session
+
+from service import crud
+from service.api.deps import CurrentOwner, EngineDep, SessionDep, SettingsDep
+from service.api.responses import error_responses
+from service.db import TERMINAL_STATUSES, Job
+from service.errors import ConflictError
+from service.models import JobPublic, JobsPublic, JobStatus, job_document
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+EVENT_POLL_S = 0.25
+CURVE_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def owned_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> Job:
+    return crud.get_job(session, owner, job_id)
+
+
+OwnedJob = Annotated[Job, Depends(owned_job)]
+
+
+@router.get("", response_model=JobsPublic, responses=error_responses(401))
+def list_jobs(
+    session: SessionDep,
+    owner: CurrentOwner,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobsPublic:
+    """The caller's jobs, newest first (without their results)."""
+    jobs, count = crud.list_jobs(session, owner, status=status, limit=limit, offset=offset)
+    return JobsPublic(data=[JobPublic.from_row(job) for job in jobs], count=count)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobPublic,
+    responses=error_responses(401, 404),
+    summary="A job: status, progress, and its result once succeeded",
+)
+def read_job(job: OwnedJob) -> Response:
+    # The stored result is spliced in verbatim: re-validating a 300-point curve per request
+    # would cost more than the rest of the request.
+    return Response(job_document(job), media_type="application/json")
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=202,
+    response_model=JobPublic,
+    responses=error_responses(401, 404, 409),
+    summary="Cancel a queued or running job",
+)
+def cancel_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> JobPublic:
+    """A queued job is cancelled at once; a running one has its process stopped by the
+    dispatcher within a poll or two (`cancel_requested` is true until then)."""
+    return JobPublic.from_row(crud.request_cancel(session, owner, job_id))
+
+
+def render_curve(job: Job, directory: Path, extension: str) -> Path:
+    """The job's curve figure, drawn once by `finder.plot.plot_range_test` and kept."""
+    from finder.plot import plot_range_test
+    from finder.result import RangeTestResult
+
+    path = directory / job.id / f"curve.{extension}"
+    if path.is_file():
+        return path
+    if job.status != "succeeded" or not job.result:
+        raise ConflictError(f"Job {job.id} has no curve: it is {job.status}.")
+    result = RangeTestResult.from_dict(json.loads(job.result))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=f".{extension}")
+    os.close(handle)
+    plot_range_test(result, path=temporary)
+    os.replace(temporary, path)
+    return path
+
+
+@router.get(
+    "/{job_id}/curve.{extension}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The figure."},
+        **error_responses(401, 404, 409),
+    },
+    summary="The loss-vs-LR curve of a succeeded job (PNG or SVG)",
+)
+def job_curve(
+    job: OwnedJob, settings: SettingsDep, extension: Literal["png", "svg"]
+) -> FileResponse:
+    path = render_curve(job, settings.results_dir, extension)
+    return FileResponse(path, media_type=CURVE_MEDIA_TYPES[extension])
+
+
+def progress_event(job: Job) -> ServerSentEvent:
+    public = JobPublic.from_row(job)
+    data = public.model_dump(mode="json", include={"id", "status", "attempts", "progress", "error"})
+    return ServerSentEvent(
+        data=data,
+        event="end" if job.status in TERMINAL_STATUSES else "progress",
+        id=f"{job.attempts}-{job.steps_done}",
+    )
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses=error_responses(401, 404),
+    summary="Progress as Server-Sent Events until the job ends",
+)
+async def job_events(job: OwnedJob, engine: EngineDep) -> AsyncIterator[ServerSentEvent]:
+    """`event: progress` whenever the job's state or progress changes, then one `event: end`
+    with the final status. Each event's data is `{id, status, attempts, progress, error}`."""
+
+    def reload() -> Job | None:
+        with Session(engine, expire_on_commit=False) as session:
+            return session.get(Job, job.id)
+
+    last = None
+    current: Job | None = job
+    while current is not None:
+        key = (current.status, current.attempts, current.steps_done, current.cancel_requested)
+        if key != last:
+            last = key
+            yield progress_event(current)
+        if current.status in TERMINAL_STATUSES:
+            return
+        await anyio.sleep(EVENT_POLL_S)
+        current = await anyio.to_thread.run_sync(reload)

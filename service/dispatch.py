@@ -1,0 +1,258 @@
+"""The dispatcher: claims queued jobs, runs each as a Ray task, and makes sure every job ends.
+
+One loop, every `poll_interval_s`:
+
+1. heartbeat: the dispatcher's row says it is alive;
+2. reconcile: running jobs whose dispatcher is dead (stale heartbeat, or a process on this host
+   that no longer exists) are requeued, or failed once their attempts are used up;
+3. collect: finished tasks are read; a task whose process died (SIGKILL, OOM, lost node) is
+   retried the same way; cancellations asked for through the API are carried out with
+   `ray.cancel(force=True)`, which kills the job's process; overdue jobs are stopped;
+4. claim: queued jobs are moved to running and submitted, up to `max_running_jobs`.
+
+`finder serve` runs it on a thread inside the API process; `finder worker` runs it alone, and
+any number of them can share one database (claims are conditional updates).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import ray
+from ray import exceptions as ray_errors
+from sqlalchemy import Engine
+
+from service import crud
+from service.config import Settings
+from service.db import Dispatcher as DispatcherRow
+from service.db import utcnow
+from service.tasks import run_job_remote
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_EVERY_S = 1.0
+CANCELLED_REASON = "Cancelled by the caller."
+
+
+def connect_ray(settings: Settings) -> None:
+    """Join the cluster at `settings.ray_address`, or start a local Ray; no-op if connected."""
+    if ray.is_initialized():
+        return
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False, log_to_driver=False)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def describe_loss(exc: BaseException) -> str:
+    """Why a job's process ended without reporting, in words."""
+    if isinstance(exc, ray_errors.OutOfMemoryError):
+        return "the job's process ran out of memory and was killed"
+    if isinstance(exc, ray_errors.WorkerCrashedError):
+        return "the job's process died (killed or crashed) before it finished"
+    if isinstance(exc, ray_errors.NodeDiedError):
+        return "the Ray node running the job died"
+    if isinstance(exc, ray_errors.RayTaskError):
+        cause = exc.cause if exc.cause is not None else exc
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        return f"the job raised {type(cause).__name__}: {text}".rstrip(": ")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+@dataclass
+class InFlight:
+    """A job attempt this dispatcher submitted and has not seen end yet."""
+
+    job_id: str
+    attempt: int
+    ref: Any
+    submitted: float
+    stop_reason: str | None = None
+    stop_status: str = "cancelled"
+
+
+class Dispatcher:
+    """Runs the jobs of one database on Ray; see the module docstring for the loop."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.id = crud.new_id()
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.inflight: dict[str, InFlight] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_reconcile = -float("inf")
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect to Ray, register, and reconcile what dead dispatchers left running."""
+        connect_ray(self.settings)
+        crud.register_dispatcher(self.engine, self.id, self.host, self.pid)
+        self.reconcile()
+
+    def start(self) -> None:
+        """Open, then run the loop on a daemon thread."""
+        self.open()
+        self._thread = threading.Thread(target=self.loop, name=f"dispatcher-{self.id[:8]}")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def run_forever(self) -> None:
+        """Open, then run the loop on this thread until `stop()`."""
+        self.open()
+        self.loop()
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after its current tick (safe from a signal handler)."""
+        self._stop.set()
+
+    def stop(self, *, release: bool = True) -> None:
+        """Stop the loop; with `release`, stop this dispatcher's tasks and requeue their jobs
+        without charging an attempt, so another dispatcher can run them."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        if release:
+            for entry in list(self.inflight.values()):
+                ray.cancel(entry.ref, force=True)
+                crud.release(self.engine, entry.job_id, entry.attempt)
+            self.inflight.clear()
+        crud.heartbeat(self.engine, self.id, stopped=True)
+
+    def loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # The loop must outlive a database hiccup; the next tick retries.
+                logger.exception("dispatcher tick failed")
+            self._stop.wait(self.settings.poll_interval_s)
+
+    # --- one tick ---------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        crud.heartbeat(self.engine, self.id)
+        if time.monotonic() - self._last_reconcile >= RECONCILE_EVERY_S:
+            self.reconcile()
+        self.collect()
+        self.stop_requested()
+        self.claim()
+
+    def is_alive(self, row: DispatcherRow) -> bool:
+        if row.id == self.id:
+            return True
+        if row.stopped:
+            return False
+        if row.host == self.host and not process_exists(row.pid):
+            return False
+        age = utcnow() - row.heartbeat_at
+        return age < timedelta(seconds=self.settings.dispatcher_timeout_s)
+
+    def reconcile(self) -> None:
+        """Requeue (or fail) running jobs that no live dispatcher is running."""
+        self._last_reconcile = time.monotonic()
+        live = [row.id for row in crud.dispatchers(self.engine) if self.is_alive(row)]
+        for job in crud.orphaned_running_jobs(self.engine, live):
+            crud.retry_or_fail(
+                self.engine,
+                job.id,
+                job.attempts,
+                f"the dispatcher running it ({job.dispatcher_id}) stopped",
+            )
+        for job in crud.orphaned_running_jobs(self.engine, []):
+            if job.dispatcher_id == self.id and job.id not in self.inflight:
+                crud.retry_or_fail(self.engine, job.id, job.attempts, "its task was lost")
+
+    def collect(self) -> None:
+        """Read the outcome of every finished task."""
+        if not self.inflight:
+            return
+        refs = [entry.ref for entry in self.inflight.values()]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        ready_set = set(ready)
+        for entry in [e for e in self.inflight.values() if e.ref in ready_set]:
+            del self.inflight[entry.job_id]
+            self.finish(entry)
+
+    def finish(self, entry: InFlight) -> None:
+        try:
+            outcome = ray.get(entry.ref)
+        except (ray_errors.RayError, ray_errors.RayTaskError) as exc:
+            if entry.stop_reason is not None:
+                if entry.stop_status == "failed":
+                    crud.record_failure(self.engine, entry.job_id, entry.attempt, entry.stop_reason)
+                else:
+                    crud.record_cancelled(
+                        self.engine, entry.job_id, entry.attempt, entry.stop_reason
+                    )
+                return
+            crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, describe_loss(exc))
+            return
+        # The task recorded its own outcome; this only catches a row it left running.
+        crud.retry_or_fail(
+            self.engine,
+            entry.job_id,
+            entry.attempt,
+            f"the job's process ended ({outcome}) without recording a result",
+        )
+
+    def stop_requested(self) -> None:
+        """Carry out cancellations and stop jobs past `job_timeout_s`."""
+        if not self.inflight:
+            return
+        rows = crud.jobs_by_id(self.engine, list(self.inflight))
+        now = time.monotonic()
+        for job_id, entry in self.inflight.items():
+            if entry.stop_reason is not None:
+                continue
+            row = rows.get(job_id)
+            if row is not None and row.cancel_requested:
+                entry.stop_reason, entry.stop_status = CANCELLED_REASON, "cancelled"
+            elif now - entry.submitted > self.settings.job_timeout_s:
+                entry.stop_reason = (
+                    f"Stopped after {self.settings.job_timeout_s:g} s (the job time limit)."
+                )
+                entry.stop_status = "failed"
+            else:
+                continue
+            ray.cancel(entry.ref, force=True)
+
+    def claim(self) -> None:
+        while len(self.inflight) < self.settings.max_running_jobs and not self._stop.is_set():
+            job = crud.claim_next(self.engine, self.id)
+            if job is None:
+                return
+            ref = run_job_remote.options(
+                num_cpus=self.settings.job_num_cpus,
+                num_gpus=self.settings.job_num_gpus,
+                name=f"finder-job-{job.id}-{job.attempts}",
+            ).remote(
+                job.id,
+                job.attempts,
+                self.settings.database_url,
+                job.spec,
+                self.settings.progress_interval_s,
+            )
+            self.inflight[job.id] = InFlight(
+                job_id=job.id, attempt=job.attempts, ref=ref, submitted=time.monotonic()
+            )

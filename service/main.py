@@ -1,0 +1,75 @@
+"""Build the FastAPI app: routers, the one domain-error handler, and the dispatcher's lifespan.
+
+```
+uvicorn service.main:create_app --factory        # settings from FINDER_* variables
+finder serve                                     # the same, plus CLI overrides
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from finder.errors import FinderError
+from service.api.routes import builtins, find_lr, health, jobs, uploads
+from service.config import Settings, load_settings
+from service.db import create_db_engine, init_db
+from service.dispatch import Dispatcher
+from service.errors import ServiceError, status_for
+
+
+def package_version() -> str:
+    try:
+        return version("finder")
+    except PackageNotFoundError:
+        return "0"
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every error a client caused, ours or the library's, as `{"detail": reason}`."""
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    dispatcher = None
+    if settings.run_dispatcher:
+        dispatcher = Dispatcher(settings, app.state.engine)
+        dispatcher.start()
+    app.state.dispatcher = dispatcher
+    try:
+        yield
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+        app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service's app for `settings` (default: from the environment)."""
+    settings = settings if settings is not None else load_settings()
+    app = FastAPI(
+        title="finder",
+        summary="Learning-rate range tests for Keras models, as jobs.",
+        version=package_version(),
+        lifespan=lifespan,
+        max_body_size=settings.max_upload_bytes,
+    )
+    engine = create_db_engine(settings.database_url)
+    init_db(engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.dispatcher = None
+    app.add_exception_handler(ServiceError, domain_error_handler)
+    app.add_exception_handler(FinderError, domain_error_handler)
+    for router in (find_lr.router, jobs.router, uploads.router, builtins.router, health.router):
+        app.include_router(router)
+    return app

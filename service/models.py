@@ -1,0 +1,234 @@
+"""Request and response schemas, in layers: `*Create` in, `*Public` out, `*sPublic` lists.
+
+Request bodies are strict (no type coercion, unknown fields refused), so a typo is a 422 that
+names the field instead of a silently ignored option.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+if TYPE_CHECKING:
+    from service.db import Job
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobKind = Literal["find_lr", "tune"]
+# Kept equal to finder.zoo.BUILTIN_MODELS and finder.data.BUILTIN_DATASETS (a test checks it);
+# spelled out so the OpenAPI document lists them without the API importing Keras.
+BuiltinModelName = Literal["fashion_cnn", "mlp"]
+BuiltinDatasetName = Literal["fashion_mnist", "fashion_mnist_sample"]
+OptimizerName = Literal[
+    "adadelta",
+    "adafactor",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "ftrl",
+    "lamb",
+    "lion",
+    "nadam",
+    "rmsprop",
+    "sgd",
+]
+UploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="An id from /uploads.")]
+SettingName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
+SettingValue = float | int | bool | str | None
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class BuiltinModel(StrictModel):
+    builtin: BuiltinModelName = Field(description="A built-in model (see GET /builtins).")
+
+
+class UploadedModel(StrictModel):
+    upload_id: UploadId
+
+
+class BuiltinData(StrictModel):
+    builtin: BuiltinDatasetName = Field(description="A built-in dataset (see GET /builtins).")
+
+
+class UploadedData(StrictModel):
+    upload_id: UploadId
+
+
+class OptimizerCreate(StrictModel):
+    """A Keras optimizer by its registered name, with its constructor settings."""
+
+    name: OptimizerName
+    settings: dict[SettingName, SettingValue] = Field(
+        default_factory=dict,
+        max_length=32,
+        description='Constructor arguments, e.g. {"momentum": 0.9, "nesterov": true}.',
+    )
+
+
+class RangeCreate(StrictModel):
+    """The swept learning rates: `num_steps` values from `min_lr` to `max_lr`."""
+
+    min_lr: PositiveFloat = 1e-4
+    max_lr: PositiveFloat = 10.0
+    num_steps: int = Field(default=300, ge=2, le=10_000)
+    mode: Literal["exp", "linear"] = "exp"
+
+    @field_validator("max_lr")
+    @classmethod
+    def above_min(cls, max_lr: float, info: ValidationInfo) -> float:
+        min_lr = info.data.get("min_lr")
+        if min_lr is not None and max_lr <= min_lr:
+            raise ValueError(f"max_lr must be > min_lr (got min_lr={min_lr}, max_lr={max_lr})")
+        return max_lr
+
+
+class PlanCreate(StrictModel):
+    """The training the schedules are proposed for."""
+
+    epochs: int = Field(ge=1, le=10_000)
+    steps_per_epoch: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="None: derived from the data and batch size."
+    )
+
+
+class FindLRCreate(StrictModel):
+    """A range-test job: model, data, optimizer and the sweep."""
+
+    model: BuiltinModel | UploadedModel = Field(
+        default_factory=lambda: BuiltinModel(builtin="fashion_cnn")
+    )
+    data: BuiltinData | UploadedData = Field(
+        default_factory=lambda: BuiltinData(builtin="fashion_mnist_sample")
+    )
+    optimizer: OptimizerCreate | None = Field(
+        default=None, description="None: an uploaded model's own optimizer, else plain SGD."
+    )
+    loss: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")] | None = Field(
+        default=None, description="A Keras loss name. None: the model's own, else sparse CE."
+    )
+    batch_size: int = Field(default=64, ge=1, le=8192)
+    range: RangeCreate = Field(default_factory=RangeCreate)
+    smoothing: float = Field(default=0.98, ge=0, lt=1, description="EMA coefficient; 0 = off.")
+    divergence: float = Field(
+        default=4.0,
+        gt=1,
+        le=1e6,
+        description="Stop when the smoothed loss exceeds this multiple of its minimum.",
+    )
+    repeats: int = Field(default=3, ge=1, le=10)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    validation: bool = True
+    plan: PlanCreate | None = Field(default=None, description="Ask for schedule proposals.")
+
+
+class ProgressPublic(BaseModel):
+    steps_done: int
+    steps_total: int
+    fraction: float
+    lr: float | None
+    loss: float | None
+    smoothed_loss: float | None
+
+
+class JobPublic(BaseModel):
+    id: str
+    kind: JobKind
+    status: JobStatus
+    request: dict[str, Any]
+    progress: ProgressPublic
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    error: str | None = Field(description="Why the job failed or was cancelled.")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="The library's result JSON (schema v1) once succeeded; only in "
+        "GET /jobs/{id}, not in lists.",
+    )
+
+    @classmethod
+    def from_row(cls, job: Job, *, with_result: bool = False) -> JobPublic:
+        total = max(job.steps_total, 1)
+        return cls(
+            id=job.id,
+            kind=job.kind,  # type: ignore[arg-type]
+            status=job.status,  # type: ignore[arg-type]
+            request=job.request,
+            progress=ProgressPublic(
+                steps_done=job.steps_done,
+                steps_total=job.steps_total,
+                fraction=min(job.steps_done / total, 1.0),
+                lr=job.lr,
+                loss=job.loss,
+                smoothed_loss=job.smoothed_loss,
+            ),
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            cancel_requested=job.cancel_requested,
+            error=job.error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            result=json.loads(job.result) if with_result and job.result else None,
+        )
+
+
+def job_document(job: Job) -> bytes:
+    """`JobPublic` JSON with the stored result spliced in as is (it is never re-encoded)."""
+    head = JobPublic.from_row(job).model_dump_json(exclude={"result"})
+    return f'{head[:-1]},"result":{job.result or "null"}}}'.encode()
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int = Field(description="Jobs matching the filter, before limit/offset.")
+
+
+class UploadPublic(BaseModel):
+    upload_id: str
+    kind: Literal["model", "dataset"]
+    filename: str
+    size_bytes: int
+    description: dict[str, Any]
+    created_at: datetime
+
+
+class BuiltinModelPublic(BaseModel):
+    name: str
+    description: str
+    input_shape: list[int]
+
+
+class BuiltinDatasetPublic(BaseModel):
+    name: str
+    description: str
+    input_shape: list[int]
+    num_classes: int
+    available: bool
+
+
+class BuiltinsPublic(BaseModel):
+    models: list[BuiltinModelPublic]
+    datasets: list[BuiltinDatasetPublic]
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    dispatchers: int = Field(description="Dispatchers whose heartbeat is fresh.")
+
+
+class ErrorPublic(BaseModel):
+    detail: str | list[dict[str, Any]]

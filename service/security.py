@@ -1,0 +1,163 @@
+"""API keys and upload checks: what stands between a request and a job process.
+
+Keys: each configured key is an owner; the database stores only a hash of it. A presented key is
+compared with every configured key in constant time. With no key configured the service runs
+open, which `Settings` allows on a loopback address only.
+
+Uploads: the request body is capped by the app (413). A model must be a `.keras` zip, whose
+archive and `config.json` `finder.model_files.inspect_archive` checks before anything loads it;
+the job process later loads it with `safe_mode=True`. A dataset must be an `.npz` zip within the
+same archive limits, and is read with `allow_pickle=False` and checked for keys, dtypes and
+shapes by `finder.data.load_npz`. Refused files are deleted at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from finder.data import load_npz
+from finder.errors import UnsafeModelError
+from finder.model_files import MAX_COMPRESSION_RATIO, inspect_archive
+from service.config import Settings
+from service.errors import NotAuthenticatedError, UploadRefusedError
+
+ANONYMOUS_OWNER = "anonymous"
+UPLOAD_SUFFIXES = {"model": ".keras", "dataset": ".npz"}
+COPY_CHUNK_BYTES = 1 << 20
+
+
+def owner_of(key: str) -> str:
+    """The owner id of an API key: a hash, so the key itself is never stored."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def authenticate(settings: Settings, presented: str | None) -> str:
+    """The owner of the presented key.
+
+    Raises:
+        NotAuthenticatedError: keys are configured and `presented` is missing or unknown.
+    """
+    if not settings.api_keys:
+        return ANONYMOUS_OWNER
+    if not presented:
+        raise NotAuthenticatedError(
+            "Missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+        )
+    matched = False
+    for key in settings.api_keys:
+        # No early exit: the time taken does not tell which key (or how much of it) matched.
+        matched |= hmac.compare_digest(key.encode(), presented.encode())
+    if not matched:
+        raise NotAuthenticatedError("Unknown API key.")
+    return owner_of(presented)
+
+
+def check_filename(kind: str, filename: str | None) -> str:
+    """The upload's file name, if its suffix is the one `kind` accepts.
+
+    Raises:
+        UploadRefusedError: 415 for any other suffix (`.h5`, SavedModel, pickles, ...).
+    """
+    suffix = UPLOAD_SUFFIXES[kind]
+    name = Path(filename or "").name
+    if not name.lower().endswith(suffix):
+        why = (
+            "only Keras v3 '.keras' files are accepted (not .h5 or SavedModel), because other "
+            "formats can run code when loaded"
+            if kind == "model"
+            else "only '.npz' archives are accepted (loaded without pickle)"
+        )
+        raise UploadRefusedError(f"Refused {name!r}: {why}.", status_code=415)
+    return name
+
+
+def store_upload(source: BinaryIO, destination: Path) -> int:
+    """Copy an uploaded stream to `destination`; return its size in bytes."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as target:
+        shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+    return destination.stat().st_size
+
+
+def check_archive_limits(path: Path, settings: Settings) -> None:
+    """Refuse a zip whose member count, uncompressed size or compression ratio is excessive.
+
+    Raises:
+        UploadRefusedError: not a zip, or beyond the limits.
+    """
+    if not zipfile.is_zipfile(path):
+        raise UploadRefusedError(f"{path.name} is not an .npz archive (not a zip file).")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    compressed = sum(m.compress_size for m in members)
+    if len(members) > settings.max_archive_members:
+        raise UploadRefusedError(f"Refused: {len(members)} archive members.")
+    if total > settings.max_uncompressed_bytes:
+        raise UploadRefusedError(
+            f"Refused: {total} bytes uncompressed, limit {settings.max_uncompressed_bytes}."
+        )
+    if compressed and total / compressed > MAX_COMPRESSION_RATIO:
+        raise UploadRefusedError(
+            f"Refused: compression ratio {total / compressed:.0f} looks like a zip bomb."
+        )
+    if any(not m.filename.endswith(".npy") for m in members):
+        raise UploadRefusedError("Refused: an .npz archive holds only .npy arrays.")
+
+
+def first_input_shape(config: Any) -> list[int | None] | None:
+    """The sample shape of the first InputLayer in a model config, if there is one."""
+    stack = [config]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            if node.get("class_name") == "InputLayer":
+                layer_config = node.get("config") or {}
+                shape = layer_config.get("batch_shape") or layer_config.get("batch_input_shape")
+                if isinstance(shape, list) and shape:
+                    return list(shape[1:])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def check_model_upload(path: Path, settings: Settings) -> dict[str, Any]:
+    """Inspect an uploaded `.keras` file without loading it; describe it.
+
+    Raises:
+        ModelError, UnsafeModelError: refused by `finder.model_files.inspect_archive`.
+    """
+    config = inspect_archive(
+        path,
+        max_uncompressed_bytes=settings.max_uncompressed_bytes,
+        max_members=settings.max_archive_members,
+    )
+    if not isinstance(config, dict):
+        raise UnsafeModelError(f"{path.name}: config.json does not describe a model.")
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    return {
+        "class_name": config.get("class_name"),
+        "name": inner.get("name") if isinstance(inner, dict) else None,
+        "input_shape": first_input_shape(config),
+        "compiled": bool(config.get("compile_config")),
+    }
+
+
+def check_dataset_upload(path: Path, settings: Settings) -> dict[str, Any]:
+    """Check an uploaded `.npz` within the archive limits, loaded without pickle; describe it.
+
+    Raises:
+        UploadRefusedError: not a zip or beyond the limits.
+        DataError: refused by `finder.data.load_npz` (pickled arrays, missing keys, ...).
+    """
+    check_archive_limits(path, settings)
+    description = load_npz(path).describe()
+    description.pop("source", None)
+    description.pop("name", None)
+    return description
