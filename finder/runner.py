@@ -73,7 +73,13 @@ def load_model(spec: RunSpec, dataset: Dataset) -> keras.Model:
     input_shape = tuple(int(d) for d in dataset.x_train.shape[1:])
     if spec.model in BUILTIN_MODELS:
         num_classes = count_classes(dataset.y_train)
-        model = build_model(spec.model, input_shape, num_classes, seed=spec.seed)
+        try:
+            model = build_model(spec.model, input_shape, num_classes, seed=spec.seed)
+        except ValueError as exc:
+            raise DataError(
+                f"Model {spec.model} cannot take samples of shape {input_shape}: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from exc
     elif spec.model.lower().endswith(".keras") or Path(spec.model).suffix:
         model = load_model_file(spec.model)
     else:

@@ -1,0 +1,47 @@
+"""LearningRateLogger reports the rate actually applied, for floats and schedules."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from finder.callbacks import LearningRateLogger
+from finder.schedules import OneCycle
+
+
+def fit(learning_rate, logger, epochs=3):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
+    x, y = np.ones((32, 2), "float32"), np.ones((32, 1), "float32")
+    return model.fit(
+        x, y, batch_size=8, epochs=epochs, verbose=0, shuffle=False, callbacks=[logger]
+    )
+
+
+def test_float_learning_rate_is_logged_per_epoch():
+    history = fit(0.05, LearningRateLogger())
+    assert history.history["learning_rate"] == pytest.approx([0.05] * 3)
+
+
+def test_decayed_schedule_value_of_each_epochs_last_step():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5)
+    logger = LearningRateLogger(per_batch=True)
+    history = fit(schedule, logger)
+    # 4 steps per epoch: the last step of epoch e is step 4e + 3.
+    expected = [0.1 * 0.5 ** ((4 * e + 3) / 4) for e in range(3)]
+    assert history.history["learning_rate"] == pytest.approx(expected, rel=1e-5)
+    assert logger.batch_learning_rates == pytest.approx(
+        [0.1 * 0.5 ** (s / 4) for s in range(12)], rel=1e-5
+    )
+
+
+def test_one_cycle_per_batch_matches_the_schedule_and_writes_tensorboard(tmp_path):
+    schedule = OneCycle(max_lr=0.2, total_steps=12)
+    logger = LearningRateLogger(per_batch=True, log_dir=str(tmp_path / "tb"))
+    fit(schedule, logger)
+    assert logger.batch_learning_rates == pytest.approx(
+        [float(schedule(s)) for s in range(12)], rel=1e-5
+    )
+    assert any((tmp_path / "tb").iterdir())

@@ -1,0 +1,172 @@
+"""`finder run` and `finder plot`, in-process with click's CliRunner: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from finder.cli import cli
+from finder.result import RangeTestResult
+
+FAST = ["--steps", "20", "--repeats", "1", "--epochs", "2", "--model", "mlp"]
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    x = rng.integers(0, 255, size=(160, 28, 28, 1)).astype("uint8")
+    y = np.arange(160) % 10
+    np.savez(path, x_train=x, y_train=y, x_val=x[:40], y_val=y[:40])
+    return path
+
+
+def test_run_writes_result_and_curve_and_prints_tables(tmp_path, tiny_npz):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", *FAST, "--data", str(tiny_npz), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bounds.max_lr" in result.stdout and "steepest" in result.stdout
+    assert "Schedule proposals for 2 epochs x 3 steps" in result.stdout
+    saved = RangeTestResult.load(out / "result.json")  # validates against the schema
+    assert saved.config["num_steps"] == 20 and saved.model["name"] == "mlp"
+    assert saved.metadata["run"]["data"] == str(tiny_npz)
+    assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_json_prints_only_the_result_on_stdout(tmp_path, tiny_npz):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            *FAST,
+            "--data",
+            str(tiny_npz),
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--optimizer",
+            "sgd",
+            "--opt",
+            "momentum=0.9",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    assert document["optimizer"]["config"]["momentum"] == pytest.approx(0.9)
+    assert document["proposals"][0]["spec"]["params"]["cycle_momentum"] is True
+
+
+def test_run_on_a_user_keras_model(tmp_path, tiny_npz):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    data = np.load(tiny_npz)
+    model.fit(data["x_train"], data["y_train"], epochs=1, verbose=0)  # users save trained models
+    model.save(tmp_path / "user.keras")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--steps",
+            "20",
+            "--repeats",
+            "1",
+            "--model",
+            str(tmp_path / "user.keras"),
+            "--data",
+            str(tiny_npz),
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["optimizer"]["name"] == "Adam"  # the file's own optimizer
+
+
+def junk_model(tmp_path):
+    path = tmp_path / "junk.keras"
+    path.write_text("not a model")
+    return str(path)
+
+
+def mismatched_npz(tmp_path):
+    path = tmp_path / "small.npz"
+    np.savez(path, x_train=np.zeros((20, 5, 5, 1), "uint8"), y_train=np.zeros(20, "int64"))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # Missing data file.
+        (lambda p: ["--data", str(p / "missing.npz")], "does not exist"),
+        # Unreadable model file.
+        (lambda p: ["--model", junk_model(p)], "not a .keras archive"),
+        # Refused model format.
+        (lambda p: ["--model", str(p / "model.h5")], "only Keras v3"),
+        # Images that do not fit the model.
+        (lambda p: ["--model", "fashion_cnn", "--data", mismatched_npz(p)], "shape"),
+        # Inverted range.
+        (lambda p: ["--lr-range", "1", "0.1"], "min_lr"),
+        # Non-positive steps.
+        (lambda p: ["--steps", "0"], "num_steps"),
+        # Unknown optimizer.
+        (lambda p: ["--optimizer", "nope"], "nope"),
+        # Unknown dataset.
+        (lambda p: ["--data", "imagenet"], "Unknown dataset"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_1(tmp_path, arguments, message):
+    result = CliRunner().invoke(cli, ["run", "--out", str(tmp_path / "o"), *arguments(tmp_path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert not (tmp_path / "o" / "result.json").exists()
+
+
+def test_plot_redraws_a_saved_result_and_refuses_other_json(tmp_path, tiny_npz):
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli, ["run", *FAST, "--data", str(tiny_npz), "--out", str(tmp_path)]
+        ).exit_code
+        == 0
+    )
+    svg = tmp_path / "again.svg"
+    result = runner.invoke(cli, ["plot", str(tmp_path / "result.json"), "--out", str(svg)])
+    assert result.exit_code == 0 and svg.read_text().lstrip().startswith("<?xml")
+    (tmp_path / "other.json").write_text('{"hello": 1}')
+    result = runner.invoke(cli, ["plot", str(tmp_path / "other.json")])
+    assert result.exit_code == 1 and "Not a finder range-test result" in result.stderr
+
+
+def test_help_lists_commands_without_loading_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from finder.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('tensorflow' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "run" in output.stdout and "plot" in output.stdout
+    assert output.stdout.strip().endswith("False")

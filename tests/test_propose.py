@@ -1,0 +1,120 @@
+"""Schedule proposals: sized from the bounds by their documented rules, usable in Keras."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from finder.errors import InvalidArgumentError
+from finder.propose import Proposal, has_momentum, propose_schedules
+from finder.result import RangeTestResult
+from finder.suggest import Bounds
+
+
+def fake_result(bounds: Bounds, optimizer=None) -> RangeTestResult:
+    """A result holding only what proposals read (the curve is irrelevant to them)."""
+    return RangeTestResult(
+        lrs=[],
+        losses=[],
+        smoothed_losses=[],
+        stop_reason="completed",
+        steps_run=0,
+        wall_time_s=1.0,
+        steps_per_second=0.0,
+        optimizer=optimizer or {"name": "SGD", "config": {"momentum": 0.0}},
+        model={"name": "m"},
+        data={"kind": "numpy"},
+        config={},
+        suggestions={},
+        bounds=bounds,
+    )
+
+
+BOUNDS = Bounds(min_lr=0.05, max_lr=0.2, note=None, edge_lr=0.4)
+
+
+def test_proposals_follow_their_rules():
+    proposals = propose_schedules(fake_result(BOUNDS), epochs=10, steps_per_epoch=100)
+    assert [p.family for p in proposals] == [
+        "one_cycle",
+        "cosine_warmup",
+        "cyclical",
+        "exponential",
+        "plateau",
+    ]
+    assert [p.rank for p in proposals] == [1, 2, 3, 4, 5]
+    one_cycle, cosine, cyclical, exponential, plateau = (p.spec.params for p in proposals)
+    assert one_cycle == {"max_lr": 0.4, "total_steps": 1000}  # plain SGD: no momentum cycling
+    assert cosine == {"max_lr": 0.2, "total_steps": 1000, "warmup_steps": 50, "initial_lr": 0.05}
+    assert cyclical == {"base_lr": 0.05, "max_lr": 0.2, "step_size_up": 200, "mode": "triangular2"}
+    assert exponential == {"initial_lr": 0.2, "decay_steps": 1000, "decay_rate": 0.25}
+    assert plateau["initial_lr"] == 0.2 and plateau["patience"] == 1
+    assert plateau["min_lr"] == pytest.approx(0.0005)
+
+
+def test_curves_are_the_real_schedule_values():
+    proposals = propose_schedules(fake_result(BOUNDS), epochs=10, steps_per_epoch=100)
+    curve = proposals[0].curve()
+    assert curve["steps"][0] == 0 and curve["steps"][-1] == 999 and len(curve["steps"]) == 200
+    schedule = proposals[0].to_keras()
+    for step, lr in zip(curve["steps"][::40], curve["lrs"][::40], strict=True):
+        assert lr == pytest.approx(float(schedule(step)), rel=1e-5)
+    assert max(curve["lrs"]) == pytest.approx(0.4, rel=1e-3)  # peak at the edge
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "cycles"),
+    [
+        ({"name": "SGD", "config": {"momentum": 0.9}}, True),  # SGD with momentum
+        ({"name": "SGD", "config": {"momentum": 0.0}}, False),  # plain SGD has none to cycle
+        ({"name": "Adam", "config": {}}, True),  # beta_1
+        ({"name": "RMSprop", "config": {"momentum": 0.9}}, False),  # not supported by the cycler
+        (keras.optimizers.AdamW(), True),  # a live optimizer works too
+    ],
+)
+def test_momentum_cycling_only_where_the_optimizer_has_momentum(optimizer, cycles):
+    assert has_momentum(optimizer) is cycles
+    first = propose_schedules(
+        fake_result(BOUNDS, optimizer if isinstance(optimizer, dict) else None),
+        epochs=2,
+        steps_per_epoch=10,
+        optimizer=optimizer,
+    )[0]
+    assert first.spec.params.get("cycle_momentum", False) is cycles
+    assert len(first.callbacks()) == (1 if cycles else 0)
+
+
+def test_proposals_train_a_real_model_and_round_trip():
+    proposals = propose_schedules(fake_result(BOUNDS), epochs=2, steps_per_epoch=4)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    for proposal in proposals:
+        again = Proposal.from_dict(proposal.to_dict())
+        assert again.spec == proposal.spec and again.plan == proposal.plan
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(proposal.to_keras()), loss="mse")
+        history = model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            validation_data=(x, y),
+            callbacks=proposal.callbacks(),
+        )
+        assert np.isfinite(history.history["loss"][-1])
+
+
+def test_no_bounds_means_no_proposals_and_says_why():
+    result = fake_result(Bounds(None, None, "the loss never fell over the range"))
+    with pytest.raises(InvalidArgumentError, match="never fell"):
+        propose_schedules(result, epochs=3, steps_per_epoch=10)
+
+
+@pytest.mark.parametrize(
+    "plan", [dict(epochs=0, steps_per_epoch=10), dict(epochs=3, steps_per_epoch=0)]
+)
+def test_a_bad_plan_is_refused(plan):
+    with pytest.raises(InvalidArgumentError, match="Received"):
+        propose_schedules(fake_result(BOUNDS), **plan)

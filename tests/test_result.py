@@ -1,0 +1,95 @@
+"""The result's JSON: exact round trip, the shipped schema, and refusal of foreign documents."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+import finder
+from finder.errors import SchemaError
+from finder.propose import attach_proposals
+from finder.result import RangeTestResult, schema
+from tests.utils.factories import dense_regressor
+
+
+@pytest.fixture(scope="module")
+def repeated_result():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 4)).astype("float32")
+    y = (x @ np.array([1.0, -1.0, 2.0, 0.5])).astype("float32")[:, None]
+    result = finder.range_test(
+        dense_regressor(),
+        x,
+        y,
+        batch_size=16,
+        min_lr=1e-3,
+        max_lr=5.0,
+        num_steps=40,
+        repeats=3,
+        validation_data=(x[:32], y[:32]),
+        metadata={"dataset": "tiny"},
+    )
+    attach_proposals(result, epochs=3, steps_per_epoch=8)
+    return result
+
+
+def test_json_round_trip_is_exact(repeated_result):
+    text = repeated_result.to_json()
+    again = RangeTestResult.from_json(text)
+    assert again.to_dict() == repeated_result.to_dict()
+    assert again.to_json() == text
+    assert again.bounds == repeated_result.bounds
+    assert again.lrs == repeated_result.lrs and again.losses == repeated_result.losses
+
+
+def test_document_validates_against_the_shipped_schema(repeated_result):
+    document = json.loads(repeated_result.to_json())
+    jsonschema.Draft202012Validator.check_schema(schema())
+    jsonschema.Draft202012Validator(schema()).validate(document)
+    assert document["schema_version"] == 1 and document["kind"] == "range_test"
+    assert document["repeats"]["count"] == 3
+    assert len(document["proposals"]) == 5 and document["proposals"][0]["rank"] == 1
+
+
+def test_json_is_strict_even_when_the_spread_band_ends(repeated_result):
+    text = repeated_result.to_json()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_save_and_load(tmp_path, repeated_result):
+    path = repeated_result.save(tmp_path / "out" / "result.json")
+    assert RangeTestResult.load(path).to_dict() == repeated_result.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        # A future schema version is not silently accepted.
+        (lambda d: d.update(schema_version=2), "schema_version"),
+        # Learning rates must be positive.
+        (lambda d: d["lrs"].__setitem__(0, -1.0), "lrs/0"),
+        # Unknown stop reasons are refused.
+        (lambda d: d.update(stop_reason="bored"), "stop_reason"),
+        # A required field missing.
+        (lambda d: d.pop("bounds"), "bounds"),
+        # Typos in field names are caught (no additional properties).
+        (lambda d: d.update(suggestion={}), "suggestion"),
+    ],
+)
+def test_foreign_documents_are_refused_naming_the_field(repeated_result, mutate, where):
+    document = json.loads(repeated_result.to_json())
+    mutate(document)
+    with pytest.raises(SchemaError) as excinfo:
+        RangeTestResult.from_dict(document)
+    assert where.split("/")[0] in str(excinfo.value)
+
+
+def test_not_json_is_a_schema_error():
+    with pytest.raises(SchemaError, match="Not JSON"):
+        RangeTestResult.from_json("{nope")
+    with pytest.raises(SchemaError, match="object"):
+        RangeTestResult.from_json("[1, 2]")
