@@ -28,9 +28,11 @@ class LearningRateLogger(keras.callbacks.Callback):
     At the end of every epoch `logs[key]` holds the learning rate of the epoch's LAST step, so
     it lands in `History` next to the loss; with a schedule this is the decayed value. (Keras's
     `optimizer.learning_rate` is the rate of the NEXT step; this callback evaluates the
-    schedule at the step just taken.) With `per_batch=True`, `logs[key]` also holds the rate
-    of each batch's step in `on_train_batch_end`, and `batch_learning_rates` keeps them all.
-    With `log_dir`, the values are also written as TensorBoard scalars.
+    schedule at the step just taken.) A float learning rate is read when the epoch starts, so
+    a `ReduceLROnPlateau` cut at an epoch's end shows up in the next epoch, as applied. With
+    `per_batch=True`, `logs[key]` also holds the rate of each batch's step in
+    `on_train_batch_end`, and `batch_learning_rates` keeps them all. With `log_dir`, the values
+    are also written as TensorBoard scalars.
 
     ```python
     logger = finder.LearningRateLogger()
@@ -53,6 +55,7 @@ class LearningRateLogger(keras.callbacks.Callback):
         self.key = key
         self.batch_learning_rates: list[float] = []
         self._writer: Any = None
+        self._epoch_start_rate: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.log_dir is not None and self._writer is None:
@@ -61,6 +64,15 @@ class LearningRateLogger(keras.callbacks.Callback):
     def _last_step_rate(self) -> tuple[int, float]:
         step = max(int(self.model.optimizer.iterations.numpy()) - 1, 0)
         return step, current_learning_rate(self.model.optimizer, step)
+
+    def _holds_schedule(self) -> bool:
+        optimizer = self.model.optimizer
+        while hasattr(optimizer, "inner_optimizer"):
+            optimizer = optimizer.inner_optimizer
+        return isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_start_rate = None if self._holds_schedule() else self._last_step_rate()[1]
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not self.per_batch:
@@ -73,7 +85,9 @@ class LearningRateLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
-        _, rate = self._last_step_rate()
+        rate = self._epoch_start_rate
+        if rate is None:
+            rate = self._last_step_rate()[1]
         logs[self.key] = rate
         self._write(f"epoch_{self.key}", rate, epoch)
 
