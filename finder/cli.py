@@ -240,12 +240,31 @@ def run(
         result_path = result.save(out / "result.json")
         curve_path = out / "curve.png"
         plot_range_test(result, path=curve_path)
+        written = [result_path, curve_path]
+        if result.proposals:
+            written.append(plot_proposals(result.proposals, out / "schedules.png"))
         if as_json:
             click.echo(result.to_json())
         else:
             console.print_summary(result)
             console.print_proposals(result)
-        console.print_written([result_path, curve_path])
+        console.print_written(written)
+
+
+def plot_proposals(proposals: list[dict[str, Any]], path: Path) -> Path:
+    """All proposed schedules' LR against step on one figure."""
+    from finder.plot import plot_schedule
+    from finder.schedules import ScheduleSpec
+
+    plan = proposals[0]["plan"]
+    plot_schedule(
+        {f"{p['rank']}. {p['family']}": ScheduleSpec.from_dict(p["spec"]) for p in proposals},
+        plan["total_steps"],
+        steps_per_epoch=plan["steps_per_epoch"],
+        path=path,
+        title=f"Proposed schedules for {plan['epochs']} epochs",
+    )
+    return path
 
 
 @cli.command()

@@ -35,6 +35,10 @@ DEFAULT_TRIM_START = 0.1
 DEFAULT_TRIM_END = 0.05
 # A curve "falls" when its trimmed minimum is at least this fraction below its starting level.
 MIN_RELATIVE_DROP = 0.01
+NEVER_FELL = (
+    "the loss never fell: sweep more steps (the model may need them to start learning) "
+    "or widen the range towards larger LRs"
+)
 # Half-width of the zero-lag running mean, as a fraction of the number of points.
 ZERO_LAG_HALF_WIDTH = 0.03
 # The zero-lag turning point is the edge of stability; Smith's largest LR that still converges
@@ -165,7 +169,7 @@ def smith_bounds(
     window_lrs = np.asarray(lrs, dtype=np.float64)[start:stop]
     turn = int(np.argmin(curve))
     if not _falls(curve):
-        return Bounds(None, None, "the loss never fell over the range: widen it towards larger LRs")
+        return Bounds(None, None, NEVER_FELL)
     edge_lr = float(window_lrs[turn])
     max_lr = edge_lr / turn_margin
     note = None
@@ -219,7 +223,7 @@ def suggest(
             dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
         )
     if not _falls(loss_window):
-        reason = "the loss never fell over the range: widen it towards larger LRs"
+        reason = NEVER_FELL
         return Suggestions(
             dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
         )

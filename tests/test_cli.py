@@ -34,6 +34,7 @@ def test_run_writes_result_and_curve_and_prints_tables(tmp_path, tiny_npz):
     assert saved.config["num_steps"] == 20 and saved.model["name"] == "mlp"
     assert saved.metadata["run"]["data"] == str(tiny_npz)
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "schedules.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_run_json_prints_only_the_result_on_stdout(tmp_path, tiny_npz):
