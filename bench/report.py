@@ -60,10 +60,11 @@ def overhead(result: dict[str, Any]) -> list[str]:
 
 
 def stability(result: dict[str, Any]) -> list[str]:
+    last_seed = result["setup"]["seeds"] - 1
     lines = [
         "## Bounds across seeds (`bench/stability.py`)",
         "",
-        f"Full Fashion-MNIST, `fashion_cnn`, plain SGD, batch 64; seeds 0..{result['setup']['seeds'] - 1} "
+        f"Full Fashion-MNIST, `fashion_cnn`, plain SGD, batch 64; seeds 0..{last_seed} "
         "each set the model's initial weights and the batch order. Spread = max / min over "
         "seeds. Target: max bound spread <= 1.5x.",
         "",
