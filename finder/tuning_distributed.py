@@ -1,0 +1,282 @@
+"""keras-tuner's distributed mode for `finder.tune`: a chief serves the oracle, workers train.
+
+keras-tuner's contract: every process runs the same search with `KERASTUNER_TUNER_ID`
+(`"chief"` for the chief, a unique id per worker), `KERASTUNER_ORACLE_IP` and
+`KERASTUNER_ORACLE_PORT`; the chief serves its oracle over insecure gRPC and workers ask it for
+trials. finder's chief serves with keras-tuner's own servicer, but polls for the end of the
+search every fraction of a second (keras-tuner's chief sleeps 20 s between checks) and, when it
+launched the workers itself as Ray tasks, stops with the worker's error if one dies (keras-tuner
+would wait forever for its trial).
+
+```
+tune(..., workers=2)                      Ray task "worker0"        Ray task "worker1"
+  range test -> space                     env: worker0, ip, port    env: worker1, ip, port
+  OracleServer(node_ip:free port)  <----  tune(space=...)           tune(space=...)
+  poll: progress, worker failures          trials ...                trials ...
+  -> TuningResult (role "chief")           -> its trials             -> its trials
+```
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from typing import Any
+
+from finder.errors import InvalidArgumentError, TuningError
+from finder.tuning_model import ScheduleHyperModel, TrialProgress, trial_record
+from finder.tuning_result import TrialRecord
+
+TUNER_ID = "KERASTUNER_TUNER_ID"
+ORACLE_IP = "KERASTUNER_ORACLE_IP"
+ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+POLL_S = 0.2
+# How long a chief waits for the end of the search after every Ray worker has returned.
+WORKERS_GONE_GRACE_S = 10.0
+
+
+def distributed_role() -> str:
+    """ "local", or "chief" / "worker" when keras-tuner's distributed variables are set."""
+    from keras_tuner.src.distribute import utils
+
+    if not utils.has_chief_oracle():
+        return "local"
+    return "chief" if utils.is_chief_oracle() else "worker"
+
+
+def chief_address() -> str:
+    """`ip:port` from keras-tuner's variables, where a chief serves its oracle."""
+    return f"{os.environ[ORACLE_IP]}:{os.environ[ORACLE_PORT]}"
+
+
+class OracleServer:
+    """Serves `oracle` to keras-tuner workers over gRPC (keras-tuner's servicer) on `address`.
+
+    `address` may end in `:0` to take a free port; `port` is the port bound.
+
+    Raises:
+        TuningError: the address cannot be bound.
+    """
+
+    def __init__(self, oracle: Any, address: str) -> None:
+        import grpc
+        from keras_tuner.src import protos
+        from keras_tuner.src.distribute import oracle_chief
+
+        self.oracle = oracle
+        self._exit_chief = oracle_chief.exit_chief
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        self._servicer = oracle_chief.OracleServicer(oracle)
+        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, self._server)
+        try:
+            self.port = int(self._server.add_insecure_port(address))
+        except RuntimeError as exc:
+            raise TuningError(f"Cannot serve the tuning oracle on {address}: {exc}") from exc
+        if self.port == 0:
+            raise TuningError(f"Cannot serve the tuning oracle on {address}.")
+        self._server.start()
+
+    def finished(self) -> bool:
+        """Every worker has been told to stop and no trial is running."""
+        return bool(self._servicer.stop_triggered and self._exit_chief(self.oracle))
+
+    def serve(self, on_poll: Callable[[], None], poll_s: float = POLL_S) -> None:
+        """Block until the search is finished, calling `on_poll` every `poll_s` seconds.
+
+        `on_poll` may raise to abandon the search.
+        """
+        while not self.finished():
+            on_poll()
+            time.sleep(poll_s)
+        on_poll()
+
+    def stop(self) -> None:
+        self._server.stop(grace=1.0).wait()
+
+
+class TrialWatcher:
+    """Turns the trials a chief's oracle hands out and gets back into `TrialProgress` events."""
+
+    def __init__(
+        self,
+        oracle: Any,
+        hypermodel: ScheduleHyperModel,
+        progress: Callable[[TrialProgress], None] | None,
+        max_trials: int | None,
+    ) -> None:
+        self.oracle = oracle
+        self.hypermodel = hypermodel
+        self.progress = progress
+        self.max_trials = max_trials
+        self._seen: dict[str, int] = {}
+        self._ended: set[str] = set()
+
+    def poll(self) -> None:
+        if self.progress is None:
+            return
+        for trial_id, trial in list(self.oracle.trials.items()):
+            if trial_id not in self._seen:
+                self._seen[trial_id] = len(self._seen) + 1
+                self._emit(trial, "trial_begin", epoch=0)
+            if trial.status not in ("RUNNING", "IDLE") and trial_id not in self._ended:
+                self._ended.add(trial_id)
+                record = trial_record(trial, self.hypermodel)
+                logs = {k: v for k, v in record.metrics.items() if v is not None}
+                self._emit(trial, "trial_end", epoch=record.epochs, logs=logs, record=record)
+
+    def _emit(
+        self,
+        trial: Any,
+        event: str,
+        *,
+        epoch: int,
+        logs: dict[str, float] | None = None,
+        record: TrialRecord | None = None,
+    ) -> None:
+        assert self.progress is not None
+        hp = trial.hyperparameters
+        self.progress(
+            TrialProgress(
+                event=event,
+                trial_id=str(trial.trial_id),
+                number=self._seen[trial.trial_id],
+                max_trials=self.max_trials,
+                spec=self.hypermodel.trial_spec(hp),
+                epoch=epoch,
+                epochs=self.hypermodel.trial_epochs(hp),
+                logs=logs or {},
+                record=record,
+            )
+        )
+
+
+def import_ray() -> Any:
+    """The `ray` module.
+
+    Raises:
+        InvalidArgumentError: Ray is not installed.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            "finder.tune(workers=N) needs Ray: pip install 'finder[ray]'"
+        ) from exc
+    return ray
+
+
+def search_on_ray(
+    oracle: Any,
+    on_poll: Callable[[], None],
+    count: int,
+    *,
+    build_model: Callable[[], Any],
+    data: tuple[Any, Any, Any],
+    tune_kwargs: Mapping[str, Any],
+    options: Mapping[str, Any] | None,
+) -> dict[str, list[str]]:
+    """Serve `oracle` on this Ray node and run `count` Ray tasks as its keras-tuner workers.
+
+    Each task is a fresh process (`max_calls=1`, so TensorFlow's memory goes with it) that
+    runs `finder.tune(build_model, *data, **tune_kwargs)` as worker `worker<i>`; the data go
+    through Ray's object store once. Ray is started locally (and shut down after) when it
+    is not running. Returns each worker's trial ids.
+
+    Raises:
+        TuningError: a worker failed (the others are cancelled).
+    """
+    ray = import_ray()
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        ray.init()
+    try:
+        server = OracleServer(oracle, f"{ray.util.get_node_ip_address()}:0")
+        try:
+            remote = ray.remote(max_calls=1, num_cpus=1)(_run_worker)
+            if options:
+                remote = remote.options(**options)
+            data_ref = ray.put(data)
+            address = f"{ray.util.get_node_ip_address()}:{server.port}"
+            refs = [
+                remote.remote(f"worker{i}", address, build_model, data_ref, dict(tune_kwargs))
+                for i in range(count)
+            ]
+            check = RayWorkerCheck(refs)
+
+            def poll() -> None:
+                on_poll()
+                check()
+
+            try:
+                server.serve(poll)
+            except BaseException:
+                check.cancel()
+                raise
+            documents = check.results()
+        finally:
+            server.stop()
+    finally:
+        if owns_ray:
+            ray.shutdown()
+    return {
+        document["config"]["tuner_id"]: [trial["trial_id"] for trial in document["trials"]]
+        for document in documents
+    }
+
+
+def _run_worker(
+    tuner_id: str,
+    address: str,
+    build_model: Callable[[], Any],
+    data: tuple[Any, Any, Any],
+    tune_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Body of a Ray worker task (a process of its own): join the chief and run trials."""
+    from finder.tuning import tune
+
+    host, port = address.rsplit(":", 1)
+    os.environ.update({TUNER_ID: tuner_id, ORACLE_IP: host, ORACLE_PORT: port})
+    x, y, validation_data = data
+    return tune(build_model, x, y, validation_data=validation_data, **tune_kwargs).to_dict()
+
+
+class RayWorkerCheck:
+    """`on_poll` for a chief serving Ray workers: raise when one failed, or when all have
+    returned but the search has not ended within `WORKERS_GONE_GRACE_S`."""
+
+    def __init__(self, refs: list[Any]) -> None:
+        self._ray = import_ray()
+        self.refs = refs
+        self._all_done_at: float | None = None
+
+    def __call__(self) -> None:
+        ray = self._ray
+        done, _ = ray.wait(self.refs, num_returns=len(self.refs), timeout=0)
+        for ref in done:
+            try:
+                ray.get(ref)
+            except Exception as exc:
+                raise TuningError(f"A tuning worker failed: {_last_line(exc)}") from exc
+        if len(done) < len(self.refs):
+            return
+        now = time.monotonic()
+        self._all_done_at = self._all_done_at or now
+        if now - self._all_done_at > WORKERS_GONE_GRACE_S:
+            raise TuningError(
+                "Every tuning worker returned, but the oracle still has trials running."
+            )
+
+    def cancel(self) -> None:
+        for ref in self.refs:
+            self._ray.cancel(ref, force=True)
+
+    def results(self) -> list[dict[str, Any]]:
+        documents: list[dict[str, Any]] = self._ray.get(self.refs)
+        return documents
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__

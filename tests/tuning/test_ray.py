@@ -1,0 +1,76 @@
+"""`finder.tune(workers=2)`: keras-tuner workers as Ray tasks on a local Ray, against a chief
+oracle served by the calling process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from finder.errors import TuningError  # noqa: E402
+from finder.tuning import tune  # noqa: E402
+from tests.tuning.models import TINY_SPACE, tiny_classifier, tiny_data  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_TRIALS = 4
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(
+        address="local",  # a Ray of our own, even when another one runs on this machine
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}},
+    )
+    yield
+    ray.shutdown()
+
+
+def _search(build_model: Any, **kwargs: Any) -> Any:
+    x, y, x_val, y_val = tiny_data()
+    return tune(
+        build_model,
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        space=TINY_SPACE,
+        epochs=2,
+        batch_size=32,
+        tuner="random",
+        max_trials=MAX_TRIALS,
+        workers=2,
+        **kwargs,
+    )
+
+
+def test_ray_workers_run_every_trial_exactly_once(local_ray: None) -> None:
+    result = _search(tiny_classifier)
+    assert result.role == "chief"
+    assert len(result.trials) == MAX_TRIALS
+    assert all(t.status == "COMPLETED" for t in result.trials)
+    worker_trials = result.config["worker_trials"]
+    assert set(worker_trials) == {"worker0", "worker1"}
+    ran = sorted(trial_id for ids in worker_trials.values() for trial_id in ids)
+    assert ran == sorted(t.trial_id for t in result.trials)
+    assert result.best is not None and result.best_trial_id == result.trials[0].trial_id
+
+
+def crash_in_ray_workers() -> Any:
+    """A build_model whose process dies when it runs as a Ray worker."""
+    if os.environ.get("KERASTUNER_TUNER_ID", "").startswith("worker"):
+        os._exit(3)
+    return tiny_classifier()
+
+
+@pytest.mark.timeout(240)
+def test_a_dead_worker_stops_the_chief_with_an_error(local_ray: None) -> None:
+    # Ray would retry the task 3 times by default (the retry resumes the worker's trial).
+    with pytest.raises(TuningError, match="worker failed"):
+        _search(crash_in_ray_workers, worker_options={"max_retries": 0})
