@@ -1,0 +1,315 @@
+"""`finder tune`: search schedules with keras-tuner inside the range test's bounds.
+
+    finder tune [--model fashion_cnn|PATH.keras]
+                [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
+                [--optimizer sgd --opt momentum=0.9] [--loss ...] [--metric accuracy]
+                [--result RESULT.json | --lr-range 1e-4 10 --steps 300 --repeats 3]
+                [--families one_cycle,cyclical,cosine_warmup] [--tuner bayesian]
+                [--max-trials 10] [--epochs 3] [--batch-size 64] [--objective val_loss]
+                [--workers 0] [--out finder-out] [--json]
+
+Without `--result` it runs the range test first (as `finder run` does) and writes its
+result.json next to tuning.json. Progress goes to stderr, one line per finished trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from finder.cli import DEFAULT_OUT, one_line_errors, parse_setting
+
+if TYPE_CHECKING:
+    import keras
+
+    from finder.data import Dataset
+    from finder.runner import RunSpec
+    from finder.tuning import TrialProgress, TuningResult
+
+# Share of the training set held out for scoring trials when the data has no validation set.
+VALIDATION_SHARE = 0.1
+
+
+@click.command()
+@click.option(
+    "--model",
+    default="fashion_cnn",
+    show_default=True,
+    help="Built-in model (fashion_cnn, mlp) or a path to a .keras file.",
+)
+@click.option(
+    "--data",
+    default="fashion_mnist_sample",
+    show_default=True,
+    help="fashion_mnist_sample (bundled), fashion_mnist (full set) or a path to a .npz. "
+    "Without a validation set, the last 10% of the training set scores the trials.",
+)
+@click.option(
+    "--optimizer", default=None, help="Keras optimizer name. Default: the model's, else sgd."
+)
+@click.option(
+    "--opt",
+    "optimizer_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Optimizer setting, repeatable: --opt momentum=0.9.",
+)
+@click.option(
+    "--loss", default=None, help="Keras loss name. Default: sparse_categorical_crossentropy."
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    default=("accuracy",),
+    show_default=True,
+    help="Metric to compile with, repeatable (objectives may use val_<metric>).",
+)
+@click.option(
+    "--result",
+    "result_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A range-test result.json to take the bounds from (skips the range test).",
+)
+@click.option(
+    "--lr-range",
+    nargs=2,
+    type=float,
+    default=(1e-4, 10.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="Range-test sweep, without --result.",
+)
+@click.option(
+    "--steps", type=int, default=300, show_default=True, help="Range-test steps per sweep."
+)
+@click.option("--repeats", type=int, default=3, show_default=True, help="Range-test sweeps.")
+@click.option(
+    "--families",
+    default=None,
+    help="Comma-separated schedule families. Default: one_cycle,cyclical,cosine_warmup.",
+)
+@click.option(
+    "--tuner",
+    "tuner_name",
+    type=click.Choice(["bayesian", "random", "hyperband"]),
+    default="bayesian",
+    show_default=True,
+)
+@click.option("--max-trials", type=int, default=10, show_default=True)
+@click.option("--epochs", type=int, default=3, show_default=True, help="Epochs per trial.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--objective", default="val_loss", show_default=True, help="A validation metric.")
+@click.option("--executions", type=int, default=1, show_default=True, help="Trainings per trial.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Ray worker tasks.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    default=DEFAULT_OUT,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for tuning.json (and result.json when the range test runs).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the tuning JSON on stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def tune(
+    model: str,
+    data: str,
+    optimizer: str | None,
+    optimizer_settings: tuple[str, ...],
+    loss: str | None,
+    metrics: tuple[str, ...],
+    result_file: str | None,
+    lr_range: tuple[float, float],
+    steps: int,
+    repeats: int,
+    families: str | None,
+    tuner_name: str,
+    max_trials: int,
+    epochs: int,
+    batch_size: int,
+    objective: str,
+    executions: int,
+    workers: int,
+    seed: int,
+    out_dir: str,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Tune the LR schedule with keras-tuner inside the range test's bounds."""
+    with one_line_errors(debug):
+        from finder import console
+        from finder.data import load_dataset
+        from finder.result import RangeTestResult
+        from finder.runner import RunSpec, run_spec
+        from finder.sweep import validate_sweep
+        from finder.tuning import tune as tune_schedules
+
+        spec = RunSpec(
+            model=model,
+            data=data,
+            optimizer=optimizer,
+            optimizer_settings=dict(parse_setting(s) for s in optimizer_settings),
+            loss=loss,
+            batch_size=batch_size,
+            min_lr=lr_range[0],
+            max_lr=lr_range[1],
+            num_steps=steps,
+            repeats=repeats,
+            seed=seed,
+        )
+        dataset = load_dataset(data)
+        x, y, validation = _split(dataset)
+        out = Path(out_dir)
+        written = []
+        if result_file is not None:
+            result = RangeTestResult.load(result_file)
+        else:
+            validate_sweep(lr_range[0], lr_range[1], steps, "exp")
+            with console.sweep_progress(total=steps * repeats) as sweep:
+                result = run_spec(spec, progress=sweep)
+            written.append(result.save(out / "result.json"))
+        with _trial_display(max_trials if tuner_name != "hyperband" else None) as display:
+            tuning = tune_schedules(
+                ModelBuilder(spec, dataset),
+                x,
+                y,
+                validation_data=validation,
+                result=result,
+                epochs=epochs,
+                batch_size=batch_size,
+                families=[f.strip() for f in families.split(",")] if families else None,
+                tuner=tuner_name,
+                max_trials=max_trials,
+                executions_per_trial=executions,
+                objective=objective,
+                seed=seed,
+                workers=workers,
+                metrics=list(metrics) or None,
+                progress=display,
+                metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
+            )
+        written.append(tuning.save(out / "tuning.json"))
+        if as_json:
+            click.echo(tuning.to_json())
+        else:
+            _print_summary(tuning)
+        console.print_written(written)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelBuilder:
+    """`build_model` for `finder.tune`: the CLI's model, compiled as `finder run` compiles it."""
+
+    spec: RunSpec
+    dataset: Dataset
+
+    def __call__(self) -> keras.Model:
+        import numpy as np
+
+        from finder.runner import load_model
+
+        # finder.tune seeds the global generators per trial execution; a built-in model
+        # draws its own seed from them so that executions differ and trials match.
+        seed = int(np.random.randint(0, 2**31 - 1))
+        return load_model(dataclasses.replace(self.spec, seed=seed), self.dataset)
+
+
+def _split(dataset: Dataset) -> tuple[Any, Any, tuple[Any, Any]]:
+    """Training arrays and the validation pair (the last 10% of training when there is none)."""
+    if dataset.x_val is not None and dataset.y_val is not None:
+        return dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val)
+    held = max(1, int(len(dataset.x_train) * VALIDATION_SHARE))
+    x, y = dataset.x_train, dataset.y_train
+    return x[:-held], y[:-held], (x[-held:], y[-held:])
+
+
+def _describe(spec: Any) -> str:
+    """A schedule's family and its parameters, briefly."""
+    if spec is None:
+        return "—"
+    shown = {k: v for k, v in spec.params.items() if k not in ("total_steps", "decay_steps")}
+    parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
+    return f"{spec.family} " + " ".join(parts)
+
+
+@contextmanager
+def _trial_display(max_trials: int | None) -> Iterator[Any]:
+    """A progress bar over trials on stderr (shown from the first trial on, so that errors
+    before it stay one line), and one printed line per finished trial."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from finder.console import stderr
+
+    bar = Progress(
+        TextColumn("[bold]tuning[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+    )
+    task = bar.add_task("", total=max_trials)
+
+    def update(event: TrialProgress) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        head = f"trial {event.trial_id} {event.spec.family if event.spec else ''}"
+        if event.event == "trial_begin":
+            bar.update(task, description=f"{head} starting")
+        elif event.event == "epoch_end":
+            val = "  ".join(f"{k} {v:.4f}" for k, v in event.logs.items() if k.startswith("val_"))
+            bar.update(task, description=f"{head} epoch {event.epoch}/{event.epochs}  {val}")
+        elif event.record is not None:
+            record = event.record
+            score = "—" if record.score is None else f"{record.score:.4f}"
+            bar.console.print(
+                f"trial {record.trial_id}  {record.status.lower()}  {_describe(record.spec)}"
+                f"  score {score}  {record.outcome or ''}",
+                markup=False,
+                highlight=False,
+            )
+            bar.update(task, completed=event.number)
+
+    try:
+        yield update
+        bar.update(task, description="done")
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+def _print_summary(tuning: TuningResult) -> None:
+    """The ranked trials as a table and the best schedule as code, on stdout."""
+    from rich.table import Table
+
+    from finder.console import stdout
+
+    table = Table(
+        title=f"Schedules tried ({tuning.tuner}, {tuning.objective['name']} "
+        f"{tuning.objective['direction']})",
+        title_justify="left",
+    )
+    for column in ("rank", "trial", "schedule", "score", "outcome"):
+        table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+    for trial in tuning.trials:
+        table.add_row(
+            "—" if trial.rank is None else str(trial.rank),
+            trial.trial_id,
+            _describe(trial.spec),
+            "—" if trial.score is None else f"{trial.score:.4f}",
+            trial.outcome or trial.status.lower(),
+        )
+    stdout.print(table)
+    stdout.print(f"space: {tuning.space.rule}", markup=False, highlight=False)
+    if tuning.best is not None:
+        stdout.print(
+            f"best schedule for {tuning.plan['epochs']} epochs (trial {tuning.best_trial_id}):"
+        )
+        stdout.print(tuning.best.to_code(), markup=False, highlight=False)
