@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -45,10 +46,23 @@ def connect_ray(settings: Settings) -> None:
     """Join the cluster at `settings.ray_address`, or start a local Ray; no-op if connected."""
     if ray.is_initialized():
         return
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    # ray.init replaces SIGTERM's handler with one that exits at once; uvicorn's (and
+    # `finder worker`'s) handlers must stay, so that a stop releases the running jobs.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     if settings.ray_address:
         ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
     else:
-        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False, log_to_driver=False)
+        # "local": a new Ray of our own, never one a `ray start` on this machine left running.
+        ray.init(
+            address="local",
+            num_cpus=settings.ray_num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    if in_main_thread:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def process_exists(pid: int) -> bool:

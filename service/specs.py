@@ -16,7 +16,8 @@ def find_lr_spec(
 ) -> dict[str, Any]:
     """`RunSpec` keyword arguments for a find-lr job; upload ids are replaced by file paths.
 
-    A training plan maps onto `RunSpec.epochs` / `RunSpec.steps_per_epoch`.
+    A training plan maps onto `RunSpec.epochs` / `RunSpec.steps_per_epoch`; without one both
+    are None and the result has no proposals.
     """
     model = model_path if isinstance(body.model, UploadedModel) else body.model.builtin
     data = data_path if isinstance(body.data, UploadedData) else body.data.builtin
@@ -36,10 +37,10 @@ def find_lr_spec(
         "repeats": body.repeats,
         "seed": body.seed,
         "validation": body.validation,
+        # No plan, no proposals: the library proposes schedules only when `epochs` is set.
+        "epochs": body.plan.epochs if body.plan is not None else None,
+        "steps_per_epoch": body.plan.steps_per_epoch if body.plan is not None else None,
     }
-    if body.plan is not None:
-        spec["epochs"] = body.plan.epochs
-        spec["steps_per_epoch"] = body.plan.steps_per_epoch
     return spec
 
 

@@ -11,14 +11,13 @@ dispatcher retries it like a crashed process.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from typing import Any
 
 import ray
 
-from finder.errors import FinderError, InvalidArgumentError
+from finder.errors import FinderError
 from service import crud
 from service.db import create_db_engine
 
@@ -31,24 +30,6 @@ def reason_of(exc: BaseException) -> str:
     if isinstance(exc, FinderError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def build_run_spec(spec: dict[str, Any]) -> Any:
-    """The library's `RunSpec` for a job's stored spec.
-
-    Raises:
-        InvalidArgumentError: the spec names fields this version of finder does not have
-            (a training plan before `RunSpec` gained `epochs` and `steps_per_epoch`).
-    """
-    from finder.runner import RunSpec
-
-    known = {f.name for f in dataclasses.fields(RunSpec)}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise InvalidArgumentError(
-            f"This finder version cannot use {', '.join(unknown)} (no schedule proposals yet)."
-        )
-    return RunSpec(**spec)
 
 
 class ProgressWriter:
@@ -95,12 +76,12 @@ def run_job(
         node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
         if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
             return "superseded"
-        from finder.runner import run_spec
+        from finder.runner import RunSpec, run_spec
 
         try:
-            run = build_run_spec(spec)
             result = run_spec(
-                run, progress=ProgressWriter(engine, job_id, attempt, progress_interval_s)
+                RunSpec(**spec),
+                progress=ProgressWriter(engine, job_id, attempt, progress_interval_s),
             )
         except USER_ERRORS as exc:
             crud.record_failure(engine, job_id, attempt, reason_of(exc))

@@ -1,0 +1,221 @@
+"""Service fixtures: real SQLite files or a real PostgreSQL, a real Ray, the real app.
+
+The database and the Ray cluster are parametrized; the variants other than SQLite + local Ray
+are marked slow, so `pytest -m slow` runs the same tests against PostgreSQL and a 2-node Ray.
+
+- `database_url`: a fresh database per test: a SQLite file, or a new database in a PostgreSQL
+  cluster that `initdb` + `pg_ctl` start once per session from Debian's binaries.
+- `ray_cluster`: Ray, started once per session: embedded (`ray.init`, 2 CPUs), or two nodes
+  made with `ray start --head` and `ray start --address` on 127.0.0.1.
+- `make_settings` / `make_client`: the app as it runs, with a dispatcher when asked.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Read by Ray when it is imported: "0" makes an embedded Ray bind 127.0.0.1 instead of the
+# machine's outward-facing address (its only other effect, refusing to join other nodes, does
+# not apply to a driver). Set before anything below imports ray.
+LOOPBACK_RAY_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+os.environ.setdefault(LOOPBACK_RAY_VAR, "0")
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from service import Settings, create_app  # noqa: E402
+from tests.service.utils.jobs import KEY_A, KEY_B  # noqa: E402
+from tests.service.utils.processes import free_port  # noqa: E402
+from tests.service.utils.ray_nodes import start_ray_nodes  # noqa: E402
+
+POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Ray and PostgreSQL variants of a test are slow; mark them once, here.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        if callspec.params.get("database_url") == "postgresql" or (
+            callspec.params.get("ray_cluster") == "two_nodes"
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def postgres_bin() -> Path:
+    candidates = sorted(Path("/").glob(POSTGRES_BIN_GLOB.lstrip("/")))
+    for candidate in reversed(candidates):
+        if (candidate / "initdb").is_file() and (candidate / "pg_ctl").is_file():
+            return candidate
+    pytest.fail(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found under {POSTGRES_BIN_GLOB}: "
+        "apt-get install postgresql",
+        pytrace=False,
+    )
+
+
+def as_postgres_user(command: list[str]) -> list[str]:
+    """initdb refuses to run as root: run the server as the `postgres` user then."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("runuser") is None:
+        pytest.fail("running as root needs `runuser` (util-linux) to start PostgreSQL")
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+def run_checked(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; its base URL."""
+    binaries = postgres_bin()
+    # Outside pytest's private tmp tree: the server's user must be able to reach it.
+    root = Path(tempfile.mkdtemp(prefix="finder-pg-", dir="/tmp"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = free_port()
+    run_checked(
+        as_postgres_user(
+            [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+             "--no-sync", "-E", "UTF8"]
+        )
+    )  # fmt: skip
+    options = f"-p {port} -k {root} -h 127.0.0.1 -c fsync=off -c full_page_writes=off"
+    run_checked(
+        as_postgres_user(
+            [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
+             "-l", str(root / "server.log"), "start"]
+        )
+    )  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        stop = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+        subprocess.run(as_postgres_user(stop), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database for one test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.db'}"
+    import psycopg
+
+    base = request.getfixturevalue("postgres_server")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+# --- Ray -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The session's Ray: embedded in this process, or two `ray start` nodes it joined."""
+
+    kind: str
+    node_ids: tuple[str, ...]
+
+
+@pytest.fixture(scope="session", params=["local", "two_nodes"])
+def ray_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayCluster]:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    nodes = None
+    if request.param == "local":
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    else:
+        nodes = start_ray_nodes(Path(tempfile.mkdtemp(prefix="finder-ray-", dir="/tmp")))
+        try:
+            ray.init(address=nodes.address, log_to_driver=False)
+        except BaseException:
+            nodes.stop()
+            raise
+    try:
+        alive = [node for node in ray.nodes() if node["Alive"]]
+        addresses = {node["NodeManagerAddress"] for node in alive}
+        assert addresses == {"127.0.0.1"}, (
+            f"Ray nodes must listen on loopback only, got {addresses}: import ray only after "
+            f"tests/service/conftest.py sets {LOOPBACK_RAY_VAR}"
+        )
+        yield RayCluster(kind=request.param, node_ids=tuple(n["NodeID"] for n in alive))
+    finally:
+        ray.shutdown()
+        if nodes is not None:
+            nodes.stop()
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test: two API keys, fast polling, this test's database and files."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "data_dir": tmp_path / "data",
+            "api_keys": [KEY_A, KEY_B],
+            "run_dispatcher": False,
+            "poll_interval_s": 0.1,
+            "progress_interval_s": 0.05,
+            "max_attempts": 3,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(**settings)`: a started TestClient (lifespan run), closed after the test."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    """The API without a dispatcher: jobs stay queued."""
+    return make_client()
+
+
+@pytest.fixture
+def running_client(make_client: Callable[..., TestClient], ray_cluster: RayCluster) -> TestClient:
+    """The API with its dispatcher on the session's Ray."""
+    return make_client(run_dispatcher=True)

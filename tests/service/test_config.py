@@ -1,0 +1,73 @@
+"""Settings: environment names, safe defaults, and the refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.config import Settings, is_loopback, load_settings
+from service.errors import InvalidSettingsError
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),  # the usual loopback
+        ("127.3.2.1", True),  # all of 127.0.0.0/8
+        ("::1", True),  # IPv6 loopback
+        ("localhost", True),  # the name
+        ("0.0.0.0", False),  # every interface
+        ("192.0.2.10", False),  # a public address
+        ("example.org", False),  # a name we cannot vouch for
+    ],
+)
+def test_is_loopback(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+def test_public_address_without_keys_is_refused() -> None:
+    with pytest.raises(InvalidSettingsError, match="refusing to bind to 0.0.0.0 without API keys"):
+        load_settings(host="0.0.0.0", api_keys=[])
+
+
+def test_public_address_with_keys_is_allowed() -> None:
+    settings = load_settings(host="0.0.0.0", api_keys=["k" * 16])
+    assert settings.host == "0.0.0.0"
+
+
+def test_short_keys_are_refused() -> None:
+    with pytest.raises(InvalidSettingsError, match="at least 16 characters"):
+        load_settings(api_keys=["short"])
+
+
+def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("FINDER_API_KEYS", "first-key-0123456789, second-key-0123456789")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/finder")
+    monkeypatch.setenv("RAY_ADDRESS", "ray-head:6379")
+    monkeypatch.setenv("FINDER_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("FINDER_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.api_keys == ["first-key-0123456789", "second-key-0123456789"]
+    assert settings.database_url == "postgresql://u:p@db:5432/finder"
+    assert settings.ray_address == "ray-head:6379"
+    assert settings.max_attempts == 5
+    assert settings.data_dir == tmp_path
+
+
+def test_finder_prefixed_names_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@other/db")
+    monkeypatch.setenv("FINDER_DATABASE_URL", "postgresql://u:p@mine/db")
+    monkeypatch.setenv("RAY_ADDRESS", "")
+    settings = Settings()
+    assert settings.database_url == "postgresql://u:p@mine/db"
+    assert settings.ray_address is None
+
+
+def test_relative_sqlite_path_is_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(database_url="sqlite:///state/jobs.db")
+    assert settings.database_url == f"sqlite:///{tmp_path}/state/jobs.db"
+
+
+def test_invalid_values_name_the_setting() -> None:
+    with pytest.raises(InvalidSettingsError, match="max_attempts"):
+        load_settings(max_attempts=0)
