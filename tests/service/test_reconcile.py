@@ -1,0 +1,154 @@
+"""Recovery without Ray: rows left running by dead dispatchers, fenced writes, the claim."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+
+from service import Settings, crud
+from service.db import Dispatcher as DispatcherRow
+from service.db import Job, create_db_engine, init_db, utcnow
+from service.dispatch import Dispatcher
+
+
+@pytest.fixture
+def engine(make_settings: Callable[..., Settings]) -> Iterator[Engine]:
+    engine = create_db_engine(make_settings().database_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+def queued_job(engine: Engine, max_attempts: int = 3) -> str:
+    with Session(engine, expire_on_commit=False) as session:
+        job = crud.create_job(
+            session,
+            owner="owner",
+            kind="find_lr",
+            request={},
+            spec={"model": "mlp"},
+            steps_total=10,
+            max_attempts=max_attempts,
+        )
+    return job.id
+
+
+def row(engine: Engine, job_id: str) -> Job:
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def dead_dispatcher(engine: Engine, *, pid: int = 2**22 + 1, age_s: float = 0) -> str:
+    """A dispatcher row on this host whose process does not exist (pid beyond pid_max)."""
+    dispatcher_id = crud.new_id()
+    crud.register_dispatcher(engine, dispatcher_id, socket.gethostname(), pid)
+    with Session(engine) as session:
+        session.execute(
+            update(DispatcherRow)
+            .where(DispatcherRow.id == dispatcher_id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=age_s))
+        )
+        session.commit()
+    return dispatcher_id
+
+
+def test_claim_takes_the_oldest_once(engine: Engine) -> None:
+    first, second = queued_job(engine), queued_job(engine)
+    claimed = crud.claim_next(engine, "d1")
+    assert claimed is not None and claimed.id == first
+    assert claimed.status == "running" and claimed.attempts == 1
+    assert crud.claim_next(engine, "d2").id == second  # type: ignore[union-attr]
+    assert crud.claim_next(engine, "d3") is None
+
+
+def test_writes_of_an_old_attempt_are_ignored(engine: Engine) -> None:
+    job_id = queued_job(engine)
+    crud.claim_next(engine, "d1")
+    assert crud.retry_or_fail(engine, job_id, 1, "lost") == "queued"
+    crud.claim_next(engine, "d2")  # attempt 2
+    assert not crud.record_progress(
+        engine, job_id, 1, steps_done=5, lr=0.1, loss=1.0, smoothed_loss=1.0
+    )
+    assert not crud.record_success(engine, job_id, 1, {"stale": True})
+    assert crud.record_progress(
+        engine, job_id, 2, steps_done=3, lr=0.1, loss=1.0, smoothed_loss=1.0
+    )
+    current = row(engine, job_id)
+    assert (current.status, current.attempts, current.steps_done) == ("running", 2, 3)
+    assert current.error == "Attempt 1 of 3 was lost: lost"
+
+
+def test_dead_dispatchers_jobs_are_requeued_at_start_up(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine)
+    crud.claim_next(engine, dead_dispatcher(engine))
+    dispatcher = Dispatcher(make_settings(dispatcher_timeout_s=3600), engine)
+    crud.register_dispatcher(engine, dispatcher.id, dispatcher.host, dispatcher.pid)
+    dispatcher.reconcile()  # what open() does at start-up, before claiming
+    job = row(engine, job_id)
+    assert job.status == "queued"
+    assert job.attempts == 1
+    assert "stopped" in (job.error or "")
+
+
+def test_silent_dispatcher_on_another_host_is_presumed_dead(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine)
+    fresh, stale = crud.new_id(), crud.new_id()
+    crud.register_dispatcher(engine, fresh, "other-host", 1)
+    crud.register_dispatcher(engine, stale, "other-host", 1)
+    with Session(engine) as session:
+        session.execute(
+            update(DispatcherRow)
+            .where(DispatcherRow.id == stale)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=60))
+        )
+        session.commit()
+    other_job = queued_job(engine)
+    crud.claim_next(engine, fresh)
+    crud.claim_next(engine, stale)
+    Dispatcher(make_settings(dispatcher_timeout_s=30), engine).reconcile()
+    assert row(engine, job_id).status == "running"  # its dispatcher is alive
+    assert row(engine, other_job).status == "queued"
+
+
+def test_last_attempt_lost_fails_with_the_reason(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine, max_attempts=2)
+    for _ in range(2):
+        crud.claim_next(engine, dead_dispatcher(engine))
+        Dispatcher(make_settings(), engine).reconcile()
+    job = row(engine, job_id)
+    assert job.status == "failed"
+    assert job.attempts == 2
+    assert job.error is not None and job.error.startswith("Gave up after 2 attempts: ")
+    assert job.finished_at is not None
+
+
+def test_cancel_requested_on_a_lost_job_ends_cancelled(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine)
+    crud.claim_next(engine, dead_dispatcher(engine))
+    with Session(engine) as session:
+        crud.request_cancel(session, "owner", job_id)
+    Dispatcher(make_settings(), engine).reconcile()
+    assert row(engine, job_id).status == "cancelled"
+
+
+def test_clean_release_does_not_charge_an_attempt(engine: Engine) -> None:
+    job_id = queued_job(engine)
+    crud.claim_next(engine, "d1")
+    crud.release(engine, job_id, 1)
+    job = row(engine, job_id)
+    assert (job.status, job.attempts, job.dispatcher_id) == ("queued", 0, None)
