@@ -17,6 +17,17 @@ import click
 from finder.cli import one_line_errors
 
 
+def settings_or_exit(**overrides: Any) -> Any:
+    """The service's settings, or `Error: <why>` and exit status 1."""
+    from service.config import load_settings
+    from service.errors import InvalidSettingsError
+
+    try:
+        return load_settings(**overrides)
+    except InvalidSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to bind. Default: FINDER_HOST or 127.0.0.1.")
 @click.option("--port", type=int, default=None, help="Port. Default: FINDER_PORT or 8000.")
@@ -39,7 +50,6 @@ def serve(
     with one_line_errors(debug):
         import uvicorn
 
-        from service.config import load_settings
         from service.main import create_app
 
         overrides: dict[str, Any] = {}
@@ -49,7 +59,7 @@ def serve(
             overrides["port"] = port
         if dispatcher is not None:
             overrides["run_dispatcher"] = dispatcher
-        settings = load_settings(**overrides)
+        settings = settings_or_exit(**overrides)
         uvicorn.run(
             create_app(settings), host=settings.host, port=settings.port, log_level=log_level
         )
@@ -62,11 +72,10 @@ def worker(debug: bool) -> None:
     with one_line_errors(debug):
         import signal
 
-        from service.config import load_settings
         from service.db import create_db_engine, init_db
         from service.dispatch import Dispatcher
 
-        settings = load_settings()
+        settings = settings_or_exit()
         engine = create_db_engine(settings.database_url)
         init_db(engine)
         dispatcher = Dispatcher(settings, engine)

@@ -153,7 +153,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         reasons = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            ".".join(str(p) for p in error["loc"] if p != "__root__") + ": " + message
+            if error["loc"]
+            else message
             for error in exc.errors()
+            for message in [error["msg"].removeprefix("Value error, ")]
         )
         raise InvalidSettingsError(f"Invalid service settings: {reasons}") from None

@@ -16,5 +16,12 @@ DESCRIPTIONS = {
 }
 
 
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorPublic, "description": DESCRIPTIONS[code]} for code in codes}
+    # Errors are JSON even on routes that answer images or event streams.
+    return {
+        code: {"model": ErrorPublic, "description": DESCRIPTIONS[code], "content": ERROR_CONTENT}
+        for code in codes
+    }

@@ -36,6 +36,7 @@ from service import Settings, create_app  # noqa: E402
 from tests.service.utils.jobs import KEY_A, KEY_B  # noqa: E402
 from tests.service.utils.processes import free_port  # noqa: E402
 from tests.service.utils.ray_nodes import start_ray_nodes  # noqa: E402
+from tests.service.utils.servers import Server, service_env  # noqa: E402
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
@@ -207,6 +208,29 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
     yield build
     for client in reversed(clients):
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """`serve(*command)`: start `finder serve` (default) or another finder command with the
+    test's database; every process it started is gone after the test."""
+    servers: list[Server] = []
+    env = service_env(database_url, tmp_path / "data")
+
+    def start(*command: str, wait: bool = True) -> Server:
+        server = Server(
+            {**env, "FINDER_PORT": str(free_port())},
+            tmp_path / "service.log",
+            command or ("serve", "--log-level", "warning"),
+        )
+        servers.append(server)
+        if wait:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.clean_up()
 
 
 @pytest.fixture

@@ -2,90 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import create_engine, select
 
 from service.db import Job, normalize_url
-from tests.service.conftest import LOOPBACK_RAY_VAR
-from tests.service.utils.jobs import KEY_A, TERMINAL, auth, quick_job
-from tests.service.utils.processes import (
-    descendants,
-    free_port,
-    kill_leftovers,
-    wait_for,
-    wait_http_ok,
-)
-
-FINDER = str(Path(sys.executable).parent / "finder")
-
-
-class Server:
-    """One `finder serve` process and everything it started."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = int(env["FINDER_PORT"])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [FINDER, "serve", "--log-level", "warning"],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        self.tree: set[int] = set()
-
-    def wait_ready(self) -> None:
-        wait_http_ok(f"{self.url}/healthz", self.process, timeout=120)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.url}{path}", headers=auth(), timeout=10, **kwargs)
-
-    def stop(self, sig: signal.Signals) -> int:
-        self.tree |= descendants(self.process.pid)
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=60)
-
-    def clean_up(self) -> None:
-        if self.process.poll() is None:
-            self.stop(signal.SIGKILL)
-        kill_leftovers(self.tree)
-
-
-@pytest.fixture
-def serve(database_url: str, tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
-    env = {
-        **os.environ,
-        "FINDER_DATABASE_URL": database_url,
-        "FINDER_DATA_DIR": str(tmp_path / "data"),
-        "FINDER_API_KEYS": KEY_A,
-        "FINDER_RAY_NUM_CPUS": "2",
-        "FINDER_POLL_INTERVAL_S": "0.1",
-        "FINDER_PROGRESS_INTERVAL_S": "0.05",
-        # Long: a restart on the same host must notice the dead process, not wait this out.
-        "FINDER_DISPATCHER_TIMEOUT_S": "600",
-        LOOPBACK_RAY_VAR: "0",
-    }
-
-    def start() -> Server:
-        server = Server({**env, "FINDER_PORT": str(free_port())}, tmp_path / "serve.log")
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
-        server.clean_up()
+from tests.service.utils.jobs import TERMINAL, quick_job
+from tests.service.utils.processes import wait_for
+from tests.service.utils.servers import Server
 
 
 def stored(database_url: str, job_id: str) -> Job:
