@@ -129,7 +129,7 @@ def cli() -> None:
     help="First and last learning rate of the sweep.",
 )
 @click.option(
-    "--steps", type=int, default=300, show_default=True, help="Optimizer steps per sweep."
+    "--steps", type=int, default=500, show_default=True, help="Optimizer steps per sweep."
 )
 @click.option(
     "--repeats",

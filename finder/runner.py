@@ -46,7 +46,7 @@ class RunSpec:
     batch_size: int = 64
     min_lr: float = 1e-4
     max_lr: float = 10.0
-    num_steps: int = 300
+    num_steps: int = 500
     mode: str = "exp"
     smoothing: float = 0.98
     divergence: float = 4.0

@@ -41,6 +41,8 @@ NEVER_FELL = (
 )
 # Half-width of the zero-lag running mean, as a fraction of the number of points.
 ZERO_LAG_HALF_WIDTH = 0.03
+# The loss's floor: points within this fraction of the total drop from the minimum.
+FLOOR_FRACTION = 0.1
 # The zero-lag turning point is the edge of stability; Smith's largest LR that still converges
 # is within ~2x of the best constant LR, so the max bound sits this factor below the edge.
 TURN_MARGIN = 2.0
@@ -149,33 +151,48 @@ def smith_bounds(
 
     ```
     z       = zero_lag_curve(losses), trimmed like the suggestions
-    i_turn  = argmin z                      # the loss stops falling and turns up
-    edge_lr = lr[i_turn]                    # the edge of stability
-    max_lr  = edge_lr / turn_margin         # turn_margin = 2
-    min_lr  = max_lr / min_divisor          # min_divisor = 4 (CLR's max/3..4)
+    floor   = the run of points around argmin z with z <= min z + 0.1 (z_0 - min z)
+    edge_lr = sqrt(lr[floor start] * lr[floor end])   # where the loss stops falling and
+                                                       # turns up: the edge of stability
+    max_lr  = edge_lr / turn_margin                    # turn_margin = 2
+    min_lr  = max_lr / min_divisor                     # min_divisor = 4 (CLR's max/3..4)
     ```
 
-    `lr[i_turn]` is the edge of stability: on least squares it lands within ~1.5x of the
-    analytic divergence LR, 1 / lambda_max of the input covariance. Training at a constant LR
-    works best somewhat below the largest LR that still converges (Smith: within ~2x), hence
-    the margin, which also keeps the bound below divergence when the turn is read late.
-    When the loss still falls at the end of the range, the bound is a lower estimate and the
-    `note` says so.
+    The floor's centre is read instead of the bare argmin because the bottom of a noisy
+    curve is flat, and its argmin wanders across it from run to run. On least squares the
+    edge lands at 0.3..0.8x the analytic divergence LR, 1 / lambda_max of the input covariance.
+    Training at a constant LR works best somewhat below the largest LR that still converges
+    (Smith: within ~2x), hence the margin, which also keeps the bound below divergence when the
+    turn is read late. When the loss still falls at the end of the range, the bound is a lower
+    estimate and the `note` says so.
     """
     start, stop = trim_window(len(losses), trim_start, trim_end)
     if stop - start < MIN_POINTS:
         return Bounds(None, None, f"curve too short: {stop - start} points after trimming")
     curve = zero_lag_curve(np.asarray(losses, dtype=np.float64))[start:stop]
     window_lrs = np.asarray(lrs, dtype=np.float64)[start:stop]
-    turn = int(np.argmin(curve))
     if not _falls(curve):
         return Bounds(None, None, NEVER_FELL)
-    edge_lr = float(window_lrs[turn])
+    first, last = floor_span(curve)
+    edge_lr = math.sqrt(float(window_lrs[first]) * float(window_lrs[last]))
     max_lr = edge_lr / turn_margin
     note = None
-    if turn == len(curve) - 1:
+    if last == len(curve) - 1:
         note = "the loss was still falling at the end of the range: max_lr is a lower estimate"
     return Bounds(max_lr / min_divisor, max_lr, note, edge_lr)
+
+
+def floor_span(curve: np.ndarray, fraction: float = FLOOR_FRACTION) -> tuple[int, int]:
+    """First and last index of the contiguous run around the minimum of `curve` that stays
+    within `fraction` of the curve's total drop from its minimum."""
+    bottom = int(np.argmin(curve))
+    level = float(curve[bottom]) + fraction * (float(curve[0]) - float(curve[bottom]))
+    first = last = bottom
+    while first > 0 and curve[first - 1] <= level:
+        first -= 1
+    while last < len(curve) - 1 and curve[last + 1] <= level:
+        last += 1
+    return first, last
 
 
 def _falls(curve: np.ndarray) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from finder.suggest import (
     SUGGESTION_NAMES,
+    floor_span,
     minimum,
     smith_bounds,
     steepest,
@@ -132,3 +133,23 @@ def test_suggest_module_does_not_import_keras():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert output.stdout.strip() == "False"
+
+
+def test_floor_centre_is_stable_where_the_argmin_wanders():
+    """A flat, noisy bottom: the argmin jumps between seeds, the floor's centre does not."""
+    base = np.concatenate([np.linspace(2.0, 1.0, 80), np.full(60, 1.0), np.linspace(1.0, 3.0, 60)])
+    argmins, centres = [], []
+    for seed in range(6):
+        noisy = base + 0.003 * np.random.default_rng(seed).normal(size=base.size)
+        argmins.append(LRS[int(np.argmin(noisy))])
+        centres.append(smith_bounds(LRS, noisy).edge_lr)
+    assert max(argmins) / min(argmins) > 1.5
+    assert max(centres) / min(centres) < 1.1
+    plateau_centre = np.sqrt(LRS[80] * LRS[139])
+    assert np.median(centres) == pytest.approx(plateau_centre, rel=0.15)
+
+
+def test_floor_span_reaches_both_ends_of_the_flat_bottom():
+    curve = np.array([5.0, 4.0, 3.0, 1.05, 1.0, 1.02, 1.04, 2.0, 4.0])
+    # drop 4.0, floor level 1.0 + 0.4 = 1.4: indices 3..6
+    assert floor_span(curve) == (3, 6)
