@@ -45,6 +45,12 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     assert stored(database_url, job_id).status == "running"  # left behind by the dead process
 
     second = serve()
+    # Submitted at once, so that it runs beside the retry of the first job.
+    other = second.request(
+        "POST",
+        "/find-lr",
+        json=quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 5000}),
+    ).json()["id"]
 
     def ended() -> dict[str, Any] | None:
         document = second.request("GET", f"/jobs/{job_id}").json()
@@ -55,9 +61,12 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     assert document["attempts"] == 2
 
     # A clean stop (SIGTERM) hands a running job back to the queue without using an attempt.
-    other = submit_and_wait_progress(
-        second, quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 3000})
-    )
+    def progressing() -> bool:
+        document = second.request("GET", f"/jobs/{other}").json()
+        assert document["status"] not in TERMINAL, document
+        return bool(document["progress"]["steps_done"] > 0)
+
+    wait_for(progressing, 120, "the second job to make progress")
     # uvicorn shuts down gracefully, then re-raises the signal: the exit status says SIGTERM.
     assert second.stop(signal.SIGTERM) == -signal.SIGTERM
     row = stored(database_url, other)
