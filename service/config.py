@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=1024 * MIB, ge=1, description="Cap on an uploaded archive's uncompressed size."
     )
     max_archive_members: int = Field(default=64, ge=1)
+    cache_entries: int = Field(
+        default=1024, ge=0, description="Finished jobs kept in memory for GET /jobs/{id} (0: off)."
+    )
+    cache_bytes: int = Field(default=256 * MIB, ge=0, description="Memory cap of that cache.")
+    db_pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
 
     @field_validator("api_keys", mode="before")
     @classmethod

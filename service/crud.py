@@ -394,12 +394,6 @@ def jobs_by_id(engine: Engine, job_ids: Sequence[str]) -> dict[str, Job]:
         return {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(job_ids)))}
 
 
-def orphaned_running_jobs(engine: Engine, live_dispatchers: Sequence[str]) -> list[Job]:
-    """Running jobs whose dispatcher is not among `live_dispatchers`."""
+def running_jobs(engine: Engine) -> list[Job]:
     with Session(engine) as session:
-        condition = Job.status == "running"
-        return [
-            job
-            for job in session.scalars(select(Job).where(condition)).all()
-            if job.dispatcher_id not in live_dispatchers
-        ]
+        return list(session.scalars(select(Job).where(Job.status == "running")).all())

@@ -185,17 +185,18 @@ class Dispatcher:
     def reconcile(self) -> None:
         """Requeue (or fail) running jobs that no live dispatcher is running."""
         self._last_reconcile = time.monotonic()
-        live = [row.id for row in crud.dispatchers(self.engine) if self.is_alive(row)]
-        for job in crud.orphaned_running_jobs(self.engine, live):
-            crud.retry_or_fail(
-                self.engine,
-                job.id,
-                job.attempts,
-                f"the dispatcher running it ({job.dispatcher_id}) stopped",
-            )
-        for job in crud.orphaned_running_jobs(self.engine, []):
-            if job.dispatcher_id == self.id and job.id not in self.inflight:
-                crud.retry_or_fail(self.engine, job.id, job.attempts, "its task was lost")
+        live = {row.id for row in crud.dispatchers(self.engine) if self.is_alive(row)}
+        for job in crud.running_jobs(self.engine):
+            if job.dispatcher_id == self.id:
+                if job.id not in self.inflight:
+                    crud.retry_or_fail(self.engine, job.id, job.attempts, "its task was lost")
+            elif job.dispatcher_id not in live:
+                crud.retry_or_fail(
+                    self.engine,
+                    job.id,
+                    job.attempts,
+                    f"the dispatcher running it ({job.dispatcher_id}) stopped",
+                )
 
     def collect(self) -> None:
         """Read the outcome of every finished task."""
@@ -211,7 +212,7 @@ class Dispatcher:
     def finish(self, entry: InFlight) -> None:
         try:
             outcome = ray.get(entry.ref)
-        except (ray_errors.RayError, ray_errors.RayTaskError) as exc:
+        except ray_errors.RayError as exc:
             if entry.stop_reason is not None:
                 if entry.stop_status == "failed":
                     crud.record_failure(self.engine, entry.job_id, entry.attempt, entry.stop_reason)

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from finder.errors import FinderError
 from service.api.routes import builtins, find_lr, health, jobs, uploads
+from service.cache import FinishedJobCache
 from service.config import Settings, load_settings
 from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
@@ -63,10 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes,
     )
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     init_db(engine)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.finished_jobs = FinishedJobCache(settings.cache_entries, settings.cache_bytes)
     app.state.dispatcher = None
     app.add_exception_handler(ServiceError, domain_error_handler)
     app.add_exception_handler(FinderError, domain_error_handler)

@@ -146,7 +146,10 @@ class JobPublic(BaseModel):
     attempts: int
     max_attempts: int
     cancel_requested: bool
-    error: str | None = Field(description="Why the job failed or was cancelled.")
+    error: str | None = Field(
+        description="Why the job failed or was cancelled; while a retry runs, why the previous "
+        "attempt was lost."
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None

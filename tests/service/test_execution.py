@@ -18,7 +18,15 @@ from finder.result import RangeTestResult, validate
 from service.db import Job, normalize_url
 from tests.service.conftest import RayCluster
 from tests.service.utils import files
-from tests.service.utils.jobs import auth, long_job, quick_job, submit, wait_progress, wait_status
+from tests.service.utils.jobs import (
+    KEY_B,
+    auth,
+    long_job,
+    quick_job,
+    submit,
+    wait_progress,
+    wait_status,
+)
 from tests.service.utils.processes import process_alive, wait_for
 
 
@@ -77,6 +85,12 @@ def test_end_to_end(running_client: TestClient) -> None:
     assert b"<svg" in svg.content
 
     assert client.get("/healthz").json()["dispatchers"] == 1
+    # Read twice more: the second answer comes from the finished-job cache, still per key.
+    assert (
+        client.get(f"/jobs/{job_id}", headers=auth()).content
+        == client.get(f"/jobs/{job_id}", headers=auth()).content
+    )
+    assert client.get(f"/jobs/{job_id}", headers=auth(KEY_B)).status_code == 404
     finished = client.delete(f"/jobs/{job_id}", headers=auth())
     assert finished.status_code == 409
     assert finished.json() == {"detail": f"Job {job_id} already ended (succeeded)."}
