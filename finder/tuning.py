@@ -148,10 +148,11 @@ def tune(
 
     Distributed: with `workers=N`, this process runs the range test and serves keras-tuner's
     oracle on the Ray node's address, and N Ray tasks (one process each) run the trials
-    (`worker_options` go to the task's `.options`, e.g. `{"num_gpus": 1}`); Ray is started
-    locally if it is not running. Under keras-tuner's own variables (`KERASTUNER_TUNER_ID`,
-    `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`) this call is the chief or a worker;
-    give every process the same `result` or `space`. A worker returns only its own trials.
+    (`worker_options` go to the task's `.options`, e.g. `{"num_gpus": 1}`; `build_model`
+    must pickle, e.g. a module-level function); Ray is started locally if it is not running.
+    Under keras-tuner's own variables (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
+    `KERASTUNER_ORACLE_PORT`) this call is the chief or a worker; give every process the same
+    `result` or `space`. A worker returns only its own trials.
 
     Args:
         build_model: callable. No arguments; returns a Keras model, compiled (its optimizer,
@@ -216,6 +217,10 @@ def tune(
         raise InvalidArgumentError(
             f"In keras-tuner's distributed mode (this process: {role}) every process must "
             "search the same space: pass the same result= or space= to each."
+        )
+    if validation_data is None:
+        raise InvalidArgumentError(
+            "Argument `validation_data` is required: trials are scored on held-out data."
         )
     if space is not None and families is not None:
         raise InvalidArgumentError("Pass families inside `space`, not next to it.")

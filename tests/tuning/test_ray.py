@@ -69,6 +69,7 @@ def crash_in_ray_workers() -> Any:
     return tiny_classifier()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_dead_worker_stops_the_chief_with_an_error(local_ray: None) -> None:
     # Ray would retry the task 3 times by default (the retry resumes the worker's trial).

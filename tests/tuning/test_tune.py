@@ -308,6 +308,7 @@ def test_dataset_input_sizes_schedules_from_its_cardinality(
         ({"objective": "val_wiggle"}, "direction"),  # keras-tuner cannot tell min from max
         ({"families": ["one_cycle"]}, "inside `space`"),  # two sources of families
         ({"workers": -1}, "workers"),  # negative
+        ({"validation_data": None}, "validation_data"),  # nothing to score trials on
         ({"tuner_options": {"warp": 9}}, "refused tuner options"),  # unknown keras-tuner option
     ],
 )
