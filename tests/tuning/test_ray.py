@@ -51,7 +51,8 @@ def _search(build_model: Any, **kwargs: Any) -> Any:
 
 
 def test_ray_workers_run_every_trial_exactly_once(local_ray: None) -> None:
-    result = _search(tiny_classifier)
+    events: list[Any] = []
+    result = _search(tiny_classifier, progress=events.append)
     assert result.role == "chief"
     assert len(result.trials) == MAX_TRIALS
     assert all(t.status == "COMPLETED" for t in result.trials)
@@ -60,6 +61,10 @@ def test_ray_workers_run_every_trial_exactly_once(local_ray: None) -> None:
     ran = sorted(trial_id for ids in worker_trials.values() for trial_id in ids)
     assert ran == sorted(t.trial_id for t in result.trials)
     assert result.best is not None and result.best_trial_id == result.trials[0].trial_id
+    # The chief reports each trial's start and end as its oracle sees them.
+    ended = sorted(e.trial_id for e in events if e.event == "trial_end")
+    assert ended == sorted(t.trial_id for t in result.trials)
+    assert sorted(e.number for e in events if e.event == "trial_begin") == [1, 2, 3, 4]
 
 
 def crash_in_ray_workers() -> Any:
