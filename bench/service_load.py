@@ -7,7 +7,8 @@
    latency over `--jobs` submissions (POST answered -> status `running`, and -> first progress
    step recorded by the job process, which includes its TensorFlow import).
 2. Restarts the app without a dispatcher (no Ray, no background work) and loads
-   `GET /jobs/{id}` of the finished job with `wrk` (64 connections, 2 threads).
+   `GET /jobs/{id}` of the finished job with `wrk` (64 connections, 2 threads); then again
+   with the finished-job cache off (`FINDER_CACHE_ENTRIES=0`: every request reads SQLite).
 3. Starts a bare FastAPI app returning the very same bytes from `GET /jobs/{id}`, with the same
    uvicorn settings, and loads it the same way. One run each, one after the other.
 
@@ -240,6 +241,12 @@ def main() -> None:
             body_file.write_bytes(body)
             service = run_wrk(f"{server.url}/jobs/{job_id}", args.duration, args.connections)
 
+        # The same, with the finished-job cache off: every request reads the database.
+        with Uvicorn(
+            "service.main:create_app", {**read_env, "FINDER_CACHE_ENTRIES": "0"}, ROOT
+        ) as server:
+            uncached = run_wrk(f"{server.url}/jobs/{job_id}", args.duration, args.connections)
+
         bare_env = {**os.environ, BODY_FILE_VAR: str(body_file)}
         with Uvicorn("service_load:bare_app", bare_env, ROOT / "bench") as server:
             assert httpx.get(f"{server.url}/jobs/{job_id}").content == body
@@ -252,7 +259,9 @@ def main() -> None:
         "duration_s": args.duration,
         "service": service,
         "bare_fastapi": bare,
+        "service_uncached": uncached,
         "service_over_bare": round(service["requests_per_s"] / bare["requests_per_s"], 3),
+        "service_uncached_over_bare": round(uncached["requests_per_s"] / bare["requests_per_s"], 3),
         "target": ">= 0.5",
     }
     report["machine"]["load_average_after"] = os.getloadavg()

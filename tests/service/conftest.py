@@ -148,10 +148,11 @@ def ray_cluster(
     if ray.is_initialized():
         ray.shutdown()
     nodes = None
+    root = Path(tempfile.mkdtemp(prefix="finder-ray-", dir="/tmp"))  # short: Ray's socket paths
     if request.param == "local":
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     else:
-        nodes = start_ray_nodes(Path(tempfile.mkdtemp(prefix="finder-ray-", dir="/tmp")))
+        nodes = start_ray_nodes(root)
         try:
             ray.init(address=nodes.address, log_to_driver=False)
         except BaseException:
@@ -169,6 +170,7 @@ def ray_cluster(
         ray.shutdown()
         if nodes is not None:
             nodes.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- the app ---------------------------------------------------------------------------------

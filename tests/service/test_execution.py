@@ -177,3 +177,21 @@ def test_uploaded_model_and_data_with_a_plan(running_client: TestClient, tmp_pat
     assert result["optimizer"]["config"]["momentum"] == 0.9
     assert result["metadata"]["dataset"]["train_samples"] == 256
     assert result["proposals"], "a plan asks for schedule proposals"
+
+
+def test_concurrent_jobs_use_every_node(
+    running_client: TestClient, ray_cluster: RayCluster
+) -> None:
+    client = running_client
+    body = quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 3000})
+    job_ids = [submit(client, body), submit(client, body)]
+    for job_id in job_ids:
+        wait_progress(client, job_id)
+    nodes = [job_row(client, job_id).node_id for job_id in job_ids]
+    for job_id in job_ids:
+        client.delete(f"/jobs/{job_id}", headers=auth())
+    assert set(nodes) <= set(ray_cluster.node_ids)
+    # Two 1-CPU jobs: on the 2-node cluster (1 CPU per node) they must run on different nodes.
+    assert len(set(nodes)) == len(ray_cluster.node_ids), (nodes, ray_cluster)
+    for job_id in job_ids:
+        wait_status(client, job_id, {"cancelled"}, timeout=30)

@@ -61,15 +61,23 @@ def start_ray_nodes(log_dir: Path) -> RayNodes:
     log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(name: str, arguments: list[str]) -> None:
-        log = (log_dir / f"{name}.log").open("wb")
-        nodes.processes.append(
-            subprocess.Popen(
-                [*ray_command(), "start", *arguments, "--temp-dir", str(log_dir / name), *common],
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        # The child keeps its own copy of the log's descriptor; ours closes at once.
+        with (log_dir / f"{name}.log").open("wb") as log:
+            nodes.processes.append(
+                subprocess.Popen(
+                    [
+                        *ray_command(),
+                        "start",
+                        *arguments,
+                        "--temp-dir",
+                        str(log_dir / name),
+                        *common,
+                    ],
+                    env=full_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
 
     def alive_nodes() -> int:
         status = subprocess.run(
