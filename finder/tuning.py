@@ -140,10 +140,12 @@ def tune(
 
     Hyperband (`tuner="hyperband"`, `max_epochs = epochs`, keras-tuner's `factor` 3 unless
     `tuner_options` says otherwise): keras-tuner continues a promoted trial from its
-    parent's weights with a new optimizer whose step count restarts at 0, which would replay
-    a schedule's warm-up mid-run. Here every rung retrains from the initial weights with a
-    schedule sized to the rung's epochs, so each score is that of a complete schedule (as in
-    Li et al.'s successive halving); a promoted trial costs its parent's epochs again.
+    parent's checkpoint with a new, unbuilt optimizer, whose step count restarts at 0
+    (replaying a schedule's warm-up mid-run) or, when Keras can restore it, carries on a
+    schedule sized for the parent's shorter run. Here every rung retrains from the initial
+    weights with a schedule sized to the rung's epochs, so each score is that of a complete
+    schedule (as in Li et al.'s successive halving); a promoted trial costs its parent's
+    epochs again.
     `max_trials`, when given, caps Hyperband's trials.
 
     Distributed: with `workers=N`, this process runs the range test and serves keras-tuner's

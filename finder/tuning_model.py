@@ -6,10 +6,13 @@ copy of the user's optimizer carrying that schedule. `fit` scores the untrained 
 and reports the objective after the last epoch, never worse than the untrained model's
 (see `finder.tuning` for why).
 
-keras-tuner's Hyperband continues a trial from its parent's weights with `initial_epoch > 0`,
-but with a new optimizer whose `iterations` restart at 0: a step-based schedule would start its
-warm-up again in the middle of the run. `FinderHyperband` retrains every rung from scratch
-instead, with a schedule sized to the rung's epochs, as Li et al.'s successive halving does.
+keras-tuner's Hyperband continues a trial from its parent's checkpoint with `initial_epoch > 0`
+and a new, unbuilt optimizer. Keras 3 restores that optimizer's variables only when they match
+the saved ones: with momentum or Adam slots it skips them (with a warning) and `iterations`
+restarts at 0, so a step-based schedule starts its warm-up again mid-run; with plain SGD
+`iterations` comes back and the run carries on the parent's count into a schedule sized for
+another length. `FinderHyperband` retrains every rung from scratch instead, with a schedule
+sized to the rung's epochs, as Li et al.'s successive halving does.
 """
 
 from __future__ import annotations

@@ -87,8 +87,9 @@ class FinderHyperband(_FinderHooks, keras_tuner.Hyperband):
     """keras-tuner's Hyperband, but every rung trains from scratch for its `tuner/epochs`.
 
     keras-tuner continues a promoted trial from its parent's best checkpoint with
-    `initial_epoch > 0` and a new optimizer (`iterations` back at 0, slots lost), which
-    would replay a schedule's warm-up mid-run. Here a promoted configuration is trained
+    `initial_epoch > 0` and a new optimizer (see `finder.tuning_model`: `iterations` back
+    at 0 and slots lost, or the parent's step count in a schedule sized for another run
+    length). Here a promoted configuration is trained
     again from the same initial weights with its schedule sized to the rung's epochs, so
     every score is that of a complete schedule; it costs the parent's epochs once more.
     """

@@ -1,7 +1,8 @@
 """Hyperband: every rung trains a complete schedule sized to its epochs, from scratch.
 
-keras-tuner would continue a promoted trial from its parent's weights with `initial_epoch > 0`
-and a new optimizer whose `iterations` restart at 0, replaying the schedule's warm-up mid-run.
+keras-tuner would continue a promoted trial from its parent's checkpoint with `initial_epoch > 0`
+and a new optimizer: the schedule would restart mid-run, or (plain SGD, whose `iterations` Keras
+restores) continue from the parent's step count. Either way the first-batch loss check fails.
 """
 
 from __future__ import annotations
