@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 # dataset-fashion-mnist: the full data set (slow tests, benchmarks); postgresql: the service's
-# PostgreSQL tests; chromium: the dashboard's browser tests.
-bootstrap "[service,dev]" dataset-fashion-mnist postgresql chromium
+# PostgreSQL tests; chromium: the dashboard's browser tests; docker-compose: `docker-compose
+# config` checks docker-compose.yml (no Docker engine needed).
+bootstrap "[service,dev]" dataset-fashion-mnist postgresql chromium docker-compose
 exec .venv/bin/pytest "$@"

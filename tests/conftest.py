@@ -1,15 +1,82 @@
-"""Shared fixtures: tiny real data and tiny real Keras models (no mocks)."""
+"""Shared fixtures: tiny real data, tiny real Keras models (no mocks) and one real Ray.
+
+- `ray_cluster`: Ray, started once per session and shared by every test that needs it (the
+  service's jobs, `finder.tune(workers=...)`): embedded (`ray.init`, 2 CPUs), or two nodes made
+  with `ray start --head` and `ray start --address` on 127.0.0.1 (that variant is slow). Its
+  workers can import `tests.*`, so test-defined `build_model` functions reach them.
+"""
 
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Read by Ray when it is imported: "0" makes an embedded Ray bind 127.0.0.1 instead of the
+# machine's outward-facing address (its only other effect, refusing to join other nodes, does
+# not apply to a driver). Set before anything imports ray.
+LOOPBACK_RAY_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+os.environ.setdefault(LOOPBACK_RAY_VAR, "0")
 
-import numpy as np
-import pytest
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from tests.utils.factories import least_squares_problem
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.utils.factories import least_squares_problem  # noqa: E402
+from tests.utils.ray_nodes import RayCluster, start_ray_nodes  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The 2-node Ray variant of a test is slow; mark it once, here.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("ray_cluster") == "two_nodes":
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", params=["local", "two_nodes"])
+def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    nodes = None
+    root = Path(tempfile.mkdtemp(prefix="finder-ray-", dir="/tmp"))  # short: Ray's socket paths
+    # Workers unpickle test-defined functions by reference: they need the repository on their path.
+    runtime_env = {"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}}
+    if request.param == "local":
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env=runtime_env,
+        )
+    else:
+        nodes = start_ray_nodes(root)
+        try:
+            ray.init(address=nodes.address, log_to_driver=False, runtime_env=runtime_env)
+        except BaseException:
+            nodes.stop()
+            raise
+    try:
+        alive = [node for node in ray.nodes() if node["Alive"]]
+        addresses = {node["NodeManagerAddress"] for node in alive}
+        assert addresses == {"127.0.0.1"}, (
+            f"Ray nodes must listen on loopback only, got {addresses}: import ray only after "
+            f"tests/conftest.py sets {LOOPBACK_RAY_VAR}"
+        )
+        yield RayCluster(kind=request.param, node_ids=tuple(n["NodeID"] for n in alive))
+    finally:
+        ray.shutdown()
+        if nodes is not None:
+            nodes.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

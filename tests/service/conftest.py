@@ -5,51 +5,38 @@ are marked slow, so `pytest -m slow` runs the same tests against PostgreSQL and 
 
 - `database_url`: a fresh database per test: a SQLite file, or a new database in a PostgreSQL
   cluster that `initdb` + `pg_ctl` start once per session from Debian's binaries.
-- `ray_cluster`: Ray, started once per session: embedded (`ray.init`, 2 CPUs), or two nodes
-  made with `ray start --head` and `ray start --address` on 127.0.0.1.
+- `ray_cluster` (tests/conftest.py): Ray, embedded or two `ray start` nodes on 127.0.0.1.
 - `make_settings` / `make_client`: the app as it runs, with a dispatcher when asked.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-# Read by Ray when it is imported: "0" makes an embedded Ray bind 127.0.0.1 instead of the
-# machine's outward-facing address (its only other effect, refusing to join other nodes, does
-# not apply to a driver). Set before anything below imports ray.
-LOOPBACK_RAY_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-os.environ.setdefault(LOOPBACK_RAY_VAR, "0")
+import pytest
+from fastapi.testclient import TestClient
 
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from service import Settings, create_app  # noqa: E402
-from tests.service.utils.jobs import KEY_A, KEY_B  # noqa: E402
-from tests.service.utils.processes import free_port  # noqa: E402
-from tests.service.utils.ray_nodes import start_ray_nodes  # noqa: E402
-from tests.service.utils.servers import Server, service_env  # noqa: E402
+from service import Settings, create_app
+from tests.service.utils.jobs import KEY_A, KEY_B
+from tests.service.utils.servers import Server, service_env
+from tests.utils.processes import free_port
+from tests.utils.ray_nodes import RayCluster
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Ray and PostgreSQL variants of a test are slow; mark them once, here.
+    # The PostgreSQL variant of a test is slow; mark it once, here.
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is None:
-            continue
-        if callspec.params.get("database_url") == "postgresql" or (
-            callspec.params.get("ray_cluster") == "two_nodes"
-        ):
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
             item.add_marker(pytest.mark.slow)
 
 
@@ -126,51 +113,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{base}/{name}"
-
-
-# --- Ray -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RayCluster:
-    """The session's Ray: embedded in this process, or two `ray start` nodes it joined."""
-
-    kind: str
-    node_ids: tuple[str, ...]
-
-
-@pytest.fixture(scope="session", params=["local", "two_nodes"])
-def ray_cluster(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RayCluster]:
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    nodes = None
-    root = Path(tempfile.mkdtemp(prefix="finder-ray-", dir="/tmp"))  # short: Ray's socket paths
-    if request.param == "local":
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    else:
-        nodes = start_ray_nodes(root)
-        try:
-            ray.init(address=nodes.address, log_to_driver=False)
-        except BaseException:
-            nodes.stop()
-            raise
-    try:
-        alive = [node for node in ray.nodes() if node["Alive"]]
-        addresses = {node["NodeManagerAddress"] for node in alive}
-        assert addresses == {"127.0.0.1"}, (
-            f"Ray nodes must listen on loopback only, got {addresses}: import ray only after "
-            f"tests/service/conftest.py sets {LOOPBACK_RAY_VAR}"
-        )
-        yield RayCluster(kind=request.param, node_ids=tuple(n["NodeID"] for n in alive))
-    finally:
-        ray.shutdown()
-        if nodes is not None:
-            nodes.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- the app ---------------------------------------------------------------------------------

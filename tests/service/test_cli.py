@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from finder.cli import cli
 from tests.service.utils.jobs import TERMINAL, quick_job
-from tests.service.utils.processes import wait_for
 from tests.service.utils.servers import Server
+from tests.utils.processes import wait_for
 
 
 def test_commands_are_listed() -> None:

@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, select
 
 from finder.result import RangeTestResult, validate
 from service.db import Job, normalize_url
-from tests.service.conftest import RayCluster
 from tests.service.utils import files
 from tests.service.utils.jobs import (
     KEY_B,
@@ -27,7 +26,8 @@ from tests.service.utils.jobs import (
     wait_progress,
     wait_status,
 )
-from tests.service.utils.processes import process_alive, wait_for
+from tests.utils.processes import process_alive, wait_for
+from tests.utils.ray_nodes import RayCluster
 
 
 def job_row(client: TestClient, job_id: str) -> Job:

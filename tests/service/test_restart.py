@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, select
 
 from service.db import Job, normalize_url
 from tests.service.utils.jobs import TERMINAL, quick_job
-from tests.service.utils.processes import wait_for
 from tests.service.utils.servers import Server
+from tests.utils.processes import wait_for
 
 
 def stored(database_url: str, job_id: str) -> Job:

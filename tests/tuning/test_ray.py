@@ -1,36 +1,19 @@
-"""`finder.tune(workers=2)`: keras-tuner workers as Ray tasks on a local Ray, against a chief
-oracle served by the calling process."""
+"""`finder.tune(workers=2)`: keras-tuner workers as Ray tasks against a chief oracle served by
+the calling process, on the session's Ray (embedded, and two `ray start` nodes when slow)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ray = pytest.importorskip("ray")
+from finder.errors import TuningError
+from finder.tuning import tune
+from tests.tuning.models import TINY_SPACE, tiny_classifier, tiny_data
+from tests.utils.ray_nodes import RayCluster
 
-from finder.errors import TuningError  # noqa: E402
-from finder.tuning import tune  # noqa: E402
-from tests.tuning.models import TINY_SPACE, tiny_classifier, tiny_data  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 MAX_TRIALS = 4
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(
-        address="local",  # a Ray of our own, even when another one runs on this machine
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}},
-    )
-    yield
-    ray.shutdown()
 
 
 def _search(build_model: Any, **kwargs: Any) -> Any:
@@ -50,7 +33,7 @@ def _search(build_model: Any, **kwargs: Any) -> Any:
     )
 
 
-def test_ray_workers_run_every_trial_exactly_once(local_ray: None) -> None:
+def test_ray_workers_run_every_trial_exactly_once(ray_cluster: RayCluster) -> None:
     events: list[Any] = []
     result = _search(tiny_classifier, progress=events.append)
     assert result.role == "chief"
@@ -76,7 +59,7 @@ def crash_in_ray_workers() -> Any:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_a_dead_worker_stops_the_chief_with_an_error(local_ray: None) -> None:
+def test_a_dead_worker_stops_the_chief_with_an_error(ray_cluster: RayCluster) -> None:
     # Ray would retry the task 3 times by default (the retry resumes the worker's trial).
     with pytest.raises(TuningError, match="worker failed"):
         _search(crash_in_ray_workers, worker_options={"max_retries": 0})

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.service.utils.jobs import KEY_A, auth
-from tests.service.utils.processes import descendants, kill_leftovers, wait_http_ok
+from tests.utils.processes import descendants, kill_leftovers, wait_http_ok
 
 FINDER = str(Path(sys.executable).parent / "finder")
 LOOPBACK_RAY_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"

@@ -9,10 +9,18 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.service.utils.processes import descendants, free_port, kill_leftovers, wait_for
+from tests.utils.processes import descendants, free_port, kill_leftovers, wait_for
 
 NODE_CPUS = 1
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The session's Ray: embedded in the test process, or two `ray start` nodes it joined."""
+
+    kind: str
+    node_ids: tuple[str, ...]
 
 
 @dataclass
