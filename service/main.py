@@ -19,6 +19,7 @@ from finder.errors import FinderError
 from service.api.routes import builtins, find_lr, health, jobs, uploads
 from service.cache import FinishedJobCache
 from service.config import Settings, load_settings
+from service.dashboard import mount_dashboard
 from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
 from service.errors import ServiceError, status_for
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(FinderError, domain_error_handler)
     for router in (find_lr.router, jobs.router, uploads.router, builtins.router, health.router):
         app.include_router(router)
+    mount_dashboard(app)
     return app

@@ -1,0 +1,214 @@
+// One job: its request, live progress from GET /jobs/{id}/events while it runs (with a cancel
+// button), then its result (range test or tuning), or why it failed.
+
+import * as api from "../api.js";
+import { formatLr, formatNumber, h, timeElement } from "../dom.js";
+import {
+  describeData,
+  describeModel,
+  describeOptimizer,
+  facts,
+  showError,
+  statusBadge,
+  TERMINAL,
+} from "./common.js";
+import { rangeTestSection } from "./result.js";
+import { tuningSection } from "./tuning.js";
+
+const RETRY_MS = 1500;
+
+// The stored request is the validated body, every default filled in.
+function sweepText({ range, repeats, batch_size: batchSize }) {
+  const lrs = `${formatLr(range.min_lr)} → ${formatLr(range.max_lr)}`;
+  return `${lrs}, ${range.num_steps} steps × ${repeats} sweeps, batch ${batchSize}`;
+}
+
+function requestFacts(job) {
+  const request = job.request;
+  const tuning = request.tuning;
+  return facts(
+    [
+      ["Model", describeModel(request)],
+      ["Data", describeData(request)],
+      ["Optimizer", describeOptimizer(request)],
+      ["Sweep", sweepText(request)],
+      ["Plan", request.plan ? `${request.plan.epochs} epochs` : undefined],
+      [
+        "Tuning",
+        tuning
+          ? `${tuning.tuner}, ${tuning.max_trials} trials × ${tuning.epochs} epochs, ${tuning.families.join(", ")}`
+          : undefined,
+      ],
+      ["Created", timeElement(job.created_at)],
+      ["Finished", job.finished_at ? timeElement(job.finished_at) : undefined],
+      ["Attempts", `${job.attempts} of ${job.max_attempts}`],
+    ],
+    { class: "facts horizontal", testid: "job-facts" },
+  );
+}
+
+function progressText(status, progress) {
+  const { steps_done: done, steps_total: total } = progress;
+  if (status === "queued") return "Waiting for a worker…";
+  const parts = [`Step ${done} of ${total}`];
+  if (progress.message) parts.push(progress.message);
+  if (progress.lr != null) parts.push(`lr ${formatLr(progress.lr)}`);
+  if (progress.loss != null) parts.push(`loss ${formatNumber(progress.loss)}`);
+  if (progress.smoothed_loss != null)
+    parts.push(`smoothed ${formatNumber(progress.smoothed_loss)}`);
+  return parts.join(" · ");
+}
+
+/** The running job's panel: a progress bar fed by the event stream, and the cancel button. */
+function livePanel(job, alert) {
+  const bar = h("progress", {
+    id: "job-progress",
+    max: Math.max(job.progress.steps_total, 1),
+    value: 0,
+    testid: "progress-bar",
+  });
+  const percent = h("span", { class: "percent mono", testid: "progress-percent" });
+  const text = h("p", { class: "progress-text", testid: "progress-text", "aria-live": "polite" });
+  const cancel = h(
+    "button",
+    { type: "button", class: "button danger", testid: "cancel-job" },
+    "Cancel job",
+  );
+  const panel = h(
+    "section",
+    { class: "card live", testid: "live", "aria-labelledby": "live-title" },
+    h("div", { class: "card-head" }, h("h2", { id: "live-title" }, "Progress"), cancel),
+    h(
+      "div",
+      { class: "progress-row" },
+      h("label", { for: "job-progress", class: "sr-only" }, "Steps done"),
+      bar,
+      percent,
+    ),
+    text,
+  );
+  const update = (status, progress) => {
+    bar.max = Math.max(progress.steps_total, 1);
+    bar.value = progress.steps_done;
+    panel.dataset.status = status;
+    panel.dataset.stepsDone = progress.steps_done;
+    panel.dataset.stepsTotal = progress.steps_total;
+    percent.textContent = `${Math.round(progress.fraction * 100)}%`;
+    text.textContent = progressText(status, progress);
+  };
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    cancel.textContent = "Cancelling…";
+    try {
+      // The event stream brings the end: at once for a queued job, within a poll or two for
+      // a running one.
+      await api.cancelJob(job.id);
+    } catch (error) {
+      cancel.disabled = false;
+      cancel.textContent = "Cancel job";
+      showError(alert, error, "Cancel: ");
+    }
+  });
+  update(job.status, job.progress);
+  return { panel, update };
+}
+
+function outcome(job) {
+  if (job.status === "succeeded" && job.result) {
+    return job.kind === "tune" ? tuningSection(job.result) : rangeTestSection(job.result, job.id);
+  }
+  if (job.status === "failed") {
+    return h(
+      "section",
+      { class: "card failure", testid: "job-error" },
+      h("h2", {}, "Failed"),
+      h("pre", { class: "code" }, job.error || "No reason recorded."),
+    );
+  }
+  if (job.status === "cancelled") {
+    return h(
+      "section",
+      { class: "card", testid: "job-error" },
+      h("h2", {}, "Cancelled"),
+      h("p", { class: "muted" }, job.error || "Cancelled on request."),
+    );
+  }
+  return null;
+}
+
+export function renderJob(main, { signal }, id) {
+  const heading = h("h1", { tabindex: "-1" }, "Job ", h("span", { class: "mono" }, id.slice(0, 8)));
+  const badge = h("span", { class: "badge-slot", "aria-live": "polite" });
+  const alert = h("div", { class: "alert-region", role: "alert" });
+  const kind = h("span", { class: "muted kind" });
+  const summary = h("div", { class: "summary" });
+  const body = h("div", { class: "job-body" }, h("p", { class: "loading" }, "Loading…"));
+  main.append(
+    h(
+      "section",
+      { class: "page", testid: "job-view", "data-job-id": id },
+      h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "← Jobs")),
+      h("div", { class: "page-head" }, h("div", { class: "title" }, heading, badge), kind),
+      summary,
+      alert,
+      body,
+    ),
+  );
+
+  let shownStatus = null;
+  const setStatus = (status) => {
+    if (status === shownStatus) return; // the badge is a live region: announce changes only
+    shownStatus = status;
+    badge.replaceChildren(statusBadge(status));
+  };
+
+  const show = (job) => {
+    setStatus(job.status);
+    kind.textContent = job.kind === "tune" ? "schedule tuning" : "LR range test";
+    summary.replaceChildren(h("div", { class: "card" }, requestFacts(job)));
+    if (TERMINAL.has(job.status)) {
+      body.replaceChildren(outcome(job) || "");
+      return;
+    }
+    follow(job);
+  };
+
+  async function load() {
+    try {
+      const job = await api.getJob(id, signal);
+      if (!signal.aborted) show(job);
+    } catch (error) {
+      if (!signal.aborted) {
+        body.replaceChildren();
+        showError(alert, error);
+      }
+    }
+  }
+
+  async function follow(job) {
+    const live = livePanel(job, alert);
+    body.replaceChildren(live.panel);
+    let ended = false;
+    while (!ended && !signal.aborted) {
+      try {
+        ended = await api.followJob(
+          id,
+          (type, data) => {
+            setStatus(data.status);
+            // After `end` the result replaces the panel.
+            if (type !== "end") live.update(data.status, data.progress);
+          },
+          signal,
+        );
+        alert.replaceChildren();
+      } catch (error) {
+        if (signal.aborted || error instanceof api.AuthError) return;
+        showError(alert, error, "Lost the progress stream, retrying: ");
+      }
+      if (!ended) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+    if (!signal.aborted) await load();
+  }
+
+  load();
+}

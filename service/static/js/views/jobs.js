@@ -1,0 +1,195 @@
+// The jobs list: newest first, filtered by status, paginated with limit/offset.
+
+import * as api from "../api.js";
+import { h, timeElement } from "../dom.js";
+import {
+  describeData,
+  describeModel,
+  describeOptimizer,
+  showError,
+  statusBadge,
+} from "./common.js";
+
+const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
+const PAGE_SIZES = [10, 20, 50, 100];
+const REFRESH_MS = 3000;
+
+function readQuery(query) {
+  const params = new URLSearchParams(query || "");
+  const limit = Number(params.get("limit"));
+  const offset = Number(params.get("offset"));
+  return {
+    status: STATUSES.includes(params.get("status")) ? params.get("status") : "",
+    limit: Number.isInteger(limit) && limit >= 1 && limit <= 100 ? limit : 20,
+    offset: Number.isInteger(offset) && offset > 0 ? offset : 0,
+  };
+}
+
+function hashFor({ status, limit, offset }) {
+  const params = new URLSearchParams();
+  if (status) params.set("status", status);
+  if (limit !== 20) params.set("limit", limit);
+  if (offset) params.set("offset", offset);
+  const query = params.toString();
+  return query ? `#/jobs?${query}` : "#/jobs";
+}
+
+function progressCell(job) {
+  const { steps_done: done, steps_total: total, fraction } = job.progress;
+  if (job.status === "succeeded" || !total)
+    return h("td", { class: "num" }, job.status === "succeeded" ? "done" : "—");
+  return h(
+    "td",
+    { class: "num" },
+    h("progress", { max: total, value: done, "aria-label": `${done} of ${total} steps` }),
+    ` ${Math.round(fraction * 100)}%`,
+  );
+}
+
+function jobRow(job) {
+  const link = h("a", { href: `#/jobs/${job.id}`, class: "mono" }, job.id.slice(0, 8));
+  return h(
+    "tr",
+    { testid: "job-row", "data-job-id": job.id, "data-status": job.status },
+    h("td", {}, link),
+    h("td", {}, statusBadge(job.status)),
+    h("td", {}, job.kind === "find_lr" ? "range test" : job.kind),
+    h("td", {}, describeModel(job.request)),
+    h("td", {}, describeData(job.request)),
+    h("td", {}, describeOptimizer(job.request)),
+    progressCell(job),
+    h("td", {}, timeElement(job.created_at)),
+  );
+}
+
+function table(jobs) {
+  const headers = ["Job", "Status", "Kind", "Model", "Data", "Optimizer", "Progress", "Created"];
+  return h(
+    "div",
+    { class: "table-scroll" },
+    h(
+      "table",
+      { class: "table jobs-table", testid: "jobs-table" },
+      h("caption", { class: "sr-only" }, "Your jobs, newest first"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          headers.map((name) => h("th", { scope: "col" }, name)),
+        ),
+      ),
+      h("tbody", {}, jobs.map(jobRow)),
+    ),
+  );
+}
+
+export function renderJobs(main, { signal }, query) {
+  const state = readQuery(query);
+  const go = (change) => {
+    location.hash = hashFor({ ...state, ...change });
+  };
+  const statusSelect = h(
+    "select",
+    { id: "status-filter", name: "status" },
+    h("option", { value: "" }, "all"),
+    STATUSES.map((status) =>
+      h("option", { value: status, selected: status === state.status }, status),
+    ),
+  );
+  statusSelect.addEventListener("change", () => go({ status: statusSelect.value, offset: 0 }));
+  const sizeSelect = h(
+    "select",
+    { id: "page-size", name: "limit" },
+    [...new Set([...PAGE_SIZES, state.limit])]
+      .sort((a, b) => a - b)
+      .map((size) => h("option", { value: size, selected: size === state.limit }, size)),
+  );
+  sizeSelect.addEventListener("change", () => go({ limit: Number(sizeSelect.value), offset: 0 }));
+  const body = h("div", { class: "jobs-body", "aria-live": "polite", "aria-busy": "true" });
+  const alert = h("div", { class: "alert-region", role: "alert" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  main.append(
+    h(
+      "section",
+      { class: "page" },
+      h(
+        "div",
+        { class: "page-head" },
+        h("h1", { tabindex: "-1" }, "Jobs"),
+        h("a", { href: "#/new", class: "button primary" }, "New range test"),
+      ),
+      h(
+        "div",
+        { class: "toolbar card" },
+        h(
+          "div",
+          { class: "field inline" },
+          h("label", { for: "status-filter" }, "Status"),
+          statusSelect,
+        ),
+        h(
+          "div",
+          { class: "field inline" },
+          h("label", { for: "page-size" }, "Per page"),
+          sizeSelect,
+        ),
+      ),
+      alert,
+      h("div", { class: "card flush" }, body),
+      pager,
+    ),
+  );
+
+  let timer = null;
+  signal.addEventListener("abort", () => clearTimeout(timer));
+
+  async function load() {
+    try {
+      const { data, count } = await api.listJobs(state, signal);
+      if (signal.aborted) return;
+      alert.replaceChildren();
+      body.setAttribute("aria-busy", "false");
+      if (!data.length && state.offset > 0 && count > 0) return go({ offset: 0 });
+      body.replaceChildren(
+        data.length
+          ? table(data)
+          : h(
+              "p",
+              { class: "empty", testid: "jobs-empty" },
+              state.status ? `No ${state.status} jobs.` : "No jobs yet. ",
+              state.status ? null : h("a", { href: "#/new" }, "Start a range test."),
+            ),
+      );
+      renderPager(count, data.length);
+      if (data.some((job) => job.status === "queued" || job.status === "running")) {
+        timer = setTimeout(load, REFRESH_MS);
+      }
+    } catch (error) {
+      if (!signal.aborted) showError(alert, error);
+    }
+  }
+
+  function renderPager(count, shown) {
+    const first = count ? state.offset + 1 : 0;
+    const last = state.offset + shown;
+    const previous = h(
+      "button",
+      { type: "button", class: "button", disabled: state.offset === 0 },
+      "Previous",
+    );
+    const next = h("button", { type: "button", class: "button", disabled: last >= count }, "Next");
+    previous.addEventListener("click", () =>
+      go({ offset: Math.max(0, state.offset - state.limit) }),
+    );
+    next.addEventListener("click", () => go({ offset: state.offset + state.limit }));
+    pager.replaceChildren(
+      previous,
+      h("span", { class: "muted", testid: "jobs-range" }, `${first}–${last} of ${count}`),
+      next,
+    );
+  }
+
+  load();
+}
