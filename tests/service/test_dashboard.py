@@ -1,0 +1,575 @@
+"""The dashboard in a real browser: Debian's Chromium (Playwright) against a real `finder serve`.
+
+One server (SQLite, embedded Ray, an API key) and one browser serve the whole module; each test
+has its own browser context. Jobs are real range tests; the assertions read what the page shows
+(and the SVG elements the charts mark with `data-testid`) and compare it with the API's answer.
+The tuning view is fed a job row written straight into the server's database, holding a tuning
+result document built around a real range-test result and checked against the shipped schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
+from tests.service.utils.files import tiny_dataset_npz
+from tests.service.utils.jobs import KEY_A
+from tests.service.utils.servers import Server, service_env
+from tests.utils.processes import free_port, wait_for
+
+JOB_TIMEOUT_MS = 120_000
+# A range test that finishes in seconds and still shows suggestions, bounds and proposals.
+QUICK_BODY = {
+    "model": {"builtin": "mlp"},
+    "data": {"builtin": "fashion_mnist_sample"},
+    "range": {"min_lr": 1e-4, "max_lr": 10.0, "num_steps": 40},
+    "repeats": 2,
+    "plan": {"epochs": 3},
+}
+# Stable LRs, so it runs long enough to be watched and cancelled.
+LONG_BODY = {
+    "model": {"builtin": "fashion_cnn"},
+    "data": {"builtin": "fashion_mnist_sample"},
+    "range": {"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 2000},
+    "repeats": 1,
+    "validation": False,
+}
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('dashboard-db') / 'jobs.db'}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, service_database: str) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("dashboard")
+    env = {**service_env(service_database, root / "data"), "FINDER_PORT": str(free_port())}
+    server = Server(env, root / "service.log", ("serve", "--log-level", "warning"))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.clean_up()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (scripts/test.sh does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        expect.set_options(timeout=20_000)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 800}, accept_downloads=True
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    context.add_init_script(RECORD_PROGRESS)
+    # Uncaught errors in the page, and anything the Content-Security-Policy blocked.
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    context.on("weberror", lambda error: problems.append(f"uncaught: {error.error}"))
+    context.on("console", on_console)
+    yield context
+    context.close()
+    assert not problems, problems
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A tab with no key yet."""
+    return context.new_page()
+
+
+@pytest.fixture
+def keyed_page(context: BrowserContext) -> Page:
+    """A tab whose session already holds the right key."""
+    context.add_init_script(set_key_script(KEY_A))
+    return context.new_page()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def api(server: Server, method: str, path: str, **kwargs: Any) -> Any:
+    response = server.request(method, path, **kwargs)
+    assert response.is_success, response.text
+    return response.json()
+
+
+def wait_job(server: Server, job_id: str, statuses: set[str]) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        job = api(server, "GET", f"/jobs/{job_id}")
+        return job if job["status"] in statuses else None
+
+    return wait_for(reached, JOB_TIMEOUT_MS / 1000, f"job {job_id} to reach {statuses}", every=0.5)
+
+
+@pytest.fixture(scope="module")
+def succeeded_job(server: Server) -> dict[str, Any]:
+    """A succeeded range test with proposals: the one the form test ran, or a new one."""
+    for job in api(server, "GET", "/jobs", params={"status": "succeeded"})["data"]:
+        if job["kind"] == "find_lr" and job["request"].get("plan"):
+            return api(server, "GET", f"/jobs/{job['id']}")
+    job_id = api(server, "POST", "/find-lr", json=QUICK_BODY)["id"]
+    return wait_job(server, job_id, {"succeeded"})
+
+
+def fill_form(page: Page, values: dict[str, str]) -> None:
+    for label, value in values.items():
+        page.get_by_label(label, exact=True).fill(value)
+
+
+def job_id_from_url(page: Page) -> str:
+    match = re.search(r"#/jobs/([0-9a-f]{32})$", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def progress_seen(page: Page) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = page.evaluate("window.finderProgress")
+    return seen
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_page_needs_no_key_and_stays_out_of_the_api_schema(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe" not in policy
+    assert re.search(r"<script(?![^>]*\bsrc=)", page.text) is None  # no inline script
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert "/static/js/app.js" in assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert "javascript" in client.get("/static/js/app.js").headers["content-type"]
+    assert "/" not in client.get("/openapi.json").json()["paths"]
+    # The API itself still wants the key.
+    assert client.get("/jobs").status_code == 401
+
+
+def test_key_form_guards_the_dashboard(page: Page) -> None:
+    page.goto("/")
+    form = page.get_by_test_id("key-form")
+    expect(form).to_be_visible()
+    key = page.get_by_label("Key", exact=True)
+    expect(key).to_be_focused()
+
+    key.fill("not-the-key-0123456789")
+    page.get_by_role("button", name="Use this key").click()
+    expect(form.get_by_role("alert")).to_have_text("The service refused this key.")
+    expect(key).to_have_attribute("aria-invalid", "true")
+
+    key.fill(KEY_A)
+    key.press("Enter")
+    expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
+    expect(page.get_by_text("API key set")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('finder.apiKey')") == KEY_A
+
+
+def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server) -> None:
+    page = keyed_page
+    page.goto("/#/jobs")
+    page.get_by_role("link", name="New range test").first.click()
+    expect(page.get_by_role("heading", name="New range test")).to_be_visible()
+    page.get_by_label("Model", exact=True).select_option("builtin:mlp")
+    page.get_by_label("Data", exact=True).select_option("builtin:fashion_mnist_sample")
+    page.get_by_label("Optimizer", exact=True).select_option("sgd")
+    fill_form(
+        page,
+        {
+            "Momentum": "0.5",
+            "Min learning rate": "1e-4",
+            "Max learning rate": "10",
+            "Steps per sweep": "40",
+            "Repeats": "2",
+            "Plan: epochs": "3",
+        },
+    )
+    page.get_by_role("button", name="Start range test").click()
+
+    # The job view follows the queued job through its event stream.
+    expect(page).to_have_url(re.compile(r"#/jobs/[0-9a-f]{32}$"))
+    job_id = job_id_from_url(page)
+    live = page.get_by_test_id("live")
+    expect(live).to_be_visible()
+    expect(live.get_by_role("button", name="Cancel job")).to_be_enabled()
+    request = api(server, "GET", f"/jobs/{job_id}")["request"]
+    assert request["range"]["num_steps"] == 40 and request["repeats"] == 2
+    assert request["optimizer"] == {"name": "sgd", "settings": {"momentum": 0.5}}
+    assert request["plan"] == {"epochs": 3, "steps_per_epoch": None}
+
+    status = page.get_by_test_id("job-status")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=JOB_TIMEOUT_MS)
+    seen = progress_seen(page)
+    assert any(s["status"] == "running" for s in seen), seen
+    assert any(s["status"] == "running" and s["steps"] > 0 for s in seen), seen
+    expect(live).to_have_count(0)
+
+    job = api(server, "GET", f"/jobs/{job_id}")
+    assert job["status"] == "succeeded"
+    result = job["result"]
+
+    chart = page.get_by_test_id("range-chart")
+    expect(chart).to_be_visible()
+    for curve in ("curve-raw", "curve-smoothed", "curve-val", "repeats-band"):
+        expect(chart.get_by_test_id(curve)).to_have_attribute("d", re.compile(r"^M[\d.-]+,"))
+    # One labelled marker per suggestion the API gives, at the API's LR.
+    markers = chart.get_by_test_id("suggestion-marker")
+    suggested = {name: lr for name, lr in result["suggestions"].items() if lr is not None}
+    assert suggested, result["suggestion_notes"]
+    expect(markers).to_have_count(len(suggested))
+    for name, lr in suggested.items():
+        marker = chart.locator(f'[data-testid="suggestion-marker"][data-name="{name}"]')
+        assert float(marker.get_attribute("data-lr") or "nan") == pytest.approx(lr)
+        label = chart.locator(f'[data-testid="suggestion-marker-label"][data-name="{name}"]')
+        expect(label).to_contain_text(name)
+    band = chart.get_by_test_id("bounds-band")
+    assert float(band.get_attribute("data-min-lr") or "nan") == pytest.approx(
+        result["bounds"]["min_lr"]
+    )
+    assert float(band.get_attribute("data-max-lr") or "nan") == pytest.approx(
+        result["bounds"]["max_lr"]
+    )
+    assert float(band.locator("rect").get_attribute("width") or 0) > 1
+    expect(page.get_by_test_id("suggestions-table")).to_contain_text("valley")
+
+    # Hovering reads the curve: a crosshair and the LR and losses under the pointer.
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tooltip = page.locator(".chart .tooltip").first
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text(re.compile(r"lr \d"))
+    expect(tooltip).to_contain_text("smoothed")
+
+
+def test_schedules_chart_parameters_and_copy(
+    keyed_page: Page, succeeded_job: dict[str, Any]
+) -> None:
+    page = keyed_page
+    proposals = succeeded_job["result"]["proposals"]
+    assert proposals
+    page.goto(f"/#/jobs/{succeeded_job['id']}")
+    cards = page.get_by_test_id("proposal")
+    expect(cards).to_have_count(len(proposals))
+    first = cards.first
+    expect(first).to_have_attribute("data-family", proposals[0]["family"])
+    expect(first.get_by_test_id("schedule-chart").locator("path.line")).to_have_attribute(
+        "d", re.compile(r"^M[\d.-]+,")
+    )
+
+    first.get_by_text("Parameters and code").click()
+    params = first.get_by_test_id("schedule-params")
+    expect(params).to_be_visible()
+    for name in proposals[0]["spec"]["params"]:
+        expect(params).to_contain_text(name)
+    expect(first.get_by_test_id("schedule-code")).to_contain_text("learning_rate = ")
+    expect(first).to_contain_text(proposals[0]["rationale"])
+
+    first.get_by_role("button", name="Copy Keras code").click()
+    expect(first.get_by_test_id("copy-code")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == proposals[0]["code"]
+    first.get_by_role("button", name="Copy JSON spec").click()
+    expect(first.get_by_test_id("copy-spec")).to_have_text("Copied")
+    assert json.loads(page.evaluate("navigator.clipboard.readText()")) == proposals[0]["spec"]
+
+    # The server's own figure needs the key: fetched as a blob, saved as a download.
+    with page.expect_download() as download:
+        page.get_by_test_id("download-png").click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith("-curve.png")
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cancel_a_running_job_from_its_view(keyed_page: Page, server: Server) -> None:
+    page = keyed_page
+    job_id = api(server, "POST", "/find-lr", json=LONG_BODY)["id"]
+    page.goto(f"/#/jobs/{job_id}")
+    live = page.get_by_test_id("live")
+    expect(live).to_be_visible()
+
+    # The bar moves as the stream reports steps: two different step counts, while running.
+    page.wait_for_function(
+        "() => new Set((window.finderProgress || []).filter((p) => p.steps > 0)"
+        ".map((p) => p.steps)).size >= 2",
+        timeout=JOB_TIMEOUT_MS,
+    )
+    expect(page.get_by_test_id("job-status")).to_have_attribute("data-status", "running")
+    expect(page.get_by_test_id("progress-text")).to_contain_text(re.compile(r"Step \d+ of 2000"))
+    bar_value = page.get_by_test_id("progress-bar").evaluate("(bar) => bar.value")
+    assert bar_value > 0
+
+    live.get_by_role("button", name="Cancel job").click()
+    expect(page.get_by_test_id("job-status")).to_have_attribute(
+        "data-status", "cancelled", timeout=60_000
+    )
+    expect(page.get_by_test_id("job-error")).to_contain_text("Cancelled")
+    assert api(server, "GET", f"/jobs/{job_id}")["status"] == "cancelled"
+
+
+def test_server_validation_errors_sit_next_to_their_fields(
+    keyed_page: Page, server: Server, tmp_path: Path
+) -> None:
+    page = keyed_page
+    before = api(server, "GET", "/jobs", params={"limit": 1})["count"]
+    page.goto("/#/new")
+    fill_form(page, {"Min learning rate": "1", "Max learning rate": "0.1", "Steps per sweep": "1"})
+    page.get_by_role("button", name="Start range test").click()
+
+    max_lr_error = page.get_by_test_id("error-range.max_lr")
+    expect(max_lr_error).to_contain_text("max_lr must be > min_lr")
+    expect(page.get_by_test_id("error-range.num_steps")).to_contain_text(
+        "greater than or equal to 2"
+    )
+    expect(page.get_by_label("Max learning rate")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Steps per sweep")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Min learning rate")).not_to_have_attribute("aria-invalid", "true")
+    expect(page).to_have_url(re.compile(r"#/new$"))
+
+    # A refused upload is the file field's error (415: not a .keras file).
+    fill_form(
+        page, {"Min learning rate": "1e-4", "Max learning rate": "10", "Steps per sweep": "40"}
+    )
+    page.get_by_label("Model", exact=True).select_option("upload")
+    fake = tmp_path / "model.h5"
+    fake.write_bytes(b"\x89HDF\r\n\x1a\n")
+    page.get_by_label("Model file (.keras)").set_input_files(fake)
+    page.get_by_role("button", name="Start range test").click()
+    expect(page.get_by_test_id("error-model_file")).to_contain_text("only Keras v3 '.keras'")
+    expect(max_lr_error).to_be_empty()
+
+    # An accepted upload goes first, then the request, which the server still checks.
+    page.get_by_label("Model", exact=True).select_option("builtin:mlp")
+    page.get_by_label("Data", exact=True).select_option("upload")
+    page.get_by_label("Dataset file (.npz)").set_input_files(tiny_dataset_npz(tmp_path / "d.npz"))
+    fill_form(page, {"Max learning rate": "1e-5"})
+    page.get_by_role("button", name="Start range test").click()
+    expect(max_lr_error).to_contain_text("max_lr must be > min_lr")
+    expect(page.get_by_test_id("error-data_file")).to_be_empty()
+    assert api(server, "GET", "/jobs", params={"limit": 1})["count"] == before
+
+
+def test_a_refused_key_brings_the_key_form_back(
+    context: BrowserContext, succeeded_job: dict[str, Any]
+) -> None:
+    context.add_init_script(set_key_script("revoked-key-0123456789"))
+    page = context.new_page()
+    page.goto(f"/#/jobs/{succeeded_job['id']}")
+    form = page.get_by_test_id("key-form")
+    expect(form).to_be_visible()
+    expect(form.get_by_role("alert")).to_contain_text("refused")
+    page.get_by_label("Key", exact=True).fill(KEY_A)
+    page.get_by_role("button", name="Use this key").click()
+    # Back where it was going, with the key now stored.
+    expect(page.get_by_test_id("range-chart")).to_be_visible()
+
+    # A 401 in the middle of the session (the key revoked) shows the form again.
+    page.evaluate("sessionStorage.setItem('finder.apiKey', 'revoked-key-0123456789')")
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    expect(form).to_be_visible()
+    expect(page.get_by_test_id("jobs-table")).to_have_count(0)
+
+
+def tuning_document(range_test: dict[str, Any]) -> dict[str, Any]:
+    """A tuning result (schema tuning_result.v1) around a real range-test result."""
+    specs = {p["family"]: p["spec"] for p in range_test["proposals"]}
+    plan = range_test["proposals"][0]["plan"]
+
+    def trial(trial_id: str, rank: int | None, family: str, score: float | None) -> dict[str, Any]:
+        completed = score is not None
+        return {
+            "trial_id": trial_id,
+            "rank": rank,
+            "status": "COMPLETED" if completed else "FAILED",
+            "family": family,
+            "spec": specs[family],
+            "values": {"schedule": family},
+            "epochs": plan["epochs"],
+            "score": score,
+            "outcome": "ok" if completed else None,
+            "metrics": {"val_loss": score},
+            "error": None if completed else "Traceback (most recent call last): ...",
+        }
+
+    return {
+        "schema_version": 1,
+        "kind": "tuning",
+        "finder_version": range_test["finder_version"],
+        "created_at": range_test["created_at"],
+        "role": "local",
+        "tuner": "random",
+        "objective": {"name": "val_loss", "direction": "min"},
+        "plan": plan,
+        "best": specs["one_cycle"],
+        "best_trial_id": "01",
+        "trials": [
+            trial("01", 1, "one_cycle", 0.61),
+            trial("00", 2, "cyclical", 0.74),
+            trial("02", None, "cosine_warmup", None),
+        ],
+        "space": {
+            "families": ["one_cycle", "cyclical", "cosine_warmup"],
+            "peak_range": [range_test["bounds"]["max_lr"], range_test["bounds"]["edge_lr"]],
+            "held_range": [range_test["bounds"]["min_lr"], range_test["bounds"]["max_lr"]],
+            "rule": "peaks between max_lr and edge_lr; held LRs between the bounds",
+        },
+        "config": {},
+        "wall_time_s": 42.0,
+        "metadata": {},
+        "range_test": range_test,
+    }
+
+
+def check_tuning_schema(document: dict[str, Any]) -> None:
+    import jsonschema
+    import referencing
+
+    from finder import result as range_test_result
+
+    schemas = Path(range_test_result.__file__).parent / "schemas"
+    range_schema = range_test_result.schema()
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+        range_schema["$id"], referencing.Resource.from_contents(range_schema)
+    )
+    tuning_schema = json.loads((schemas / "tuning_result.v1.json").read_text())
+    jsonschema.Draft202012Validator(tuning_schema, registry=registry).validate(document)
+
+
+def insert_tuning_job(database_url: str, document: dict[str, Any], request: dict[str, Any]) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from service.crud import new_id
+    from service.db import Job
+    from service.security import owner_of
+
+    now = datetime.now(UTC)
+    job_id = new_id()
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            session.add(
+                Job(
+                    id=job_id,
+                    owner=owner_of(KEY_A),
+                    kind="tune",
+                    status="succeeded",
+                    request=request,
+                    spec={},
+                    attempts=1,
+                    max_attempts=3,
+                    steps_total=1,
+                    steps_done=1,
+                    result=json.dumps(document),
+                    created_at=now,
+                    updated_at=now,
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return job_id
+
+
+def test_tuning_job_shows_trials_and_its_range_test(
+    keyed_page: Page, service_database: str, succeeded_job: dict[str, Any]
+) -> None:
+    page = keyed_page
+    document = tuning_document(succeeded_job["result"])
+    check_tuning_schema(document)
+    request = {**succeeded_job["request"], "tuning": {"tuner": "random", "max_trials": 3,
+               "epochs": 3, "families": ["one_cycle", "cyclical", "cosine_warmup"]}}  # fmt: skip
+    job_id = insert_tuning_job(service_database, document, request)
+    page.goto(f"/#/jobs/{job_id}")
+
+    rows = page.get_by_test_id("trial-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("one_cycle")
+    expect(rows.nth(0)).to_contain_text("0.61")
+    expect(rows.nth(2)).to_have_attribute("data-status", "FAILED")
+    expect(page.get_by_test_id("tuning-best")).to_contain_text("one cycle")
+    expect(page.get_by_test_id("range-chart").get_by_test_id("curve-smoothed")).to_be_visible()
+    expect(
+        page.get_by_test_id("range-chart").get_by_test_id("suggestion-marker")
+    ).not_to_have_count(0)
+
+    # Readable on a phone-sized window: nothing wider than the screen.
+    page.set_viewport_size({"width": 400, "height": 800})
+    expect(page.get_by_test_id("range-chart")).to_have_attribute(
+        "width", re.compile(r"^[1-3]\d\d$")
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+
+
+def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
+    page = keyed_page
+    jobs = api(server, "GET", "/jobs", params={"limit": 100})
+    if jobs["count"] < 2:
+        for _ in range(2 - jobs["count"]):
+            job_id = api(server, "POST", "/find-lr", json=QUICK_BODY)["id"]
+            api(server, "DELETE", f"/jobs/{job_id}")
+        jobs = api(server, "GET", "/jobs", params={"limit": 100})
+    newest = [job["id"] for job in jobs["data"]]
+
+    page.goto("/#/jobs?limit=10")
+    rows = page.get_by_test_id("job-row")
+    expect(rows).to_have_count(min(10, jobs["count"]))
+    expect(rows.first).to_have_attribute("data-job-id", newest[0])
+    expect(rows.first.locator("time")).to_have_attribute("title", re.compile(r"\d"))
+
+    page.get_by_label("Status").select_option("succeeded")
+    expect(page).to_have_url(re.compile(r"#/jobs\?status=succeeded"))
+    succeeded = api(server, "GET", "/jobs", params={"status": "succeeded"})
+    expect(rows).to_have_count(min(10, succeeded["count"]))
+    for status in rows.evaluate_all("(rows) => rows.map((row) => row.dataset.status)"):
+        assert status == "succeeded"
+    expect(page.get_by_test_id("jobs-range")).to_have_text(
+        f"1–{min(10, succeeded['count'])} of {succeeded['count']}"
+    )
+
+    # One per page: Next shows the second newest, and the range says so.
+    page.goto("/#/jobs?limit=1")
+    expect(page.get_by_test_id("jobs-range")).to_have_text(f"1–1 of {jobs['count']}")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_test_id("jobs-range")).to_have_text(f"2–2 of {jobs['count']}")
+    expect(rows.first).to_have_attribute("data-job-id", newest[1])
+    expect(page.get_by_role("button", name="Previous")).to_be_enabled()
+    rows.first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(f"#/jobs/{newest[1]}$"))
