@@ -31,12 +31,23 @@ from tests.utils.ray_nodes import RayCluster, start_ray_nodes  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The 2-node Ray variant of a test is slow; mark it once, here.
+def ray_kind(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("ray_cluster")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    # The 2-node Ray variant of a test is slow; mark it before `-m` selects.
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("ray_cluster") == "two_nodes":
+        if ray_kind(item) == "two_nodes":
             item.add_marker(pytest.mark.slow)
+    yield
+    # Then, once pytest has grouped the items by session fixture, run the 2-node variants
+    # first. Ray 2.60 breaks a process that joins a `ray start` cluster after shutting down an
+    # embedded Ray of its own: tasks on the other node cannot fetch the objects the driver
+    # puts ("owner has exited"). The other way round works.
+    items.sort(key=lambda item: ray_kind(item) != "two_nodes")
 
 
 @pytest.fixture(scope="session", params=["local", "two_nodes"])

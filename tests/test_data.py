@@ -102,7 +102,7 @@ def test_full_fashion_mnist_from_debian_and_the_sample_is_reproducible(tmp_path)
     out = tmp_path / "sample.npz"
     subprocess.run([sys.executable, str(script), "--output", str(out)], check=True)
     made, shipped = data.load_npz(out), data.load_fashion_mnist_sample()
-    np.testing.assert_array_equal(made.x_train[..., None], shipped.x_train)
+    np.testing.assert_array_equal(made.x_train, shipped.x_train)
     np.testing.assert_array_equal(made.y_val, shipped.y_val)
 
 

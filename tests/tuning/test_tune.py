@@ -139,6 +139,25 @@ def test_schema_refuses_bad_documents(
         TuningResult.from_dict(document)
 
 
+def test_the_default_tuner_fits_its_gaussian_process(data: tuple[np.ndarray, ...]) -> None:
+    # Bayesian optimization (the default) needs scipy, which keras-tuner does not install by
+    # itself; with one initial point, the second trial comes from the fitted process.
+    x, y, x_val, y_val = data
+    result = tune(
+        tiny_classifier,
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        space=TINY_SPACE,
+        epochs=1,
+        batch_size=BATCH,
+        max_trials=2,
+        tuner_options={"num_initial_points": 1},
+    )
+    assert result.tuner == "bayesian"
+    assert [t.status for t in result.trials] == ["COMPLETED"] * 2
+
+
 def test_search_where_every_trial_fails_raises_with_the_cause(
     data: tuple[np.ndarray, ...],
 ) -> None:
