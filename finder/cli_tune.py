@@ -14,7 +14,6 @@ result.json next to tuning.json. Progress goes to stderr, one line per finished 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,14 +24,7 @@ import click
 from finder.cli import DEFAULT_OUT, one_line_errors, parse_setting
 
 if TYPE_CHECKING:
-    import keras
-
-    from finder.data import Dataset
-    from finder.runner import RunSpec
     from finder.tuning import TrialProgress, TuningResult
-
-# Share of the training set held out for scoring trials when the data has no validation set.
-VALIDATION_SHARE = 0.1
 
 
 @click.command()
@@ -148,11 +140,11 @@ def tune(
         from finder import console
         from finder.data import load_dataset
         from finder.result import RangeTestResult
-        from finder.runner import RunSpec, run_spec
+        from finder.runner import RunSpec
         from finder.sweep import validate_sweep
-        from finder.tuning import tune as tune_schedules
+        from finder.tuning_runner import TuneSpec, run_tune_spec, tuning_range_test
 
-        spec = RunSpec(
+        run = RunSpec(
             model=model,
             data=data,
             optimizer=optimizer,
@@ -165,36 +157,29 @@ def tune(
             repeats=repeats,
             seed=seed,
         )
-        dataset = load_dataset(data)
-        x, y, validation = _split(dataset)
+        search = TuneSpec(
+            families=[f.strip() for f in families.split(",")] if families else None,
+            tuner=tuner_name,
+            max_trials=max_trials,
+            epochs=epochs,
+            executions_per_trial=executions,
+            objective=objective,
+            metrics=metrics,
+            workers=workers,
+        )
         out = Path(out_dir)
+        dataset = load_dataset(data)
         written = []
         if result_file is not None:
             result = RangeTestResult.load(result_file)
         else:
             validate_sweep(lr_range[0], lr_range[1], steps, "exp")
             with console.sweep_progress(total=steps * repeats) as sweep:
-                result = run_spec(spec, progress=sweep)
+                result = tuning_range_test(run, search, progress=sweep, dataset=dataset)
             written.append(result.save(out / "result.json"))
         with _trial_display(max_trials if tuner_name != "hyperband" else None) as display:
-            tuning = tune_schedules(
-                ModelBuilder(spec, dataset),
-                x,
-                y,
-                validation_data=validation,
-                result=result,
-                epochs=epochs,
-                batch_size=batch_size,
-                families=[f.strip() for f in families.split(",")] if families else None,
-                tuner=tuner_name,
-                max_trials=max_trials,
-                executions_per_trial=executions,
-                objective=objective,
-                seed=seed,
-                workers=workers,
-                metrics=list(metrics) or None,
-                progress=display,
-                metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
+            tuning = run_tune_spec(
+                run, search, result=result, dataset=dataset, trial_progress=display
             )
         written.append(tuning.save(out / "tuning.json"))
         if as_json:
@@ -202,33 +187,6 @@ def tune(
         else:
             _print_summary(tuning)
         console.print_written(written)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelBuilder:
-    """`build_model` for `finder.tune`: the CLI's model, compiled as `finder run` compiles it."""
-
-    spec: RunSpec
-    dataset: Dataset
-
-    def __call__(self) -> keras.Model:
-        import numpy as np
-
-        from finder.runner import load_model
-
-        # finder.tune seeds the global generators per trial execution; a built-in model
-        # draws its own seed from them so that executions differ and trials match.
-        seed = int(np.random.randint(0, 2**31 - 1))
-        return load_model(dataclasses.replace(self.spec, seed=seed), self.dataset)
-
-
-def _split(dataset: Dataset) -> tuple[Any, Any, tuple[Any, Any]]:
-    """Training arrays and the validation pair (the last 10% of training when there is none)."""
-    if dataset.x_val is not None and dataset.y_val is not None:
-        return dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val)
-    held = max(1, int(len(dataset.x_train) * VALIDATION_SHARE))
-    x, y = dataset.x_train, dataset.y_train
-    return x[:-held], y[:-held], (x[-held:], y[-held:])
 
 
 def _describe(spec: Any) -> str:

@@ -126,9 +126,13 @@ def run_spec(
     *,
     progress: Callable[[SweepProgress], None] | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    dataset: Dataset | None = None,
 ) -> RangeTestResult:
-    """Load data and model, run the range test, and attach the job's description."""
-    dataset = load_dataset(spec.data)
+    """Load data and model, run the range test, and attach the job's description.
+
+    `dataset` is `spec.data` when the caller already loaded it.
+    """
+    dataset = dataset if dataset is not None else load_dataset(spec.data)
     model = load_model(spec, dataset)
     validation = (
         (dataset.x_val, dataset.y_val) if spec.validation and dataset.x_val is not None else None

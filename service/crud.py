@@ -241,6 +241,8 @@ def claim_next(engine: Engine, dispatcher_id: str) -> Job | None:
                     started_at=now,
                     updated_at=now,
                     steps_done=0,
+                    phase=None,
+                    message=None,
                     lr=None,
                     loss=None,
                     smoothed_loss=None,
@@ -275,9 +277,11 @@ def record_progress(
     attempt: int,
     *,
     steps_done: int,
-    lr: float,
-    loss: float,
-    smoothed_loss: float,
+    phase: str,
+    lr: float | None,
+    loss: float | None,
+    smoothed_loss: float | None,
+    message: str | None = None,
 ) -> bool:
     with Session(engine) as session:
         written = session.execute(
@@ -285,6 +289,8 @@ def record_progress(
             .where(_running(job_id, attempt), Job.steps_done <= steps_done)
             .values(
                 steps_done=steps_done,
+                phase=phase,
+                message=message,
                 lr=lr,
                 loss=loss,
                 smoothed_loss=smoothed_loss,

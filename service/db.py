@@ -83,6 +83,8 @@ class Job(Base):
     node_id: Mapped[str | None] = mapped_column(String(64))
     steps_done: Mapped[int] = mapped_column(Integer, default=0)
     steps_total: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
     lr: Mapped[float | None] = mapped_column(Float)
     loss: Mapped[float | None] = mapped_column(Float)
     smoothed_loss: Mapped[float | None] = mapped_column(Float)

@@ -265,6 +265,7 @@ class Dispatcher:
                 job.id,
                 job.attempts,
                 self.settings.database_url,
+                job.kind,
                 job.spec,
                 self.settings.progress_interval_s,
             )

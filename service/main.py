@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from finder.errors import FinderError
-from service.api.routes import builtins, find_lr, health, jobs, uploads
+from service.api.routes import builtins, find_lr, health, jobs, tune, uploads
 from service.cache import FinishedJobCache
 from service.config import Settings, load_settings
 from service.dashboard import mount_dashboard
@@ -73,7 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = None
     app.add_exception_handler(ServiceError, domain_error_handler)
     app.add_exception_handler(FinderError, domain_error_handler)
-    for router in (find_lr.router, jobs.router, uploads.router, builtins.router, health.router):
+    for router in (
+        find_lr.router,
+        tune.router,
+        jobs.router,
+        uploads.router,
+        builtins.router,
+        health.router,
+    ):
         app.include_router(router)
     mount_dashboard(app)
     return app

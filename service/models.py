@@ -35,6 +35,20 @@ OptimizerName = Literal[
     "rmsprop",
     "sgd",
 ]
+# Kept equal to finder.tuning_space.TUNABLE_FAMILIES (a test checks it).
+FamilyName = Literal[
+    "constant",
+    "cosine_warmup",
+    "cyclical",
+    "exponential",
+    "inverse_time",
+    "one_cycle",
+    "piecewise_constant",
+    "plateau",
+    "power",
+]
+# Kept equal to finder.tuning_space.DEFAULT_FAMILIES (a test checks it).
+DEFAULT_FAMILIES: tuple[FamilyName, ...] = ("one_cycle", "cyclical", "cosine_warmup")
 UploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="An id from /uploads.")]
 SettingName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
 SettingValue = float | int | bool | str | None
@@ -98,8 +112,8 @@ class PlanCreate(StrictModel):
     )
 
 
-class FindLRCreate(StrictModel):
-    """A range-test job: model, data, optimizer and the sweep."""
+class RangeTestCreate(StrictModel):
+    """What every job starts with: model, data, optimizer and the range test's sweep."""
 
     model: BuiltinModel | UploadedModel = Field(
         default_factory=lambda: BuiltinModel(builtin="fashion_cnn")
@@ -125,13 +139,65 @@ class FindLRCreate(StrictModel):
     repeats: int = Field(default=3, ge=1, le=10)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     validation: bool = True
+
+
+class FindLRCreate(RangeTestCreate):
+    """A range-test job: model, data, optimizer, the sweep, and optionally a training plan."""
+
     plan: PlanCreate | None = Field(default=None, description="Ask for schedule proposals.")
 
 
+class TuningCreate(StrictModel):
+    """The keras-tuner search inside the range test's bounds (see `finder.tune`)."""
+
+    families: list[FamilyName] = Field(
+        default_factory=lambda: list(DEFAULT_FAMILIES),
+        min_length=1,
+        max_length=9,
+        description="Schedule families to search.",
+    )
+    tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
+    max_trials: int = Field(
+        default=6, ge=1, le=100, description="Trial budget (a cap for hyperband)."
+    )
+    epochs: int = Field(
+        default=3, ge=1, le=1000, description="Epochs per trial; `best` is sized to this plan."
+    )
+    executions_per_trial: int = Field(default=1, ge=1, le=5)
+    objective: Literal["val_loss", "val_accuracy"] = "val_loss"
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Ray tasks that run the trials beside the job (0: the job runs them); "
+        "each needs a free CPU on the cluster.",
+    )
+
+    @field_validator("families")
+    @classmethod
+    def distinct(cls, families: list[str]) -> list[str]:
+        if len(set(families)) != len(families):
+            raise ValueError(f"families must be distinct (got {families})")
+        return families
+
+
+class TuneCreate(RangeTestCreate):
+    """A tuning job: a range test, then a keras-tuner search of schedules inside its bounds."""
+
+    tuning: TuningCreate = Field(default_factory=TuningCreate)
+
+
 class ProgressPublic(BaseModel):
+    """How far a job got. A tuning job counts its range test's steps, then one unit per trial
+    epoch; `message` says where it is in words."""
+
     steps_done: int
     steps_total: int
     fraction: float
+    phase: Literal["range_test", "tuning"] | None = Field(
+        default=None, description="None until the job reports progress."
+    )
+    message: str | None = None
     lr: float | None
     loss: float | None
     smoothed_loss: float | None
@@ -156,8 +222,9 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
     result: dict[str, Any] | None = Field(
         default=None,
-        description="The library's result JSON (schema v1) once succeeded; only in "
-        "GET /jobs/{id}, not in lists.",
+        description="The library's result JSON once succeeded: a range-test result (schema "
+        "finder/schemas/range_test_result.v1.json) for find_lr jobs, a tuning result "
+        "(tuning_result.v1.json) for tune jobs; only in GET /jobs/{id}, not in lists.",
     )
 
     @classmethod
@@ -172,6 +239,8 @@ class JobPublic(BaseModel):
                 steps_done=job.steps_done,
                 steps_total=job.steps_total,
                 fraction=min(job.steps_done / total, 1.0),
+                phase=job.phase,  # type: ignore[arg-type]
+                message=job.message,
                 lr=job.lr,
                 loss=job.loss,
                 smoothed_loss=job.smoothed_loss,

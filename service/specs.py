@@ -1,27 +1,32 @@
-"""From a validated request body to the library's `RunSpec` fields (stored with the job).
+"""From a validated request body to the library's job settings (stored with the job).
 
 The API never imports `finder.runner` (it would load TensorFlow); the job process turns these
-fields into a `RunSpec` (see `service.tasks.build_run_spec`).
+fields into a `RunSpec` (and, for tuning, a `TuneSpec`) in `service.tasks`.
+
+A find-lr job's spec is `RunSpec` keyword arguments; a tune job's is
+`{"run": <RunSpec keywords>, "tuning": <TuneSpec keywords>}`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from service.models import FindLRCreate, UploadedData, UploadedModel
+from service.models import (
+    FindLRCreate,
+    RangeTestCreate,
+    TuneCreate,
+    UploadedData,
+    UploadedModel,
+)
 
 
-def find_lr_spec(
-    body: FindLRCreate, *, model_path: str | None, data_path: str | None
+def run_spec_fields(
+    body: RangeTestCreate, *, model_path: str | None, data_path: str | None
 ) -> dict[str, Any]:
-    """`RunSpec` keyword arguments for a find-lr job; upload ids are replaced by file paths.
-
-    A training plan maps onto `RunSpec.epochs` / `RunSpec.steps_per_epoch`; without one both
-    are None and the result has no proposals.
-    """
+    """`RunSpec` keyword arguments without a plan; upload ids are replaced by file paths."""
     model = model_path if isinstance(body.model, UploadedModel) else body.model.builtin
     data = data_path if isinstance(body.data, UploadedData) else body.data.builtin
-    spec: dict[str, Any] = {
+    return {
         "model": model,
         "data": data,
         "optimizer": body.optimizer.name if body.optimizer is not None else None,
@@ -37,13 +42,53 @@ def find_lr_spec(
         "repeats": body.repeats,
         "seed": body.seed,
         "validation": body.validation,
-        # No plan, no proposals: the library proposes schedules only when `epochs` is set.
-        "epochs": body.plan.epochs if body.plan is not None else None,
-        "steps_per_epoch": body.plan.steps_per_epoch if body.plan is not None else None,
+        "epochs": None,
+        "steps_per_epoch": None,
     }
+
+
+def find_lr_spec(
+    body: FindLRCreate, *, model_path: str | None, data_path: str | None
+) -> dict[str, Any]:
+    """`RunSpec` keyword arguments for a find-lr job.
+
+    A training plan maps onto `RunSpec.epochs` / `RunSpec.steps_per_epoch`; without one both
+    are None and the result has no proposals.
+    """
+    spec = run_spec_fields(body, model_path=model_path, data_path=data_path)
+    if body.plan is not None:
+        spec.update(epochs=body.plan.epochs, steps_per_epoch=body.plan.steps_per_epoch)
     return spec
 
 
-def total_steps(body: FindLRCreate) -> int:
-    """Optimizer steps of the whole job when no sweep stops early."""
+def tune_spec(body: TuneCreate, *, model_path: str | None, data_path: str | None) -> dict[str, Any]:
+    """`{"run": RunSpec keywords, "tuning": TuneSpec keywords}` for a tune job."""
+    tuning = body.tuning
+    return {
+        "run": run_spec_fields(body, model_path=model_path, data_path=data_path),
+        "tuning": {
+            "families": list(tuning.families),
+            "tuner": tuning.tuner,
+            "max_trials": tuning.max_trials,
+            "epochs": tuning.epochs,
+            "executions_per_trial": tuning.executions_per_trial,
+            "objective": tuning.objective,
+            # An accuracy objective needs its metric compiled into every trial.
+            "metrics": ["accuracy"] if tuning.objective == "val_accuracy" else [],
+            "workers": tuning.workers,
+        },
+    }
+
+
+def range_test_steps(body: RangeTestCreate) -> int:
+    """Optimizer steps of the range test when no sweep stops early."""
     return body.repeats * body.range.num_steps
+
+
+def total_steps(body: FindLRCreate | TuneCreate) -> int:
+    """The job's progress units when nothing stops early: the range test's steps, plus one per
+    trial epoch for a tuning job."""
+    steps = range_test_steps(body)
+    if isinstance(body, TuneCreate):
+        steps += body.tuning.max_trials * body.tuning.epochs * body.tuning.executions_per_trial
+    return steps

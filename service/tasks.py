@@ -1,4 +1,5 @@
-"""What a job process runs: one range test, reporting progress and its outcome into the job row.
+"""What a job process runs: one range test (or tuning search), reporting progress and its
+outcome into the job row.
 
 `run_job` is submitted as a Ray task with `max_calls=1`, so every job gets a fresh Python
 process that exits afterwards (TensorFlow's memory and any GPU are released). Ray never retries
@@ -33,7 +34,8 @@ def reason_of(exc: BaseException) -> str:
 
 
 class ProgressWriter:
-    """A `progress` callable that writes the job's progress, at most every `interval_s`."""
+    """A range test's `progress` callable that writes the job's progress, at most every
+    `interval_s`."""
 
     def __init__(
         self, engine: Any, job_id: str, attempt: int, interval_s: float, clock: Any = time.monotonic
@@ -56,16 +58,92 @@ class ProgressWriter:
             self.job_id,
             self.attempt,
             steps_done=progress.repeat * progress.num_steps + progress.step + 1,
+            phase="range_test",
+            message=f"range test: sweep {progress.repeat + 1}/{progress.repeats}",
             lr=float(progress.lr),
             loss=float(progress.loss),
             smoothed_loss=float(progress.smoothed_loss),
         )
 
 
+class TrialProgressWriter:
+    """A search's `progress` callable: one progress unit per trial epoch, counted after the
+    range test's `offset` steps, and a message saying which trial is where."""
+
+    def __init__(
+        self, engine: Any, job_id: str, attempt: int, offset: int, executions: int
+    ) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.attempt = attempt
+        self.offset = offset
+        self.executions = executions
+        self.finished_units = 0
+        self.running_units: dict[str, int] = {}
+
+    def __call__(self, event: Any) -> None:
+        family = event.spec.family if event.spec is not None else "?"
+        budget = f"/{event.max_trials}" if event.max_trials else ""
+        head = f"trial {event.number}{budget} {family}"
+        loss = event.logs.get("loss")
+        if event.event == "trial_begin":
+            self.running_units[event.trial_id] = 0
+            message = f"{head}: starting"
+        elif event.event == "epoch_end":
+            self.running_units[event.trial_id] = self.running_units.get(event.trial_id, 0) + 1
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in event.logs.items() if k.startswith("val_"))
+            message = f"{head}: epoch {event.epoch}/{event.epochs}" + (
+                f", {shown}" if shown else ""
+            )
+        else:
+            self.running_units.pop(event.trial_id, None)
+            self.finished_units += event.epochs * self.executions
+            record = event.record
+            score = "—" if record is None or record.score is None else f"{record.score:.4g}"
+            status = record.status.lower() if record is not None else "ended"
+            message = f"{head}: {status}, score {score}"
+        crud.record_progress(
+            self.engine,
+            self.job_id,
+            self.attempt,
+            steps_done=self.offset + self.finished_units + sum(self.running_units.values()),
+            phase="tuning",
+            message=message,
+            lr=None,
+            loss=float(loss) if isinstance(loss, int | float) else None,
+            smoothed_loss=None,
+        )
+
+
+def run_find_lr(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
+    from finder.runner import RunSpec, run_spec
+
+    return run_spec(RunSpec(**spec), progress=sweep).to_dict()
+
+
+def run_tune(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
+    from finder.runner import RunSpec
+    from finder.tuning_runner import TuneSpec, run_tune_spec
+
+    run, search = RunSpec(**spec["run"]), TuneSpec(**spec["tuning"])
+    trials = TrialProgressWriter(
+        sweep.engine,
+        sweep.job_id,
+        sweep.attempt,
+        offset=run.repeats * run.num_steps,
+        executions=search.executions_per_trial,
+    )
+    return run_tune_spec(run, search, sweep_progress=sweep, trial_progress=trials).to_dict()
+
+
+RUNNERS = {"find_lr": run_find_lr, "tune": run_tune}
+
+
 def run_job(
     job_id: str,
     attempt: int,
     database_url: str,
+    kind: str,
     spec: dict[str, Any],
     progress_interval_s: float,
 ) -> str:
@@ -76,17 +154,14 @@ def run_job(
         node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
         if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
             return "superseded"
-        from finder.runner import RunSpec, run_spec
-
         try:
-            result = run_spec(
-                RunSpec(**spec),
-                progress=ProgressWriter(engine, job_id, attempt, progress_interval_s),
+            result = RUNNERS[kind](
+                spec, ProgressWriter(engine, job_id, attempt, progress_interval_s)
             )
         except USER_ERRORS as exc:
             crud.record_failure(engine, job_id, attempt, reason_of(exc))
             return "failed"
-        crud.record_success(engine, job_id, attempt, result.to_dict())
+        crud.record_success(engine, job_id, attempt, result)
         return "succeeded"
     finally:
         engine.dispose()

@@ -38,6 +38,8 @@ def test_submit_returns_202_with_location(client: TestClient) -> None:
         "steps_done": 0,
         "steps_total": 40,
         "fraction": 0.0,
+        "phase": None,
+        "message": None,
         "lr": None,
         "loss": None,
         "smoothed_loss": None,

@@ -5,7 +5,6 @@ Each test runs real range tests in fresh job processes (TensorFlow is imported e
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from tests.service.utils.jobs import (
     auth,
     long_job,
     quick_job,
+    sse_events,
     submit,
     wait_progress,
     wait_status,
@@ -39,20 +39,6 @@ def job_row(client: TestClient, job_id: str) -> Job:
     finally:
         engine.dispose()
     return row  # type: ignore[return-value]
-
-
-def sse_events(client: TestClient, job_id: str) -> list[tuple[str, dict]]:
-    events: list[tuple[str, dict]] = []
-    with client.stream("GET", f"/jobs/{job_id}/events", headers=auth()) as response:
-        assert response.status_code == 200
-        kind = None
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line[len("event: ") :]
-            elif line.startswith("data: "):
-                assert kind is not None
-                events.append((kind, json.loads(line[len("data: ") :])))
-    return events
 
 
 def test_end_to_end(running_client: TestClient) -> None:

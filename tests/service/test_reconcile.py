@@ -74,11 +74,11 @@ def test_writes_of_an_old_attempt_are_ignored(engine: Engine) -> None:
     assert crud.retry_or_fail(engine, job_id, 1, "lost") == "queued"
     crud.claim_next(engine, "d2")  # attempt 2
     assert not crud.record_progress(
-        engine, job_id, 1, steps_done=5, lr=0.1, loss=1.0, smoothed_loss=1.0
+        engine, job_id, 1, steps_done=5, phase="range_test", lr=0.1, loss=1.0, smoothed_loss=1.0
     )
     assert not crud.record_success(engine, job_id, 1, {"stale": True})
     assert crud.record_progress(
-        engine, job_id, 2, steps_done=3, lr=0.1, loss=1.0, smoothed_loss=1.0
+        engine, job_id, 2, steps_done=3, phase="range_test", lr=0.1, loss=1.0, smoothed_loss=1.0
     )
     current = row(engine, job_id)
     assert (current.status, current.attempts, current.steps_done) == ("running", 2, 3)

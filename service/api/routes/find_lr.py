@@ -7,10 +7,26 @@ from fastapi import APIRouter, Response
 from service import crud
 from service.api.deps import CurrentOwner, SessionDep, SettingsDep
 from service.api.responses import error_responses
-from service.models import FindLRCreate, JobPublic, UploadedData, UploadedModel
+from service.models import FindLRCreate, JobPublic, RangeTestCreate, UploadedData, UploadedModel
 from service.specs import find_lr_spec, total_steps
 
 router = APIRouter(prefix="/find-lr", tags=["jobs"])
+
+
+def upload_paths(
+    session: SessionDep, owner: str, body: RangeTestCreate
+) -> tuple[str | None, str | None]:
+    """The files of the body's uploaded model and data (None for built-ins).
+
+    Raises:
+        NotFoundError: an upload id that is not the caller's (404).
+    """
+    model_path = data_path = None
+    if isinstance(body.model, UploadedModel):
+        model_path = crud.get_upload(session, owner, body.model.upload_id, "model").path
+    if isinstance(body.data, UploadedData):
+        data_path = crud.get_upload(session, owner, body.data.upload_id, "dataset").path
+    return model_path, data_path
 
 
 @router.post(
@@ -29,11 +45,7 @@ def create_find_lr_job(
 ) -> JobPublic:
     """Queue a range test; poll `GET /jobs/{id}` (the `Location` header) or stream its
     `/events`. Upload ids must belong to the caller (404 otherwise)."""
-    model_path = data_path = None
-    if isinstance(body.model, UploadedModel):
-        model_path = crud.get_upload(session, owner, body.model.upload_id, "model").path
-    if isinstance(body.data, UploadedData):
-        data_path = crud.get_upload(session, owner, body.data.upload_id, "dataset").path
+    model_path, data_path = upload_paths(session, owner, body)
     job = crud.create_job(
         session,
         owner=owner,
@@ -45,7 +57,3 @@ def create_find_lr_job(
     )
     response.headers["Location"] = f"/jobs/{job.id}"
     return JobPublic.from_row(job)
-
-
-# POST /tune (same job shape plus tuning options) lands here with the tuning library:
-# a `TuneCreate(FindLRCreate)` body, kind="tune", and a task in service.tasks that calls it.

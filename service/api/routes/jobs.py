@@ -91,7 +91,8 @@ def cancel_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> JobPubl
 
 
 def render_curve(job: Job, directory: Path, extension: str) -> Path:
-    """The job's curve figure, drawn once by `finder.plot.plot_range_test` and kept."""
+    """The job's curve figure (a tuning job's: its range test's), drawn once by
+    `finder.plot.plot_range_test` and kept."""
     from finder.plot import plot_range_test
     from finder.result import RangeTestResult
 
@@ -100,7 +101,12 @@ def render_curve(job: Job, directory: Path, extension: str) -> Path:
         return path
     if job.status != "succeeded" or not job.result:
         raise ConflictError(f"Job {job.id} has no curve: it is {job.status}.")
-    result = RangeTestResult.from_dict(json.loads(job.result))
+    document = json.loads(job.result)
+    if job.kind == "tune":
+        document = document["range_test"]
+        if document is None:
+            raise ConflictError(f"Job {job.id} searched a given space: it ran no range test.")
+    result = RangeTestResult.from_dict(document)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=f".{extension}")
     os.close(handle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -41,8 +42,24 @@ def long_job(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def submit(client: TestClient, body: dict[str, Any], key: str = KEY_A) -> str:
-    response = client.post("/find-lr", json=body, headers=auth(key))
+def quick_tune(**tuning: Any) -> dict[str, Any]:
+    """A tuning job of a few seconds' training: a short range test, then 2 one-epoch trials."""
+    body = quick_job()
+    body["tuning"] = {
+        "families": ["one_cycle", "constant"],
+        "tuner": "random",
+        "max_trials": 2,
+        "epochs": 1,
+        "objective": "val_accuracy",
+        **tuning,
+    }
+    return body
+
+
+def submit(
+    client: TestClient, body: dict[str, Any], key: str = KEY_A, path: str = "/find-lr"
+) -> str:
+    response = client.post(path, json=body, headers=auth(key))
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -78,6 +95,21 @@ def wait_progress(client: TestClient, job_id: str, timeout: float = 120) -> dict
         return document if document["progress"]["steps_done"] > 0 else None
 
     return wait_for(started, timeout, f"job {job_id} to make progress", every=0.1)
+
+
+def sse_events(client: TestClient, job_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every Server-Sent Event of the job's `/events` stream, until it ends."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    with client.stream("GET", f"/jobs/{job_id}/events", headers=auth()) as response:
+        assert response.status_code == 200
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: "):
+                assert kind is not None
+                events.append((kind, json.loads(line[len("data: ") :])))
+    return events
 
 
 def elapsed(since: float) -> float:
