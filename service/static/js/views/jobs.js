@@ -53,7 +53,7 @@ function jobRow(job) {
     { testid: "job-row", "data-job-id": job.id, "data-status": job.status },
     h("td", {}, link),
     h("td", {}, statusBadge(job.status)),
-    h("td", {}, job.kind === "find_lr" ? "range test" : job.kind),
+    h("td", {}, job.kind === "tune" ? "tuning" : "range test"),
     h("td", {}, describeModel(job.request)),
     h("td", {}, describeData(job.request)),
     h("td", {}, describeOptimizer(job.request)),
@@ -107,7 +107,7 @@ export function renderJobs(main, { signal }, query) {
       .map((size) => h("option", { value: size, selected: size === state.limit }, size)),
   );
   sizeSelect.addEventListener("change", () => go({ limit: Number(sizeSelect.value), offset: 0 }));
-  const body = h("div", { class: "jobs-body", "aria-live": "polite", "aria-busy": "true" });
+  const body = h("div", { class: "jobs-body", "aria-busy": "true" });
   const alert = h("div", { class: "alert-region", role: "alert" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   main.append(
@@ -143,7 +143,15 @@ export function renderJobs(main, { signal }, query) {
   );
 
   let timer = null;
+  let shown = null;
   signal.addEventListener("abort", () => clearTimeout(timer));
+
+  // While a listed job is queued or running, the list refreshes itself.
+  function scheduleRefresh(jobs) {
+    if (jobs.some((job) => job.status === "queued" || job.status === "running")) {
+      timer = setTimeout(load, REFRESH_MS);
+    }
+  }
 
   async function load() {
     try {
@@ -152,6 +160,12 @@ export function renderJobs(main, { signal }, query) {
       alert.replaceChildren();
       body.setAttribute("aria-busy", "false");
       if (!data.length && state.offset > 0 && count > 0) return go({ offset: 0 });
+      scheduleRefresh(data);
+      // Redraw only what changed, and keep the focus on the row it was on.
+      const signature = JSON.stringify([count, data.map((j) => [j.id, j.status, j.progress])]);
+      if (signature === shown) return;
+      shown = signature;
+      const focused = document.activeElement?.closest("[data-job-id]")?.dataset.jobId;
       body.replaceChildren(
         data.length
           ? table(data)
@@ -163,9 +177,7 @@ export function renderJobs(main, { signal }, query) {
             ),
       );
       renderPager(count, data.length);
-      if (data.some((job) => job.status === "queued" || job.status === "running")) {
-        timer = setTimeout(load, REFRESH_MS);
-      }
+      if (focused) body.querySelector(`[data-job-id="${focused}"] a`)?.focus();
     } catch (error) {
       if (!signal.aborted) showError(alert, error);
     }
