@@ -357,11 +357,11 @@ function proposalCard(proposal) {
       h("span", { class: "muted small peak" }, `peak ${formatLr(Math.max(...curve.lrs))}`),
     ),
     chart,
+    h("p", { class: "rationale" }, proposal.rationale),
     h(
       "details",
       { class: "proposal-details" },
       h("summary", {}, "Parameters and code"),
-      h("p", { class: "rationale" }, proposal.rationale),
       h(
         "table",
         { class: "table compact params", testid: "schedule-params" },
