@@ -530,6 +530,11 @@ def test_tuning_job_shows_trials_and_its_range_test(
         page.get_by_test_id("range-chart").get_by_test_id("suggestion-marker")
     ).not_to_have_count(0)
 
+    # The server draws a tuning job's figure from its range test.
+    with page.expect_download() as download:
+        page.get_by_test_id("download-svg").click()
+    assert b"<svg" in Path(download.value.path()).read_bytes()[:2000]
+
     # Readable on a phone-sized window: nothing wider than the screen.
     page.set_viewport_size({"width": 400, "height": 800})
     expect(page.get_by_test_id("range-chart")).to_have_attribute(

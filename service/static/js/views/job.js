@@ -115,7 +115,9 @@ function livePanel(job, alert) {
 
 function outcome(job) {
   if (job.status === "succeeded" && job.result) {
-    return job.kind === "tune" ? tuningSection(job.result) : rangeTestSection(job.result, job.id);
+    return job.kind === "tune"
+      ? tuningSection(job.result, job.id)
+      : rangeTestSection(job.result, job.id);
   }
   if (job.status === "failed") {
     return h(

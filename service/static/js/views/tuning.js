@@ -148,7 +148,7 @@ function bestCard(result) {
   );
 }
 
-export function tuningSection(result) {
+export function tuningSection(result, jobId) {
   return h(
     "div",
     { class: "result", testid: "tuning" },
@@ -164,7 +164,7 @@ export function tuningSection(result) {
       ),
     ),
     result.range_test
-      ? rangeTestSection(result.range_test, null, {
+      ? rangeTestSection(result.range_test, jobId, {
           heading: "Range test that set the search space",
         })
       : h("p", { class: "muted" }, "No range test: the search space was given explicitly."),
