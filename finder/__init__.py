@@ -6,10 +6,13 @@ import finder
 result = finder.range_test(model, x_train, y_train, min_lr=1e-4, max_lr=10, num_steps=300)
 result.bounds.max_lr, result.suggestions["valley"]
 result.plot("curve.png")          # or finder.plot_range_test(result, path=...)
+proposals = finder.propose_schedules(result, epochs=10, steps_per_epoch=938)
+tuning = finder.tune(build_model, x_train, y_train, validation_data=(x_val, y_val),
+                     result=result, epochs=3, max_trials=10)
 ```
 
-The submodules `finder.suggest` (pure numpy rules), `finder.plot`, `finder.data`, `finder.zoo`
-and `finder.schedules` hold the rest. Names are re-exported lazily, so `import finder` (and
+The submodules `finder.suggest` (pure numpy rules), `finder.plot`, `finder.data`, `finder.zoo`,
+`finder.schedules` and `finder.tuning` hold the rest. Names are re-exported lazily, so `import finder` (and
 `finder --help`) does not load TensorFlow until a name that needs it is used.
 """
 
@@ -36,7 +39,9 @@ if TYPE_CHECKING:
     from finder.rangetest import range_test
     from finder.recorder import SweepProgress
     from finder.result import RangeTestResult
+    from finder.schedules import ScheduleSpec
     from finder.suggest import Bounds
+    from finder.tuning import SearchSpace, TrialRecord, TuningResult, tune
 
 _EXPORTS = {
     "Bounds": ("finder.suggest", "Bounds"),
@@ -49,14 +54,19 @@ _EXPORTS = {
     "ModelError": ("finder.errors", "ModelError"),
     "Proposal": ("finder.propose", "Proposal"),
     "RangeTestResult": ("finder.result", "RangeTestResult"),
+    "ScheduleSpec": ("finder.schedules", "ScheduleSpec"),
     "SchemaError": ("finder.errors", "SchemaError"),
+    "SearchSpace": ("finder.tuning", "SearchSpace"),
     "SweepProgress": ("finder.recorder", "SweepProgress"),
+    "TrialRecord": ("finder.tuning", "TrialRecord"),
     "TuningError": ("finder.errors", "TuningError"),
+    "TuningResult": ("finder.tuning", "TuningResult"),
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
     "plot_range_test": ("finder.plot", "plot_range_test"),
     "plot_schedule": ("finder.plot", "plot_schedule"),
     "propose_schedules": ("finder.propose", "propose_schedules"),
     "range_test": ("finder.rangetest", "range_test"),
+    "tune": ("finder.tuning", "tune"),
 }
 
 __all__ = [
@@ -70,14 +80,19 @@ __all__ = [
     "ModelError",
     "Proposal",
     "RangeTestResult",
+    "ScheduleSpec",
     "SchemaError",
+    "SearchSpace",
     "SweepProgress",
+    "TrialRecord",
     "TuningError",
+    "TuningResult",
     "UnsafeModelError",
     "plot_range_test",
     "plot_schedule",
     "propose_schedules",
     "range_test",
+    "tune",
 ]
 
 

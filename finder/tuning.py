@@ -127,15 +127,19 @@ def tune(
     schedule sized to the whole plan.
 
     ```python
+    from finder.zoo import build_model as zoo_model
+
     def build_model():
-        model = finder.zoo.build_model("fashion_cnn")
-        model.compile(keras.optimizers.SGD(), "sparse_categorical_crossentropy", ["accuracy"])
+        model = zoo_model("fashion_cnn")
+        model.compile(optimizer=keras.optimizers.SGD(), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
         return model
 
     tuning = finder.tune(build_model, x, y, validation_data=(x_val, y_val), epochs=3,
                          max_trials=10, objective="val_accuracy")
     model = build_model()
-    model.compile(keras.optimizers.SGD(tuning.best.to_keras()), model.loss, ["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(tuning.best.to_keras()), loss=model.loss,
+                  metrics=["accuracy"])
     ```
 
     Hyperband (`tuner="hyperband"`, `max_epochs = epochs`, keras-tuner's `factor` 3 unless

@@ -1,0 +1,39 @@
+"""README.md's Python examples run as written, one after the other, in one namespace."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def python_blocks() -> list[str]:
+    return PYTHON_BLOCK.findall(README.read_text())
+
+
+def test_readme_has_the_api_and_tuning_examples() -> None:
+    blocks = python_blocks()
+    assert any("finder.range_test(" in block for block in blocks)
+    assert any("finder.tune(" in block for block in blocks)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_readme_python_examples_run(tmp_path: Path) -> None:
+    namespace: dict[str, object] = {"__name__": "readme"}
+    cwd = Path.cwd()
+    os.chdir(tmp_path)  # the examples write curve.png and result.json
+    try:
+        for block in python_blocks():
+            exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+    finally:
+        os.chdir(cwd)
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
+    tuning = namespace["tuning"]
+    assert tuning.best is not None  # type: ignore[attr-defined]
+    assert all(trial.status == "COMPLETED" for trial in tuning.trials)  # type: ignore[attr-defined]
