@@ -12,8 +12,9 @@ tuning = finder.tune(build_model, x_train, y_train, validation_data=(x_val, y_va
 ```
 
 The submodules `finder.suggest` (pure numpy rules), `finder.plot`, `finder.data`, `finder.zoo`,
-`finder.schedules` and `finder.tuning` hold the rest. Names are re-exported lazily, so `import finder` (and
-`finder --help`) does not load TensorFlow until a name that needs it is used.
+`finder.schedules` and `finder.tuning` hold the rest. Names are re-exported lazily, so
+`import finder` (and `finder --help`) does not load TensorFlow until a name that needs it is
+used.
 """
 
 from __future__ import annotations
