@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from finder.errors import FinderError
 from service.api.routes import builtins, find_lr, health, jobs, tune, uploads
+from service.api_docs import mount_api_docs
 from service.cache import FinishedJobCache
 from service.config import Settings, load_settings
 from service.dashboard import mount_dashboard
@@ -60,10 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else load_settings()
     app = FastAPI(
         title="finder",
-        summary="Learning-rate range tests for Keras models, as jobs.",
+        summary="Learning-rate range tests and schedule searches for Keras models, as jobs.",
         version=package_version(),
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes,
+        # FastAPI's pages load their scripts from a CDN; /docs is served from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     init_db(engine)
@@ -83,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     mount_dashboard(app)
+    mount_api_docs(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, get_args
 
 import pytest
@@ -231,6 +232,7 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     paths = spec["paths"]
     assert set(paths) >= {
         "/find-lr",
+        "/tune",
         "/jobs",
         "/jobs/{job_id}",
         "/jobs/{job_id}/curve.{extension}",
@@ -243,7 +245,20 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     }
     assert "202" in paths["/find-lr"]["post"]["responses"]
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
-    assert client.get("/docs").status_code == 200
+
+
+def test_docs_page_loads_swagger_ui_from_the_service_itself(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    styles = re.findall(r'<link type="text/css" rel="stylesheet" href="([^"]+)"', page.text)
+    assert scripts and styles
+    for url in scripts + styles:
+        assert url.startswith("/static/"), url  # offline machines cannot reach a CDN
+        served = client.get(url)
+        assert served.status_code == 200 and len(served.content) > 100_000, url
+    assert "/openapi.json" in page.text
+    assert client.get("/redoc").status_code == 404  # its page would need a CDN too
 
 
 def test_open_service_without_keys(make_client) -> None:
