@@ -145,10 +145,119 @@ def reference_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def targets(summary: dict[str, Any]) -> list[str]:
+    """The tuning targets: finder's arm >= the wide arm, and >= the reference table's oracle."""
+    finder, wide = summary["finder_val_accuracy"], summary["wide_val_accuracy"]
+    lines = [
+        f"finder {finder:.4f} vs wide {wide:.4f} (target finder >= wide: {fmt(finder >= wide)})."
+    ]
+    reference = load("reference_table")
+    if reference is not None:
+        oracle = reference["summary"]["oracle_best_val_accuracy"]
+        lines.append(
+            f"finder {finder:.4f} vs the reference table's oracle "
+            f"({reference['summary']['oracle_best']}) {oracle:.4f} (target finder >= oracle: "
+            f"{fmt(finder >= oracle)})."
+        )
+    return lines
+
+
+def tuning(result: dict[str, Any]) -> list[str]:
+    setup, summary, arms = result["setup"], result["summary"], result["arms"]
+    test = result["range_test"]
+    lines = [
+        "## Tuning inside the bounds vs a wide space (`bench/tuning.py`)",
+        "",
+        f"Full Fashion-MNIST, `{setup['model']}`, {setup['optimizer']}, batch "
+        f"{setup['batch_size']}; families {', '.join(setup['families'])}; {setup['tuner']}; "
+        f"objective {setup['objective']}; {setup['max_trials']} trials of "
+        f"{setup['trial_epochs']} epochs per arm ({setup['search_split']}). Each arm's best "
+        f"schedule is then retrained: {setup['retrain']}.",
+        "",
+        f"finder's range test: {test['steps_run']} steps in {test['wall_time_s']} s; bounds "
+        f"{fmt(test['bounds']['min_lr'])}..{fmt(test['bounds']['max_lr'])}, edge "
+        f"{fmt(test['bounds']['edge_lr'])}.",
+        "",
+        "| arm | space | best trial | retrain val_accuracy (seed 0) | mean over seeds | "
+        "trials not ok | wasted on divergence | search s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, arm in arms.items():
+        best = arm["retrain"]["spec"]
+        params = ", ".join(
+            f"{k}={fmt(v)}" for k, v in best["params"].items() if k not in ("total_steps",)
+        )
+        lines.append(
+            f"| {name} | {arm['space']['rule']} | {best['family']} {params} | "
+            f"{arm['retrain']['val_accuracy']:.4f} | {arm['retrain']['val_accuracy_mean']:.4f} | "
+            f"{arm['wasted_trials']} of {len(arm['trials'])} | {arm['wasted_on_divergence']} | "
+            f"{arm['search_wall_s']} |"
+        )
+    memory = result["memory"]
+    lines += [
+        "",
+        f"Definitions: {result['definitions']['wasted_trials']}; "
+        f"{result['definitions']['wasted_on_divergence']}.",
+        "",
+        *targets(summary),
+        "",
+        f"Memory over {memory['trials']} trials ({memory['model']}): resident memory grows "
+        f"{memory['tune_mib_per_trial']} MiB per `finder.tune` trial, against "
+        f"{memory['plain_keras_mib_per_run']} MiB per plain Keras build+fit+clear_session in "
+        f"the same process (run {memory['date']}, `{memory['command']} --memory`).",
+        "",
+        machine_line(result),
+        "",
+    ]
+    return lines
+
+
+def service_load(result: dict[str, Any]) -> list[str]:
+    read, latency, m = result["read_finished_job"], result["submit_to_running"], result["machine"]
+
+    def row(name: str, run: dict[str, Any]) -> str:
+        p = run["latency"]
+        return (
+            f"| {name} | {run['requests_per_s']:.0f} | {p.get('p50', '')} | {p.get('p99', '')} | "
+            f"{run['non_2xx']} |"
+        )
+
+    return [
+        "## Service under load (`bench/service_load.py`)",
+        "",
+        f"`GET /jobs/{{id}}` of a finished job ({read['curve_points']}-point curve, "
+        f"{read['body_bytes']} bytes) under {read['connections']} concurrent connections for "
+        f"{read['duration_s']} s with `wrk`, against a bare FastAPI endpoint returning the same "
+        f"bytes; the same uvicorn settings (`{result['uvicorn_flags']}`), one run each.",
+        "",
+        "| endpoint | requests/s | p50 | p99 | non-2xx |",
+        "|---|---|---|---|---|",
+        row("finder `GET /jobs/{id}`", read["service"]),
+        row("finder, finished-job cache off", read["service_uncached"]),
+        row("bare FastAPI, same bytes", read["bare_fastapi"]),
+        "",
+        f"finder / bare = **{read['service_over_bare']:.3f}** (target {read['target']}); "
+        f"uncached / bare = {read['service_uncached_over_bare']:.3f}.",
+        "",
+        f"Submit to running (POST answered -> status running) over {latency['jobs']} jobs: "
+        f"median {latency['to_running_s']['median']:.3f} s, max "
+        f"{latency['to_running_s']['max']:.3f} s; to the first recorded step (a fresh job "
+        f"process importing TensorFlow): median {latency['to_first_step_s']['median']:.2f} s, "
+        f"max {latency['to_first_step_s']['max']:.2f} s.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; FastAPI "
+        f"{m['fastapi']}, uvicorn {m['uvicorn']}. Run {result['date']} with "
+        f"`{result['command'].strip()}`.",
+        "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("reference_table", reference_table),
+    ("tuning", tuning),
     ("stability", stability),
     ("overhead", overhead),
+    ("service_load", service_load),
 ]
 
 
