@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,10 +22,12 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
+    Route,
     expect,
     sync_playwright,
 )
 
+from service.models import DEFAULT_FAMILIES, FamilyName
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
 from tests.service.utils.files import tiny_dataset_npz
 from tests.service.utils.jobs import KEY_A
@@ -34,6 +35,7 @@ from tests.service.utils.servers import Server, service_env
 from tests.utils.processes import free_port, wait_for
 
 JOB_TIMEOUT_MS = 120_000
+PHASES = ("range_test", "tuning")
 # A range test that finishes in seconds and still shows suggestions, bounds and proposals.
 QUICK_BODY = {
     "model": {"builtin": "mlp"},
@@ -204,8 +206,10 @@ def test_key_form_guards_the_dashboard(page: Page) -> None:
 def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server) -> None:
     page = keyed_page
     page.goto("/#/jobs")
-    page.get_by_role("link", name="New range test").first.click()
+    page.get_by_role("link", name="New job").first.click()
     expect(page.get_by_role("heading", name="New range test")).to_be_visible()
+    expect(page.get_by_label("Range test", exact=True)).to_be_checked()
+    expect(page.get_by_test_id("tuning-fields")).to_be_hidden()
     page.get_by_label("Model", exact=True).select_option("builtin:mlp")
     page.get_by_label("Data", exact=True).select_option("builtin:fashion_mnist_sample")
     page.get_by_label("Optimizer", exact=True).select_option("sgd")
@@ -405,130 +409,93 @@ def test_a_refused_key_brings_the_key_form_back(
     expect(page.get_by_test_id("jobs-table")).to_have_count(0)
 
 
-def tuning_document(range_test: dict[str, Any]) -> dict[str, Any]:
-    """A tuning result (schema tuning_result.v1) around a real range-test result."""
-    specs = {p["family"]: p["spec"] for p in range_test["proposals"]}
-    plan = range_test["proposals"][0]["plan"]
-
-    def trial(trial_id: str, rank: int | None, family: str, score: float | None) -> dict[str, Any]:
-        completed = score is not None
-        return {
-            "trial_id": trial_id,
-            "rank": rank,
-            "status": "COMPLETED" if completed else "FAILED",
-            "family": family,
-            "spec": specs[family],
-            "values": {"schedule": family},
-            "epochs": plan["epochs"],
-            "score": score,
-            "outcome": "ok" if completed else None,
-            "metrics": {"val_loss": score},
-            "error": None if completed else "Traceback (most recent call last): ...",
-        }
-
-    return {
-        "schema_version": 1,
-        "kind": "tuning",
-        "finder_version": range_test["finder_version"],
-        "created_at": range_test["created_at"],
-        "role": "local",
-        "tuner": "random",
-        "objective": {"name": "val_loss", "direction": "min"},
-        "plan": plan,
-        "best": specs["one_cycle"],
-        "best_trial_id": "01",
-        "trials": [
-            trial("01", 1, "one_cycle", 0.61),
-            trial("00", 2, "cyclical", 0.74),
-            trial("02", None, "cosine_warmup", None),
-        ],
-        "space": {
-            "families": ["one_cycle", "cyclical", "cosine_warmup"],
-            "peak_range": [range_test["bounds"]["max_lr"], range_test["bounds"]["edge_lr"]],
-            "held_range": [range_test["bounds"]["min_lr"], range_test["bounds"]["max_lr"]],
-            "rule": "peaks between max_lr and edge_lr; held LRs between the bounds",
-        },
-        "config": {},
-        "wall_time_s": 42.0,
-        "metadata": {},
-        "range_test": range_test,
-    }
+# The search test_tune's quick_tune runs, chosen on the form (families in the form's order).
+TUNE_FORM = {"Steps per sweep": "40", "Repeats": "2", "Max trials": "2", "Epochs per trial": "1"}
+TUNE_REQUEST = {
+    "families": ["constant", "one_cycle"],
+    "tuner": "random",
+    "max_trials": 2,
+    "epochs": 1,
+    "executions_per_trial": 1,
+    "objective": "val_accuracy",
+    "workers": 0,
+}
 
 
-def check_tuning_schema(document: dict[str, Any]) -> None:
-    import jsonschema
-    import referencing
-
-    from finder import result as range_test_result
-
-    schemas = Path(range_test_result.__file__).parent / "schemas"
-    range_schema = range_test_result.schema()
-    registry: referencing.Registry[Any] = referencing.Registry().with_resource(
-        range_schema["$id"], referencing.Resource.from_contents(range_schema)
-    )
-    tuning_schema = json.loads((schemas / "tuning_result.v1.json").read_text())
-    jsonschema.Draft202012Validator(tuning_schema, registry=registry).validate(document)
+def shown_number(text: str) -> float | None:
+    """A score as the page prints it ("—" for none)."""
+    return None if text.strip() == "—" else float(text)
 
 
-def insert_tuning_job(database_url: str, document: dict[str, Any], request: dict[str, Any]) -> str:
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from service.crud import new_id
-    from service.db import Job
-    from service.security import owner_of
-
-    now = datetime.now(UTC)
-    job_id = new_id()
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            session.add(
-                Job(
-                    id=job_id,
-                    owner=owner_of(KEY_A),
-                    kind="tune",
-                    status="succeeded",
-                    request=request,
-                    spec={},
-                    attempts=1,
-                    max_attempts=3,
-                    steps_total=1,
-                    steps_done=1,
-                    result=json.dumps(document),
-                    created_at=now,
-                    updated_at=now,
-                    started_at=now,
-                    finished_at=now,
-                )
-            )
-            session.commit()
-    finally:
-        engine.dispose()
-    return job_id
-
-
-def test_tuning_job_shows_trials_and_its_range_test(
-    keyed_page: Page, service_database: str, succeeded_job: dict[str, Any]
+def test_schedule_search_from_the_form_live_then_its_trials(
+    keyed_page: Page, server: Server
 ) -> None:
     page = keyed_page
-    document = tuning_document(succeeded_job["result"])
-    check_tuning_schema(document)
-    request = {**succeeded_job["request"], "tuning": {"tuner": "random", "max_trials": 3,
-               "epochs": 3, "families": ["one_cycle", "cyclical", "cosine_warmup"]}}  # fmt: skip
-    job_id = insert_tuning_job(service_database, document, request)
-    page.goto(f"/#/jobs/{job_id}")
+    page.goto("/#/jobs")
+    page.get_by_role("link", name="New job").first.click()
+    page.get_by_label("Schedule search").check()
+    expect(page.get_by_role("heading", name="New schedule search")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/new\?kind=tune$"))
+    # A plan belongs to range tests: a search sizes its schedules to its trials.
+    expect(page.get_by_label("Plan: epochs")).to_be_hidden()
+    page.get_by_label("Model", exact=True).select_option("builtin:mlp")
+    page.get_by_label("Data", exact=True).select_option("builtin:fashion_mnist_sample")
+    fill_form(page, TUNE_FORM)
+    families = page.get_by_role("group", name="Families")
+    for family in get_args(FamilyName):
+        families.get_by_label(family, exact=True).set_checked(family in TUNE_REQUEST["families"])
+    page.get_by_label("Tuner").select_option("random")
+    page.get_by_label("Objective").select_option("val_accuracy")
+    page.get_by_role("button", name="Start schedule search").click()
 
+    expect(page).to_have_url(re.compile(r"#/jobs/[0-9a-f]{32}$"))
+    job_id = job_id_from_url(page)
+    job = api(server, "GET", f"/jobs/{job_id}")
+    assert job["kind"] == "tune"
+    assert job["request"]["tuning"] == TUNE_REQUEST
+    assert job["request"]["range"]["num_steps"] == 40 and job["request"]["repeats"] == 2
+    expect(page.get_by_test_id("job-view")).to_contain_text("schedule search")
+    expect(page.get_by_test_id("live").get_by_test_id("phases")).to_be_visible()
+
+    expect(page.get_by_test_id("job-status")).to_have_attribute(
+        "data-status", "succeeded", timeout=JOB_TIMEOUT_MS
+    )
+    # The panel named each phase while in it: its steps, then the trials' progress messages.
+    running = [s for s in progress_seen(page) if s["status"] == "running"]
+    by_phase = {phase: [s for s in running if s["phase"] == phase] for phase in PHASES}
+    assert all(by_phase.values()), running
+    assert all(s["currentPhase"] == s["phase"] for s in running if s["phase"]), running
+    assert any(s["text"].startswith("Range test: step ") for s in by_phase["range_test"]), running
+    assert all(s["text"].startswith("Tuning: ") for s in by_phase["tuning"]), running
+    assert any(s["message"].startswith("trial ") for s in by_phase["tuning"]), running
+
+    result = api(server, "GET", f"/jobs/{job_id}")["result"]
+    trials = result["trials"]
+    assert len(trials) == 2 and result["best"] is not None
     rows = page.get_by_test_id("trial-row")
-    expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_contain_text("one_cycle")
-    expect(rows.nth(0)).to_contain_text("0.61")
-    expect(rows.nth(2)).to_have_attribute("data-status", "FAILED")
-    expect(page.get_by_test_id("tuning-best")).to_contain_text("one cycle")
-    expect(page.get_by_test_id("range-chart").get_by_test_id("curve-smoothed")).to_be_visible()
-    expect(
-        page.get_by_test_id("range-chart").get_by_test_id("suggestion-marker")
-    ).not_to_have_count(0)
+    expect(rows).to_have_count(len(trials))
+    for row, trial in zip(rows.all(), trials, strict=True):
+        expect(row).to_have_attribute("data-trial-id", trial["trial_id"])
+        cells = row.locator("td")
+        expect(cells.nth(0)).to_have_text("—" if trial["rank"] is None else str(trial["rank"]))
+        expect(cells.nth(2)).to_have_text(trial["family"])
+        shown = shown_number(cells.nth(5).inner_text())
+        assert shown == (None if trial["score"] is None else pytest.approx(trial["score"], 1e-3))
+    expect(page.locator('[data-testid="trial-row"].best')).to_have_attribute(
+        "data-trial-id", result["best_trial_id"]
+    )
+    best = page.get_by_test_id("tuning-best")
+    expect(best).to_contain_text(result["best"]["family"].replace("_", " "))
+    for name in result["best"]["params"]:
+        expect(best).to_contain_text(name)
+    objective = result["objective"]
+    expect(best).to_contain_text(f"{objective['name']} ({objective['direction']})")
+
+    # Its range test, drawn as a range test's view draws one.
+    chart = page.get_by_test_id("range-chart")
+    expect(chart.get_by_test_id("curve-smoothed")).to_have_attribute("d", re.compile(r"^M[\d.-]+,"))
+    suggested = [lr for lr in result["range_test"]["suggestions"].values() if lr is not None]
+    expect(chart.get_by_test_id("suggestion-marker")).to_have_count(len(suggested))
 
     # The server draws a tuning job's figure from its range test.
     with page.expect_download() as download:
@@ -537,10 +504,67 @@ def test_tuning_job_shows_trials_and_its_range_test(
 
     # Readable on a phone-sized window: nothing wider than the screen.
     page.set_viewport_size({"width": 400, "height": 800})
-    expect(page.get_by_test_id("range-chart")).to_have_attribute(
-        "width", re.compile(r"^[1-3]\d\d$")
-    )
+    expect(chart).to_have_attribute("width", re.compile(r"^[1-3]\d\d$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
+
+
+def test_refused_tuning_options_sit_next_to_their_fields(keyed_page: Page, server: Server) -> None:
+    page = keyed_page
+    before = api(server, "GET", "/jobs", params={"limit": 1})["count"]
+    page.goto("/#/new")
+    # The kind is a radio group: the arrow keys choose.
+    page.get_by_label("Range test", exact=True).focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Schedule search")).to_be_checked()
+    expect(page.get_by_role("button", name="Start schedule search")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Schedule search")).to_be_checked()
+
+    # The families offered are the API's, its defaults checked.
+    families = page.get_by_role("group", name="Families")
+    boxes = families.get_by_role("checkbox")
+    offered = boxes.evaluate_all("(boxes) => boxes.map((box) => [box.value, box.checked])")
+    assert [value for value, _ in offered] == list(get_args(FamilyName))
+    assert [value for value, checked in offered if checked] == sorted(DEFAULT_FAMILIES)
+
+    for box in boxes.all():
+        box.uncheck()
+    fill_form(page, {"Steps per sweep": "40", "Max trials": "0"})
+    page.get_by_role("button", name="Start schedule search").click()
+
+    families_error = page.get_by_test_id("error-tuning.families")
+    expect(families_error).to_contain_text("at least 1 item")
+    expect(families).to_have_attribute("aria-describedby", re.compile("f-tuning-families-error"))
+    expect(boxes.first).to_have_attribute("aria-invalid", "true")
+    expect(boxes.first).to_be_focused()
+    expect(page.get_by_test_id("error-tuning.max_trials")).to_contain_text(
+        "greater than or equal to 1"
+    )
+    expect(page.get_by_label("Max trials")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Epochs per trial")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("form-alert")).to_be_empty()
+
+    expect(page).to_have_url(re.compile(r"#/new\?kind=tune$"))
+    assert api(server, "GET", "/jobs", params={"limit": 1})["count"] == before
+
+
+def test_api_docs_render_offline(page: Page, server: Server) -> None:
+    outside: list[str] = []
+
+    def only_this_origin(route: Route) -> None:
+        if route.request.url.startswith(f"{server.url}/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_origin)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("finder")
+    for method, path in [("post", "/find-lr"), ("post", "/tune"), ("get", "/jobs/{job_id}")]:
+        operation = page.locator(f'.opblock-{method} .opblock-summary-path[data-path="{path}"]')
+        expect(operation).to_be_visible()
+    assert outside == []
 
 
 def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
@@ -558,6 +582,10 @@ def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
     expect(rows).to_have_count(min(10, jobs["count"]))
     expect(rows.first).to_have_attribute("data-job-id", newest[0])
     expect(rows.first.locator("time")).to_have_attribute("title", re.compile(r"\d"))
+    # Each row says what kind of job it is.
+    kinds = {"find_lr": "range test", "tune": "schedule search"}
+    shown_kinds = rows.get_by_test_id("job-kind").all_inner_texts()
+    assert shown_kinds == [kinds[job["kind"]] for job in jobs["data"][:10]]
 
     page.get_by_label("Status").select_option("succeeded")
     expect(page).to_have_url(re.compile(r"#/jobs\?status=succeeded"))

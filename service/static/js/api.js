@@ -108,6 +108,10 @@ export function submitRangeTest(body) {
   return sendJson("POST", "/find-lr", { json: body });
 }
 
+export function submitTune(body) {
+  return sendJson("POST", "/tune", { json: body });
+}
+
 function upload(path, file) {
   const form = new FormData();
   form.append("file", file, file.name);

@@ -13,7 +13,11 @@ const ROUTES = [
     nav: "jobs",
     view: (main, ctx, [id]) => renderJob(main, ctx, id),
   },
-  { pattern: /^#\/new$/, nav: "new", view: (main, ctx) => renderNewJob(main, ctx) },
+  {
+    pattern: /^#\/new(?:\?(.*))?$/,
+    nav: "new",
+    view: (main, ctx, [query]) => renderNewJob(main, ctx, query),
+  },
   {
     pattern: /^#\/jobs(?:\?(.*))?$/,
     nav: "jobs",

@@ -21,21 +21,28 @@ CHROMIUM_ARGS = [
 ]
 
 # Records what the job view's live panel shows, as the page shows it: each change of its
-# status or step count (the panel carries them as data-status / data-steps-done).
+# status, step count or phase (the panel carries them as data-status / data-steps-done /
+# data-phase), with the phase marked current and the progress message shown then.
 RECORD_PROGRESS = """
 window.finderProgress = [];
 new MutationObserver((records) => {
   for (const record of records) {
     const panel = record.target;
+    if (panel.dataset.testid !== "live") continue;
+    const text = (testid) => panel.querySelector(`[data-testid="${testid}"]`)?.textContent;
     window.finderProgress.push({
       status: panel.dataset.status,
       steps: Number(panel.dataset.stepsDone),
+      phase: panel.dataset.phase || null,
+      currentPhase: panel.querySelector('[aria-current="step"]')?.dataset.phase || null,
+      text: text("progress-text"),
+      message: text("progress-message"),
     });
   }
 }).observe(document, {
   subtree: true,
   attributes: true,
-  attributeFilter: ["data-status", "data-steps-done"],
+  attributeFilter: ["data-status", "data-steps-done", "data-phase"],
 });
 """
 

@@ -23,9 +23,12 @@ function sweepText({ range, repeats, batch_size: batchSize }) {
   return `${lrs}, ${range.num_steps} steps × ${repeats} sweeps, batch ${batchSize}`;
 }
 
+function searchText({ tuner, max_trials: trials, epochs, objective, families }) {
+  return `${tuner}, ${trials} trials × ${epochs} epochs by ${objective}, ${families.join(", ")}`;
+}
+
 function requestFacts(job) {
   const request = job.request;
-  const tuning = request.tuning;
   return facts(
     [
       ["Model", describeModel(request)],
@@ -33,12 +36,7 @@ function requestFacts(job) {
       ["Optimizer", describeOptimizer(request)],
       ["Sweep", sweepText(request)],
       ["Plan", request.plan ? `${request.plan.epochs} epochs` : undefined],
-      [
-        "Tuning",
-        tuning
-          ? `${tuning.tuner}, ${tuning.max_trials} trials × ${tuning.epochs} epochs, ${tuning.families.join(", ")}`
-          : undefined,
-      ],
+      ["Search", request.tuning ? searchText(request.tuning) : undefined],
       ["Created", timeElement(job.created_at)],
       ["Finished", job.finished_at ? timeElement(job.finished_at) : undefined],
       ["Attempts", `${job.attempts} of ${job.max_attempts}`],
@@ -47,16 +45,49 @@ function requestFacts(job) {
   );
 }
 
-function progressText(status, progress) {
-  const { steps_done: done, steps_total: total } = progress;
+const PHASES = { range_test: "Range test", tuning: "Tuning" };
+
+/** What the bar counts. A search's progress is its range test's steps, then one unit per trial
+ * epoch, in one total where the steps dwarf the epochs: its bar counts the current phase. */
+function counted(job, progress) {
+  const { steps_done: done, steps_total: total, phase } = progress;
+  if (job.kind !== "tune") return { done, total, text: `Step ${done} of ${total}` };
+  const sweep = job.request.range.num_steps * job.request.repeats;
+  if (phase === "tuning") {
+    const [epochs, budget] = [done - sweep, total - sweep];
+    return { done: epochs, total: budget, text: `Tuning: ${epochs} of ${budget} trial epochs` };
+  }
+  const steps = Math.min(done, sweep);
+  return { done: steps, total: sweep, text: `Range test: step ${steps} of ${sweep}` };
+}
+
+function progressText(job, status, progress) {
   if (status === "queued") return "Waiting for a worker…";
-  const parts = [`Step ${done} of ${total}`];
-  if (progress.message) parts.push(progress.message);
+  const parts = [counted(job, progress).text];
   if (progress.lr != null) parts.push(`lr ${formatLr(progress.lr)}`);
   if (progress.loss != null) parts.push(`loss ${formatNumber(progress.loss)}`);
   if (progress.smoothed_loss != null)
     parts.push(`smoothed ${formatNumber(progress.smoothed_loss)}`);
   return parts.join(" · ");
+}
+
+/** A search's two phases, the current one marked (aria-current="step"). */
+function phaseSteps() {
+  const items = Object.entries(PHASES).map(([phase, label]) =>
+    h("li", { "data-phase": phase }, label, h("span", { class: "sr-only" })),
+  );
+  const list = h("ol", { class: "phases", testid: "phases", "aria-label": "Phases" }, items);
+  const update = (status, phase) => {
+    const current = status === "running" ? Object.keys(PHASES).indexOf(phase) : -1;
+    items.forEach((item, i) => {
+      item.classList.toggle("done", i < current);
+      item.classList.toggle("current", i === current);
+      if (i === current) item.setAttribute("aria-current", "step");
+      else item.removeAttribute("aria-current");
+      item.lastChild.textContent = i < current ? " (done)" : "";
+    });
+  };
+  return { list, update };
 }
 
 /** The running job's panel: a progress bar fed by the event stream, and the cancel button. */
@@ -69,6 +100,8 @@ function livePanel(job, alert) {
   });
   const percent = h("span", { class: "percent mono", testid: "progress-percent" });
   const text = h("p", { class: "progress-text", testid: "progress-text", "aria-live": "polite" });
+  const message = h("p", { class: "progress-message muted", testid: "progress-message" });
+  const phases = job.kind === "tune" ? phaseSteps() : null;
   const cancel = h(
     "button",
     { type: "button", class: "button danger", testid: "cancel-job" },
@@ -78,23 +111,33 @@ function livePanel(job, alert) {
     "section",
     { class: "card live", testid: "live", "aria-labelledby": "live-title" },
     h("div", { class: "card-head" }, h("h2", { id: "live-title" }, "Progress"), cancel),
+    phases?.list,
     h(
       "div",
       { class: "progress-row" },
-      h("label", { for: "job-progress", class: "sr-only" }, "Steps done"),
+      h(
+        "label",
+        { for: "job-progress", class: "sr-only" },
+        phases ? "Progress of the current phase" : "Steps done",
+      ),
       bar,
       percent,
     ),
     text,
+    message,
   );
   const update = (status, progress) => {
-    bar.max = Math.max(progress.steps_total, 1);
-    bar.value = progress.steps_done;
+    const { done, total } = counted(job, progress);
+    bar.max = Math.max(total, 1);
+    bar.value = done;
     panel.dataset.status = status;
     panel.dataset.stepsDone = progress.steps_done;
     panel.dataset.stepsTotal = progress.steps_total;
-    percent.textContent = `${Math.round(progress.fraction * 100)}%`;
-    text.textContent = progressText(status, progress);
+    panel.dataset.phase = progress.phase || "";
+    percent.textContent = `${Math.round(Math.min(done / Math.max(total, 1), 1) * 100)}%`;
+    text.textContent = progressText(job, status, progress);
+    message.textContent = status === "queued" ? "" : progress.message || "";
+    phases?.update(status, progress.phase);
   };
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
@@ -166,7 +209,7 @@ export function renderJob(main, { signal }, id) {
 
   const show = (job) => {
     setStatus(job.status);
-    kind.textContent = job.kind === "tune" ? "schedule tuning" : "LR range test";
+    kind.textContent = job.kind === "tune" ? "schedule search" : "LR range test";
     summary.replaceChildren(h("div", { class: "card" }, requestFacts(job)));
     if (TERMINAL.has(job.status)) {
       body.replaceChildren(outcome(job) || "");

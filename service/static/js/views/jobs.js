@@ -46,14 +46,27 @@ function progressCell(job) {
   );
 }
 
+const PHASES = { range_test: "range test", tuning: "tuning" };
+
+/** The kind of job; a running schedule search also says which of its phases it is in. */
+function kindCell(job) {
+  const phase = job.status === "running" && job.kind === "tune" && PHASES[job.progress.phase];
+  return h(
+    "td",
+    { testid: "job-kind" },
+    job.kind === "tune" ? "schedule search" : "range test",
+    phase ? h("span", { class: "muted small block" }, phase) : null,
+  );
+}
+
 function jobRow(job) {
   const link = h("a", { href: `#/jobs/${job.id}`, class: "mono" }, job.id.slice(0, 8));
   return h(
     "tr",
-    { testid: "job-row", "data-job-id": job.id, "data-status": job.status },
+    { testid: "job-row", "data-job-id": job.id, "data-status": job.status, "data-kind": job.kind },
     h("td", {}, link),
     h("td", {}, statusBadge(job.status)),
-    h("td", {}, job.kind === "tune" ? "tuning" : "range test"),
+    kindCell(job),
     h("td", {}, describeModel(job.request)),
     h("td", {}, describeData(job.request)),
     h("td", {}, describeOptimizer(job.request)),
@@ -118,7 +131,7 @@ export function renderJobs(main, { signal }, query) {
         "div",
         { class: "page-head" },
         h("h1", { tabindex: "-1" }, "Jobs"),
-        h("a", { href: "#/new", class: "button primary" }, "New range test"),
+        h("a", { href: "#/new", class: "button primary" }, "New job"),
       ),
       h(
         "div",
@@ -173,7 +186,7 @@ export function renderJobs(main, { signal }, query) {
               "p",
               { class: "empty", testid: "jobs-empty" },
               state.status ? `No ${state.status} jobs.` : "No jobs yet. ",
-              state.status ? null : h("a", { href: "#/new" }, "Start a range test."),
+              state.status ? null : h("a", { href: "#/new" }, "Start a range test or a search."),
             ),
       );
       renderPager(count, data.length);

@@ -1,9 +1,13 @@
-// The form for a new range test (POST /find-lr), with optional uploads. The server validates:
-// its 422 errors are shown next to the fields their `loc` names, other errors in the alert.
+// The new-job form: a range test (POST /find-lr) or a schedule search (POST /tune), with optional
+// uploads. The server validates: its 422 errors are shown next to the fields their `loc` names,
+// other errors in the alert.
 
 import * as api from "../api.js";
 import { h } from "../dom.js";
 import { showError } from "./common.js";
+import { FormFields, input, numberValue, prune, reportErrors, select } from "./form_fields.js";
+import { sourcesFieldset } from "./source_fields.js";
+import { tuningBody, tuningFieldset } from "./tuning_fields.js";
 
 const OPTIMIZERS = [
   "sgd",
@@ -21,105 +25,36 @@ const OPTIMIZERS = [
 ];
 // Which optimizers take which of the settings the form offers (all take weight_decay).
 const SETTING_OPTIMIZERS = { momentum: ["sgd", "rmsprop"], nesterov: ["sgd"] };
-const UPLOAD = "upload";
+const KINDS = {
+  find_lr: {
+    label: "Range test",
+    help:
+      "The loss against the learning rate: suggestions, bounds and, for a plan, proposed " +
+      "schedules.",
+    heading: "New range test",
+    submit: "Start range test",
+    hash: "#/new",
+    send: api.submitRangeTest,
+  },
+  tune: {
+    label: "Schedule search",
+    help:
+      "A range test, then a keras-tuner search of schedules and their parameters inside its " +
+      "bounds.",
+    heading: "New schedule search",
+    submit: "Start schedule search",
+    hash: "#/new?kind=tune",
+    send: api.submitTune,
+  },
+};
 
-/** "" -> omitted; a number -> that number; anything else as typed, for the server to refuse. */
-function numberValue(input) {
-  const text = input.value.trim();
-  if (text === "") return undefined;
-  const value = Number(text);
-  return Number.isFinite(value) ? value : text;
-}
-
-function prune(object) {
-  for (const [key, value] of Object.entries(object)) {
-    if (value === undefined) delete object[key];
-    else if (value && typeof value === "object" && !Array.isArray(value)) prune(value);
-  }
-  return object;
-}
-
-class FormFields {
-  constructor() {
-    this.fields = new Map();
-  }
-
-  /** A labelled control; `path` is the request field it sets (a 422 `loc` lands here). */
-  add(path, label, control, help) {
-    const id = `f-${path.replaceAll(".", "-")}`;
-    control.id = id;
-    const error = h("p", { class: "field-error", id: `${id}-error`, testid: `error-${path}` });
-    const helpText = help ? h("p", { class: "help", id: `${id}-help` }, help) : null;
-    control.setAttribute(
-      "aria-describedby",
-      [helpText ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(" "),
-    );
-    const isCheck = control.type === "checkbox";
-    const wrapper = h(
-      "div",
-      { class: `field${isCheck ? " check" : ""}`, "data-field": path },
-      isCheck
-        ? [control, h("label", { for: id }, label)]
-        : [h("label", { for: id }, label), control],
-      helpText,
-      error,
-    );
-    this.fields.set(path, { wrapper, control, error });
-    return wrapper;
-  }
-
-  get(path) {
-    return this.fields.get(path).control;
-  }
-
-  clearErrors() {
-    for (const { control, error } of this.fields.values()) {
-      error.textContent = "";
-      control.removeAttribute("aria-invalid");
-    }
-  }
-
-  setError(path, message) {
-    const field = this.fields.get(path);
-    if (!field.error.textContent) field.error.textContent = message;
-    field.control.setAttribute("aria-invalid", "true");
-    return field.control;
-  }
-
-  /** The field a 422 `loc` points at: `["body", "range", "max_lr"]` -> "range.max_lr";
-   * union member names (`BuiltinModel`) are skipped; the longest known prefix wins. */
-  pathFor(loc) {
-    const parts = loc
-      .slice(loc[0] === "body" ? 1 : 0)
-      .filter((part) => typeof part === "number" || !/^[A-Z]/.test(part))
-      .map(String);
-    for (let n = parts.length; n > 0; n--) {
-      const path = parts.slice(0, n).join(".");
-      if (this.fields.has(path)) return path;
-    }
-    return null;
-  }
-}
-
-function select(options, selected) {
-  return h(
-    "select",
-    {},
-    options.map(([value, label, disabled]) =>
-      h("option", { value, selected: value === selected, disabled }, label),
-    ),
-  );
-}
-
-function input(attrs) {
-  return h("input", { autocomplete: "off", ...attrs });
-}
-
-export function renderNewJob(main, { signal }) {
+/** `#/new?kind=tune` opens the form on a schedule search; anything else on a range test. */
+export function renderNewJob(main, { signal }, query) {
+  const kind = new URLSearchParams(query || "").get("kind") === "tune" ? "tune" : "find_lr";
   const fields = new FormFields();
   const alert = h("div", { class: "alert-region", role: "alert", testid: "form-alert" });
   const status = h("p", { class: "form-status muted", "aria-live": "polite" });
-  const heading = h("h1", { tabindex: "-1" }, "New range test");
+  const heading = h("h1", { tabindex: "-1" }, KINDS[kind].heading);
   const holder = h("div", {}, h("p", { class: "loading" }, "Loading built-in models and data…"));
   main.append(
     h(
@@ -133,222 +68,211 @@ export function renderNewJob(main, { signal }) {
   api
     .getBuiltins(signal)
     .then((builtins) => {
-      if (!signal.aborted) holder.replaceChildren(buildForm(builtins, fields, alert, status));
+      if (signal.aborted) return;
+      holder.replaceChildren(buildForm({ builtins, fields, alert, status, heading, kind }));
     })
     .catch((error) => {
       if (!signal.aborted) showError(alert, error, "Could not load the built-ins: ");
     });
 }
 
-function buildForm(builtins, fields, alert, status) {
-  const modelSelect = select(
-    [
-      ...builtins.models.map((m) => [`builtin:${m.name}`, m.name]),
-      [UPLOAD, "Upload a .keras model…"],
-    ],
-    "builtin:fashion_cnn",
+function kindFieldset(selected) {
+  return h(
+    "fieldset",
+    { class: "kind-choice" },
+    h("legend", {}, "Job"),
+    h(
+      "div",
+      { class: "grid-2" },
+      Object.entries(KINDS).map(([value, { label, help }]) =>
+        h(
+          "div",
+          { class: "field check choice" },
+          input({
+            type: "radio",
+            name: "kind",
+            id: `kind-${value}`,
+            value,
+            checked: value === selected,
+            "aria-describedby": `kind-${value}-help`,
+          }),
+          h("label", { for: `kind-${value}` }, label),
+          h("p", { class: "help", id: `kind-${value}-help` }, help),
+        ),
+      ),
+    ),
   );
-  const dataSelect = select(
-    [
-      ...builtins.datasets.map((d) => [
-        `builtin:${d.name}`,
-        `${d.name}${d.available ? "" : " (not installed)"}`,
-        !d.available,
-      ]),
-      [UPLOAD, "Upload an .npz dataset…"],
-    ],
-    "builtin:fashion_mnist_sample",
-  );
-  const modelFile = input({ type: "file", accept: ".keras" });
-  const dataFile = input({ type: "file", accept: ".npz" });
+}
+
+function optimizerFieldset(fields) {
   const optimizer = select(
     [["", "default (the model's own, else SGD)"], ...OPTIMIZERS.map((name) => [name, name])],
     "sgd",
   );
-
-  const form = h(
-    "form",
-    { class: "card form", testid: "new-job-form", novalidate: true },
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Model and data"),
-      h(
-        "div",
-        { class: "grid-2" },
-        fields.add("model", "Model", modelSelect, " "),
-        fields.add("data", "Data", dataSelect, " "),
-      ),
-      h(
-        "div",
-        { class: "grid-2" },
-        fields.add(
-          "model_file",
-          "Model file (.keras)",
-          modelFile,
-          "Checked, then loaded in safe mode.",
-        ),
-        fields.add(
-          "data_file",
-          "Dataset file (.npz)",
-          dataFile,
-          "x_train, y_train and optionally x_val, y_val; no pickles.",
-        ),
-      ),
-    ),
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Optimizer"),
-      h(
-        "div",
-        { class: "grid-3" },
-        fields.add("optimizer", "Optimizer", optimizer),
-        fields.add(
-          "optimizer.settings.momentum",
-          "Momentum",
-          input({ type: "text", inputmode: "decimal", placeholder: "0.9" }),
-        ),
-        fields.add(
-          "optimizer.settings.weight_decay",
-          "Weight decay",
-          input({ type: "text", inputmode: "decimal", placeholder: "none" }),
-        ),
-      ),
-      fields.add("optimizer.settings.nesterov", "Nesterov momentum", input({ type: "checkbox" })),
-    ),
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Sweep"),
-      h(
-        "div",
-        { class: "grid-3" },
-        fields.add(
-          "range.min_lr",
-          "Min learning rate",
-          input({ type: "text", inputmode: "decimal", value: "1e-4" }),
-        ),
-        fields.add(
-          "range.max_lr",
-          "Max learning rate",
-          input({ type: "text", inputmode: "decimal", value: "10" }),
-        ),
-        fields.add(
-          "range.num_steps",
-          "Steps per sweep",
-          input({ type: "number", min: 2, step: 1, value: 300 }),
-        ),
-        fields.add(
-          "repeats",
-          "Repeats",
-          input({ type: "number", min: 1, max: 10, step: 1, value: 3 }),
-          "Sweeps over different batch orders.",
-        ),
-        fields.add(
-          "batch_size",
-          "Batch size",
-          input({ type: "number", min: 1, step: 1, value: 64 }),
-        ),
-        fields.add(
-          "plan.epochs",
-          "Plan: epochs",
-          input({ type: "number", min: 1, step: 1, value: 10 }),
-          "Empty: no schedule proposals.",
-        ),
-      ),
-      h(
-        "details",
-        { class: "advanced" },
-        h("summary", {}, "Advanced"),
-        h(
-          "div",
-          { class: "grid-3" },
-          fields.add(
-            "range.mode",
-            "Spacing",
-            select(
-              [
-                ["exp", "exponential"],
-                ["linear", "linear"],
-              ],
-              "exp",
-            ),
-          ),
-          fields.add(
-            "smoothing",
-            "Smoothing (EMA)",
-            input({ type: "text", inputmode: "decimal", value: "0.98" }),
-          ),
-          fields.add(
-            "divergence",
-            "Stop at loss ×",
-            input({ type: "text", inputmode: "decimal", value: "4" }),
-          ),
-          fields.add("seed", "Seed", input({ type: "number", min: 0, step: 1, value: 0 })),
-          fields.add(
-            "plan.steps_per_epoch",
-            "Plan: steps per epoch",
-            input({ type: "number", min: 1, step: 1, placeholder: "from the data" }),
-          ),
-          fields.add("loss", "Loss", input({ type: "text", placeholder: "the model's own" })),
-        ),
-        fields.add(
-          "validation",
-          "Score a validation subset along the sweep",
-          input({ type: "checkbox", checked: true }),
-        ),
-      ),
-    ),
+  const element = h(
+    "fieldset",
+    {},
+    h("legend", {}, "Optimizer"),
     h(
       "div",
-      { class: "actions" },
-      h(
-        "button",
-        { type: "submit", class: "button primary", testid: "submit-job" },
-        "Start range test",
+      { class: "grid-3" },
+      fields.add("optimizer", "Optimizer", optimizer),
+      fields.add(
+        "optimizer.settings.momentum",
+        "Momentum",
+        input({ type: "text", inputmode: "decimal", placeholder: "0.9" }),
       ),
-      status,
+      fields.add(
+        "optimizer.settings.weight_decay",
+        "Weight decay",
+        input({ type: "text", inputmode: "decimal", placeholder: "none" }),
+      ),
     ),
+    fields.add("optimizer.settings.nesterov", "Nesterov momentum", input({ type: "checkbox" })),
   );
-
-  const descriptions = new Map(
-    [...builtins.models, ...builtins.datasets].map((b) => [`builtin:${b.name}`, b.description]),
-  );
-  const syncVisibility = () => {
-    for (const [path, control, uploadHelp] of [
-      ["model", modelSelect, "A Keras v3 .keras file."],
-      ["data", dataSelect, "An .npz file."],
-    ]) {
-      fields.fields.get(path).wrapper.querySelector(".help").textContent =
-        descriptions.get(control.value) || uploadHelp;
-    }
-    fields.fields.get("model_file").wrapper.hidden = modelSelect.value !== UPLOAD;
-    fields.fields.get("data_file").wrapper.hidden = dataSelect.value !== UPLOAD;
+  // Only the settings the chosen optimizer takes are shown (and sent).
+  const sync = () => {
     for (const [setting, names] of Object.entries({
       ...SETTING_OPTIMIZERS,
       weight_decay: OPTIMIZERS,
     })) {
-      fields.fields.get(`optimizer.settings.${setting}`).wrapper.hidden = !names.includes(
-        optimizer.value,
-      );
+      fields.wrapper(`optimizer.settings.${setting}`).hidden = !names.includes(optimizer.value);
     }
   };
-  for (const control of [modelSelect, dataSelect, optimizer])
-    control.addEventListener("change", syncVisibility);
-  syncVisibility();
+  optimizer.addEventListener("change", sync);
+  sync();
+  return element;
+}
+
+function sweepFieldset(fields) {
+  return h(
+    "fieldset",
+    {},
+    h("legend", {}, "Sweep"),
+    h(
+      "div",
+      { class: "grid-3" },
+      fields.add(
+        "range.min_lr",
+        "Min learning rate",
+        input({ type: "text", inputmode: "decimal", value: "1e-4" }),
+      ),
+      fields.add(
+        "range.max_lr",
+        "Max learning rate",
+        input({ type: "text", inputmode: "decimal", value: "10" }),
+      ),
+      fields.add(
+        "range.num_steps",
+        "Steps per sweep",
+        input({ type: "number", min: 2, step: 1, value: 300 }),
+      ),
+      fields.add(
+        "repeats",
+        "Repeats",
+        input({ type: "number", min: 1, max: 10, step: 1, value: 3 }),
+        "Sweeps over different batch orders.",
+      ),
+      fields.add("batch_size", "Batch size", input({ type: "number", min: 1, step: 1, value: 64 })),
+      fields.add(
+        "plan.epochs",
+        "Plan: epochs",
+        input({ type: "number", min: 1, step: 1, value: 10 }),
+        "Empty: no schedule proposals.",
+      ),
+    ),
+    h(
+      "details",
+      { class: "advanced" },
+      h("summary", {}, "Advanced"),
+      h(
+        "div",
+        { class: "grid-3" },
+        fields.add(
+          "range.mode",
+          "Spacing",
+          select(
+            [
+              ["exp", "exponential"],
+              ["linear", "linear"],
+            ],
+            "exp",
+          ),
+        ),
+        fields.add(
+          "smoothing",
+          "Smoothing (EMA)",
+          input({ type: "text", inputmode: "decimal", value: "0.98" }),
+        ),
+        fields.add(
+          "divergence",
+          "Stop at loss ×",
+          input({ type: "text", inputmode: "decimal", value: "4" }),
+        ),
+        fields.add("seed", "Seed", input({ type: "number", min: 0, step: 1, value: 0 })),
+        fields.add(
+          "plan.steps_per_epoch",
+          "Plan: steps per epoch",
+          input({ type: "number", min: 1, step: 1, placeholder: "from the data" }),
+        ),
+        fields.add("loss", "Loss", input({ type: "text", placeholder: "the model's own" })),
+      ),
+      fields.add(
+        "validation",
+        "Score a validation subset along the sweep",
+        input({ type: "checkbox", checked: true }),
+      ),
+    ),
+  );
+}
+
+function buildForm({ builtins, fields, alert, status, heading, kind }) {
+  const sources = sourcesFieldset(fields, builtins);
+  const kinds = kindFieldset(kind);
+  const tuning = tuningFieldset(fields);
+  const button = h("button", { type: "submit", class: "button primary", testid: "submit-job" });
+  const form = h(
+    "form",
+    { class: "card form", testid: "new-job-form", novalidate: true },
+    kinds,
+    sources.element,
+    optimizerFieldset(fields),
+    sweepFieldset(fields),
+    tuning,
+    h("div", { class: "actions" }, button, status),
+  );
+
+  const chosenKind = () => kinds.querySelector("input:checked").value;
+  // A plan belongs to range tests (a search sizes its schedules to its trials' epochs).
+  const syncKind = () => {
+    const chosen = KINDS[chosenKind()];
+    const searching = chosen === KINDS.tune;
+    tuning.hidden = !searching;
+    for (const path of ["plan.epochs", "plan.steps_per_epoch"]) {
+      fields.wrapper(path).hidden = searching;
+    }
+    heading.textContent = chosen.heading;
+    button.textContent = chosen.submit;
+  };
+  kinds.addEventListener("change", () => {
+    syncKind();
+    // Remember the choice in the address (reload, back) without routing again.
+    history.replaceState(null, "", KINDS[chosenKind()].hash);
+  });
+  syncKind();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const button = form.querySelector("[type=submit]");
     fields.clearErrors();
     alert.replaceChildren();
     button.disabled = true;
     try {
-      const body = await requestBody(fields, modelSelect, dataSelect, modelFile, dataFile, status);
-      if (!body) return;
+      const chosen = chosenKind();
+      const source = await sources.read(status);
+      if (!source) return;
+      const body = requestBody(fields, chosen, source);
       status.textContent = "Submitting…";
-      const job = await api.submitRangeTest(body);
+      const job = await KINDS[chosen].send(body);
       status.textContent = "Queued.";
       location.hash = `#/jobs/${job.id}`;
     } catch (error) {
@@ -361,47 +285,17 @@ function buildForm(builtins, fields, alert, status) {
   return form;
 }
 
-async function uploadedSource(kind, choice, file, fields, status) {
-  if (choice !== UPLOAD) return { builtin: choice.slice("builtin:".length) };
-  const path = `${kind}_file`;
-  const chosen = file.files[0];
-  if (!chosen) {
-    fields.setError(path, `Choose a file to upload.`).focus();
-    return null;
-  }
-  status.textContent = `Uploading ${chosen.name}…`;
-  try {
-    const upload =
-      kind === "model" ? await api.uploadModel(chosen) : await api.uploadDataset(chosen);
-    return { upload_id: upload.upload_id };
-  } catch (error) {
-    // A refused file is this field's error; anything else is the form's.
-    if (
-      !(error instanceof api.ApiError) ||
-      error instanceof api.AuthError ||
-      error.validationErrors.length
-    ) {
-      throw error;
-    }
-    fields.setError(path, error.message).focus();
-    status.textContent = "";
-    return null;
-  }
-}
-
-async function requestBody(fields, modelSelect, dataSelect, modelFile, dataFile, status) {
+function requestBody(fields, kind, { model, data }) {
   const value = (path) => fields.get(path);
-  const model = await uploadedSource("model", modelSelect.value, modelFile, fields, status);
-  const data = model && (await uploadedSource("data", dataSelect.value, dataFile, fields, status));
-  if (!model || !data) return null;
-  const optimizerName = value("optimizer").value;
+  const shown = (path) => !fields.wrapper(path).hidden;
   const settings = {};
   for (const setting of ["momentum", "weight_decay"]) {
-    const control = value(`optimizer.settings.${setting}`);
-    if (!control.closest(".field").hidden) settings[setting] = numberValue(control);
+    const path = `optimizer.settings.${setting}`;
+    if (shown(path)) settings[setting] = numberValue(value(path));
   }
-  const nesterov = value("optimizer.settings.nesterov");
-  if (!nesterov.closest(".field").hidden && nesterov.checked) settings.nesterov = true;
+  const nesterov = "optimizer.settings.nesterov";
+  if (shown(nesterov) && value(nesterov).checked) settings.nesterov = true;
+  const optimizerName = value("optimizer").value;
   const epochs = numberValue(value("plan.epochs"));
   return prune({
     model,
@@ -421,40 +315,9 @@ async function requestBody(fields, modelSelect, dataSelect, modelFile, dataFile,
     seed: numberValue(value("seed")),
     validation: value("validation").checked,
     plan:
-      epochs === undefined
-        ? undefined
-        : { epochs, steps_per_epoch: numberValue(value("plan.steps_per_epoch")) },
+      kind === "find_lr" && epochs !== undefined
+        ? { epochs, steps_per_epoch: numberValue(value("plan.steps_per_epoch")) }
+        : undefined,
+    tuning: kind === "tune" ? tuningBody(fields) : undefined,
   });
-}
-
-function reportErrors(error, fields, alert) {
-  const unplaced = [];
-  let first = null;
-  for (const item of error.validationErrors || []) {
-    const message = String(item.msg).replace(/^Value error, /, "");
-    const path = fields.pathFor(item.loc || []);
-    if (path) {
-      const control = fields.setError(path, message);
-      first = first || control;
-    } else {
-      unplaced.push(`${(item.loc || []).join(".")}: ${message}`);
-    }
-  }
-  if (unplaced.length) {
-    alert.replaceChildren(
-      h(
-        "div",
-        { class: "alert", testid: "alert" },
-        h("p", {}, "The service refused the request:"),
-        h(
-          "ul",
-          {},
-          unplaced.map((line) => h("li", {}, line)),
-        ),
-      ),
-    );
-  } else if (!first) {
-    showError(alert, error);
-  }
-  first?.focus();
 }
