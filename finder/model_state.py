@@ -15,6 +15,8 @@ Why private attributes are touched here, and only here:
   counter.
 - `model.train_function` is cleared so the sweep schedule is traced in, and put back after, so
   the user's next `fit` reuses the function traced with their own learning rate.
+- `model.train_step` may be shadowed by an instance attribute for the sweep (see
+  `install_train_step`); the instance's own attribute, if it had one, is put back after.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ def _overrides_compute_loss(model: keras.Model) -> bool:
     )
 
 
+# Marks a model whose `train_step` is its class's method (no instance attribute).
+_NO_OWN_TRAIN_STEP = object()
+
+
 @dataclass
 class ModelState:
     """Values of every variable of a model and its optimizer, plus the objects swapped."""
@@ -74,6 +80,7 @@ class ModelState:
     optimizer_values: list[np.ndarray]
     learning_rate: Any
     train_function: Any
+    own_train_step: Any
     steps_per_execution: int
     stop_training: bool
     history: Any
@@ -90,6 +97,7 @@ class ModelState:
             optimizer_values=[np.array(v.numpy(), copy=True) for v in optimizer.variables],
             learning_rate=innermost_optimizer(optimizer)._learning_rate,
             train_function=model.train_function,
+            own_train_step=vars(model).get("train_step", _NO_OWN_TRAIN_STEP),
             steps_per_execution=model.steps_per_execution,
             stop_training=model.stop_training,
             history=getattr(model, "history", None),
@@ -103,6 +111,10 @@ class ModelState:
         _assign_all(model.metrics_variables[: len(self.metric_values)], self.metric_values)
         _assign_all(model.optimizer.variables, self.optimizer_values)
         model.train_function = self.train_function
+        if self.own_train_step is _NO_OWN_TRAIN_STEP:
+            vars(model).pop("train_step", None)
+        else:
+            model.train_step = self.own_train_step
         model.steps_per_execution = self.steps_per_execution
         model.stop_training = self.stop_training
         # `fit` points `model.history` at its own History callback.
@@ -127,4 +139,10 @@ def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:
 def install_learning_rate(model: keras.Model, learning_rate: Any) -> None:
     """Make the optimizer use `learning_rate` (a schedule) until `ModelState.restore`."""
     innermost_optimizer(model.optimizer)._learning_rate = learning_rate
+    model.train_function = None
+
+
+def install_train_step(model: keras.Model, train_step: Any) -> None:
+    """Make `fit` trace `train_step` instead of the model's own until `ModelState.restore`."""
+    model.train_step = train_step
     model.train_function = None

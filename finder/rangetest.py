@@ -27,10 +27,17 @@ from finder.model_state import (
     ModelState,
     innermost_optimizer,
     install_learning_rate,
+    install_train_step,
     micro_batch_count,
     require_compiled,
 )
-from finder.recorder import SweepProgress, SweepRecorder, SweepRun
+from finder.recorder import (
+    SweepProgress,
+    SweepRecorder,
+    SweepRun,
+    resets_in_step,
+    resetting_train_step,
+)
 from finder.result import RangeTestResult, jsonable
 from finder.suggest import SUGGESTION_NAMES, suggest
 from finder.sweep import SweepSchedule, sweep_lrs, validate_sweep
@@ -140,6 +147,9 @@ def range_test(
             model,
             SweepSchedule(min_lr, max_lr, num_steps, mode, start_iteration, accumulation),
         )
+        in_step_reset = resets_in_step(accumulation)
+        if in_step_reset:
+            install_train_step(model, resetting_train_step(model))
         model.steps_per_execution = 1
         for repeat in range(repeats):
             if repeat > 0:
@@ -157,6 +167,7 @@ def range_test(
                 progress=progress,
                 repeat=repeat,
                 repeats=repeats,
+                reset_metrics=not in_step_reset,
             )
             sweep = batch_sources.sweep_batches(
                 x,

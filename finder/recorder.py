@@ -2,9 +2,14 @@
 
 Keras 3 reports `logs["loss"]` in `on_train_batch_end` as the running mean of the epoch so far,
 not the loss of the batch. Finders that read it see a lagged, flattened curve and pick
-learning rates that are too high. This recorder resets the model's metrics at the start of
-every batch, so the logged loss IS that batch's loss, computed by the train step under the
+learning rates that are too high. The model's metrics are reset at the start of every
+optimizer step, so the logged loss IS that batch's loss, computed by the train step under the
 weights before the update (regularisation losses included, as in training).
+
+On TensorFlow the reset runs inside the traced train step (`resetting_train_step`): resetting
+from Python costs one eager assignment per metric variable, about 0.45 ms a step on
+`fashion_cnn`, 7% of the step. With gradient accumulation (reset once per optimizer step, not
+per micro-batch) and on other backends, the recorder resets from `on_train_batch_begin`.
 
 The smoothed curve is the debiased exponential moving average
 
@@ -58,6 +63,22 @@ class SweepRun:
     steps_run: int = 0
 
 
+def resets_in_step(accumulation_steps: int) -> bool:
+    """Whether the train step can reset the metrics itself (see the module docstring)."""
+    return accumulation_steps == 1 and keras.backend.backend() == "tensorflow"
+
+
+def resetting_train_step(model: keras.Model) -> Callable[[Any], Any]:
+    """`model.train_step` preceded by a reset of every metric, traced into one function."""
+    train_step = model.train_step
+
+    def reset_then_train(data: Any) -> Any:
+        model.reset_metrics()
+        return train_step(data)
+
+    return reset_then_train
+
+
 class SweepRecorder(keras.callbacks.Callback):
     """Records one sweep of a range test; stops training on divergence or a non-finite loss.
 
@@ -76,6 +97,8 @@ class SweepRecorder(keras.callbacks.Callback):
         progress: callable or None. Called with a `SweepProgress` after every step.
         repeat: int. Index of this sweep among `repeats`.
         repeats: int. Number of sweeps in the range test.
+        reset_metrics: bool. Reset the metrics before every optimizer step from Python;
+            False when the train step resets them itself (`resetting_train_step`).
     """
 
     def __init__(
@@ -92,6 +115,7 @@ class SweepRecorder(keras.callbacks.Callback):
         progress: Callable[[SweepProgress], None] | None = None,
         repeat: int = 0,
         repeats: int = 1,
+        reset_metrics: bool = True,
     ) -> None:
         super().__init__()
         self.lrs = lrs
@@ -105,12 +129,13 @@ class SweepRecorder(keras.callbacks.Callback):
         self.progress = progress
         self.repeat = repeat
         self.repeats = repeats
+        self.reset_metrics = reset_metrics
         self._pending_micro_batches = 0
         self._average = 0.0
         self._best = math.inf
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._pending_micro_batches == 0:
+        if self.reset_metrics and self._pending_micro_batches == 0:
             self.model.reset_metrics()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:

@@ -99,10 +99,30 @@ def test_untrained_model_trains_like_its_twin_after_the_test(classification_data
     x, y = classification_data
     tested, twin = small_classifier(seed=5), small_classifier(seed=5)
     finder.range_test(tested, x, y, batch_size=32, min_lr=1e-3, max_lr=3.0, num_steps=15)
-    tested.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
-    twin.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    # The sweep's train step (metrics reset inside it) is gone: the class's method is back.
+    assert "train_step" not in vars(tested)
+    logged = tested.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    expected = twin.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     for a, b in zip(tested.variables, twin.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    # Keras's epoch means again, not the last batch's loss.
+    np.testing.assert_allclose(logged.history["loss"], expected.history["loss"], rtol=1e-6)
+
+
+def test_a_train_step_set_on_the_instance_is_kept(classification_data):
+    x, y = classification_data
+    model = small_classifier(seed=5)
+    calls: list[int] = []
+    own_step = model.train_step
+
+    def counting_train_step(data):
+        calls.append(1)
+        return own_step(data)
+
+    model.train_step = counting_train_step
+    result = finder.range_test(model, x, y, batch_size=32, min_lr=1e-3, max_lr=1.0, num_steps=10)
+    assert result.steps_run == 10 and calls  # the sweep trained through the user's own step
+    assert model.train_step is counting_train_step
 
 
 @pytest.mark.parametrize(
