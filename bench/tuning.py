@@ -50,7 +50,6 @@ TRIAL_EPOCHS = 3
 SEARCH_VALIDATION = 10_000
 RETRAIN_EPOCHS = 10
 RETRAIN_SEEDS = (0, 1)
-ORACLE = {"name": "1cycle max_lr 0.5 (brief)", "val_accuracy": 0.874}
 MEMORY_TRIALS = 20
 COMPARISON_KEYS = (
     "setup",
@@ -61,6 +60,20 @@ COMPARISON_KEYS = (
     "summary",
     "comparison_run",
 )
+
+
+def reference_oracle() -> dict[str, Any] | None:
+    """The best row of `bench/reference_table.py`'s grid, read from its result file."""
+    path = RESULTS_DIR / "reference_table.json"
+    if not path.exists():
+        return None
+    reference = json.loads(path.read_text())
+    summary = reference["summary"]
+    return {
+        "name": summary["oracle_best"],
+        "val_accuracy": summary["oracle_best_val_accuracy"],
+        "source": f"bench/results/reference_table.json ({reference['date']})",
+    }
 
 
 def fashion_cnn() -> keras.Model:
@@ -278,6 +291,7 @@ def compare(quick: bool) -> dict[str, Any]:
     trials = 3 if quick else MAX_TRIALS
     epochs = 1 if quick else TRIAL_EPOCHS
     retrain_epochs = 1 if quick else RETRAIN_EPOCHS
+    oracle = None if quick else reference_oracle()
     bounded, bounded_s = search("finder", None, search_split, epochs, trials)
     assert bounded.range_test is not None
     edge = bounded.range_test.bounds.edge_lr
@@ -318,7 +332,7 @@ def compare(quick: bool) -> dict[str, Any]:
             "trial_steps": trials * epochs * bounded.plan["steps_per_epoch"],
         },
         "arms": arms,
-        "oracle": ORACLE,
+        "oracle": oracle,
         "definitions": {
             "outcome": "finder's per-trial flag: diverged = non-finite training loss or a final "
             "training loss above the first batch's; no_progress = final loss above 95% of the "
@@ -332,7 +346,7 @@ def compare(quick: bool) -> dict[str, Any]:
             "finder_val_accuracy": arms["finder"]["retrain"]["val_accuracy"],
             "wide_val_accuracy_mean": arms["wide"]["retrain"]["val_accuracy_mean"],
             "finder_val_accuracy_mean": arms["finder"]["retrain"]["val_accuracy_mean"],
-            "oracle_val_accuracy": ORACLE["val_accuracy"],
+            "oracle_val_accuracy": None if oracle is None else oracle["val_accuracy"],
             "wide_wasted_trials": arms["wide"]["wasted_trials"],
             "finder_wasted_trials": arms["finder"]["wasted_trials"],
             "wide_wasted_on_divergence": arms["wide"]["wasted_on_divergence"],
