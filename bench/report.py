@@ -224,7 +224,7 @@ def tuning(result: dict[str, Any]) -> list[str]:
         f"Memory over {memory['trials']} trials ({memory['model']}): resident memory grows "
         f"{memory['tune_mib_per_trial']} MiB per `finder.tune` trial, against "
         f"{memory['plain_keras_mib_per_run']} MiB per plain Keras build+fit+clear_session in "
-        f"the same process (run {memory['date']}, `{memory['command']} --memory`).",
+        f"the same process (run {memory['date']}, `{memory['command']}`).",
         "",
         machine_line(result),
         "",
