@@ -104,3 +104,17 @@ def test_tune_end_to_end(running_client: TestClient) -> None:
 
     png = client.get(f"/jobs/{job_id}/curve.png", headers=auth())
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.slow
+def test_tune_trials_run_in_ray_worker_tasks(running_client: TestClient) -> None:
+    # The job process serves keras-tuner's oracle; one Ray task beside it runs every trial.
+    client = running_client
+    job_id = submit(client, quick_tune(workers=1), path="/tune")
+    document = wait_status(client, job_id, {"succeeded"}, timeout=300)
+    result = tuning_result.TuningResult.from_dict(document["result"])
+    assert result.role == "chief"
+    assert [trial.status for trial in result.trials] == ["COMPLETED"] * 2
+    worker_trials = result.config["worker_trials"]
+    assert set(worker_trials) == {"worker0"}
+    assert sorted(worker_trials["worker0"]) == sorted(t.trial_id for t in result.trials)
