@@ -31,8 +31,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import keras
@@ -359,8 +361,26 @@ def evaluate_learning_rate(learning_rate: Any, steps: Any) -> np.ndarray:
         )
     if flat.size == 0:
         return np.zeros(array.shape, dtype=np.float64)
-    values = ops.vectorized_map(learning_rate, ops.convert_to_tensor(flat))
+    with _quiet_retracing():
+        values = ops.vectorized_map(learning_rate, ops.convert_to_tensor(flat))
     return np.asarray(ops.convert_to_numpy(values), dtype=np.float64).reshape(array.shape)
+
+
+@contextmanager
+def _quiet_retracing() -> Iterator[None]:
+    """Silence TensorFlow's "triggered tf.function retracing" warning.
+
+    On TensorFlow every `vectorized_map` traces a function of its own, so sampling a sixth
+    schedule (`finder run` samples one curve per proposal) logs that warning; here one trace
+    per schedule is the expected cost, not a mistake to report.
+    """
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _cosine_params(schedule: Any) -> dict[str, Any]:
