@@ -35,6 +35,10 @@ ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 POLL_S = 0.2
 # How long a chief waits for the end of the search after every Ray worker has returned.
 WORKERS_GONE_GRACE_S = 10.0
+# How long a chief keeps answering after the search ends. A worker that has not asked for its
+# first trial yet is unknown to the oracle, and its requests to a stopped chief would block for
+# keras-tuner's one-hour client timeout; within this time it is told to stop instead.
+LATE_WORKER_GRACE_S = 10.0
 
 
 def distributed_role() -> str:
@@ -82,15 +86,29 @@ class OracleServer:
         """Every worker has been told to stop and no trial is running."""
         return bool(self._servicer.stop_triggered and self._exit_chief(self.oracle))
 
-    def serve(self, on_poll: Callable[[], None], poll_s: float = POLL_S) -> None:
-        """Block until the search is finished, calling `on_poll` every `poll_s` seconds.
+    def serve(
+        self,
+        on_poll: Callable[[], None],
+        poll_s: float = POLL_S,
+        *,
+        workers_done: Callable[[], bool] | None = None,
+        grace_s: float = LATE_WORKER_GRACE_S,
+    ) -> None:
+        """Block until the search is finished, calling `on_poll` every `poll_s` seconds, then
+        keep answering late workers until `workers_done()` or for `grace_s` seconds.
 
         `on_poll` may raise to abandon the search.
         """
-        while not self.finished():
+        finished_at = None
+        while True:
             on_poll()
+            if self.finished():
+                finished_at = time.monotonic() if finished_at is None else finished_at
+                if workers_done is not None and workers_done():
+                    return
+                if time.monotonic() - finished_at >= grace_s:
+                    return
             time.sleep(poll_s)
-        on_poll()
 
     def stop(self) -> None:
         self._server.stop(grace=1.0).wait()
@@ -210,7 +228,7 @@ def search_on_ray(
                 check()
 
             try:
-                server.serve(poll)
+                server.serve(poll, workers_done=check.all_returned)
             except BaseException:
                 check.cancel()
                 raise
@@ -268,12 +286,21 @@ class RayWorkerCheck:
                 "Every tuning worker returned, but the oracle still has trials running."
             )
 
+    def all_returned(self) -> bool:
+        done, _ = self._ray.wait(self.refs, num_returns=len(self.refs), timeout=0)
+        return len(done) == len(self.refs)
+
     def cancel(self) -> None:
         for ref in self.refs:
             self._ray.cancel(ref, force=True)
 
     def results(self) -> list[dict[str, Any]]:
-        documents: list[dict[str, Any]] = self._ray.get(self.refs)
+        """The documents of the workers that returned. Once the search is over, a worker still
+        pending (no free CPU) or starting holds no trial: it is cancelled and left out."""
+        done, pending = self._ray.wait(self.refs, num_returns=len(self.refs), timeout=0)
+        for ref in pending:
+            self._ray.cancel(ref, force=True)
+        documents: list[dict[str, Any]] = self._ray.get(done)
         return documents
 
 

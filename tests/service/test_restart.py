@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from service.db import Job, normalize_url
-from tests.service.utils.jobs import TERMINAL, quick_job
+from tests.service.utils.jobs import TERMINAL, long_job
 from tests.service.utils.servers import Server
 from tests.utils.processes import wait_for
 
@@ -38,9 +38,9 @@ def submit_and_wait_progress(server: Server, body: dict[str, Any]) -> str:
 
 def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     first = serve()
-    job_id = submit_and_wait_progress(
-        first, quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 600})
-    )
+    # Long enough (about 10 s of fashion_cnn) that the job process, orphaned by the kill,
+    # dies with the dead server's Ray before it could finish and record attempt 1's success.
+    job_id = submit_and_wait_progress(first, long_job())
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     assert stored(database_url, job_id).status == "running"  # left behind by the dead process
 
@@ -49,7 +49,7 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     other = second.request(
         "POST",
         "/find-lr",
-        json=quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 5000}),
+        json=long_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 10_000}),
     ).json()["id"]
 
     def ended() -> dict[str, Any] | None:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from finder.tuning import TuningResult
 from tests.tuning.distributed_process import MAX_TRIALS
 
@@ -23,31 +25,45 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) -> None:
-    env = {
+def start(role: str, tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with open(tmp_path / f"{role}.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.tuning.distributed_process", f"{role}.json"],
+            cwd=tmp_path,
+            env={**env, "KERASTUNER_TUNER_ID": role},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def keras_tuner_env() -> dict[str, str]:
+    return {
         **os.environ,
         "KERASTUNER_ORACLE_IP": "127.0.0.1",
         "KERASTUNER_ORACLE_PORT": str(free_port()),
         "PYTHONPATH": str(ROOT),
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
+
+
+def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) -> None:
+    env = keras_tuner_env()
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for role in ROLES:
-            with open(tmp_path / f"{role}.log", "wb") as log:
-                processes[role] = subprocess.Popen(
-                    [sys.executable, "-m", "tests.tuning.distributed_process", f"{role}.json"],
-                    cwd=tmp_path,
-                    env={**env, "KERASTUNER_TUNER_ID": role},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+        # Workers first: each blocks on its first request until the chief serves, so neither
+        # can miss a search that the other finished alone.
+        for role in (*ROLES[1:], ROLES[0]):
+            processes[role] = start(role, tmp_path, env)
         codes = {role: process.wait(timeout=TIMEOUT_S) for role, process in processes.items()}
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        stop_all(processes)
     logs = {role: (tmp_path / f"{role}.log").read_text(errors="replace")[-3000:] for role in ROLES}
     assert codes == dict.fromkeys(ROLES, 0), logs
 
@@ -67,3 +83,24 @@ def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) -> N
     assert chief.best == chief.spec_for(chief.plan["total_steps"])
     scores = {t.trial_id: t.score for w in workers for t in w.trials}
     assert scores == {t.trial_id: t.score for t in chief.trials}
+
+
+@pytest.mark.slow
+def test_a_worker_that_starts_after_the_search_is_told_to_stop(tmp_path: Path) -> None:
+    # keras-tuner's oracle knows a worker only from its first trial request; a chief that
+    # stopped serving when the search ended would leave this late one blocked for keras-tuner's
+    # one-hour client timeout. finder's chief keeps answering for a grace period.
+    env = keras_tuner_env()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        processes["chief"] = start("chief", tmp_path, env)
+        processes["worker1"] = start("worker1", tmp_path, env)
+        assert processes["worker1"].wait(timeout=TIMEOUT_S) == 0  # it ran every trial
+        processes["worker0"] = start("worker0", tmp_path, env)
+        assert processes["worker0"].wait(timeout=120) == 0
+        assert processes["chief"].wait(timeout=60) == 0
+    finally:
+        stop_all(processes)
+    late = TuningResult.load(tmp_path / "worker0.json")
+    assert late.trials == []
+    assert len(TuningResult.load(tmp_path / "chief.json").trials) == MAX_TRIALS

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+import ray
 
 from finder.errors import TuningError
 from finder.tuning import tune
@@ -16,7 +17,7 @@ from tests.utils.ray_nodes import RayCluster
 MAX_TRIALS = 4
 
 
-def _search(build_model: Any, **kwargs: Any) -> Any:
+def _search(build_model: Any, workers: int = 2, **kwargs: Any) -> Any:
     x, y, x_val, y_val = tiny_data()
     return tune(
         build_model,
@@ -28,7 +29,7 @@ def _search(build_model: Any, **kwargs: Any) -> Any:
         batch_size=32,
         tuner="random",
         max_trials=MAX_TRIALS,
-        workers=2,
+        workers=workers,
         **kwargs,
     )
 
@@ -63,3 +64,19 @@ def test_a_dead_worker_stops_the_chief_with_an_error(ray_cluster: RayCluster) ->
     # Ray would retry the task 3 times by default (the retry resumes the worker's trial).
     with pytest.raises(TuningError, match="worker failed"):
         _search(crash_in_ray_workers, worker_options={"max_retries": 0})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("ray_cluster", ["local"], indirect=True)
+def test_a_worker_that_starts_after_the_search_does_not_hold_it_up(
+    ray_cluster: RayCluster,
+) -> None:
+    # Each worker takes every CPU, so the second starts only after the first has run every trial
+    # and been told to stop: the search must still end, complete, with the late worker idle.
+    cpus = ray.cluster_resources()["CPU"]
+    result = _search(tiny_classifier, worker_options={"num_cpus": cpus, "max_retries": 0})
+    assert [t.status for t in result.trials] == ["COMPLETED"] * MAX_TRIALS
+    ran = sorted(result.config["worker_trials"].values(), key=len)
+    assert ran[-1] and sorted(ran[-1]) == sorted(t.trial_id for t in result.trials)
+    assert not any(ran[:-1])  # the late worker, if it started in time, ran nothing
