@@ -85,7 +85,7 @@ def range_test_steps(body: RangeTestCreate) -> int:
     return body.repeats * body.range.num_steps
 
 
-def total_steps(body: FindLRCreate | TuneCreate) -> int:
+def total_steps(body: RangeTestCreate) -> int:
     """The job's progress units when nothing stops early: the range test's steps, plus one per
     trial epoch for a tuning job."""
     steps = range_test_steps(body)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service import crud
 from service.api.deps import CurrentOwner, SessionDep, SettingsDep
 from service.api.responses import error_responses
-from service.api.routes.find_lr import upload_paths
+from service.api.submit import submit_job
 from service.models import JobPublic, TuneCreate
-from service.specs import total_steps, tune_spec
+from service.specs import tune_spec
 
 router = APIRouter(prefix="/tune", tags=["jobs"])
 
@@ -31,15 +30,4 @@ def create_tune_job(
     """Queue a range test followed by a keras-tuner search of schedule families and their
     parameters inside its bounds (`finder.tune`); the job's `result` is the tuning result JSON,
     which carries the range test. Progress counts the range test's steps, then trial epochs."""
-    model_path, data_path = upload_paths(session, owner, body)
-    job = crud.create_job(
-        session,
-        owner=owner,
-        kind="tune",
-        request=body.model_dump(mode="json"),
-        spec=tune_spec(body, model_path=model_path, data_path=data_path),
-        steps_total=total_steps(body),
-        max_attempts=settings.max_attempts,
-    )
-    response.headers["Location"] = f"/jobs/{job.id}"
-    return JobPublic.from_row(job)
+    return submit_job(session, owner, settings, response, kind="tune", body=body, spec=tune_spec)
