@@ -170,6 +170,17 @@ class CycledPyDataset(keras.utils.PyDataset):
         return self.inner[int(self.order[index])]
 
 
+def steps_per_pass(x: Any, y: Any, batch_size: int) -> int | None:
+    """Batches in one pass over the input; None for a dataset of unknown or infinite size."""
+    if isinstance(x, tf.data.Dataset):
+        cardinality = int(x.cardinality().numpy())
+        return cardinality if cardinality > 0 else None
+    if isinstance(x, keras.utils.PyDataset):
+        return len(x)
+    samples = int(keras.tree.flatten(x)[0].shape[0])
+    return -(-samples // min(batch_size, samples))
+
+
 def take_samples(data: Any, max_samples: int) -> tuple[Any, Any]:
     """Up to `max_samples` (x, y) from arrays (a tuple), a tf.data.Dataset or a PyDataset.
 

@@ -1,8 +1,11 @@
 """`finder` command line: parsing and printing only; the work is done by library calls.
 
     finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
-               [--optimizer sgd --opt momentum=0.9] [--lr-range 1e-4 10] [--steps 300]
-               [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
+               [--optimizer sgd --opt momentum=0.9] [--budget 1500 | --lr-range 1e-4 10]
+               [--steps 500] [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
+
+Without `--lr-range` the range is automatic (`finder.auto_range`); with it, the sweep covers
+exactly that range (`--steps` per sweep, 500 unless given) `--repeats` times.
     finder plot RESULT.json [--out curve.png]
 
 Every error the user can cause (missing file, unreadable model, bad range, shape mismatch)
@@ -29,6 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from finder.errors import FinderError  # noqa: E402
 
 DEFAULT_OUT = "finder-out"
+# Steps per sweep of an explicit --lr-range without --steps (the pre-auto default).
+EXPLICIT_STEPS = 500
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
@@ -123,13 +128,21 @@ def cli() -> None:
     "--lr-range",
     nargs=2,
     type=float,
-    default=(1e-4, 10.0),
-    show_default=True,
+    default=None,
     metavar="MIN MAX",
-    help="First and last learning rate of the sweep.",
+    help="First and last learning rate of the sweep. Default: found automatically.",
 )
 @click.option(
-    "--steps", type=int, default=500, show_default=True, help="Optimizer steps per sweep."
+    "--steps",
+    type=int,
+    default=None,
+    help="Optimizer steps per sweep. Default: 500 with --lr-range, else 80 per decade.",
+)
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Auto range: optimizer steps for all sweeps (default 1500, at most the plan).",
 )
 @click.option(
     "--repeats",
@@ -190,8 +203,9 @@ def run(
     optimizer: str | None,
     optimizer_settings: tuple[str, ...],
     loss: str | None,
-    lr_range: tuple[float, float],
-    steps: int,
+    lr_range: tuple[float, float] | None,
+    steps: int | None,
+    budget: int | None,
     repeats: int,
     batch_size: int,
     mode: str,
@@ -210,9 +224,8 @@ def run(
         from finder import console
         from finder.plot import plot_range_test
         from finder.runner import RunSpec, run_spec
-        from finder.sweep import validate_sweep
 
-        validate_sweep(lr_range[0], lr_range[1], steps, mode)
+        sweep = sweep_options(lr_range, steps, budget, mode)
         if epochs < 0 or (steps_per_epoch is not None and steps_per_epoch < 1):
             raise click.BadParameter("--epochs must be >= 0 and --steps-per-epoch >= 1")
         spec = RunSpec(
@@ -222,10 +235,7 @@ def run(
             optimizer_settings=dict(parse_setting(s) for s in optimizer_settings),
             loss=loss,
             batch_size=batch_size,
-            min_lr=lr_range[0],
-            max_lr=lr_range[1],
-            num_steps=steps,
-            mode=mode,
+            **sweep,
             smoothing=smoothing,
             divergence=divergence,
             repeats=repeats,
@@ -234,7 +244,7 @@ def run(
             epochs=epochs or None,
             steps_per_epoch=steps_per_epoch,
         )
-        with console.sweep_progress(total=steps * repeats) as progress:
+        with console.sweep_progress(total=spec.progress_steps) as progress:
             result = run_spec(spec, progress=progress)
         out = Path(out_dir)
         result_path = result.save(out / "result.json")
@@ -249,6 +259,24 @@ def run(
             console.print_summary(result)
             console.print_proposals(result)
         console.print_written(written)
+
+
+def sweep_options(
+    lr_range: tuple[float, float] | None, steps: int | None, budget: int | None, mode: str
+) -> dict[str, Any]:
+    """`RunSpec` fields of the sweep: the auto range unless `--lr-range` is given."""
+    from finder.defaults import AUTO
+    from finder.sweep import validate_sweep
+
+    if lr_range is None:
+        if steps is not None:
+            validate_sweep(1e-7, 1.0, steps, "exp")
+        return {"num_steps": steps or AUTO, "budget": budget, "mode": "exp"}
+    if budget is not None:
+        raise click.BadParameter("--budget applies to the auto range; drop it or --lr-range")
+    steps = steps or EXPLICIT_STEPS
+    validate_sweep(lr_range[0], lr_range[1], steps, mode)
+    return {"min_lr": lr_range[0], "max_lr": lr_range[1], "num_steps": steps, "mode": mode}
 
 
 def plot_proposals(proposals: list[dict[str, Any]], path: Path) -> Path:

@@ -3,7 +3,7 @@
     finder tune [--model fashion_cnn|PATH.keras]
                 [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
                 [--optimizer sgd --opt momentum=0.9] [--loss ...] [--metric accuracy]
-                [--result RESULT.json | --lr-range 1e-4 10 --steps 300 --repeats 3]
+                [--result RESULT.json | --budget 1500 | --lr-range 1e-4 10 --steps 300]
                 [--families one_cycle,cyclical,cosine_warmup] [--tuner bayesian]
                 [--max-trials 10] [--epochs 3] [--batch-size 64] [--objective val_loss]
                 [--workers 0] [--out finder-out] [--json]
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finder.cli import DEFAULT_OUT, one_line_errors, parse_setting
+from finder.cli import DEFAULT_OUT, one_line_errors, parse_setting, sweep_options
 
 if TYPE_CHECKING:
     from finder.tuning import TrialProgress, TuningResult
@@ -73,13 +73,21 @@ if TYPE_CHECKING:
     "--lr-range",
     nargs=2,
     type=float,
-    default=(1e-4, 10.0),
-    show_default=True,
+    default=None,
     metavar="MIN MAX",
-    help="Range-test sweep, without --result.",
+    help="Range-test sweep, without --result. Default: found automatically.",
 )
 @click.option(
-    "--steps", type=int, default=300, show_default=True, help="Range-test steps per sweep."
+    "--steps",
+    type=int,
+    default=None,
+    help="Range-test steps per sweep. Default: 500 with --lr-range, else 80 per decade.",
+)
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Auto range: optimizer steps for all sweeps (default 1500).",
 )
 @click.option("--repeats", type=int, default=3, show_default=True, help="Range-test sweeps.")
 @click.option(
@@ -119,8 +127,9 @@ def tune(
     loss: str | None,
     metrics: tuple[str, ...],
     result_file: str | None,
-    lr_range: tuple[float, float],
-    steps: int,
+    lr_range: tuple[float, float] | None,
+    steps: int | None,
+    budget: int | None,
     repeats: int,
     families: str | None,
     tuner_name: str,
@@ -141,7 +150,6 @@ def tune(
         from finder.data import load_dataset
         from finder.result import RangeTestResult
         from finder.runner import RunSpec
-        from finder.sweep import validate_sweep
         from finder.tuning_runner import TuneSpec, run_tune_spec, tuning_range_test
 
         run = RunSpec(
@@ -151,9 +159,7 @@ def tune(
             optimizer_settings=dict(parse_setting(s) for s in optimizer_settings),
             loss=loss,
             batch_size=batch_size,
-            min_lr=lr_range[0],
-            max_lr=lr_range[1],
-            num_steps=steps,
+            **sweep_options(lr_range, steps, budget, "exp"),
             repeats=repeats,
             seed=seed,
         )
@@ -173,8 +179,7 @@ def tune(
         if result_file is not None:
             result = RangeTestResult.load(result_file)
         else:
-            validate_sweep(lr_range[0], lr_range[1], steps, "exp")
-            with console.sweep_progress(total=steps * repeats) as sweep:
+            with console.sweep_progress(total=run.progress_steps) as sweep:
                 result = tuning_range_test(run, search, progress=sweep, dataset=dataset)
             written.append(result.save(out / "result.json"))
         with _trial_display(max_trials if tuner_name != "hyperband" else None) as display:

@@ -39,13 +39,16 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
     task = bar.add_task("", total=total)
 
     def update(event: SweepProgress) -> None:
+        if event.budget is None:
+            completed = event.repeat * event.num_steps + event.step + 1
+            phase = f"sweep {event.repeat + 1}/{event.repeats}"
+        else:  # the auto range: one budget over the coarse pass and the refining sweeps
+            completed = event.steps_before + event.step + 1
+            phase = "coarse pass" if event.phase == "coarse" else f"refining {event.repeat}"
         bar.update(
             task,
-            completed=event.repeat * event.num_steps + event.step + 1,
-            description=(
-                f"sweep {event.repeat + 1}/{event.repeats}  lr {event.lr:.2e}  "
-                f"loss {event.loss:.4f}"
-            ),
+            completed=completed,
+            description=f"{phase}  lr {event.lr:.2e}  loss {event.loss:.4f}",
         )
 
     with bar:
@@ -86,6 +89,31 @@ def print_summary(result: RangeTestResult) -> None:
         f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
         f"optimizer {result.optimizer['name']}, model {result.model['name']}"
     )
+    print_verdict(result)
+
+
+def verdict_lines(result: RangeTestResult) -> list[str]:
+    """The reliability verdict as plain lines (also drawn on the plot)."""
+    reliability = result.reliability
+    if reliability is None:
+        return []
+    lines = [f"verdict: {reliability.verdict.upper()}"]
+    if reliability.max_lr_interval is not None:
+        low, high = reliability.max_lr_interval
+        lines[0] += (
+            f"  max_lr {format_lr(result.bounds.max_lr)} "
+            f"(80% interval {format_lr(low)} .. {format_lr(high)})"
+        )
+    lines[0] += f"  from {reliability.sweeps} sweeps, {reliability.steps} steps"
+    lines.extend(f"  - {reason}" for reason in reliability.reasons)
+    return lines
+
+
+def print_verdict(result: RangeTestResult) -> None:
+    """How sure the bounds are, in colour: green when reliable, yellow with the reasons."""
+    colour = "green" if result.reliability and result.reliability.reliable else "yellow"
+    for line in verdict_lines(result):
+        stdout.print(f"[{colour}]{line}[/{colour}]", highlight=False)
 
 
 def print_proposals(result: RangeTestResult) -> None:

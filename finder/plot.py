@@ -6,6 +6,7 @@ and never changes the caller's pyplot state.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,16 @@ def plot_range_test(
             label=f"25-75% over {repeats['count']} sweeps",
         )
     ax.plot(lrs, smoothed, color="tab:blue", linewidth=2.0, label="loss (smoothed)")
+    coarse = (getattr(result, "auto", None) or {}).get("coarse")
+    if coarse and coarse["lrs"]:
+        ax.plot(
+            coarse["lrs"],
+            [np.nan if v is None else v for v in coarse["losses"]],
+            color="tab:gray",
+            alpha=0.6,
+            linewidth=0.8,
+            label="coarse pass (auto range)",
+        )
     if result.val_lrs:
         ax.plot(
             result.val_lrs,
@@ -226,6 +237,7 @@ def plot_range_test(
             linewidth=1.2,
             label=f"{name} {value:.2g}",
         )
+    _draw_reliability(ax, getattr(result, "reliability", None))
     ax.set_xscale("log")
     _set_loss_limits(ax, np.concatenate([raw, smoothed]) if show_raw else smoothed)
     ax.set_xlabel("learning rate")
@@ -236,6 +248,36 @@ def plot_range_test(
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _draw_reliability(ax: Any, reliability: Any) -> None:
+    """The 80% interval of max_lr as a hatched band and the verdict in a corner box."""
+    if reliability is None:
+        return
+    if reliability.max_lr_interval is not None:
+        low, high = reliability.max_lr_interval
+        ax.axvspan(
+            low,
+            high,
+            facecolor="none",
+            edgecolor="tab:green",
+            hatch="//",
+            linewidth=0.0,
+            label=f"max_lr 80% interval {low:.2g} .. {high:.2g}",
+        )
+    lines = [f"{reliability.verdict}: {reliability.sweeps} sweeps, {reliability.steps} steps"]
+    lines += [textwrap.shorten(reason, 70, placeholder="...") for reason in reliability.reasons]
+    ax.text(
+        0.01,
+        0.02,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        fontsize="x-small",
+        va="bottom",
+        ha="left",
+        color="darkgreen" if reliability.verdict == "reliable" else "darkred",
+        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"},
+    )
 
 
 def _set_loss_limits(ax: Any, losses: np.ndarray) -> None:

@@ -1,12 +1,16 @@
 """Leslie Smith's learning-rate range test on a compiled Keras 3 model.
 
-The test trains the user's model for `num_steps` optimizer steps while the learning rate grows
-from `min_lr` to `max_lr` (see `finder.sweep`), records each step's true batch loss (see
-`finder.recorder`), stops on divergence, then puts the model back exactly as it was and reads
-suggestions and bounds off the curve (see `finder.suggest`). With `repeats > 1` it sweeps
-several times over different batch orders and reports the median curve with its spread (see
-`finder.repeats`).
-"""
+The test trains the user's model while the learning rate grows geometrically (see
+`finder.sweep`), records each step's true batch loss (see `finder.recorder`), stops each sweep
+on divergence, then puts the model back exactly as it was (see `finder.session`) and reads
+suggestions and bounds off the curve (see `finder.suggest`) and a verdict on how sure they are
+(see `finder.reliability`).
+
+By default the range is automatic (see `finder.auto_range`): a coarse pass finds where the loss
+diverges, then dense sweeps around the turn run until the bound is known to +-15% or the step
+budget is spent. With an explicit `min_lr`, `max_lr` and `num_steps` the test sweeps exactly
+that range `repeats` times, over different batch orders, and reports the median curve with its
+spread (see `finder.repeats`)."""
 
 from __future__ import annotations
 
@@ -15,32 +19,32 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata as package_metadata
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
 
 from finder import batches as batch_sources
 from finder import repeats as repeat_stats
+from finder.auto_range import (
+    CEILING_LR,
+    DECADES_BELOW,
+    MIN_SWEEPS,
+    REFINE_STEPS_PER_DECADE,
+    START_LR,
+    run_auto,
+    sweep_edge,
+)
+from finder.auto_range import limits as auto_limits
+from finder.defaults import AUTO
 from finder.errors import InvalidArgumentError
-from finder.model_state import (
-    ModelState,
-    innermost_optimizer,
-    install_learning_rate,
-    install_train_step,
-    micro_batch_count,
-    require_compiled,
-)
-from finder.recorder import (
-    SweepProgress,
-    SweepRecorder,
-    SweepRun,
-    resets_in_step,
-    resetting_train_step,
-)
+from finder.model_state import innermost_optimizer, require_compiled
+from finder.recorder import SweepProgress, SweepRun
+from finder.reliability import assess, jackknife_interval
 from finder.result import RangeTestResult, jsonable
+from finder.session import SweepSession
 from finder.suggest import SUGGESTION_NAMES, suggest
-from finder.sweep import SweepSchedule, sweep_lrs, validate_sweep
+from finder.sweep import sweep_lrs, validate_sweep
 
 DEFAULT_VALIDATION_POINTS = 20
 DEFAULT_VALIDATION_SAMPLES = 512
@@ -52,9 +56,11 @@ def range_test(
     y: Any = None,
     *,
     batch_size: int = 64,
-    min_lr: float = 1e-7,
-    max_lr: float = 10.0,
-    num_steps: int = 100,
+    min_lr: float | str = AUTO,
+    max_lr: float | str = AUTO,
+    num_steps: int | str = AUTO,
+    budget: int | None = None,
+    plan_steps: int | None = None,
     mode: str = "exp",
     smoothing: float = 0.98,
     divergence: float = 4.0,
@@ -68,18 +74,24 @@ def range_test(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     metadata: Mapping[str, Any] | None = None,
 ) -> RangeTestResult:
-    """Run the learning-rate range test and return the curve, suggestions and bounds.
+    """Run the learning-rate range test and return the curve, suggestions, bounds and verdict.
 
     The model must be compiled (any optimizer, with a float learning rate or a
     `LearningRateSchedule`). It is trained during the test and then restored: weights,
     random-seed and metric state, optimizer slots, `iterations`, and the original learning
     rate or schedule object are all exactly as before.
 
+    By default the range is found automatically (`finder.auto_range`): a coarse pass from
+    1e-7 upwards until the loss diverges, then dense sweeps around the turn until the 80%
+    interval of `edge_lr` is within +-15% or the step `budget` is spent. With `min_lr`,
+    `max_lr` and `num_steps` all given, the test sweeps exactly that range `repeats` times.
+    Either way `result.reliability` says how sure the bound is.
+
     ```python
     model = finder.zoo.build_model("fashion_cnn", seed=0)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    result = finder.range_test(model, x_train, y_train, num_steps=200)
-    result.bounds.max_lr
+    result = finder.range_test(model, x_train, y_train)
+    result.bounds.max_lr, result.reliability.verdict
     ```
 
     Args:
@@ -89,19 +101,28 @@ def range_test(
         y: numpy array of targets when `x` is an array, else None.
         batch_size: int. Samples per step for array input (datasets bring their own).
             Defaults to `64`.
-        min_lr: float. First learning rate of the sweep. Defaults to `1e-7`.
-        max_lr: float. Last learning rate of the sweep. Defaults to `10.0`.
-        num_steps: int. Optimizer steps per sweep, >= 2. Defaults to `100`.
-        mode: str. `"exp"` (geometric steps) or `"linear"`. Defaults to `"exp"`.
+        min_lr: float or "auto". First learning rate of the sweep; in auto mode the start of
+            the coarse pass (1e-7 when "auto"). Defaults to `"auto"`.
+        max_lr: float or "auto". Last learning rate of the sweep; in auto mode the ceiling
+            of all sweeps (1e4 when "auto"). Defaults to `"auto"`.
+        num_steps: int or "auto". Optimizer steps per sweep, >= 2; in auto mode the steps of
+            each refining sweep ("auto": 100 per decade). Defaults to `"auto"`.
+        budget: int or None. Auto mode: optimizer steps for all sweeps together; None gives
+            1,500. Defaults to `None`.
+        plan_steps: int or None. Auto mode: optimizer steps of the training run this test
+            prepares; the budget never exceeds it. Defaults to `None`.
+        mode: str. `"exp"` (geometric steps) or `"linear"`; auto mode is always geometric.
+            Defaults to `"exp"`.
         smoothing: float. EMA coefficient in [0, 1); 0 turns smoothing off. Defaults to `0.98`.
         divergence: float. Stop when the smoothed loss exceeds this multiple of its minimum
             so far; > 1. Defaults to `4.0`.
         repeats: int. Sweeps over different batch orders; > 1 gives the median curve and the
-            spread of every suggestion. Defaults to `1`.
-        seed: int. Seed of the batch order (repeat `r` uses `seed + r`). Defaults to `0`.
+            spread of every suggestion. In auto mode, the fewest refining sweeps (at least
+            3). Defaults to `1`.
+        seed: int. Seed of the batch order (sweep `r` uses `seed + r`). Defaults to `0`.
         validation_data: (x_val, y_val), a `tf.data.Dataset` or a `PyDataset`, or None. A fixed
             subset of it (`validation_samples`) is scored every `validation_every` steps of the
-            first sweep and kept as a second curve. Defaults to `None`.
+            first (auto: first refining) sweep and kept as a second curve. Defaults to `None`.
         validation_every: int or None. Steps between validation scores; None gives about 20
             points per sweep. Defaults to `None`.
         validation_samples: int. Size of the validation subset. Defaults to `512`.
@@ -121,74 +142,81 @@ def range_test(
         ModelError: the model is not compiled.
         DataError: the data cannot be read or cycled.
     """
-    validate_sweep(min_lr, max_lr, num_steps, mode)
+    auto = AUTO in (min_lr, max_lr, num_steps)
+    if auto:
+        ceiling = cast(float, CEILING_LR if max_lr == AUTO else max_lr)
+        # A ceiling below the default start moves the start down with it.
+        start = cast(
+            float, min(START_LR, ceiling / 10**DECADES_BELOW) if min_lr == AUTO else min_lr
+        )
+        steps = cast(int | None, None if num_steps == AUTO else num_steps)
+        validate_sweep(start, ceiling, 2 if steps is None else steps, "exp")
+        limit = auto_limits(budget, plan_steps, batch_sources.steps_per_pass(x, y, batch_size))
+    else:
+        validate_sweep(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
+        if budget is not None or plan_steps is not None:
+            raise InvalidArgumentError(
+                "Arguments `budget` and `plan_steps` apply to the auto range only; with "
+                "explicit `min_lr`, `max_lr` and `num_steps` the sweep runs all its steps."
+            )
     _validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     batch_sources.validate_input(x, y, batch_size)
     require_compiled(model)
 
-    lrs = sweep_lrs(min_lr, max_lr, num_steps, mode)
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
     validation = (
         batch_sources.take_samples(validation_data, validation_samples)
         if validation_data is not None
         else None
     )
-    every = validation_every or max(1, num_steps // DEFAULT_VALIDATION_POINTS)
+    sweep_length = num_steps if isinstance(num_steps, int) else REFINE_STEPS_PER_DECADE * 3
+    every = validation_every or max(1, sweep_length // DEFAULT_VALIDATION_POINTS)
     optimizer_description = _describe_optimizer(model.optimizer)
     if not model.built:
         _build_on_first_batch(model, x, y, batch_size)
 
-    state = ModelState.capture(model)
-    start_iteration = micro_batch_count(model.optimizer)
+    session = SweepSession(
+        model,
+        x,
+        y,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        accumulation=accumulation,
+        validation=validation,
+        validation_every=every,
+        progress=progress,
+        callbacks=callbacks,
+    )
     started = time.perf_counter()
-    runs: list[SweepRun] = []
-    try:
-        install_learning_rate(
-            model,
-            SweepSchedule(min_lr, max_lr, num_steps, mode, start_iteration, accumulation),
-        )
-        in_step_reset = resets_in_step(accumulation)
-        if in_step_reset:
-            install_train_step(model, resetting_train_step(model))
-        model.steps_per_execution = 1
-        for repeat in range(repeats):
-            if repeat > 0:
-                state.reset_weights(model)
-            run = SweepRun(seed=seed + repeat)
-            recorder = SweepRecorder(
-                lrs,
-                run,
+    outcome = None
+    with session:
+        if auto:
+            outcome = run_auto(
+                session,
+                start_lr=float(start),
+                ceiling_lr=float(ceiling),
+                num_steps=steps,
+                limit=limit,
                 smoothing=smoothing,
                 divergence=divergence,
-                accumulation_steps=accumulation,
-                validation=validation if repeat == 0 else None,
-                validation_every=every,
-                validation_batch_size=batch_size,
-                progress=progress,
-                repeat=repeat,
-                repeats=repeats,
-                reset_metrics=not in_step_reset,
+                min_sweeps=max(MIN_SWEEPS, repeats),
             )
-            sweep = batch_sources.sweep_batches(
-                x,
-                y,
-                batch_size=batch_size,
-                num_batches=num_steps * accumulation,
-                shuffle=shuffle,
-                seed=seed,
-                repeat=repeat,
-            )
-            model.fit(
-                sweep.data,
-                epochs=1,
-                steps_per_epoch=sweep.steps,
-                shuffle=False,
-                verbose=0,
-                callbacks=[recorder, *callbacks],
-            )
-            runs.append(run)
-    finally:
-        state.restore(model)
+            lrs, runs = outcome.lrs, outcome.runs
+        else:
+            lrs = sweep_lrs(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
+            runs = [
+                session.sweep(
+                    lrs,
+                    mode=mode,
+                    repeat=repeat,
+                    repeats=repeats,
+                    smoothing=smoothing,
+                    divergence=divergence,
+                    score_validation=repeat == 0,
+                )
+                for repeat in range(repeats)
+            ]
     wall_time = time.perf_counter() - started
 
     config = {
@@ -206,9 +234,12 @@ def range_test(
         "validation_samples": validation_samples if validation is not None else None,
         "accumulation_steps": accumulation,
     }
-    return _assemble(
+    if auto:
+        config.update(budget=budget, plan_steps=plan_steps)
+    result = _assemble(
         lrs=lrs,
         runs=runs,
+        steps_run=session.steps_run,
         wall_time=wall_time,
         optimizer=optimizer_description,
         model=_describe_model(model),
@@ -216,6 +247,17 @@ def range_test(
         config=config,
         metadata=dict(metadata or {}),
     )
+    edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
+    result.reliability = assess(
+        edges,
+        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+        edge_lr=result.bounds.edge_lr,
+        max_lr=result.bounds.max_lr,
+        steps=session.steps_run,
+        extra_reasons=outcome.reasons if outcome else (),
+    )
+    result.auto = jsonable(outcome.to_dict()) if outcome else None
+    return result
 
 
 def _validate_options(
@@ -280,6 +322,7 @@ def _assemble(
     *,
     lrs: np.ndarray,
     runs: list[SweepRun],
+    steps_run: int,
     wall_time: float,
     optimizer: dict[str, Any],
     model: dict[str, Any],
@@ -287,7 +330,6 @@ def _assemble(
     config: dict[str, Any],
     metadata: dict[str, Any],
 ) -> RangeTestResult:
-    steps_run = sum(run.steps_run for run in runs)
     first = runs[0]
     if len(runs) == 1:
         losses = np.asarray(first.losses)

@@ -21,6 +21,20 @@ smoothed_i = avg_i / (1 - beta ** (i + 1))
 and the sweep stops at the first non-finite loss, or when
 `smoothed_i > divergence * min(smoothed_0..i)` (only while that minimum is positive: a ratio
 means nothing for losses that go below zero).
+
+The auto range test (`finder.auto_range`) also stops a sweep whose network DIED instead of
+blowing up: a classifier whose loss jumps back to chance level and stays there never passes
+4x its minimum. With `dead_window = w`, after step `w`,
+
+```
+start = mean(loss_0 .. loss_{w-1})           # the level the sweep started from
+best  = min over i of mean(loss_{i-w+1} .. loss_i)
+stop ("diverged") when  start - best >= DEAD_MIN_DROP * |start|      # it had learned (10%)
+                  and   mean(last w losses) >= best + DEAD_RETURN * (start - best)   # 75%
+```
+
+a raw-loss window rather than the EMA, whose lag (up to 49 steps at beta 0.98) would spend a
+decade of a coarse sweep on a dead network.
 """
 
 from __future__ import annotations
@@ -34,6 +48,9 @@ import keras
 import numpy as np
 
 STOP_REASONS = ("completed", "diverged", "non_finite")
+# A dead network: it had fallen by >= 10% of its start and climbed back >= 75% of the way.
+DEAD_MIN_DROP = 0.1
+DEAD_RETURN = 0.75
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,9 @@ class SweepProgress:
     lr: float
     loss: float
     smoothed_loss: float
+    phase: str = "sweep"
+    steps_before: int = 0
+    budget: int | None = None
 
 
 @dataclass
@@ -99,6 +119,11 @@ class SweepRecorder(keras.callbacks.Callback):
         repeats: int. Number of sweeps in the range test.
         reset_metrics: bool. Reset the metrics before every optimizer step from Python;
             False when the train step resets them itself (`resetting_train_step`).
+        dead_window: int or None. Window of the dead-network stop (module docstring);
+            None turns it off. Defaults to `None`.
+        phase: str. Shown in progress: "sweep", or the auto test's "coarse" / "refine".
+        steps_before: int. Steps the test used before this sweep (for progress).
+        budget: int or None. The test's step budget (for progress).
     """
 
     def __init__(
@@ -116,6 +141,10 @@ class SweepRecorder(keras.callbacks.Callback):
         repeat: int = 0,
         repeats: int = 1,
         reset_metrics: bool = True,
+        dead_window: int | None = None,
+        phase: str = "sweep",
+        steps_before: int = 0,
+        budget: int | None = None,
     ) -> None:
         super().__init__()
         self.lrs = lrs
@@ -130,6 +159,11 @@ class SweepRecorder(keras.callbacks.Callback):
         self.repeat = repeat
         self.repeats = repeats
         self.reset_metrics = reset_metrics
+        self.dead_window = dead_window
+        self.phase = phase
+        self.steps_before = steps_before
+        self.budget = budget
+        self._window_best = math.inf
         self._pending_micro_batches = 0
         self._average = 0.0
         self._best = math.inf
@@ -172,13 +206,34 @@ class SweepRecorder(keras.callbacks.Callback):
                     lr=lr,
                     loss=loss,
                     smoothed_loss=smoothed,
+                    phase=self.phase,
+                    steps_before=self.steps_before,
+                    budget=self.budget,
                 )
             )
         self._best = min(self._best, smoothed)
         if self._best > 0 and smoothed > self.divergence * self._best:
             self._stop("diverged", lr)
+        elif self._died():
+            self._stop("diverged", lr)
         elif run.steps_run >= len(self.lrs):
             self.model.stop_training = True
+
+    def _died(self) -> bool:
+        """The dead-network rule of the module docstring."""
+        window = self.dead_window
+        losses = self.run.losses
+        if window is None or len(losses) < window:
+            return False
+        recent = sum(losses[-window:]) / window
+        self._window_best = min(self._window_best, recent)
+        if len(losses) < 2 * window:
+            return False
+        start = sum(losses[:window]) / window
+        drop = start - self._window_best
+        return drop >= DEAD_MIN_DROP * abs(start) and recent >= (
+            self._window_best + DEAD_RETURN * drop
+        )
 
     def _smooth(self, loss: float, step: int) -> float:
         if self.smoothing == 0:

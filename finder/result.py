@@ -1,9 +1,10 @@
-"""`RangeTestResult`: everything a range test measured and suggests, and its JSON (schema v1).
+"""`RangeTestResult`: everything a range test measured and suggests, and its JSON (schema v2).
 
 The JSON is a public contract: the CLI writes it, the service returns it, dashboards read it.
-Its JSON Schema ships in the package (`finder/schemas/range_test_result.v1.json`, see
-`schema()`), and `from_dict` refuses documents that do not match it. Numbers that JSON cannot
-carry (NaN, infinity) are written as `null`.
+Its JSON Schema ships in the package (`finder/schemas/range_test_result.v2.json`, see
+`schema()`), and `from_dict` refuses documents that do not match it. Version 2 adds
+`reliability` and `auto`; version 1 documents (written before them) still load, with both
+None. Numbers that JSON cannot carry (NaN, infinity) are written as `null`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 import jsonschema
 
 from finder.errors import SchemaError
+from finder.reliability import Reliability
 from finder.suggest import Bounds
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULT_KIND = "range_test"
-SCHEMA_RESOURCE = "range_test_result.v1.json"
+SCHEMA_RESOURCE = "range_test_result.v2.json"
 
 
 @cache
@@ -45,7 +47,7 @@ def validate(document: dict[str, Any]) -> None:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "<root>"
         raise SchemaError(
-            f"Not a finder range-test result (v{SCHEMA_VERSION}): {where}: {error.message}"
+            f"Not a finder range-test result (v1 or v{SCHEMA_VERSION}): {where}: {error.message}"
         )
 
 
@@ -87,6 +89,9 @@ class RangeTestResult:
         bounds: Smith's (min_lr, max_lr).
         metadata: free-form JSON the caller attached.
         proposals: ranked schedule proposals (empty unless a training plan was given).
+        reliability: the verdict and the 80% interval of the bound (None in v1 documents).
+        auto: the auto range test's budget, coarse pass and window (None for an explicit
+            range).
     """
 
     lrs: list[float]
@@ -111,6 +116,8 @@ class RangeTestResult:
     proposals: list[dict[str, Any]] = field(default_factory=list)
     created_at: str = ""
     finder_version: str = ""
+    reliability: Reliability | None = None
+    auto: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON document (plain Python values)."""
@@ -140,6 +147,8 @@ class RangeTestResult:
                 "bounds": self.bounds.to_dict(),
                 "proposals": self.proposals,
                 "metadata": self.metadata,
+                "reliability": None if self.reliability is None else self.reliability.to_dict(),
+                "auto": self.auto,
             }
         )
 
@@ -148,10 +157,11 @@ class RangeTestResult:
         """Rebuild a result from `to_dict()` output, after validating it against the schema.
 
         Raises:
-            SchemaError: the document is not a v1 range-test result.
+            SchemaError: the document is not a v1 or v2 range-test result.
         """
         validate(document)
         bounds = document["bounds"]
+        reliability = document.get("reliability")
         return cls(
             lrs=list(document["lrs"]),
             losses=list(document["losses"]),
@@ -175,6 +185,8 @@ class RangeTestResult:
             metadata=dict(document["metadata"]),
             created_at=document["created_at"],
             finder_version=document["finder_version"],
+            reliability=None if reliability is None else Reliability.from_dict(reliability),
+            auto=document.get("auto"),
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -186,7 +198,7 @@ class RangeTestResult:
         """Parse and validate JSON text written by `to_json`.
 
         Raises:
-            SchemaError: not JSON, or not a v1 range-test result.
+            SchemaError: not JSON, or not a v1 or v2 range-test result.
         """
         try:
             document = json.loads(text)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from finder.data import Dataset, load_dataset
+from finder.defaults import AUTO, DEFAULT_BUDGET
 from finder.errors import DataError, InvalidArgumentError
 from finder.model_files import load_model_file
 from finder.propose import attach_proposals, default_steps_per_epoch
@@ -33,9 +34,10 @@ class RunSpec:
     `model` is a built-in model name or a path to a `.keras` file; `data` is a built-in dataset
     name or a path to an `.npz` file. `epochs` (and `steps_per_epoch`, by default one pass over
     the training data) is the training plan the schedule proposals are sized for; None skips
-    the proposals. `optimizer=None` keeps a model file's own compiled
-    optimizer (SGD for built-in or uncompiled models); `loss=None` likewise keeps the file's loss
-    (sparse categorical cross-entropy otherwise).
+    the proposals. `min_lr`, `max_lr` and `num_steps` are `"auto"` by default (the auto range
+    test, within `budget` steps and the plan); `optimizer=None` keeps a model
+    file's own compiled optimizer (SGD for built-in or uncompiled models); `loss=None`
+    likewise keeps the file's loss (sparse categorical cross-entropy otherwise).
     """
 
     model: str = "fashion_cnn"
@@ -44,9 +46,10 @@ class RunSpec:
     optimizer_settings: Mapping[str, Any] = field(default_factory=dict)
     loss: str | None = None
     batch_size: int = 64
-    min_lr: float = 1e-4
-    max_lr: float = 10.0
-    num_steps: int = 500
+    min_lr: float | str = AUTO
+    max_lr: float | str = AUTO
+    num_steps: int | str = AUTO
+    budget: int | None = None
     mode: str = "exp"
     smoothing: float = 0.98
     divergence: float = 4.0
@@ -55,6 +58,18 @@ class RunSpec:
     validation: bool = True
     epochs: int | None = 10
     steps_per_epoch: int | None = None
+
+    @property
+    def auto(self) -> bool:
+        """Whether the range test finds its range itself (`finder.auto_range`)."""
+        return AUTO in (self.min_lr, self.max_lr, self.num_steps)
+
+    @property
+    def progress_steps(self) -> int:
+        """Steps a progress bar counts to: the budget in auto mode, else steps x repeats."""
+        if self.auto:
+            return int(self.budget or DEFAULT_BUDGET)
+        return int(self.num_steps) * self.repeats
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -127,16 +142,25 @@ def run_spec(
     progress: Callable[[SweepProgress], None] | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     dataset: Dataset | None = None,
+    plan_steps: int | None = None,
 ) -> RangeTestResult:
     """Load data and model, run the range test, and attach the job's description.
 
-    `dataset` is `spec.data` when the caller already loaded it.
+    `dataset` is `spec.data` when the caller already loaded it. `plan_steps` is the training
+    the auto range test prepares (it spends at most that); by default the plan,
+    `epochs` x `steps_per_epoch`.
     """
     dataset = dataset if dataset is not None else load_dataset(spec.data)
     model = load_model(spec, dataset)
     validation = (
         (dataset.x_val, dataset.y_val) if spec.validation and dataset.x_val is not None else None
     )
+    steps_per_epoch = spec.steps_per_epoch or default_steps_per_epoch(
+        len(dataset.x_train), spec.batch_size
+    )
+    auto = spec.auto
+    if plan_steps is None and spec.epochs:
+        plan_steps = spec.epochs * steps_per_epoch
     result = range_test(
         model,
         dataset.x_train,
@@ -145,6 +169,8 @@ def run_spec(
         min_lr=spec.min_lr,
         max_lr=spec.max_lr,
         num_steps=spec.num_steps,
+        budget=spec.budget if auto else None,
+        plan_steps=plan_steps if auto else None,
         mode=spec.mode,
         smoothing=spec.smoothing,
         divergence=spec.divergence,
@@ -156,8 +182,5 @@ def run_spec(
         metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
     )
     if spec.epochs is not None:
-        steps_per_epoch = spec.steps_per_epoch or default_steps_per_epoch(
-            len(dataset.x_train), spec.batch_size
-        )
         attach_proposals(result, epochs=spec.epochs, steps_per_epoch=steps_per_epoch)
     return result

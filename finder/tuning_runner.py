@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from finder.data import Dataset, load_dataset
+from finder.propose import default_steps_per_epoch
 from finder.recorder import SweepProgress
 from finder.result import RangeTestResult
 from finder.runner import RunSpec, load_model, run_spec
@@ -34,6 +35,7 @@ from finder.tuning import TrialProgress, TuningResult, tune
 from finder.tuning_space import DEFAULT_FAMILIES
 
 VALIDATION_SHARE = 0.1
+HYPERBAND_TRIALS = 10
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,20 @@ def tuning_range_test(
     dataset: Dataset | None = None,
 ) -> RangeTestResult:
     """The range test of a tuning job: `run_spec(run)` with the plan set to the trials' length,
-    so its proposals and the tuned `best` answer the same plan."""
+    so its proposals and the tuned `best` answer the same plan. The auto range's budget is
+    sized by the whole search (every trial's steps), the training it prepares."""
+    dataset = dataset if dataset is not None else load_dataset(run.data)
+    steps_per_epoch = run.steps_per_epoch or default_steps_per_epoch(
+        len(dataset.x_train), run.batch_size
+    )
+    # Hyperband sets no trial count; its first bracket alone trains about ten models.
+    trials = search.max_trials or HYPERBAND_TRIALS
+    search_steps = trials * search.executions_per_trial * search.epochs
     return run_spec(
-        dataclasses.replace(run, epochs=search.epochs), progress=progress, dataset=dataset
+        dataclasses.replace(run, epochs=search.epochs),
+        progress=progress,
+        dataset=dataset,
+        plan_steps=search_steps * steps_per_epoch,
     )
 
 

@@ -87,20 +87,27 @@ class OptimizerCreate(StrictModel):
 
 
 class RangeCreate(StrictModel):
-    """The swept learning rates: `num_steps` values from `min_lr` to `max_lr`."""
+    """The swept learning rates: found automatically by default (`finder.auto_range`, within
+    `budget` optimizer steps), or `num_steps` values from `min_lr` to `max_lr`."""
 
-    min_lr: PositiveFloat = 1e-4
-    max_lr: PositiveFloat = 10.0
-    num_steps: int = Field(default=300, ge=2, le=10_000)
+    min_lr: PositiveFloat | Literal["auto"] = "auto"
+    max_lr: PositiveFloat | Literal["auto"] = "auto"
+    num_steps: Annotated[int, Field(ge=2, le=10_000)] | Literal["auto"] = "auto"
+    budget: int | None = Field(default=None, ge=1, le=100_000)
     mode: Literal["exp", "linear"] = "exp"
 
     @field_validator("max_lr")
     @classmethod
-    def above_min(cls, max_lr: float, info: ValidationInfo) -> float:
+    def above_min(cls, max_lr: float | str, info: ValidationInfo) -> float | str:
         min_lr = info.data.get("min_lr")
-        if min_lr is not None and max_lr <= min_lr:
+        numbers = isinstance(min_lr, float | int) and isinstance(max_lr, float | int)
+        if numbers and max_lr <= min_lr:  # type: ignore[operator]
             raise ValueError(f"max_lr must be > min_lr (got min_lr={min_lr}, max_lr={max_lr})")
         return max_lr
+
+    @property
+    def auto(self) -> bool:
+        return "auto" in (self.min_lr, self.max_lr, self.num_steps)
 
 
 class PlanCreate(StrictModel):
@@ -223,7 +230,7 @@ class JobPublic(BaseModel):
     result: dict[str, Any] | None = Field(
         default=None,
         description="The library's result JSON once succeeded: a range-test result (schema "
-        "finder/schemas/range_test_result.v1.json) for find_lr jobs, a tuning result "
+        "finder/schemas/range_test_result.v2.json) for find_lr jobs, a tuning result "
         "(tuning_result.v1.json) for tune jobs; only in GET /jobs/{id}, not in lists.",
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from finder.defaults import DEFAULT_BUDGET
 from service.models import (
     FindLRCreate,
     RangeTestCreate,
@@ -36,6 +37,7 @@ def run_spec_fields(
         "min_lr": body.range.min_lr,
         "max_lr": body.range.max_lr,
         "num_steps": body.range.num_steps,
+        "budget": body.range.budget if body.range.auto else None,
         "mode": body.range.mode,
         "smoothing": body.smoothing,
         "divergence": body.divergence,
@@ -81,8 +83,10 @@ def tune_spec(body: TuneCreate, *, model_path: str | None, data_path: str | None
 
 
 def range_test_steps(body: RangeTestCreate) -> int:
-    """Optimizer steps of the range test when no sweep stops early."""
-    return body.repeats * body.range.num_steps
+    """Optimizer steps of the range test when no sweep stops early (the auto range's budget)."""
+    if body.range.auto:
+        return body.range.budget or DEFAULT_BUDGET
+    return body.repeats * int(body.range.num_steps)
 
 
 def total_steps(body: RangeTestCreate) -> int:

@@ -130,7 +130,7 @@ def run_tune(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
         sweep.engine,
         sweep.job_id,
         sweep.attempt,
-        offset=run.repeats * run.num_steps,
+        offset=run.progress_steps,
         executions=search.executions_per_trial,
     )
     return run_tune_spec(run, search, sweep_progress=sweep, trial_progress=trials).to_dict()

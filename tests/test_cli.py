@@ -11,7 +11,20 @@ from click.testing import CliRunner
 from finder.cli import cli
 from finder.result import RangeTestResult
 
-FAST = ["--steps", "20", "--repeats", "1", "--epochs", "2", "--model", "mlp"]
+# The pre-auto default range, swept explicitly: fast and deterministic.
+FAST = [
+    "--lr-range",
+    "1e-4",
+    "10",
+    "--steps",
+    "20",
+    "--repeats",
+    "1",
+    "--epochs",
+    "2",
+    "--model",
+    "mlp",
+]
 
 
 @pytest.fixture
@@ -56,7 +69,7 @@ def test_run_json_prints_only_the_result_on_stdout(tmp_path, tiny_npz):
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["optimizer"]["config"]["momentum"] == pytest.approx(0.9)
     assert document["proposals"][0]["spec"]["params"]["cycle_momentum"] is True
 

@@ -50,7 +50,7 @@ def test_document_validates_against_the_shipped_schema(repeated_result):
     document = json.loads(repeated_result.to_json())
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.Draft202012Validator(schema()).validate(document)
-    assert document["schema_version"] == 1 and document["kind"] == "range_test"
+    assert document["schema_version"] == 2 and document["kind"] == "range_test"
     assert document["repeats"]["count"] == 3
     assert len(document["proposals"]) == 5 and document["proposals"][0]["rank"] == 1
 
@@ -69,7 +69,7 @@ def test_save_and_load(tmp_path, repeated_result):
     ("mutate", "where"),
     [
         # A future schema version is not silently accepted.
-        (lambda d: d.update(schema_version=2), "schema_version"),
+        (lambda d: d.update(schema_version=3), "schema_version"),
         # Learning rates must be positive.
         (lambda d: d["lrs"].__setitem__(0, -1.0), "lrs/0"),
         # Unknown stop reasons are refused.

@@ -55,8 +55,15 @@ def test_defaults_fill_the_request(client: TestClient) -> None:
     request = response.json()["request"]
     assert request["model"] == {"builtin": "fashion_cnn"}
     assert request["data"] == {"builtin": "fashion_mnist_sample"}
-    assert request["range"] == {"min_lr": 1e-4, "max_lr": 10.0, "num_steps": 300, "mode": "exp"}
-    assert response.json()["progress"]["steps_total"] == 900  # 3 repeats x 300 steps
+    # The auto range by default (issue 9): its progress counts to the default step budget.
+    assert request["range"] == {
+        "min_lr": "auto",
+        "max_lr": "auto",
+        "num_steps": "auto",
+        "budget": None,
+        "mode": "exp",
+    }
+    assert response.json()["progress"]["steps_total"] == 1500
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,8 @@ def test_tune_with_a_saved_range_test_prints_trials_and_the_best_schedule(
 
 def test_tune_runs_the_range_test_first_and_prints_json(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = ["tune", *FAST, "--steps", "60", "--repeats", "1", "--json", "--out", str(out)]
+    args = ["tune", *FAST, "--lr-range", "1e-4", "10", "--steps", "60", "--repeats", "1"]
+    args += ["--json", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     printed = TuningResult.from_json(result.stdout)

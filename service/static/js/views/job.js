@@ -19,8 +19,21 @@ const RETRY_MS = 1500;
 
 // The stored request is the validated body, every default filled in.
 function sweepText({ range, repeats, batch_size: batchSize }) {
+  if (isAuto(range)) return `auto range, budget ${sweepSteps({ range, repeats })} steps, batch ${batchSize}`;
   const lrs = `${formatLr(range.min_lr)} → ${formatLr(range.max_lr)}`;
   return `${lrs}, ${range.num_steps} steps × ${repeats} sweeps, batch ${batchSize}`;
+}
+
+// The service's default budget of an auto range test (finder.defaults.DEFAULT_BUDGET).
+const DEFAULT_BUDGET = 1500;
+
+function isAuto(range) {
+  return [range.min_lr, range.max_lr, range.num_steps].includes("auto");
+}
+
+/** The range test's steps when no sweep stops early: the auto range's budget, else steps × repeats. */
+function sweepSteps({ range, repeats }) {
+  return isAuto(range) ? range.budget || DEFAULT_BUDGET : range.num_steps * repeats;
 }
 
 function searchText({ tuner, max_trials: trials, epochs, objective, families }) {
@@ -52,7 +65,7 @@ const PHASES = { range_test: "Range test", tuning: "Tuning" };
 function counted(job, progress) {
   const { steps_done: done, steps_total: total, phase } = progress;
   if (job.kind !== "tune") return { done, total, text: `Step ${done} of ${total}` };
-  const sweep = job.request.range.num_steps * job.request.repeats;
+  const sweep = sweepSteps(job.request);
   if (phase === "tuning") {
     const [epochs, budget] = [done - sweep, total - sweep];
     return { done: epochs, total: budget, text: `Tuning: ${epochs} of ${budget} trial epochs` };

@@ -433,6 +433,33 @@ export function proposalsSection(proposals) {
 }
 
 /** The whole range-test result: chart and suggestions side by side, then the schedules. */
+/** How sure the bound is (schema v2's `reliability`; absent from v1 results). */
+function verdictBox(result) {
+  const reliability = result.reliability;
+  if (!reliability) return null;
+  const interval = reliability.max_lr_interval;
+  const summary = interval
+    ? `max_lr 80% interval ${formatLr(interval[0])} – ${formatLr(interval[1])}`
+    : "no interval";
+  return h(
+    "div",
+    { class: `verdict verdict-${reliability.verdict}`, testid: "verdict" },
+    h("strong", {}, reliability.verdict),
+    h(
+      "span",
+      { class: "muted" },
+      ` · ${summary} · ${reliability.sweeps} sweeps, ${reliability.steps} steps`,
+    ),
+    reliability.reasons.length
+      ? h(
+          "ul",
+          {},
+          reliability.reasons.map((reason) => h("li", {}, reason)),
+        )
+      : null,
+  );
+}
+
 export function rangeTestSection(result, jobId, { heading = "Range test" } = {}) {
   const alert = h("div", { class: "alert-region", role: "alert" });
   const note = result.bounds.note
@@ -460,6 +487,7 @@ export function rangeTestSection(result, jobId, { heading = "Range test" } = {})
         "aside",
         { class: "card side" },
         h("h2", {}, "Suggestions"),
+        verdictBox(result),
         suggestionsTable(result),
         note,
         suggestionNotes(result),

@@ -1,0 +1,145 @@
+"""The auto range test on real (tiny) Keras training: no range given, a budget kept, a verdict."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import finder
+from finder.auto_range import CEILING_LR, START_LR, limits
+from finder.errors import InvalidArgumentError
+from finder.reliability import jackknife_interval, median_edge
+from finder.result import RangeTestResult
+from tests.utils.factories import dense_regressor
+
+
+def all_values(model: keras.Model) -> list[np.ndarray]:
+    return [v.numpy().copy() for v in model.variables + model.optimizer.variables]
+
+
+def test_auto_mode_brackets_the_analytic_divergence_lr_from_no_range(least_squares):
+    model = dense_regressor(inputs=least_squares.x.shape[1])
+    before = all_values(model)
+    result = finder.range_test(model, least_squares.x, least_squares.y, batch_size=64)
+    max_lr = result.bounds.max_lr
+    assert max_lr is not None
+    assert least_squares.divergence_lr / 10 < max_lr < least_squares.divergence_lr
+    auto = result.auto
+    # It started far below and ran until the loss diverged, well past 1 / lambda_max.
+    assert auto["coarse"]["lrs"][0] == pytest.approx(START_LR)
+    assert auto["coarse"]["stop_reason"] == "diverged"
+    assert auto["coarse"]["stopped_at_lr"] > least_squares.divergence_lr
+    assert auto["sweeps"] >= 4
+    assert result.config["min_lr"] == "auto" and result.config["num_steps"] == "auto"
+    # Every sweep restarted from, and the test ended at, the model as it was given.
+    for old, new in zip(before, all_values(model), strict=True):
+        np.testing.assert_array_equal(old, new)
+    reliability = result.reliability
+    assert reliability.steps == result.steps_run <= 1500
+    assert reliability.edge_interval[0] <= result.bounds.edge_lr <= reliability.edge_interval[1]
+
+
+def test_a_model_that_cannot_learn_is_unreliable_with_a_reason_and_no_number():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4096, 16)).astype("float32")
+    y = rng.integers(0, 4, size=4096)  # labels independent of the inputs, balanced
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(4, activation="softmax", kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    result = finder.range_test(model, x, y, batch_size=64, budget=600)
+    assert result.bounds.max_lr is None and result.bounds.edge_lr is None
+    assert result.reliability.verdict == "unreliable"
+    assert result.reliability.reasons[0] == "the loss never fell: no bound to trust"
+    assert result.steps_run <= 600
+
+
+@pytest.mark.parametrize("budget", [90, 250, 700])
+def test_the_budget_is_never_exceeded(least_squares, budget):
+    model = dense_regressor(inputs=least_squares.x.shape[1])
+    result = finder.range_test(
+        model, least_squares.x, least_squares.y, batch_size=64, budget=budget
+    )
+    assert result.steps_run <= budget
+    assert result.reliability.steps == result.steps_run
+    assert result.auto["budget"] == budget
+
+
+def test_a_training_plan_caps_the_budget_and_the_verdict_says_why(least_squares):
+    model = dense_regressor(inputs=least_squares.x.shape[1])
+    result = finder.range_test(
+        model, least_squares.x, least_squares.y, batch_size=64, plan_steps=120
+    )
+    assert result.steps_run <= 120
+    assert result.auto["reason"] == "100% of the 120-step training plan"
+    assert result.reliability.verdict == "unreliable"
+    assert any("budget" in reason for reason in result.reliability.reasons)
+
+
+def test_limits_respect_budget_plan_and_data_passes():
+    assert limits(None, None, 100).budget == 1500
+    assert limits(None, 800, 100).budget == 800
+    assert limits(400, 8000, None).budget == 400
+    assert limits(None, None, 22).sweep_cap == 88  # 4 passes of 22 batches
+    with pytest.raises(InvalidArgumentError, match="budget"):
+        limits(0, None, 10)
+
+
+def test_explicit_range_reproduces_the_old_curve_exactly_and_rejects_a_budget(regression_data):
+    x, y = regression_data
+    options = dict(batch_size=32, min_lr=1e-3, max_lr=0.5, num_steps=30, seed=3, repeats=2)
+    result = finder.range_test(dense_regressor(), x, y, **options)
+    assert result.auto is None and len(result.lrs) == 30
+    np.testing.assert_allclose(result.lrs, np.geomspace(1e-3, 0.5, 30))
+    # The same sweep by hand: one fit per repeat at the grid's LRs from the same weights.
+    again = finder.range_test(dense_regressor(), x, y, **options)
+    assert again.losses == result.losses
+    with pytest.raises(InvalidArgumentError, match="auto range only"):
+        finder.range_test(dense_regressor(), x, y, budget=100, **options)
+
+
+def test_partial_auto_uses_the_given_ceiling_and_steps(least_squares):
+    model = dense_regressor(inputs=least_squares.x.shape[1])
+    result = finder.range_test(
+        model, least_squares.x, least_squares.y, batch_size=64, max_lr=3.0, num_steps=60
+    )
+    assert result.auto["coarse"]["lrs"][-1] <= 3.0
+    assert result.auto["window"]["num_steps"] == 60
+    assert result.auto["window"]["max_lr"] <= 3.0
+
+
+def test_auto_result_round_trips_through_json_and_v1_documents_still_load(least_squares, tmp_path):
+    model = dense_regressor(inputs=least_squares.x.shape[1])
+    result = finder.range_test(model, least_squares.x, least_squares.y, batch_size=64, budget=500)
+    loaded = RangeTestResult.load(result.save(tmp_path / "r.json"))
+    assert loaded.reliability == result.reliability
+    assert loaded.auto == result.auto
+    document = result.to_dict()
+    document["schema_version"] = 1
+    del document["reliability"], document["auto"]
+    document["config"] = {**document["config"], "min_lr": 1e-4, "max_lr": 1.0, "num_steps": 50}
+    old = RangeTestResult.from_dict(document)
+    assert old.reliability is None and old.auto is None
+
+
+def test_jackknife_interval_shrinks_with_agreeing_sweeps():
+    lrs = np.geomspace(1e-3, 10, 200)
+    base = np.concatenate([np.linspace(2.0, 0.5, 120), np.linspace(0.5, 3.0, 80)])
+    rng = np.random.default_rng(0)
+    quiet = [list(base + rng.normal(0, 0.01, 200)) for _ in range(6)]
+    noisy = [list(base + rng.normal(0, 0.4, 200)) for _ in range(6)]
+    quiet_low, quiet_high = jackknife_interval(lrs, quiet)
+    noisy_low, noisy_high = jackknife_interval(lrs, noisy)
+    assert quiet_high / quiet_low < noisy_high / noisy_low
+    edge = median_edge(lrs, quiet)
+    assert quiet_low <= edge <= quiet_high
+    assert jackknife_interval(lrs, quiet[:3]) is None  # too few sweeps to judge
+
+
+def test_the_default_ceiling_is_far_above_any_useful_rate():
+    assert CEILING_LR >= 1e3 and START_LR <= 1e-6
