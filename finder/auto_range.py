@@ -7,8 +7,8 @@ default). It needs no range from the user and works in two phases, inside a step
    upwards at `COARSE_STEPS_PER_DECADE` (20) steps per decade, with no upper end but the
    safety `CEILING_LR` (1e4), until the loss has clearly diverged: non-finite, the EMA
    (beta `COARSE_SMOOTHING` = 0.9, a lag of ~9 steps, half a decade) above 4x its minimum,
-   or a DEAD network (the recorder's dead rule: back within 10% of its starting level after
-   falling by >= 10%, as a classifier stuck at chance level). A range too narrow or too wide
+   or a DEAD network (the recorder's dead rule: back within 25% of its starting level after
+   falling by >= 30%, as a classifier stuck at chance level). A range too narrow or too wide
    cannot happen: the sweep ends where this model and optimizer diverge.
 2. **Refining sweeps.** From the LR `d` where the coarse pass diverged and its turn `t` (its
    `edge_lr`, never above `d / 10`; `d / 10` when its loss never fell, as happens when a fast
@@ -79,8 +79,10 @@ MIN_SWEEPS = 4
 # Share of the budget the coarse pass may use, and the fewest steps a sweep is worth running.
 COARSE_SHARE = 0.4
 MIN_SWEEP_STEPS = 16
-# Window of the dead-network rule, in steps per decade of the sweep's density.
+# Window of the dead-network rule: a tenth of a decade of the sweep, at least 10 steps (the
+# mean of fewer noisy batch losses wanders too far).
 DEAD_WINDOW_DECADES = 0.1
+DEAD_WINDOW_MIN = 10
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _density(lrs: np.ndarray) -> float:
 
 
 def _dead_window(lrs: np.ndarray) -> int:
-    return max(3, round(_density(lrs) * DEAD_WINDOW_DECADES))
+    return max(DEAD_WINDOW_MIN, round(_density(lrs) * DEAD_WINDOW_DECADES))
 
 
 def _tight(lrs: np.ndarray, runs: list[SweepRun], tolerance: float) -> bool:

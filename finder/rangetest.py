@@ -44,7 +44,7 @@ from finder.reliability import assess, jackknife_interval
 from finder.result import RangeTestResult, jsonable
 from finder.session import SweepSession
 from finder.suggest import SUGGESTION_NAMES, suggest
-from finder.sweep import sweep_lrs, validate_sweep
+from finder.sweep import SWEEP_MODES, sweep_lrs, validate_sweep
 
 DEFAULT_VALIDATION_POINTS = 20
 DEFAULT_VALIDATION_SAMPLES = 512
@@ -143,6 +143,11 @@ def range_test(
         DataError: the data cannot be read or cycled.
     """
     auto = AUTO in (min_lr, max_lr, num_steps)
+    batch_sources.validate_input(x, y, batch_size)
+    if mode not in SWEEP_MODES:
+        raise InvalidArgumentError(
+            f"Argument `mode` must be one of {SWEEP_MODES}. Received: mode={mode!r}"
+        )
     if auto:
         ceiling = cast(float, CEILING_LR if max_lr == AUTO else max_lr)
         # A ceiling below the default start moves the start down with it.
@@ -160,7 +165,6 @@ def range_test(
                 "explicit `min_lr`, `max_lr` and `num_steps` the sweep runs all its steps."
             )
     _validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
-    batch_sources.validate_input(x, y, batch_size)
     require_compiled(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)

@@ -11,7 +11,7 @@ from finder.auto_range import CEILING_LR, START_LR, limits
 from finder.errors import InvalidArgumentError
 from finder.reliability import jackknife_interval, median_edge
 from finder.result import RangeTestResult
-from tests.utils.factories import dense_regressor
+from tests.utils.factories import dense_regressor, small_classifier
 
 
 def all_values(model: keras.Model) -> list[np.ndarray]:
@@ -143,3 +143,18 @@ def test_jackknife_interval_shrinks_with_agreeing_sweeps():
 
 def test_the_default_ceiling_is_far_above_any_useful_rate():
     assert CEILING_LR >= 1e3 and START_LR <= 1e-6
+
+
+def test_restore_holds_across_every_auto_sweep_for_a_stateful_model(classification_data):
+    x, y = classification_data
+    # BatchNormalization statistics, Dropout's seed, Adam's slots and a schedule object.
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)
+    model = small_classifier(seed=2, optimizer=keras.optimizers.Adam(schedule))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # slots and iterations not at zero
+    before = all_values(model)
+    result = finder.range_test(model, x, y, batch_size=16, budget=400)
+    assert result.auto["sweeps"] >= 1 and result.steps_run <= 400
+    for old, new in zip(before, all_values(model), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert model.optimizer.learning_rate is not None
+    assert model.optimizer._learning_rate is schedule

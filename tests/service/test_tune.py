@@ -37,7 +37,8 @@ def test_tuning_defaults(client: TestClient) -> None:
     tuning = response.json()["request"]["tuning"]
     assert tuning["families"] == list(LIBRARY_DEFAULT_FAMILIES)
     assert (tuning["tuner"], tuning["max_trials"], tuning["epochs"]) == ("bayesian", 6, 3)
-    assert response.json()["progress"]["steps_total"] == 3 * 300 + 6 * 3
+    # The auto range's default budget, then one unit per trial epoch.
+    assert response.json()["progress"]["steps_total"] == 1500 + 6 * 3
 
 
 @pytest.mark.parametrize(
