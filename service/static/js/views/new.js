@@ -155,23 +155,30 @@ function sweepFieldset(fields) {
       fields.add(
         "range.min_lr",
         "Min learning rate",
-        input({ type: "text", inputmode: "decimal", value: "1e-4" }),
+        input({ type: "text", inputmode: "decimal", placeholder: "auto" }),
+        "Empty: found automatically.",
       ),
       fields.add(
         "range.max_lr",
         "Max learning rate",
-        input({ type: "text", inputmode: "decimal", value: "10" }),
+        input({ type: "text", inputmode: "decimal", placeholder: "auto" }),
       ),
       fields.add(
         "range.num_steps",
         "Steps per sweep",
-        input({ type: "number", min: 2, step: 1, value: 300 }),
+        input({ type: "number", min: 2, step: 1, placeholder: "auto" }),
+      ),
+      fields.add(
+        "range.budget",
+        "Step budget (auto range)",
+        input({ type: "number", min: 1, step: 1, placeholder: "1500" }),
+        "All sweeps together; never more than the plan.",
       ),
       fields.add(
         "repeats",
         "Repeats",
         input({ type: "number", min: 1, max: 10, step: 1, value: 3 }),
-        "Sweeps over different batch orders.",
+        "Sweeps over different batch orders (auto range: at least 4).",
       ),
       fields.add("batch_size", "Batch size", input({ type: "number", min: 1, step: 1, value: 64 })),
       fields.add(
@@ -307,6 +314,7 @@ function requestBody(fields, kind, { model, data }) {
       min_lr: numberValue(value("range.min_lr")),
       max_lr: numberValue(value("range.max_lr")),
       num_steps: numberValue(value("range.num_steps")),
+      budget: numberValue(value("range.budget")),
       mode: value("range.mode").value,
     },
     smoothing: numberValue(value("smoothing")),
