@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ from finder.errors import InvalidArgumentError
 from finder.reliability import jackknife_interval, median_edge
 from finder.result import RangeTestResult
 from tests.utils.factories import dense_regressor, small_classifier
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def all_values(model: keras.Model) -> list[np.ndarray]:
@@ -158,3 +163,32 @@ def test_restore_holds_across_every_auto_sweep_for_a_stateful_model(classificati
         np.testing.assert_array_equal(old, new)
     assert model.optimizer.learning_rate is not None
     assert model.optimizer._learning_rate is schedule
+
+
+def test_explicit_ranges_reproduce_the_curves_written_before_the_auto_range(
+    regression_data, classification_data
+):
+    # tests/data/explicit_curves_before_auto.json was written by the range test as it was
+    # before the auto range existed (commit 734cb9c), with exactly these calls.
+    golden = json.loads((DATA / "explicit_curves_before_auto.json").read_text())
+    x, y = regression_data
+    sgd = finder.range_test(
+        dense_regressor(), x, y, batch_size=32, min_lr=1e-3, max_lr=3.0, num_steps=40,
+        repeats=2, seed=5,
+    )  # fmt: skip
+    xc, yc = classification_data
+    adam = finder.range_test(
+        small_classifier(seed=1, optimizer="adam"), xc, yc, batch_size=32, min_lr=1e-5,
+        max_lr=1.0, num_steps=30, seed=2,
+    )  # fmt: skip
+    for name, result in (("sgd_regressor", sgd), ("adam_classifier", adam)):
+        np.testing.assert_allclose(result.losses, golden[name]["losses"], rtol=1e-6)
+        np.testing.assert_allclose(result.smoothed_losses, golden[name]["smoothed"], rtol=1e-6)
+        assert result.stop_reason == golden[name]["stop"]
+        for key, value in golden[name]["bounds"].items():
+            got = result.bounds.to_dict()[key]
+            assert (
+                got == value
+                if value is None or isinstance(value, str)
+                else (got == pytest.approx(value, rel=1e-6))
+            )
