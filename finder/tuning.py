@@ -159,7 +159,7 @@ def tune(
     Under keras-tuner's own variables (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
     `KERASTUNER_ORACLE_PORT`) this call is the chief or a worker; give every process the same
     `result` or `space`. A worker returns only its own trials. A chief keeps answering for
-    `LATE_WORKER_GRACE_S` (10 s) after the search ends, so that a worker starting late is told
+    `LATE_WORKER_GRACE_S` (30 s) after the search ends, so that a worker starting late is told
     to stop rather than left waiting on keras-tuner's one-hour client timeout; with `workers=N`
     it waits for its own Ray tasks instead, and cancels any that never started.
 

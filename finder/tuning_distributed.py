@@ -37,8 +37,10 @@ POLL_S = 0.2
 WORKERS_GONE_GRACE_S = 10.0
 # How long a chief keeps answering after the search ends. A worker that has not asked for its
 # first trial yet is unknown to the oracle, and its requests to a stopped chief would block for
-# keras-tuner's one-hour client timeout; within this time it is told to stop instead.
-LATE_WORKER_GRACE_S = 10.0
+# keras-tuner's one-hour client timeout; within this time it is told to stop instead. 30 s:
+# a worker process started when the search ends spends 10-20 s importing TensorFlow on a
+# 2-core machine before its first request (10 s let such a worker hang in CI here).
+LATE_WORKER_GRACE_S = 30.0
 
 
 def distributed_role() -> str:

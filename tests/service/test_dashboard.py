@@ -271,6 +271,11 @@ def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server
     )
     assert float(band.locator("rect").get_attribute("width") or 0) > 1
     expect(page.get_by_test_id("suggestions-table")).to_contain_text("valley")
+    # The verdict (schema v2's reliability) with the API's reasons.
+    verdict = page.get_by_test_id("verdict")
+    expect(verdict).to_have_class(re.compile(f"verdict-{result['reliability']['verdict']}"))
+    for reason in result["reliability"]["reasons"]:
+        expect(verdict).to_contain_text(reason)
 
     # Hovering reads the curve: a crosshair and the LR and losses under the pointer.
     box = chart.bounding_box()
