@@ -197,7 +197,7 @@ def assess(
         reasons.insert(
             0,
             f"fewer than {MIN_INTERVAL_SWEEPS} sweeps with an edge: no spread to judge by "
-            "(run the auto range, or repeats >= 4)",
+            "(give the auto range a larger budget, or sweep an explicit range with repeats >= 4)",
         )
     else:
         if len(found) * 2 < len(sweep_edges):
