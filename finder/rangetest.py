@@ -36,7 +36,7 @@ from finder.auto_range import (
     sweep_edge,
 )
 from finder.auto_range import limits as auto_limits
-from finder.defaults import AUTO
+from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
 from finder.model_state import innermost_optimizer, require_compiled
 from finder.recorder import SweepProgress, SweepRun
@@ -142,7 +142,7 @@ def range_test(
         ModelError: the model is not compiled.
         DataError: the data cannot be read or cycled.
     """
-    auto = AUTO in (min_lr, max_lr, num_steps)
+    auto = is_auto(min_lr, max_lr, num_steps)
     batch_sources.validate_input(x, y, batch_size)
     if mode not in SWEEP_MODES:
         raise InvalidArgumentError(

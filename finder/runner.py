@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from finder.data import Dataset, load_dataset
-from finder.defaults import AUTO, DEFAULT_BUDGET
+from finder.defaults import AUTO, DEFAULT_BUDGET, is_auto
 from finder.errors import DataError, InvalidArgumentError
 from finder.model_files import load_model_file
 from finder.propose import attach_proposals, default_steps_per_epoch
@@ -62,7 +62,7 @@ class RunSpec:
     @property
     def auto(self) -> bool:
         """Whether the range test finds its range itself (`finder.auto_range`)."""
-        return AUTO in (self.min_lr, self.max_lr, self.num_steps)
+        return is_auto(self.min_lr, self.max_lr, self.num_steps)
 
     @property
     def progress_steps(self) -> int:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from finder.defaults import is_auto
+
 if TYPE_CHECKING:
     from service.db import Job
 
@@ -107,7 +109,7 @@ class RangeCreate(StrictModel):
 
     @property
     def auto(self) -> bool:
-        return "auto" in (self.min_lr, self.max_lr, self.num_steps)
+        return is_auto(self.min_lr, self.max_lr, self.num_steps)
 
 
 class PlanCreate(StrictModel):
