@@ -90,10 +90,16 @@ if TYPE_CHECKING:
     help="Auto range: optimizer steps for all sweeps (default 1500).",
 )
 @click.option("--repeats", type=int, default=3, show_default=True, help="Range-test sweeps.")
+# The families are written out, not read from `TUNABLE_FAMILIES`: that import loads
+# TensorFlow, which `--help` must not (a test keeps the two lists equal).
 @click.option(
     "--families",
     default=None,
-    help="Comma-separated schedule families. Default: one_cycle,cyclical,cosine_warmup.",
+    help=(
+        "Comma-separated schedule families, from constant, cosine_warmup, cyclical, "
+        "exponential, inverse_time, one_cycle, piecewise_constant, plateau, power, wsd. "
+        "Default: one_cycle,cyclical,cosine_warmup."
+    ),
 )
 @click.option(
     "--tuner",

@@ -10,9 +10,11 @@ With `lo = bounds.min_lr`, `hi = bounds.max_lr`, `edge = bounds.edge_lr` (`edge 
                    when the optimizer has momentum (SGD momentum > 0, Adam, AdamW)
 2. cosine_warmup   warm up linearly from lo to hi over max(1, round(0.05 T)) steps, then
                    cosine decay to 0 at T
-3. cyclical        triangular2 between lo and hi, step_size_up = S * max(1, round(E / 5))
-4. exponential     from hi, decaying by a factor 4 over T (reaches lo at the end)
-5. plateau         constant hi, times 0.1 when val_loss stalls for max(1, round(E / 10))
+3. wsd             the same warm-up, hold hi, then decay as 1 - sqrt to 0 over the last
+                   max(1, round(0.2 T)) steps
+4. cyclical        triangular2 between lo and hi, step_size_up = S * max(1, round(E / 5))
+5. exponential     from hi, decaying by a factor 4 over T (reaches lo at the end)
+6. plateau         constant hi, times 0.1 when val_loss stalls for max(1, round(E / 10))
                    epochs, floor lo / 100
 ```
 
@@ -22,6 +24,10 @@ recipe uses the range test's turning point as the cycle's maximum). Schedules th
 for long take the constant-safe bound `hi`, half the edge. On full Fashion-MNIST with
 `fashion_cnn` and SGD this machine measured 1cycle peaks of 0.25 / 0.5 / 1.0 at val_accuracy
 0.863 / 0.874 / 0.872 after 10 epochs, while range tests put `edge` at ~0.5; see BENCHMARKS.md.
+
+Why wsd decays over the last 20%: Hägele et al. (2024, arXiv:2405.18392) find that a cooldown
+over the last 10-20% of the steps matches cosine decay, and that the `1 - sqrt` shape beats a
+linear one; warmup-stable-decay is MiniCPM's schedule (Hu et al., 2024, arXiv:2404.06395).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ CURVE_POINTS = 200
 MOMENTUM_OPTIMIZERS = ("SGD", "Adam", "AdamW")
 WARMUP_FRACTION = 0.05
 EXPONENTIAL_TOTAL_DECAY = 4.0
+WSD_DECAY_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ def propose_schedules(
     total = plan.total_steps
     cycle_momentum = has_momentum(optimizer if optimizer is not None else result.optimizer)
     warmup = max(1, round(WARMUP_FRACTION * total))
+    wsd_decay = max(1, round(WSD_DECAY_FRACTION * total))
     step_size = steps_per_epoch * max(1, round(epochs / 5))
     patience = max(1, round(epochs / 10))
     one_cycle_params: dict[str, Any] = {"max_lr": edge, "total_steps": total}
@@ -179,6 +187,23 @@ def propose_schedules(
             ),
             f"linear warm-up to the constant-safe bound {hi:.3g}, then cosine decay to 0",
             "warmup lo -> hi over max(1, round(0.05 T)) steps; cosine to 0 at T",
+        ),
+        (
+            ScheduleSpec(
+                "wsd",
+                {
+                    "max_lr": hi,
+                    "total_steps": total,
+                    "warmup_steps": warmup,
+                    "decay_steps": wsd_decay,
+                    "initial_lr": lo,
+                    "decay": "sqrt",
+                },
+            ),
+            f"linear warm-up to the constant-safe bound {hi:.3g}, held there, then a 1-sqrt "
+            "cooldown to 0 over the last 20% of the run",
+            "warmup lo -> hi over max(1, round(0.05 T)) steps; hold hi; "
+            "1 - sqrt decay to 0 over the last max(1, round(0.2 T)) steps",
         ),
         (
             ScheduleSpec(

@@ -12,9 +12,13 @@ The learning-rate rule, from a range test's `Bounds` (`min_lr = max_lr / 4`,
 peak_range = [max_lr / 2, 2 * edge_lr]   one_cycle, cosine_warmup: warm up to a brief peak,
                                          then anneal; they tolerate LRs past the edge
 held_range = [min_lr, edge_lr]           constant, plateau, exponential, inverse_time, power,
-                                         piecewise_constant, cyclical: the LR stays near its
-                                         peak for long, so the edge is the ceiling
+                                         piecewise_constant, cyclical, wsd: the LR stays near
+                                         its peak for long, so the edge is the ceiling
 ```
+
+`wsd` warms up like `cosine_warmup` but then holds its peak for most of the run (65-85% of
+the steps here) before its cooldown: for that stretch it is a constant rate, so it is a held
+family and the edge is its ceiling.
 
 Both ranges are 8x wide (3 octaves). The peak range is centred on the edge, where Smith's
 super-convergence recipe puts a 1cycle peak; the held range on `max_lr`, the constant-safe
@@ -40,6 +44,9 @@ Per-family parameters (`T` = the trial's optimizer steps):
 | `piecewise_constant` | initial_lr, gamma 0.05-0.5 (log)    | x gamma at T/2 and at 3T/4     |
 | `plateau`            | initial_lr, factor 0.1-0.5 (log),   | ReduceLROnPlateau on val_loss  |
 |                      | patience 1-3 epochs                 |                                |
+| `wsd`                | max_lr, decay_fraction 0.1-0.3      | warm up round(0.05 T) steps,   |
+|                      |                                     | hold, then 1 - sqrt decay to 0 |
+|                      |                                     | over max(1, round(f T)) steps  |
 """
 
 from __future__ import annotations
@@ -62,9 +69,11 @@ HELD_FAMILIES = (
     "piecewise_constant",
     "plateau",
     "power",
+    "wsd",
 )
 TUNABLE_FAMILIES: tuple[str, ...] = tuple(sorted(PEAK_FAMILIES + HELD_FAMILIES))
 DEFAULT_FAMILIES = ("one_cycle", "cyclical", "cosine_warmup")
+WSD_WARMUP_FRACTION = 0.05
 
 _Getter = Callable[[str], Any]
 
@@ -79,6 +88,7 @@ LR_PARAM = {
     "piecewise_constant": "initial_lr",
     "plateau": "initial_lr",
     "power": "initial_lr",
+    "wsd": "max_lr",
 }
 
 
@@ -108,6 +118,7 @@ SHAPE_PARAMS: dict[str, tuple[_Param, ...]] = {
     "piecewise_constant": (_Param("gamma", 0.05, 0.5, log=True),),
     "plateau": (_Param("factor", 0.1, 0.5, log=True), _Param("patience", 1, 3, integer=True)),
     "power": (_Param("power", 0.5, 3.0, log=True),),
+    "wsd": (_Param("decay_fraction", 0.1, 0.3),),
 }
 
 
@@ -161,7 +172,7 @@ class SearchSpace:
         peak_range: (float, float). Log-uniform range of the peak LR of `one_cycle` and
             `cosine_warmup`.
         held_range: (float, float). Log-uniform range of the LR of every other family
-            (`cyclical`'s `max_lr`, the others' first LR).
+            (`cyclical`'s and `wsd`'s `max_lr`, the others' first LR).
         rule: str. How the ranges were chosen, for the record. Defaults to `"explicit"`.
 
     Raises:
@@ -367,6 +378,17 @@ def _plateau(get: _Getter, steps: int) -> dict[str, Any]:
     }
 
 
+def _wsd(get: _Getter, steps: int) -> dict[str, Any]:
+    # round(0.05 T) + max(1, round(0.3 T)) <= T for every T >= 1: the phases always fit.
+    return {
+        "max_lr": float(get("max_lr")),
+        "total_steps": steps,
+        "warmup_steps": round(WSD_WARMUP_FRACTION * steps),
+        "decay_steps": max(1, round(float(get("decay_fraction")) * steps)),
+        "decay": "sqrt",
+    }
+
+
 def _constant(get: _Getter, steps: int) -> dict[str, Any]:
     return {"learning_rate": float(get("learning_rate"))}
 
@@ -381,4 +403,5 @@ _PARAMS: dict[str, Callable[[_Getter, int], dict[str, Any]]] = {
     "piecewise_constant": _piecewise_constant,
     "plateau": _plateau,
     "power": _power,
+    "wsd": _wsd,
 }

@@ -48,6 +48,7 @@ FamilyName = Literal[
     "piecewise_constant",
     "plateau",
     "power",
+    "wsd",
 ]
 # Kept equal to finder.tuning_space.DEFAULT_FAMILIES (a test checks it).
 DEFAULT_FAMILIES: tuple[FamilyName, ...] = ("one_cycle", "cyclical", "cosine_warmup")

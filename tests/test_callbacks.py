@@ -57,6 +57,7 @@ FAMILY_SPECS = [
     ("inverse_time", {"initial_lr": 0.1, "decay_steps": 4, "decay_rate": 1.0}),
     ("power", {"initial_lr": 0.1, "decay_steps": 16, "end_lr": 0.01, "power": 2.0}),
     ("piecewise_constant", {"boundaries": [5, 10], "values": [0.1, 0.05, 0.01]}),
+    ("wsd", {"max_lr": 0.1, "total_steps": 16, "warmup_steps": 2, "decay_steps": 8}),
 ]
 
 

@@ -39,14 +39,27 @@ def test_proposals_follow_their_rules():
     assert [p.family for p in proposals] == [
         "one_cycle",
         "cosine_warmup",
+        "wsd",
         "cyclical",
         "exponential",
         "plateau",
     ]
-    assert [p.rank for p in proposals] == [1, 2, 3, 4, 5]
-    one_cycle, cosine, cyclical, exponential, plateau = (p.spec.params for p in proposals)
+    assert [p.rank for p in proposals] == [1, 2, 3, 4, 5, 6]
+    one_cycle, cosine, wsd, cyclical, exponential, plateau = (p.spec.params for p in proposals)
     assert one_cycle == {"max_lr": 0.4, "total_steps": 1000}  # plain SGD: no momentum cycling
     assert cosine == {"max_lr": 0.2, "total_steps": 1000, "warmup_steps": 50, "initial_lr": 0.05}
+    # cosine_warmup's warm-up, then hi held until the 1-sqrt decay over the last 200 steps
+    assert wsd == {
+        "max_lr": 0.2,
+        "total_steps": 1000,
+        "warmup_steps": 50,
+        "decay_steps": 200,
+        "initial_lr": 0.05,
+        "decay": "sqrt",
+    }
+    assert proposals[2].spec.lr_at([0, 50, 799, 800, 900, 1000]) == pytest.approx(
+        [0.05, 0.2, 0.2, 0.2, 0.2 * (1 - 0.5**0.5), 0.0], rel=1e-6, abs=1e-9
+    )
     assert cyclical == {"base_lr": 0.05, "max_lr": 0.2, "step_size_up": 200, "mode": "triangular2"}
     assert exponential == {"initial_lr": 0.2, "decay_steps": 1000, "decay_rate": 0.25}
     assert plateau["initial_lr"] == 0.2 and plateau["patience"] == 1

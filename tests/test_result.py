@@ -52,7 +52,7 @@ def test_document_validates_against_the_shipped_schema(repeated_result):
     jsonschema.Draft202012Validator(schema()).validate(document)
     assert document["schema_version"] == 2 and document["kind"] == "range_test"
     assert document["repeats"]["count"] == 3
-    assert len(document["proposals"]) == 5 and document["proposals"][0]["rank"] == 1
+    assert len(document["proposals"]) == 6 and document["proposals"][0]["rank"] == 1
 
 
 def test_json_is_strict_even_when_the_spread_band_ends(repeated_result):

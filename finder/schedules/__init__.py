@@ -13,6 +13,7 @@ from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import CycledHyperparameter, MomentumCycler
 from finder.schedules.one_cycle import OneCycle
 from finder.schedules.spec import SCHEDULE_FAMILIES, ScheduleSpec, evaluate_learning_rate
+from finder.schedules.wsd import WarmupStableDecay
 
 __all__ = [
     "CycledHyperparameter",
@@ -22,6 +23,7 @@ __all__ = [
     "PlateauPolicy",
     "SCHEDULE_FAMILIES",
     "ScheduleSpec",
+    "WarmupStableDecay",
     "cosine_warmup",
     "evaluate_learning_rate",
     "exponential",

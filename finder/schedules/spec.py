@@ -3,8 +3,8 @@
 ```
 ScheduleSpec  --to_keras()-->    learning_rate for a Keras optimizer (schedule or float)
               --callbacks()-->   the Keras callbacks the family needs
-              <--from_keras()--  OneCycle, CyclicalLearningRate, the Keras built-ins the
-                                 factories make, PlateauPolicy, or a float
+              <--from_keras()--  OneCycle, CyclicalLearningRate, WarmupStableDecay, the
+                                 Keras built-ins the factories make, PlateauPolicy, or a float
               <->to_dict() / from_dict()   the JSON form, an exact round trip
 ```
 
@@ -24,6 +24,8 @@ Families and their params (required first, then optional with their defaults):
 | `piecewise_constant` | boundaries, values                                               |
 | `plateau`            | initial_lr; factor, patience, min_lr, monitor, mode, min_delta,  |
 |                      | cooldown                                                         |
+| `wsd`                | max_lr, total_steps, warmup_steps, decay_steps; initial_lr,      |
+|                      | final_lr, decay                                                  |
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from finder.schedules.builtins import (
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import MomentumCycler
 from finder.schedules.one_cycle import OneCycle
+from finder.schedules.wsd import WarmupStableDecay
 
 _schedules = keras.optimizers.schedules
 _MOMENTUM_PARAMS = ("cycle_momentum", "base_momentum", "max_momentum")
@@ -105,6 +108,11 @@ _FAMILIES: dict[str, _Family] = {
         ("initial_lr",),
         ("factor", "patience", "min_lr", "monitor", "mode", "min_delta", "cooldown"),
         lambda p: PlateauPolicy(**p),
+    ),
+    "wsd": _Family(
+        ("max_lr", "total_steps", "warmup_steps", "decay_steps"),
+        ("initial_lr", "final_lr", "decay"),
+        lambda p: WarmupStableDecay(**p),
     ),
 }
 
@@ -204,8 +212,9 @@ class ScheduleSpec:
 
         Args:
             learning_rate: a float (`"constant"`), a `PlateauPolicy`, `OneCycle`,
-                `CyclicalLearningRate`, or the Keras `CosineDecay`, `ExponentialDecay`,
-                `InverseTimeDecay`, `PolynomialDecay` or `PiecewiseConstantDecay`.
+                `CyclicalLearningRate`, `WarmupStableDecay`, or the Keras `CosineDecay`,
+                `ExponentialDecay`, `InverseTimeDecay`, `PolynomialDecay` or
+                `PiecewiseConstantDecay`.
                 Momentum cycling lives in a callback, so a `OneCycle` comes back without it.
 
         Returns:
@@ -223,6 +232,8 @@ class ScheduleSpec:
             return cls("one_cycle", obj.get_config())
         if isinstance(obj, CyclicalLearningRate):
             return cls("cyclical", obj.get_config())
+        if isinstance(obj, WarmupStableDecay):
+            return cls("wsd", obj.get_config())
         if isinstance(obj, _schedules.CosineDecay):
             return cls("cosine_warmup", _cosine_params(obj))
         if isinstance(obj, _schedules.ExponentialDecay | _schedules.InverseTimeDecay):
@@ -304,7 +315,8 @@ class ScheduleSpec:
 
         The snippet defines `learning_rate` (pass it to a Keras optimizer) and `callbacks`
         (pass them to `fit`). Keras built-ins are written as plain Keras code; `OneCycle`,
-        `CyclicalLearningRate` and `MomentumCycler` import from `finder.schedules`.
+        `CyclicalLearningRate`, `WarmupStableDecay` and `MomentumCycler` import from
+        `finder.schedules`.
         """
         imports: set[str] = set()
         learning_rate = self.to_keras()
@@ -407,7 +419,7 @@ def _constructor_code(obj: Any, imports: set[str]) -> str:
 
     Adds what the source needs to `imports`: `"keras"`, or a `finder.schedules` name.
     """
-    if isinstance(obj, OneCycle | CyclicalLearningRate | MomentumCycler):
+    if isinstance(obj, OneCycle | CyclicalLearningRate | WarmupStableDecay | MomentumCycler):
         name = type(obj).__name__
         imports.add(name)
         return _call_code(name, obj.get_config())

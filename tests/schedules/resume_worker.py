@@ -57,6 +57,18 @@ RESUME_SPECS: dict[str, dict[str, Any]] = {
         "family": "piecewise_constant",
         "params": {"boundaries": [5, 9], "values": [0.05, 0.02, 0.005]},
     },
+    "wsd": {
+        "family": "wsd",
+        "params": {
+            "max_lr": 0.05,
+            "total_steps": 14,
+            "warmup_steps": 3,
+            "decay_steps": 8,
+            "initial_lr": 0.001,
+            "final_lr": 0.0005,
+            "decay": "sqrt",
+        },
+    },
 }
 
 

@@ -17,6 +17,7 @@ from finder.schedules import (
     OneCycle,
     PlateauPolicy,
     ScheduleSpec,
+    WarmupStableDecay,
     evaluate_learning_rate,
 )
 
@@ -65,6 +66,16 @@ EXAMPLES = {
     "power": {"initial_lr": 0.1, "decay_steps": 80, "end_lr": 0.001, "power": 2.0, "cycle": True},
     "piecewise_constant": {"boundaries": [30, 60], "values": [0.1, 0.01, 0.001]},
     "plateau": {"initial_lr": 0.01, "factor": 0.5, "patience": 2, "monitor": "loss"},
+    "wsd": {"max_lr": 0.1, "total_steps": 100, "warmup_steps": 10, "decay_steps": 20},
+    "wsd, sqrt, from and to non-zero": {
+        "max_lr": 0.1,
+        "total_steps": 100,
+        "warmup_steps": 5,
+        "decay_steps": 30,
+        "initial_lr": 0.01,
+        "final_lr": 0.001,
+        "decay": "sqrt",
+    },
 }
 SPECS = [
     pytest.param(ScheduleSpec(name.split(",")[0], params), id=name)
@@ -178,6 +189,7 @@ def test_plateau_to_keras_is_the_initial_float():
         (0.003, "constant"),
         (PlateauPolicy(0.01), "plateau"),
         (OneCycle(0.1, 50), "one_cycle"),
+        (WarmupStableDecay(0.1, 100, 10, 20, decay="cosine"), "wsd"),
         # a CosineDecay without warm-up is a cosine_warmup with warmup_steps=0
         (keras.optimizers.schedules.CosineDecay(0.1, 100, alpha=0.1), "cosine_warmup"),
         (keras.optimizers.schedules.PolynomialDecay(0.1, 100), "power"),

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from finder.cli import cli
 from finder.result import RangeTestResult
 from finder.runner import RunSpec, run_spec
-from finder.tuning import TuningResult
+from finder.tuning import TUNABLE_FAMILIES, TuningResult
 
 FAST = ["--model", "mlp", "--epochs", "1", "--max-trials", "2", "--tuner", "random"]
 
@@ -19,6 +19,14 @@ FAST = ["--model", "mlp", "--epochs", "1", "--max-trials", "2", "--tuner", "rand
 def range_test_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = RunSpec(model="mlp", num_steps=60, repeats=1, validation=False)
     return run_spec(spec).save(tmp_path_factory.mktemp("range") / "result.json")
+
+
+def test_families_help_lists_every_tunable_family() -> None:
+    result = CliRunner().invoke(cli, ["tune", "--help"])
+    assert result.exit_code == 0
+    help_text = " ".join(result.output.split())
+    listed = help_text.split("families, from ", 1)[1].split(". Default", 1)[0]
+    assert tuple(name.strip() for name in listed.split(",")) == TUNABLE_FAMILIES
 
 
 def test_tune_with_a_saved_range_test_prints_trials_and_the_best_schedule(

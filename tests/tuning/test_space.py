@@ -161,6 +161,35 @@ def test_one_cycle_and_cosine_span_exactly_the_run() -> None:
     assert cosine.lr_at([100, 1000]) == pytest.approx([0.4, 0.0], abs=1e-6)
 
 
+def test_wsd_holds_its_peak_then_decays_over_the_tuned_fraction() -> None:
+    space = SearchSpace.from_bounds(FASHION_BOUNDS, ["wsd"])
+    # It holds its peak for most of the run, so its peak comes from the held range.
+    assert space.lr_range("wsd") == space.held_range
+    wsd = space.spec(
+        {"family": "wsd", "wsd/max_lr": 0.4, "wsd/decay_fraction": 0.2},
+        1000,
+    )
+    assert wsd.params == {
+        "max_lr": 0.4,
+        "total_steps": 1000,
+        "warmup_steps": 50,
+        "decay_steps": 200,
+        "decay": "sqrt",
+    }
+    # 5% warm-up from 0, the peak held until step 800, then 1 - sqrt down to 0 at T.
+    assert wsd.lr_at([25, 50, 800, 850, 1000]) == pytest.approx(
+        [0.2, 0.4, 0.4, 0.2, 0.0], rel=1e-5, abs=1e-7
+    )
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 7, 20])
+def test_wsd_phases_fit_short_runs(total: int) -> None:
+    space = SearchSpace.from_bounds(FASHION_BOUNDS, ["wsd"])
+    spec = space.spec({"family": "wsd", "wsd/max_lr": 0.2, "wsd/decay_fraction": 0.3}, total)
+    assert spec.params["warmup_steps"] + spec.params["decay_steps"] <= total
+    assert spec.params["decay_steps"] >= 1
+
+
 def test_cyclical_cycles_and_base_lr() -> None:
     space = SearchSpace.from_bounds(FASHION_BOUNDS, ["cyclical"])
     spec = space.spec(

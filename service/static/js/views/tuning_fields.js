@@ -14,6 +14,7 @@ const FAMILIES = [
   "piecewise_constant",
   "plateau",
   "power",
+  "wsd",
 ];
 const DEFAULT_FAMILIES = ["one_cycle", "cyclical", "cosine_warmup"];
 
