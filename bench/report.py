@@ -305,7 +305,68 @@ def service_load(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _spec(spec: dict[str, Any]) -> str:
+    params = spec["params"]
+    peak = params.get("max_lr", params.get("learning_rate"))
+    return f"{spec['family']} {fmt(peak)}"
+
+
+def _mean(row: dict[str, Any] | None, digits: int = 4) -> str:
+    if row is None:
+        return "n/a"
+    spread = f" ({row['min']:.{digits}g}..{row['max']:.{digits}g})"
+    diverged = f", {row['diverged']} diverged" if row["diverged"] else ""
+    return f"{row['mean']:.{digits}g}{spread}{diverged}"
+
+
+def _target(value: float | None, target: float) -> str:
+    if value is None:
+        return "—"
+    mark = "" if value >= target else " ✗"
+    return f"{value:.4f}{mark}"
+
+
+def suite(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## The suite: finder's first proposal against a grid oracle (`bench/suite.py`)",
+        "",
+        "Per task, mean over seeds 0, 1, 2 of the validation score after the task's epochs "
+        "(accuracy; MSE for `diabetes_mse_adam`, lower is better), min..max in brackets. "
+        "**oracle**: 1cycle at >= 5 peaks half a decade apart (extended at the grid's ends), "
+        "cosine with 5% warm-up at the two best peaks, constant at the best peak and half a "
+        "decade below, all with seed 0; the two best confirmed over 3 seeds. **default**: the "
+        "optimizer's default LR, constant. **SF**: `ScheduleFreeAdamW` (LR 0.0025, 5% warm-up; "
+        "adaptive tasks only), the better of its `y` and averaged `x` weights per seed. "
+        "**finder**: the auto range test, then its first proposal. Ratios are finder / other "
+        "(other / finder for a loss); targets: >= 0.995 vs oracle, >= 1 vs default and SF, "
+        "range test <= 2% of the grid's steps; ✗ marks a miss.",
+        "",
+        "| task | oracle (config) | default | SF | finder (first proposal) | vs oracle | "
+        "vs default | vs SF | range test / grid steps |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, task in result["tasks"].items():
+        rows = task.get("rows")
+        if rows is None:
+            lines.append(f"| `{name}` | not finished | | | | | | | |")
+            continue
+        oracle, finder_row = rows["oracle"], rows["finder"]
+        proposals = sorted({_spec(d["proposal"]) for d in finder_row["seeds_detail"]})
+        share = finder_row["range_test_share_of_grid"]
+        lines.append(
+            f"| `{name}` | {_mean(oracle)} ({_spec(oracle['spec'])}) | {_mean(rows['default'])} "
+            f"| {_mean(rows['schedule_free'])} | {_mean(finder_row)} ({'; '.join(proposals)}) "
+            f"| {_target(finder_row['vs_oracle'], 0.995)} "
+            f"| {_target(finder_row['vs_default'], 1.0)} "
+            f"| {_target(finder_row.get('vs_schedule_free'), 1.0)} "
+            f"| {share:.1%}{'' if share <= 0.02 else ' ✗'} |"
+        )
+    lines += ["", machine_line(result), ""]
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
+    ("suite", suite),
     ("reference_table", reference_table),
     ("tuning", tuning),
     ("stability", stability),

@@ -25,6 +25,14 @@ for long take the constant-safe bound `hi`, half the edge. On full Fashion-MNIST
 `fashion_cnn` and SGD this machine measured 1cycle peaks of 0.25 / 0.5 / 1.0 at val_accuracy
 0.863 / 0.874 / 0.872 after 10 epochs, while range tests put `edge` at ~0.5; see BENCHMARKS.md.
 
+Evidence across architectures (`bench/suite.py`, seven tasks, 3 seeds, BENCHMARKS.md): 1cycle at
+`edge` reaches >= 0.995 of a grid oracle on 4 tasks (MLP + Adam, fine-tuning + SGD momentum,
+transformer + AdamW, fashion_cnn + SGD) and 0.992-0.994 on two (ResNet + BatchNorm, whose best
+1cycle peak sits 4-5x above the edge; digits + RMSprop). The oracle's best 1cycle peak is within
+half a decade of `edge` on six tasks, so the rule is kept for every optimizer family. It fails on
+the 353-sample regression (`diabetes_mse_adam`, 0.875 of the oracle): there the best LR is set
+by overfitting over 40 epochs, not by stability, and the range test reports "unreliable".
+
 Why wsd decays over the last 20%: Hägele et al. (2024, arXiv:2405.18392) find that a cooldown
 over the last 10-20% of the steps matches cosine decay, and that the `1 - sqrt` shape beats a
 linear one; warmup-stable-decay is MiniCPM's schedule (Hu et al., 2024, arXiv:2404.06395).
