@@ -29,7 +29,7 @@ Evidence across architectures (`bench/suite.py`, seven tasks, 3 seeds, BENCHMARK
 `edge` reaches >= 0.995 of a grid oracle on 4 tasks (MLP + Adam, fine-tuning + SGD momentum,
 transformer + AdamW, fashion_cnn + SGD) and 0.992-0.994 on two (ResNet + BatchNorm, whose best
 1cycle peak sits 4-5x above the edge; digits + RMSprop). The oracle's best 1cycle peak is within
-half a decade of `edge` on six tasks, so the rule is kept for every optimizer family. It fails on
+half a decade of `edge` on five tasks, so the rule is kept for every optimizer family. It fails on
 the 353-sample regression (`diabetes_mse_adam`, 0.875 of the oracle): there the best LR is set
 by overfitting over 40 epochs, not by stability, and the range test reports "unreliable".
 
