@@ -19,13 +19,14 @@ Results merge into `bench/results/stability.json`: `--task NAME` re-runs one tas
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import keras
 from common import RESULTS_DIR, write_result
-from tasks import TASKS
+from tasks import TASKS, auto_range_test
 
 import finder
 from finder.data import load_fashion_mnist
@@ -125,27 +126,12 @@ def fashion_part(seeds: int) -> dict[str, Any]:
 
 def task_part(name: str, seeds: int) -> dict[str, Any]:
     task = TASKS[name]
-    data = task.load_data()
-
-    def run_one(seed: int) -> Any:
-        keras.backend.clear_session()
-        model = task.build_model(seed)
-        task.compile(model, task.make_optimizer(task.default_lr))
-        return finder.range_test(
-            model,
-            data.x_train,
-            data.y_train,
-            batch_size=task.batch_size,
-            seed=seed,
-            plan_steps=task.plan.total_steps,
-        )
-
     return {
         "description": task.description,
         "optimizer": type(task.make_optimizer(task.default_lr)).__name__,
         "batch_size": task.batch_size,
         "plan_steps": task.plan.total_steps,
-        **measure(run_one, seeds, AUTO_TARGET, name),
+        **measure(functools.partial(auto_range_test, task), seeds, AUTO_TARGET, name),
     }
 
 

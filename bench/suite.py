@@ -52,7 +52,7 @@ from typing import Any
 import keras
 import numpy as np
 from common import RESULTS_DIR, machine
-from tasks import TASKS, Task, train
+from tasks import TASKS, Task, auto_range_test, train
 
 import finder
 from finder.propose import has_momentum, propose_schedules
@@ -205,9 +205,7 @@ def oracle(cache: Cache) -> dict[str, Any]:
         confirmed.append({"spec": spec.to_dict(), **summarize(task, runs)})
     best = min(confirmed, key=lambda row: _sort_key(task, row["mean"]))
     grid_steps = sum(
-        run["train_steps"]
-        for label, run in cache.entry["runs"].items()
-        if "#" in label and not label.startswith(("default", "schedule_free", "finder"))
+        run["train_steps"] for label, run in cache.entry["runs"].items() if _is_oracle(label)
     )
     return {
         **best,
@@ -216,6 +214,11 @@ def oracle(cache: Cache) -> dict[str, Any]:
         "confirmed": confirmed,
         "grid_train_steps": grid_steps,
     }
+
+
+def _is_oracle(label: str) -> bool:
+    """Whether a cached run's label is one of the oracle's grid runs."""
+    return not label.startswith(("default", "schedule_free", "finder"))
 
 
 def _sort_key(task: Task, score: float | None) -> float:
@@ -309,23 +312,6 @@ def schedule_free(cache: Cache) -> dict[str, Any] | None:
     }
 
 
-def range_test(task: Task, seed: int) -> dict[str, Any]:
-    """finder's auto range test as a user would run it before training `task` with `seed`."""
-    data = task.load_data()
-    keras.backend.clear_session()
-    model = task.build_model(seed)
-    task.compile(model, task.make_optimizer(task.default_lr))
-    result = finder.range_test(
-        model,
-        data.x_train,
-        data.y_train,
-        batch_size=task.batch_size,
-        seed=seed,
-        plan_steps=task.plan.total_steps,
-    )
-    return result.to_dict()
-
-
 def finder_row(cache: Cache) -> dict[str, Any]:
     task = cache.task
     runs, details = [], []
@@ -334,7 +320,7 @@ def finder_row(cache: Cache) -> dict[str, Any]:
         tests = cache.entry.setdefault("range_tests", {})
         if key not in tests:
             started = time.perf_counter()
-            document = range_test(task, seed)
+            document = auto_range_test(task, seed).to_dict()
             seconds = round(time.perf_counter() - started, 1)
             tests[key] = {"seconds": seconds, "result": {**document, "proposals": []}}
             cache.save()
@@ -431,8 +417,7 @@ def refresh(document: dict[str, Any], names: Iterable[str], rows: Iterable[str])
             continue
         runs = entry["runs"]
         for label in list(runs):
-            is_oracle = not label.startswith(("default", "schedule_free", "finder"))
-            if label.startswith(prefixes) or ("oracle" in rows and is_oracle):
+            if label.startswith(prefixes) or ("oracle" in rows and _is_oracle(label)):
                 del runs[label]
         if "range_test" in rows:
             entry.pop("range_tests", None)

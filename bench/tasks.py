@@ -53,6 +53,7 @@ import numpy as np
 import task_models
 from task_data import load_diabetes, load_digits, load_fashion, load_fashion_subset
 
+import finder
 from finder import zoo
 from finder.data import Dataset
 from finder.propose import Plan
@@ -361,3 +362,21 @@ def train(
         "train_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         "wall_s": round(wall_s, 1),
     }
+
+
+def auto_range_test(task: Task, seed: int) -> Any:
+    """finder's auto range test as a user would run it before training `task` with `seed`:
+    the model built with `seed`, the task's optimizer at its default LR, no range arguments,
+    and the task's plan as `plan_steps`. Returns the `RangeTestResult`."""
+    data = task.load_data()
+    keras.backend.clear_session()
+    model = task.build_model(seed)
+    task.compile(model, task.make_optimizer(task.default_lr))
+    return finder.range_test(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=task.batch_size,
+        seed=seed,
+        plan_steps=task.plan.total_steps,
+    )
