@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from finder.plot import plot_range_test, plot_schedule
     from finder.propose import Proposal, propose_schedules
     from finder.rangetest import range_test
-    from finder.recorder import SweepProgress
-    from finder.result import RangeTestResult
+    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.result import RangeTestResult
     from finder.schedules import ScheduleSpec
     from finder.suggest import Bounds
     from finder.tuning import SearchSpace, TrialRecord, TuningResult, tune
@@ -54,11 +54,11 @@ _EXPORTS = {
     "LearningRateLogger": ("finder.callbacks", "LearningRateLogger"),
     "ModelError": ("finder.errors", "ModelError"),
     "Proposal": ("finder.propose", "Proposal"),
-    "RangeTestResult": ("finder.result", "RangeTestResult"),
+    "RangeTestResult": ("finder.rangetest.result", "RangeTestResult"),
     "ScheduleSpec": ("finder.schedules", "ScheduleSpec"),
     "SchemaError": ("finder.errors", "SchemaError"),
     "SearchSpace": ("finder.tuning", "SearchSpace"),
-    "SweepProgress": ("finder.recorder", "SweepProgress"),
+    "SweepProgress": ("finder.rangetest.recorder", "SweepProgress"),
     "TrialRecord": ("finder.tuning", "TrialRecord"),
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),

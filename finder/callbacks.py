@@ -1,5 +1,5 @@
 """Keras callbacks finder ships for training runs (the range test's own recorder lives in
-`finder.recorder`).
+`finder.rangetest.recorder`).
 """
 
 from __future__ import annotations

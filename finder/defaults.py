@@ -1,5 +1,6 @@
-"""Range-test defaults that light code (the CLI's options, the service's request models) reads
-without importing Keras. `finder.auto_range` documents what they mean."""
+"""The range-test defaults, in one place: `finder.range_test`, the job specs (`finder.jobs`), the
+CLI's options and the service's request models read them here, without importing Keras.
+`finder.rangetest.auto_range` documents the auto range's; `finder.range_test` the others."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ from typing import Any
 AUTO = "auto"
 # Optimizer steps of an auto range test, all sweeps together, when the caller gives none.
 DEFAULT_BUDGET = 1500
+# Steps per sweep of an explicit range (`finder run --lr-range` without `--steps`, the
+# service's explicit `min_lr`/`max_lr`): the pre-auto default.
+EXPLICIT_STEPS = 500
+# Batch size of a range test and of a job's training.
+BATCH_SIZE = 64
+# The EMA coefficient of the smoothed curve, and the multiple of its minimum that stops a sweep.
+SMOOTHING = 0.98
+DIVERGENCE = 4.0
+# Sweeps of a job (CLI, service) over different batch orders; `finder.range_test` itself does one.
+JOB_REPEATS = 3
+# The range test `finder.tune` runs when given no result: the settings that show plain SGD's
+# loss falling on fashion_cnn (fastai's 1e-7..10 in 100 steps does not).
+TUNE_RANGE_TEST: dict[str, Any] = {"min_lr": 1e-4, "max_lr": 10.0, "num_steps": 300, "repeats": 3}
 
 
 def is_auto(min_lr: Any, max_lr: Any, num_steps: Any) -> bool:

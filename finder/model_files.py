@@ -105,19 +105,7 @@ def inspect_archive(
         raise ModelError(f"{path.name} is not a .keras archive (not a zip file).")
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
-        if len(members) > max_members:
-            raise UnsafeModelError(f"Refused {path.name}: {len(members)} archive members.")
-        total = sum(m.file_size for m in members)
-        compressed = sum(m.compress_size for m in members)
-        if total > max_uncompressed_bytes:
-            raise UnsafeModelError(
-                f"Refused {path.name}: {total} bytes uncompressed, limit {max_uncompressed_bytes}."
-            )
-        if compressed and total / compressed > MAX_COMPRESSION_RATIO:
-            raise UnsafeModelError(
-                f"Refused {path.name}: compression ratio {total / compressed:.0f} "
-                "looks like a zip bomb."
-            )
+        check_zip_limits(members, max_members, max_uncompressed_bytes, f"Refused {path.name}")
         names = {m.filename for m in members}
         if "config.json" not in names:
             raise ModelError(f"{path.name} is not a Keras v3 model file (no config.json).")
@@ -128,6 +116,29 @@ def inspect_archive(
     check_config(config)
     loaded: dict[str, Any] = config
     return loaded
+
+
+def check_zip_limits(
+    members: list[zipfile.ZipInfo],
+    max_members: int,
+    max_uncompressed_bytes: int,
+    refused: str,
+    error: type[Exception] = UnsafeModelError,
+) -> None:
+    """Refuse a zip archive (a `.keras` model, an `.npz` dataset) by its member count, its
+    uncompressed size or its compression ratio, before anything is extracted.
+
+    Raises:
+        error: `"<refused>: <why>"`. Defaults to `UnsafeModelError`.
+    """
+    if len(members) > max_members:
+        raise error(f"{refused}: {len(members)} archive members.")
+    total = sum(m.file_size for m in members)
+    compressed = sum(m.compress_size for m in members)
+    if total > max_uncompressed_bytes:
+        raise error(f"{refused}: {total} bytes uncompressed, limit {max_uncompressed_bytes}.")
+    if compressed and total / compressed > MAX_COMPRESSION_RATIO:
+        raise error(f"{refused}: compression ratio {total / compressed:.0f} looks like a zip bomb.")
 
 
 def load_model_file(path: str | Path, **limits: int) -> Any:

@@ -88,7 +88,8 @@ def plot_schedule(
             schedule that is none of the types above.
     """
     # Imported here so that `finder.plot` stays importable without loading Keras.
-    from finder.schedules.spec import ScheduleSpec, evaluate_learning_rate
+    from finder.schedules.sampling import evaluate_learning_rate
+    from finder.schedules.spec import ScheduleSpec
 
     if isinstance(schedules, Mapping):
         labels = list(schedules) if labels is None else labels

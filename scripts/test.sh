@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (Debian packages, .venv with the service and dev extras)
-# and run the test suite. Extra arguments go to pytest (default: the fast suite, `-m 'not slow'`;
+# Set up everything the tests need (Debian packages, .venv with the service and dev extras),
+# check the import contracts (`lint-imports`, pyproject.toml's [tool.importlinter]) and run the
+# test suite. Extra arguments go to pytest (default: the fast suite, `-m 'not slow'`;
 # `bash scripts/test.sh -m slow` runs the long tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,5 @@ source scripts/bootstrap.sh
 # PostgreSQL tests; chromium: the dashboard's browser tests; docker-compose: `docker-compose
 # config` checks docker-compose.yml (no Docker engine needed).
 bootstrap "[service,dev]" dataset-fashion-mnist postgresql chromium docker-compose
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

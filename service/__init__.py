@@ -4,11 +4,32 @@
 from service import Settings, create_app
 app = create_app(Settings(database_url="sqlite:///jobs.db"))
 ```
+
+Names are re-exported lazily, so that `finder --help` (which lists the service's `serve` and
+`worker` commands from `service.cli`) does not load FastAPI.
 """
 
 from __future__ import annotations
 
-from service.config import Settings, load_settings
-from service.main import create_app
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.config import Settings, load_settings
+    from service.main import create_app
+
+_EXPORTS = {
+    "Settings": "service.config",
+    "create_app": "service.main",
+    "load_settings": "service.config",
+}
 
 __all__ = ["Settings", "create_app", "load_settings"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'service' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -2,12 +2,14 @@
 
 Nothing else in the service reads `os.environ`. Two variables keep their conventional names as
 well: `DATABASE_URL` (for `FINDER_DATABASE_URL`) and `RAY_ADDRESS` (for `FINDER_RAY_ADDRESS`).
+`FINDER_DATA_DIR` is still read for `FINDER_UPLOADS_DIR` but deprecated: the library reads it as
+its Fashion-MNIST folder, so one variable set for both moved files of one into the other.
 
 ```
 FINDER_API_KEYS=key-one,key-two      bearer / X-API-Key keys; each key owns its jobs
 FINDER_HOST=127.0.0.1 FINDER_PORT=8000
 FINDER_DATABASE_URL=sqlite:///finder-service/jobs.db   or postgresql://user:pw@host/db
-FINDER_DATA_DIR=finder-service       uploads and rendered curves (shared by API and workers)
+FINDER_UPLOADS_DIR=finder-service    uploads and rendered curves (shared by API and workers)
 FINDER_RAY_ADDRESS=                  empty: start a local Ray; host:port: join that cluster
 ```
 """
@@ -53,7 +55,11 @@ class Settings(BaseSettings):
         default="sqlite:///finder-service/jobs.db",
         validation_alias=AliasChoices("FINDER_DATABASE_URL", "DATABASE_URL", "database_url"),
     )
-    data_dir: Path = Path("finder-service")
+    data_dir: Path = Field(
+        default=Path("finder-service"),
+        validation_alias=AliasChoices("FINDER_UPLOADS_DIR", "FINDER_DATA_DIR", "data_dir"),
+        description="Uploads and rendered curves, shared by the API and every job process.",
+    )
     ray_address: str | None = Field(
         default=None,
         validation_alias=AliasChoices("FINDER_RAY_ADDRESS", "RAY_ADDRESS", "ray_address"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -309,36 +309,41 @@ def _finish_values(job: Job | None, status: str, now: datetime) -> dict[str, Any
 
 
 def record_success(engine: Engine, job_id: str, attempt: int, result: dict[str, Any]) -> bool:
-    with Session(engine) as session:
-        job = session.get(Job, job_id)
-        now = utcnow()
-        values = _finish_values(job, "succeeded", now)
-        values.update(
-            result=json.dumps(result, separators=(",", ":"), allow_nan=False),
-            steps_done=job.steps_total if job is not None else 0,
-            error=None,
-        )
-        written = session.execute(update(Job).where(_running(job_id, attempt)).values(**values))
-        session.commit()
-        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+    return _finish(
+        engine,
+        job_id,
+        attempt,
+        "succeeded",
+        lambda job: {
+            "result": json.dumps(result, separators=(",", ":"), allow_nan=False),
+            "steps_done": job.steps_total if job is not None else 0,
+            "error": None,
+        },
+    )
 
 
 def record_failure(engine: Engine, job_id: str, attempt: int, reason: str) -> bool:
     """Fail the job for good (an error retrying cannot fix, or no attempts left)."""
-    with Session(engine) as session:
-        job = session.get(Job, job_id)
-        values = _finish_values(job, "failed", utcnow())
-        values["error"] = reason
-        written = session.execute(update(Job).where(_running(job_id, attempt)).values(**values))
-        session.commit()
-        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+    return _finish(engine, job_id, attempt, "failed", lambda job: {"error": reason})
 
 
 def record_cancelled(engine: Engine, job_id: str, attempt: int, reason: str) -> bool:
+    return _finish(engine, job_id, attempt, "cancelled", lambda job: {"error": reason})
+
+
+def _finish(
+    engine: Engine,
+    job_id: str,
+    attempt: int,
+    status: str,
+    extra: Callable[[Job | None], dict[str, Any]],
+) -> bool:
+    """End attempt `attempt` of a running job with `status` and the columns `extra(job)` gives;
+    False when the row had already moved on."""
     with Session(engine) as session:
         job = session.get(Job, job_id)
-        values = _finish_values(job, "cancelled", utcnow())
-        values["error"] = reason
+        values = _finish_values(job, status, utcnow())
+        values.update(extra(job))
         written = session.execute(update(Job).where(_running(job_id, attempt)).values(**values))
         session.commit()
         return bool(written.rowcount == 1)  # type: ignore[attr-defined]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from finder.document import finder_version
 from finder.errors import FinderError
 from service.api.routes import builtins, find_lr, health, jobs, tune, uploads
 from service.api_docs import mount_api_docs
@@ -24,13 +24,6 @@ from service.dashboard import mount_dashboard
 from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
 from service.errors import ServiceError, status_for
-
-
-def package_version() -> str:
-    try:
-        return version("finder")
-    except PackageNotFoundError:
-        return "0"
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -62,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="finder",
         summary="Learning-rate range tests and schedule searches for Keras models, as jobs.",
-        version=package_version(),
+        version=finder_version(),
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes,
         # FastAPI's pages load their scripts from a CDN; /docs is served from the package.

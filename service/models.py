@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from finder.defaults import is_auto
+from finder.defaults import BATCH_SIZE, DIVERGENCE, JOB_REPEATS, SMOOTHING, is_auto
+from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
 
 if TYPE_CHECKING:
     from service.db import Job
@@ -37,21 +38,9 @@ OptimizerName = Literal[
     "rmsprop",
     "sgd",
 ]
-# Kept equal to finder.tuning_space.TUNABLE_FAMILIES (a test checks it).
-FamilyName = Literal[
-    "constant",
-    "cosine_warmup",
-    "cyclical",
-    "exponential",
-    "inverse_time",
-    "one_cycle",
-    "piecewise_constant",
-    "plateau",
-    "power",
-    "wsd",
-]
-# Kept equal to finder.tuning_space.DEFAULT_FAMILIES (a test checks it).
-DEFAULT_FAMILIES: tuple[FamilyName, ...] = ("one_cycle", "cyclical", "cosine_warmup")
+# The schedule families of finder's registry (`finder.families`, plain data: no Keras import).
+FamilyName = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
+DEFAULT_FAMILIES: tuple[FamilyName, ...] = DEFAULT_TUNED_FAMILIES
 UploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="An id from /uploads.")]
 SettingName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
 SettingValue = float | int | bool | str | None
@@ -90,8 +79,8 @@ class OptimizerCreate(StrictModel):
 
 
 class RangeCreate(StrictModel):
-    """The swept learning rates: found automatically by default (`finder.auto_range`, within
-    `budget` optimizer steps), or `num_steps` values from `min_lr` to `max_lr`."""
+    """The swept learning rates: found automatically by default (`finder.rangetest.auto_range`,
+    within `budget` optimizer steps), or `num_steps` values from `min_lr` to `max_lr`."""
 
     min_lr: PositiveFloat | Literal["auto"] = "auto"
     max_lr: PositiveFloat | Literal["auto"] = "auto"
@@ -137,16 +126,16 @@ class RangeTestCreate(StrictModel):
     loss: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")] | None = Field(
         default=None, description="A Keras loss name. None: the model's own, else sparse CE."
     )
-    batch_size: int = Field(default=64, ge=1, le=8192)
+    batch_size: int = Field(default=BATCH_SIZE, ge=1, le=8192)
     range: RangeCreate = Field(default_factory=RangeCreate)
-    smoothing: float = Field(default=0.98, ge=0, lt=1, description="EMA coefficient; 0 = off.")
+    smoothing: float = Field(default=SMOOTHING, ge=0, lt=1, description="EMA coefficient; 0 = off.")
     divergence: float = Field(
-        default=4.0,
+        default=DIVERGENCE,
         gt=1,
         le=1e6,
         description="Stop when the smoothed loss exceeds this multiple of its minimum.",
     )
-    repeats: int = Field(default=3, ge=1, le=10)
+    repeats: int = Field(default=JOB_REPEATS, ge=1, le=10)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     validation: bool = True
 
@@ -239,32 +228,19 @@ class JobPublic(BaseModel):
 
     @classmethod
     def from_row(cls, job: Job, *, with_result: bool = False) -> JobPublic:
-        total = max(job.steps_total, 1)
+        """The job row's columns of the same names, its progress, and (`with_result`) its
+        result document."""
+        fraction = min(job.steps_done / max(job.steps_total, 1), 1.0)
+        progress = ProgressPublic(fraction=fraction, **_columns(job, ProgressPublic, "fraction"))
         return cls(
-            id=job.id,
-            kind=job.kind,  # type: ignore[arg-type]
-            status=job.status,  # type: ignore[arg-type]
-            request=job.request,
-            progress=ProgressPublic(
-                steps_done=job.steps_done,
-                steps_total=job.steps_total,
-                fraction=min(job.steps_done / total, 1.0),
-                phase=job.phase,  # type: ignore[arg-type]
-                message=job.message,
-                lr=job.lr,
-                loss=job.loss,
-                smoothed_loss=job.smoothed_loss,
-            ),
-            attempts=job.attempts,
-            max_attempts=job.max_attempts,
-            cancel_requested=job.cancel_requested,
-            error=job.error,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
+            **_columns(job, cls, "progress", "result"),
+            progress=progress,
             result=json.loads(job.result) if with_result and job.result else None,
         )
+
+
+def _columns(job: Job, model: type[BaseModel], *computed: str) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in model.model_fields if name not in computed}
 
 
 def job_document(job: Job) -> bytes:
@@ -301,9 +277,21 @@ class BuiltinDatasetPublic(BaseModel):
     available: bool
 
 
+class BuiltinFamilyPublic(BaseModel):
+    name: str
+    required: list[str] = Field(description="Params a schedule spec of this family must give.")
+    optional: list[str]
+    lr_param: str = Field(description="The learning rate a tuning job searches (log scale).")
+    bounds: Literal["peak", "held"] = Field(
+        description="peak: searched in [max_lr/2, 2 edge_lr]; held: in [min_lr, edge_lr]."
+    )
+    default: bool = Field(description="Searched by a tuning job that names no families.")
+
+
 class BuiltinsPublic(BaseModel):
     models: list[BuiltinModelPublic]
     datasets: list[BuiltinDatasetPublic]
+    families: list[BuiltinFamilyPublic]
 
 
 class HealthPublic(BaseModel):

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from finder.data import load_npz
 from finder.errors import UnsafeModelError
-from finder.model_files import MAX_COMPRESSION_RATIO, inspect_archive
+from finder.model_files import check_zip_limits, inspect_archive
 from service.config import Settings
 from service.errors import NotAuthenticatedError, UploadRefusedError
 
@@ -94,18 +94,8 @@ def check_archive_limits(path: Path, settings: Settings) -> None:
         raise UploadRefusedError(f"{path.name} is not an .npz archive (not a zip file).")
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
-    total = sum(m.file_size for m in members)
-    compressed = sum(m.compress_size for m in members)
-    if len(members) > settings.max_archive_members:
-        raise UploadRefusedError(f"Refused: {len(members)} archive members.")
-    if total > settings.max_uncompressed_bytes:
-        raise UploadRefusedError(
-            f"Refused: {total} bytes uncompressed, limit {settings.max_uncompressed_bytes}."
-        )
-    if compressed and total / compressed > MAX_COMPRESSION_RATIO:
-        raise UploadRefusedError(
-            f"Refused: compression ratio {total / compressed:.0f} looks like a zip bomb."
-        )
+    limits = (settings.max_archive_members, settings.max_uncompressed_bytes)
+    check_zip_limits(members, *limits, "Refused", error=UploadRefusedError)
     if any(not m.filename.endswith(".npy") for m in members):
         raise UploadRefusedError("Refused: an .npz archive holds only .npy arrays.")
 

@@ -1,6 +1,6 @@
 """From a validated request body to the library's job settings (stored with the job).
 
-The API never imports `finder.runner` (it would load TensorFlow); the job process turns these
+The API never imports `finder.jobs` (it would load TensorFlow); the job process turns these
 fields into a `RunSpec` (and, for tuning, a `TuneSpec`) in `service.tasks`.
 
 A find-lr job's spec is `RunSpec` keyword arguments; a tune job's is

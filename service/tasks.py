@@ -33,16 +33,26 @@ def reason_of(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class ProgressWriter:
+class JobProgress:
+    """Writes one attempt of a job's progress into its row (the base of both writers)."""
+
+    def __init__(self, engine: Any, job_id: str, attempt: int) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.attempt = attempt
+
+    def write(self, **values: Any) -> None:
+        crud.record_progress(self.engine, self.job_id, self.attempt, **values)
+
+
+class ProgressWriter(JobProgress):
     """A range test's `progress` callable that writes the job's progress, at most every
     `interval_s`."""
 
     def __init__(
         self, engine: Any, job_id: str, attempt: int, interval_s: float, clock: Any = time.monotonic
     ) -> None:
-        self.engine = engine
-        self.job_id = job_id
-        self.attempt = attempt
+        super().__init__(engine, job_id, attempt)
         self.interval_s = interval_s
         self.clock = clock
         self._last_write = -float("inf")
@@ -53,10 +63,7 @@ class ProgressWriter:
         if now - self._last_write < self.interval_s and not last_step:
             return
         self._last_write = now
-        crud.record_progress(
-            self.engine,
-            self.job_id,
-            self.attempt,
+        self.write(
             steps_done=progress.repeat * progress.num_steps + progress.step + 1,
             phase="range_test",
             message=f"range test: sweep {progress.repeat + 1}/{progress.repeats}",
@@ -66,16 +73,14 @@ class ProgressWriter:
         )
 
 
-class TrialProgressWriter:
+class TrialProgressWriter(JobProgress):
     """A search's `progress` callable: one progress unit per trial epoch, counted after the
     range test's `offset` steps, and a message saying which trial is where."""
 
     def __init__(
         self, engine: Any, job_id: str, attempt: int, offset: int, executions: int
     ) -> None:
-        self.engine = engine
-        self.job_id = job_id
-        self.attempt = attempt
+        super().__init__(engine, job_id, attempt)
         self.offset = offset
         self.executions = executions
         self.finished_units = 0
@@ -102,10 +107,7 @@ class TrialProgressWriter:
             score = "—" if record is None or record.score is None else f"{record.score:.4g}"
             status = record.status.lower() if record is not None else "ended"
             message = f"{head}: {status}, score {score}"
-        crud.record_progress(
-            self.engine,
-            self.job_id,
-            self.attempt,
+        self.write(
             steps_done=self.offset + self.finished_units + sum(self.running_units.values()),
             phase="tuning",
             message=message,
@@ -116,14 +118,13 @@ class TrialProgressWriter:
 
 
 def run_find_lr(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
-    from finder.runner import RunSpec, run_spec
+    from finder.jobs import RunSpec, run_spec
 
     return run_spec(RunSpec(**spec), progress=sweep).to_dict()
 
 
 def run_tune(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
-    from finder.runner import RunSpec
-    from finder.tuning_runner import TuneSpec, run_tune_spec
+    from finder.jobs import RunSpec, TuneSpec, run_tune_spec
 
     run, search = RunSpec(**spec["run"]), TuneSpec(**spec["tuning"])
     trials = TrialProgressWriter(

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli import cli
-from finder.result import RangeTestResult
+from finder.rangetest.result import RangeTestResult
 
 # The pre-auto default range, swept explicitly: fast and deterministic.
 FAST = [

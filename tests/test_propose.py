@@ -8,7 +8,7 @@ import pytest
 
 from finder.errors import InvalidArgumentError
 from finder.propose import Proposal, has_momentum, propose_schedules
-from finder.result import RangeTestResult
+from finder.rangetest.result import RangeTestResult
 from finder.suggest import Bounds
 
 

@@ -128,7 +128,7 @@ def test_mismatched_lengths_raise():
 
 
 def test_suggest_module_does_not_import_keras():
-    code = "import sys, finder.suggest, finder.repeats; print('keras' in sys.modules)"
+    code = "import sys, finder.suggest, finder.rangetest.repeats; print('keras' in sys.modules)"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

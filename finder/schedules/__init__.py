@@ -12,7 +12,8 @@ from finder.schedules.builtins import (
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import CycledHyperparameter, MomentumCycler
 from finder.schedules.one_cycle import OneCycle
-from finder.schedules.spec import SCHEDULE_FAMILIES, ScheduleSpec, evaluate_learning_rate
+from finder.schedules.sampling import evaluate_learning_rate
+from finder.schedules.spec import SCHEDULE_FAMILIES, ScheduleSpec
 from finder.schedules.wsd import WarmupStableDecay
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""Argument checks shared by the schedules, worded like Keras' own messages.
+"""Argument checks shared by the schedules, worded like Keras' own messages, and their
+`get_config`.
 
 Every check raises `InvalidArgumentError` with the argument's name and the value received:
 ``Argument `step_size_up` must be an integer > 0. Received: step_size_up=0``.
@@ -6,6 +7,7 @@ Every check raises `InvalidArgumentError` with the argument's name and the value
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Collection
@@ -70,3 +72,11 @@ def choice(name: str, value: Any, options: Collection[str]) -> str:
         listed = ", ".join(repr(option) for option in options)
         raise fail(name, f"one of {listed}", value)
     return value
+
+
+def constructor_config(obj: Any) -> dict[str, Any]:
+    """`get_config()` of a schedule or callback that keeps each constructor argument (checked)
+    as the attribute of the same name: exactly its constructor's arguments, in their order, so
+    that `cls(**obj.get_config())` rebuilds it."""
+    names = [name for name in inspect.signature(type(obj).__init__).parameters if name != "self"]
+    return {name: getattr(obj, name) for name in names}

@@ -55,3 +55,10 @@ def anneal_through_phases(
     for end, phase_value in zip(ends[-2::-1], phase_values[-2::-1], strict=True):
         value = ops.where(ops.less_equal(step, end), phase_value, value)
     return ops.cast(value, dtype)
+
+
+def anneal_cycle(step: Any, cycle: Any, values: Sequence[tuple[float, float]], dtype: str) -> Any:
+    """`anneal_through_phases` over the phases of a one-cycle curve: `cycle` is a `OneCycle`
+    or a `MomentumCycler` (its `total_steps`, `pct_start`, `three_phase` and `anneal`)."""
+    ends = phase_ends(cycle.total_steps, cycle.pct_start, cycle.three_phase)
+    return anneal_through_phases(step, ends, values, cycle.anneal, dtype)

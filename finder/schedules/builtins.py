@@ -109,12 +109,8 @@ def exponential(
     Raises:
         InvalidArgumentError: an argument is out of range or of the wrong type.
     """
-    return keras.optimizers.schedules.ExponentialDecay(
-        initial_learning_rate=_checks.real("initial_lr", initial_lr, low=0.0, low_open=True),
-        decay_steps=_checks.integer("decay_steps", decay_steps, low=1),
-        decay_rate=_checks.real("decay_rate", decay_rate, low=0.0, low_open=True),
-        staircase=_checks.boolean("staircase", staircase),
-    )
+    checked = _decay_arguments(initial_lr, decay_steps, decay_rate, staircase, zero_rate=False)
+    return keras.optimizers.schedules.ExponentialDecay(**checked)
 
 
 def inverse_time(
@@ -146,12 +142,21 @@ def inverse_time(
     Raises:
         InvalidArgumentError: an argument is out of range or of the wrong type.
     """
-    return keras.optimizers.schedules.InverseTimeDecay(
-        initial_learning_rate=_checks.real("initial_lr", initial_lr, low=0.0, low_open=True),
-        decay_steps=_checks.integer("decay_steps", decay_steps, low=1),
-        decay_rate=_checks.real("decay_rate", decay_rate, low=0.0),
-        staircase=_checks.boolean("staircase", staircase),
-    )
+    checked = _decay_arguments(initial_lr, decay_steps, decay_rate, staircase, zero_rate=True)
+    return keras.optimizers.schedules.InverseTimeDecay(**checked)
+
+
+def _decay_arguments(
+    initial_lr: float, decay_steps: int, decay_rate: float, staircase: bool, *, zero_rate: bool
+) -> dict[str, Any]:
+    """The checked Keras arguments of an exponential or inverse-time decay (`zero_rate`: a
+    `decay_rate` of 0 is allowed)."""
+    return {
+        "initial_learning_rate": _checks.real("initial_lr", initial_lr, low=0.0, low_open=True),
+        "decay_steps": _checks.integer("decay_steps", decay_steps, low=1),
+        "decay_rate": _checks.real("decay_rate", decay_rate, low=0.0, low_open=not zero_rate),
+        "staircase": _checks.boolean("staircase", staircase),
+    }
 
 
 def power(

@@ -114,11 +114,4 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return ops.cast(lr, dtype)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "base_lr": self.base_lr,
-            "max_lr": self.max_lr,
-            "step_size_up": self.step_size_up,
-            "step_size_down": self.step_size_down,
-            "mode": self.mode,
-            "gamma": self.gamma,
-        }
+        return _checks.constructor_config(self)

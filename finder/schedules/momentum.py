@@ -24,7 +24,7 @@ import keras
 
 from finder.errors import InvalidArgumentError
 from finder.schedules import _checks
-from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_through_phases, phase_ends
+from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_cycle
 
 
 class CycledHyperparameter(keras.Variable):
@@ -136,14 +136,7 @@ class MomentumCycler(keras.callbacks.Callback):
         self._variable: CycledHyperparameter | None = None
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "total_steps": self.total_steps,
-            "base_momentum": self.base_momentum,
-            "max_momentum": self.max_momentum,
-            "pct_start": self.pct_start,
-            "anneal": self.anneal,
-            "three_phase": self.three_phase,
-        }
+        return _checks.constructor_config(self)
 
     def momentum_at(self, step: Any) -> Any:
         """The momentum for optimizer step `step` (a scalar or tensor), as a tensor."""
@@ -152,13 +145,7 @@ class MomentumCycler(keras.callbacks.Callback):
             values = [(high, low), (low, high), (high, high)]
         else:
             values = [(high, low), (low, high)]
-        return anneal_through_phases(
-            step,
-            phase_ends(self.total_steps, self.pct_start, self.three_phase),
-            values,
-            self.anneal,
-            "float32",
-        )
+        return anneal_cycle(step, self, values, "float32")
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         optimizer = _inner_optimizer(self.model.optimizer)

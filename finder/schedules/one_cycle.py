@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from finder.schedules import _checks
-from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_through_phases, phase_ends
+from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_cycle
 
 
 @keras.saving.register_keras_serializable(package="finder")
@@ -105,21 +105,7 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
             values = [(initial_lr, max_lr), (max_lr, initial_lr), (initial_lr, min_lr)]
         else:
             values = [(initial_lr, max_lr), (max_lr, min_lr)]
-        return anneal_through_phases(
-            step,
-            phase_ends(self.total_steps, self.pct_start, self.three_phase),
-            values,
-            self.anneal,
-            keras.config.floatx(),
-        )
+        return anneal_cycle(step, self, values, keras.config.floatx())
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "max_lr": self.max_lr,
-            "total_steps": self.total_steps,
-            "pct_start": self.pct_start,
-            "div_factor": self.div_factor,
-            "final_div_factor": self.final_div_factor,
-            "anneal": self.anneal,
-            "three_phase": self.three_phase,
-        }
+        return _checks.constructor_config(self)

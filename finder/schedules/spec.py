@@ -8,7 +8,8 @@ ScheduleSpec  --to_keras()-->    learning_rate for a Keras optimizer (schedule o
               <->to_dict() / from_dict()   the JSON form, an exact round trip
 ```
 
-Families and their params (required first, then optional with their defaults):
+Families and their params (required first, then optional with their defaults), as the
+registry `finder.families` lists them:
 
 | family               | params                                                           |
 |----------------------|------------------------------------------------------------------|
@@ -33,33 +34,27 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import logging
 import numbers
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
 
 from finder.errors import InvalidArgumentError
+from finder.families import FAMILIES, FAMILY_NAMES, MOMENTUM_PARAMS
 from finder.schedules import _checks
-from finder.schedules.builtins import (
-    PlateauPolicy,
-    cosine_warmup,
-    exponential,
-    inverse_time,
-    piecewise_constant,
-    power,
-)
+from finder.schedules import builtins as factories
+from finder.schedules.builtins import PlateauPolicy
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import MomentumCycler
 from finder.schedules.one_cycle import OneCycle
+from finder.schedules.sampling import evaluate_learning_rate
 from finder.schedules.wsd import WarmupStableDecay
 
 _schedules = keras.optimizers.schedules
-_MOMENTUM_PARAMS = ("cycle_momentum", "base_momentum", "max_momentum")
+_MOMENTUM_PARAMS = MOMENTUM_PARAMS
+_DECAYS = (_schedules.ExponentialDecay, _schedules.InverseTimeDecay, _schedules.PolynomialDecay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,50 +68,29 @@ def _one_cycle(params: dict[str, Any]) -> OneCycle:
     return OneCycle(**{k: v for k, v in params.items() if k not in _MOMENTUM_PARAMS})
 
 
+def _constant(params: dict[str, Any]) -> float:
+    return _checks.real("learning_rate", params["learning_rate"], low=0.0, low_open=True)
+
+
+# How each family of the registry (`finder.families`) builds its Keras object.
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "constant": _constant,
+    "cosine_warmup": lambda p: factories.cosine_warmup(**p),
+    "cyclical": lambda p: CyclicalLearningRate(**p),
+    "exponential": lambda p: factories.exponential(**p),
+    "inverse_time": lambda p: factories.inverse_time(**p),
+    "one_cycle": _one_cycle,
+    "piecewise_constant": lambda p: factories.piecewise_constant(**p),
+    "plateau": lambda p: PlateauPolicy(**p),
+    "power": lambda p: factories.power(**p),
+    "wsd": lambda p: WarmupStableDecay(**p),
+}
 _FAMILIES: dict[str, _Family] = {
-    "constant": _Family(
-        ("learning_rate",),
-        (),
-        lambda p: _checks.real("learning_rate", p["learning_rate"], low=0.0, low_open=True),
-    ),
-    "one_cycle": _Family(
-        ("max_lr", "total_steps"),
-        ("pct_start", "div_factor", "final_div_factor", "anneal", "three_phase") + _MOMENTUM_PARAMS,
-        _one_cycle,
-    ),
-    "cyclical": _Family(
-        ("base_lr", "max_lr", "step_size_up", "mode"),
-        ("step_size_down", "gamma"),
-        lambda p: CyclicalLearningRate(**p),
-    ),
-    "cosine_warmup": _Family(
-        ("max_lr", "total_steps", "warmup_steps"),
-        ("initial_lr", "alpha"),
-        lambda p: cosine_warmup(**p),
-    ),
-    "exponential": _Family(
-        ("initial_lr", "decay_steps", "decay_rate"), ("staircase",), lambda p: exponential(**p)
-    ),
-    "inverse_time": _Family(
-        ("initial_lr", "decay_steps", "decay_rate"), ("staircase",), lambda p: inverse_time(**p)
-    ),
-    "power": _Family(
-        ("initial_lr", "decay_steps"), ("end_lr", "power", "cycle"), lambda p: power(**p)
-    ),
-    "piecewise_constant": _Family(("boundaries", "values"), (), lambda p: piecewise_constant(**p)),
-    "plateau": _Family(
-        ("initial_lr",),
-        ("factor", "patience", "min_lr", "monitor", "mode", "min_delta", "cooldown"),
-        lambda p: PlateauPolicy(**p),
-    ),
-    "wsd": _Family(
-        ("max_lr", "total_steps", "warmup_steps", "decay_steps"),
-        ("initial_lr", "final_lr", "decay"),
-        lambda p: WarmupStableDecay(**p),
-    ),
+    name: _Family(family.required, family.optional, _BUILDERS[name])
+    for name, family in FAMILIES.items()
 }
 
-SCHEDULE_FAMILIES: tuple[str, ...] = tuple(sorted(_FAMILIES))
+SCHEDULE_FAMILIES: tuple[str, ...] = FAMILY_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,28 +210,8 @@ class ScheduleSpec:
             return cls("wsd", obj.get_config())
         if isinstance(obj, _schedules.CosineDecay):
             return cls("cosine_warmup", _cosine_params(obj))
-        if isinstance(obj, _schedules.ExponentialDecay | _schedules.InverseTimeDecay):
-            exponential_decay = isinstance(obj, _schedules.ExponentialDecay)
-            return cls(
-                "exponential" if exponential_decay else "inverse_time",
-                {
-                    "initial_lr": obj.initial_learning_rate,
-                    "decay_steps": obj.decay_steps,
-                    "decay_rate": obj.decay_rate,
-                    "staircase": obj.staircase,
-                },
-            )
-        if isinstance(obj, _schedules.PolynomialDecay):
-            return cls(
-                "power",
-                {
-                    "initial_lr": obj.initial_learning_rate,
-                    "decay_steps": obj.decay_steps,
-                    "end_lr": obj.end_learning_rate,
-                    "power": obj.power,
-                    "cycle": obj.cycle,
-                },
-            )
+        if isinstance(obj, _DECAYS):
+            return cls(*_decay_params(obj))
         if isinstance(obj, _schedules.PiecewiseConstantDecay):
             return cls(
                 "piecewise_constant",
@@ -339,60 +293,15 @@ class ScheduleSpec:
         return "\n".join([*header, *([""] if header else []), *lines]) + "\n"
 
 
-def evaluate_learning_rate(learning_rate: Any, steps: Any) -> np.ndarray:
-    """`learning_rate` (a float or a `LearningRateSchedule`) at each of `steps`.
-
-    Schedules are evaluated as Keras evaluates them in training, with integer steps, all
-    steps at once through `keras.ops.vectorized_map` (schedules such as `CosineDecay` with
-    warm-up branch with `ops.cond` and cannot take a vector of steps directly).
-
-    Args:
-        learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
-        steps: array-like of int, `>= 0`.
-
-    Returns:
-        A float64 numpy array shaped like `steps`.
-
-    Raises:
-        InvalidArgumentError: steps that are not non-negative integers, or a learning rate
-            of another type.
-    """
-    array = np.asarray(steps)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise _checks.fail("steps", "an array of integers >= 0", steps)
-    if array.size and (
-        not np.all(np.isfinite(array)) or np.any(array < 0) or np.any(array != np.round(array))
-    ):
-        raise _checks.fail("steps", "an array of integers >= 0", steps)
-    flat = array.astype(np.int64).ravel()
-    if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
-        return np.full(array.shape, float(learning_rate), dtype=np.float64)
-    if not isinstance(learning_rate, _schedules.LearningRateSchedule):
-        raise _checks.fail(
-            "learning_rate", "a float or a LearningRateSchedule", type(learning_rate).__name__
-        )
-    if flat.size == 0:
-        return np.zeros(array.shape, dtype=np.float64)
-    with _quiet_retracing():
-        values = ops.vectorized_map(learning_rate, ops.convert_to_tensor(flat))
-    return np.asarray(ops.convert_to_numpy(values), dtype=np.float64).reshape(array.shape)
-
-
-@contextmanager
-def _quiet_retracing() -> Iterator[None]:
-    """Silence TensorFlow's "triggered tf.function retracing" warning.
-
-    On TensorFlow every `vectorized_map` traces a function of its own, so sampling a sixth
-    schedule (`finder run` samples one curve per proposal) logs that warning; here one trace
-    per schedule is the expected cost, not a mistake to report.
-    """
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(max(level, logging.ERROR))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def _decay_params(schedule: Any) -> tuple[str, dict[str, Any]]:
+    """The family and params of a Keras `ExponentialDecay`, `InverseTimeDecay` or
+    `PolynomialDecay`."""
+    params = {"initial_lr": schedule.initial_learning_rate, "decay_steps": schedule.decay_steps}
+    if isinstance(schedule, _schedules.PolynomialDecay):
+        more = {"end_lr": schedule.end_learning_rate, "power": schedule.power}
+        return "power", {**params, **more, "cycle": schedule.cycle}
+    family = "exponential" if isinstance(schedule, _schedules.ExponentialDecay) else "inverse_time"
+    return family, {**params, "decay_rate": schedule.decay_rate, "staircase": schedule.staircase}
 
 
 def _cosine_params(schedule: Any) -> dict[str, Any]:

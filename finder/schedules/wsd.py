@@ -132,12 +132,4 @@ class WarmupStableDecay(keras.optimizers.schedules.LearningRateSchedule):
         return ops.cast(lr, dtype)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "max_lr": self.max_lr,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "decay_steps": self.decay_steps,
-            "initial_lr": self.initial_lr,
-            "final_lr": self.final_lr,
-            "decay": self.decay,
-        }
+        return _checks.constructor_config(self)

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
-from finder.result import RangeTestResult, validate
+from finder.rangetest.result import RangeTestResult, validate
 from service.db import Job, normalize_url
 from tests.service.utils import files
 from tests.service.utils.jobs import (

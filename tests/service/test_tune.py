@@ -7,9 +7,9 @@ from typing import Any, get_args
 import pytest
 from fastapi.testclient import TestClient
 
-from finder import tuning_result
-from finder.tuning_space import DEFAULT_FAMILIES as LIBRARY_DEFAULT_FAMILIES
-from finder.tuning_space import TUNABLE_FAMILIES
+from finder.tuning import result as tuning_result
+from finder.tuning.space import DEFAULT_FAMILIES as LIBRARY_DEFAULT_FAMILIES
+from finder.tuning.space import TUNABLE_FAMILIES
 from service.models import DEFAULT_FAMILIES, FamilyName
 from tests.service.utils.jobs import auth, quick_tune, sse_events, submit, wait_status
 

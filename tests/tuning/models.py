@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from finder.tuning_space import SearchSpace
+from finder.tuning.space import SearchSpace
 
 # LRs the tiny classifier learns with under plain SGD (its range test's edge is near 1).
 TINY_SPACE = SearchSpace(

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli import cli
-from finder.result import RangeTestResult
-from finder.runner import RunSpec, run_spec
+from finder.jobs import RunSpec, run_spec
+from finder.rangetest.result import RangeTestResult
 from finder.tuning import TUNABLE_FAMILIES, TuningResult
 
 FAST = ["--model", "mlp", "--epochs", "1", "--max-trials", "2", "--tuner", "random"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from finder.tuning import tune
-from finder.tuning_model import FIRST_LOSS, STEPS
+from finder.tuning.hypermodel import FIRST_LOSS, STEPS
 from tests.tuning.models import TINY_SPACE, tiny_classifier, tiny_data
 
 EPOCHS = 3  # Hyperband max_epochs with factor 3: rungs of 1 then 3 epochs

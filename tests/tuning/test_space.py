@@ -9,7 +9,7 @@ import pytest
 from finder.errors import InvalidArgumentError, InvalidRangeError, TuningError
 from finder.schedules import SCHEDULE_FAMILIES, ScheduleSpec
 from finder.suggest import Bounds
-from finder.tuning_space import (
+from finder.tuning.space import (
     DEFAULT_FAMILIES,
     LR_PARAM,
     SHAPE_PARAMS,

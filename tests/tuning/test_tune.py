@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 
 from finder.errors import DataError, InvalidArgumentError, ModelError, TuningError
-from finder.result import RangeTestResult
+from finder.rangetest.result import RangeTestResult
 from finder.schedules import OneCycle, ScheduleSpec
 from finder.tuning import SearchSpace, TrialProgress, TuningResult, tune
-from finder.tuning_model import CLIPPED, FIRST_LOSS, CompileArgs, compile_with_schedule
+from finder.tuning.hypermodel import CLIPPED, FIRST_LOSS, CompileArgs, compile_with_schedule
 from tests.tuning.models import TINY_SPACE, tiny_classifier, tiny_data
 from tests.utils.factories import dense_regressor, least_squares_problem
 

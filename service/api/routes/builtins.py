@@ -1,4 +1,5 @@
-"""`GET /builtins`: the models and datasets a job can name without uploading anything."""
+"""`GET /builtins`: the models and datasets a job can name without uploading anything, and the
+schedule families (finder's registry) a tuning job can search."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from functools import cache
 
 from fastapi import APIRouter
 
+from finder.families import FAMILIES
 from service.api.deps import CurrentOwner
 from service.api.responses import error_responses
-from service.models import BuiltinDatasetPublic, BuiltinModelPublic, BuiltinsPublic
+from service.models import (
+    BuiltinDatasetPublic,
+    BuiltinFamilyPublic,
+    BuiltinModelPublic,
+    BuiltinsPublic,
+)
 
 router = APIRouter(prefix="/builtins", tags=["builtins"])
 
@@ -44,10 +51,12 @@ def describe_builtins() -> BuiltinsPublic:
         )
         for name in BUILTIN_DATASETS
     ]
-    return BuiltinsPublic(models=models, datasets=datasets)
+    families = [BuiltinFamilyPublic(**family.to_dict()) for _, family in sorted(FAMILIES.items())]
+    return BuiltinsPublic(models=models, datasets=datasets, families=families)
 
 
 @router.get("", response_model=BuiltinsPublic, responses=error_responses(401))
 def list_builtins(owner: CurrentOwner) -> BuiltinsPublic:
-    """Built-in models (built for the data's input shape; Fashion-MNIST's shown) and datasets."""
+    """Built-in models (built for the data's input shape; Fashion-MNIST's shown), datasets and
+    schedule families."""
     return describe_builtins()

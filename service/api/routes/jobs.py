@@ -94,7 +94,7 @@ def render_curve(job: Job, directory: Path, extension: str) -> Path:
     """The job's curve figure (a tuning job's: its range test's), drawn once by
     `finder.plot.plot_range_test` and kept."""
     from finder.plot import plot_range_test
-    from finder.result import RangeTestResult
+    from finder.rangetest.result import RangeTestResult
 
     path = directory / job.id / f"curve.{extension}"
     if path.is_file():

@@ -56,7 +56,7 @@ def service_env(database_url: str, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "FINDER_DATABASE_URL": database_url,
-        "FINDER_DATA_DIR": str(data_dir),
+        "FINDER_UPLOADS_DIR": str(data_dir),
         "FINDER_API_KEYS": KEY_A,
         "FINDER_RAY_NUM_CPUS": "2",
         "FINDER_POLL_INTERVAL_S": "0.1",

@@ -236,7 +236,7 @@ function sweepFieldset(fields) {
 function buildForm({ builtins, fields, alert, status, heading, kind }) {
   const sources = sourcesFieldset(fields, builtins);
   const kinds = kindFieldset(kind);
-  const tuning = tuningFieldset(fields);
+  const tuning = tuningFieldset(fields, builtins);
   const button = h("button", { type: "submit", class: "button primary", testid: "submit-job" });
   const form = h(
     "form",

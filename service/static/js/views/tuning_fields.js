@@ -3,23 +3,13 @@
 import { h } from "../dom.js";
 import { input, numberValue, select } from "./form_fields.js";
 
-// Kept equal to service.models.FamilyName and DEFAULT_FAMILIES (the dashboard's tests check it).
-const FAMILIES = [
-  "constant",
-  "cosine_warmup",
-  "cyclical",
-  "exponential",
-  "inverse_time",
-  "one_cycle",
-  "piecewise_constant",
-  "plateau",
-  "power",
-  "wsd",
-];
-const DEFAULT_FAMILIES = ["one_cycle", "cyclical", "cosine_warmup"];
-
-/** The "Schedule search" fieldset; its fields register under `tuning.*`. */
-export function tuningFieldset(fields) {
+/**
+ * The "Schedule search" fieldset; its fields register under `tuning.*`. The families come
+ * from GET /builtins (finder's family registry), in `builtins.families`.
+ */
+export function tuningFieldset(fields, builtins) {
+  const families = builtins.families.map((family) => family.name);
+  const defaults = builtins.families.filter((family) => family.default).map((f) => f.name);
   return h(
     "fieldset",
     { testid: "tuning-fields" },
@@ -27,8 +17,8 @@ export function tuningFieldset(fields) {
     fields.addGroup(
       "tuning.families",
       "Families",
-      FAMILIES,
-      DEFAULT_FAMILIES,
+      families,
+      defaults,
       "Schedule families to search, each with its parameters inside the range test's bounds.",
     ),
     h(

@@ -21,38 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finder.cli import DEFAULT_OUT, one_line_errors, parse_setting, sweep_options
+from finder.cli import options
+from finder.defaults import BATCH_SIZE
+from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
 
 if TYPE_CHECKING:
     from finder.tuning import TrialProgress, TuningResult
 
 
 @click.command()
-@click.option(
-    "--model",
-    default="fashion_cnn",
-    show_default=True,
-    help="Built-in model (fashion_cnn, mlp) or a path to a .keras file.",
-)
-@click.option(
-    "--data",
-    default="fashion_mnist_sample",
-    show_default=True,
-    help="fashion_mnist_sample (bundled), fashion_mnist (full set) or a path to a .npz. "
+@options.model_options(
+    data_help="fashion_mnist_sample (bundled), fashion_mnist (full set) or a path to a .npz. "
     "Without a validation set, the last 10% of the training set scores the trials.",
-)
-@click.option(
-    "--optimizer", default=None, help="Keras optimizer name. Default: the model's, else sgd."
-)
-@click.option(
-    "--opt",
-    "optimizer_settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Optimizer setting, repeatable: --opt momentum=0.9.",
-)
-@click.option(
-    "--loss", default=None, help="Keras loss name. Default: sparse_categorical_crossentropy."
+    optimizer_help="Keras optimizer name. Default: the model's, else sgd.",
+    loss_help="Keras loss name. Default: sparse_categorical_crossentropy.",
 )
 @click.option(
     "--metric",
@@ -69,36 +51,17 @@ if TYPE_CHECKING:
     default=None,
     help="A range-test result.json to take the bounds from (skips the range test).",
 )
-@click.option(
-    "--lr-range",
-    nargs=2,
-    type=float,
-    default=None,
-    metavar="MIN MAX",
-    help="Range-test sweep, without --result. Default: found automatically.",
+@options.sweep_click_options(
+    lr_range_help="Range-test sweep, without --result. Default: found automatically.",
+    budget_help="Auto range: optimizer steps for all sweeps (default 1500).",
+    repeats_help="Range-test sweeps.",
 )
-@click.option(
-    "--steps",
-    type=int,
-    default=None,
-    help="Range-test steps per sweep. Default: 500 with --lr-range, else 80 per decade.",
-)
-@click.option(
-    "--budget",
-    type=int,
-    default=None,
-    help="Auto range: optimizer steps for all sweeps (default 1500).",
-)
-@click.option("--repeats", type=int, default=3, show_default=True, help="Range-test sweeps.")
-# The families are written out, not read from `TUNABLE_FAMILIES`: that import loads
-# TensorFlow, which `--help` must not (a test keeps the two lists equal).
 @click.option(
     "--families",
     default=None,
     help=(
-        "Comma-separated schedule families, from constant, cosine_warmup, cyclical, "
-        "exponential, inverse_time, one_cycle, piecewise_constant, plateau, power, wsd. "
-        "Default: one_cycle,cyclical,cosine_warmup."
+        f"Comma-separated schedule families, from {', '.join(FAMILY_NAMES)}. "
+        f"Default: {','.join(DEFAULT_TUNED_FAMILIES)}."
     ),
 )
 @click.option(
@@ -110,27 +73,17 @@ if TYPE_CHECKING:
 )
 @click.option("--max-trials", type=int, default=10, show_default=True)
 @click.option("--epochs", type=int, default=3, show_default=True, help="Epochs per trial.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
 @click.option("--objective", default="val_loss", show_default=True, help="A validation metric.")
 @click.option("--executions", type=int, default=1, show_default=True, help="Trainings per trial.")
 @click.option("--workers", type=int, default=0, show_default=True, help="Ray worker tasks.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    default=DEFAULT_OUT,
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Directory for tuning.json (and result.json when the range test runs).",
+@options.output_options(
+    out_help="Directory for tuning.json (and result.json when the range test runs).",
+    json_help="Print the tuning JSON on stdout.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the tuning JSON on stdout.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
 def tune(
-    model: str,
-    data: str,
-    optimizer: str | None,
-    optimizer_settings: tuple[str, ...],
-    loss: str | None,
+    source: dict[str, Any],
     metrics: tuple[str, ...],
     result_file: str | None,
     lr_range: tuple[float, float] | None,
@@ -151,23 +104,15 @@ def tune(
     debug: bool,
 ) -> None:
     """Tune the LR schedule with keras-tuner inside the range test's bounds."""
-    with one_line_errors(debug):
-        from finder import console
+    with options.one_line_errors(debug):
+        from finder.cli import console
         from finder.data import load_dataset
-        from finder.result import RangeTestResult
-        from finder.runner import RunSpec
-        from finder.tuning_runner import TuneSpec, run_tune_spec, tuning_range_test
+        from finder.jobs import RunSpec, TuneSpec, run_tune_spec, tuning_range_test
+        from finder.rangetest.result import RangeTestResult
 
         run = RunSpec(
-            model=model,
-            data=data,
-            optimizer=optimizer,
-            optimizer_settings=dict(parse_setting(s) for s in optimizer_settings),
-            loss=loss,
-            batch_size=batch_size,
-            **sweep_options(lr_range, steps, budget, "exp"),
-            repeats=repeats,
-            seed=seed,
+            **options.run_spec_fields(source, batch_size, repeats, seed),
+            **options.sweep_options(lr_range, steps, budget, "exp"),
         )
         search = TuneSpec(
             families=[f.strip() for f in families.split(",")] if families else None,
@@ -180,7 +125,7 @@ def tune(
             workers=workers,
         )
         out = Path(out_dir)
-        dataset = load_dataset(data)
+        dataset = load_dataset(source["data"])
         written = []
         if result_file is not None:
             result = RangeTestResult.load(result_file)
@@ -213,17 +158,9 @@ def _describe(spec: Any) -> str:
 def _trial_display(max_trials: int | None) -> Iterator[Any]:
     """A progress bar over trials on stderr (shown from the first trial on, so that errors
     before it stay one line), and one printed line per finished trial."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from finder.cli.console import progress_bar, stderr
 
-    from finder.console import stderr
-
-    bar = Progress(
-        TextColumn("[bold]tuning[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-    )
+    bar = progress_bar("tuning", console=stderr)
     task = bar.add_task("", total=max_trials)
 
     def update(event: TrialProgress) -> None:
@@ -258,7 +195,7 @@ def _print_summary(tuning: TuningResult) -> None:
     """The ranked trials as a table and the best schedule as code, on stdout."""
     from rich.table import Table
 
-    from finder.console import stdout
+    from finder.cli.console import stdout
 
     table = Table(
         title=f"Schedules tried ({tuning.tuner}, {tuning.objective['name']} "

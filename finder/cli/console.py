@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from finder.recorder import SweepProgress
-from finder.result import RangeTestResult
+from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.result import RangeTestResult
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -25,17 +26,16 @@ def format_lr(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}" if 1e-3 <= value < 100 else f"{value:.2e}"
 
 
+def progress_bar(label: str, **options: Any) -> Progress:
+    """A progress bar on stderr: `label` and a description, the bar, done/total, time."""
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(TextColumn(f"[bold]{label}[/bold] {{task.description}}"), *columns, **options)
+
+
 @contextmanager
 def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
     """A progress bar over all sweep steps; yields the `progress` callable for range_test."""
-    bar = Progress(
-        TextColumn("[bold]range test[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=False,
-    )
+    bar = progress_bar("range test", console=stderr, transient=False)
     task = bar.add_task("", total=total)
 
     def update(event: SweepProgress) -> None:

@@ -1,11 +1,11 @@
 """`SweepSession`: one range test's hold on the model, from capture to exact restore.
 
-A range test may run several sweeps over one model: the repeats of an explicit range, or the
-coarse and refining sweeps of the auto range (`finder.auto_range`). The session captures the
-model once, installs each sweep's learning-rate schedule, runs the sweep through `model.fit`
-with a `SweepRecorder`, puts the weights and optimizer state back between sweeps, and restores
-everything (weights, slots, `iterations`, the LR object, the train step) when it closes, also
-when a sweep fails.
+A range test may run several sweeps over one model: the repeats of an explicit range, or the coarse
+and refining sweeps of the auto range (`finder.rangetest.auto_range`). The session captures the
+model once, installs each sweep's learning-rate schedule, runs the sweep through `model.fit` with a
+`SweepRecorder`, puts the weights and optimizer state back between sweeps, and restores everything
+(weights, slots, `iterations`, the LR object, the train step) when it closes, also when a sweep
+fails.
 """
 
 from __future__ import annotations
@@ -17,21 +17,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from finder import batches as batch_sources
-from finder.model_state import (
+from finder.rangetest import batches as batch_sources
+from finder.rangetest.model_state import (
     ModelState,
     install_learning_rate,
     install_train_step,
     micro_batch_count,
 )
-from finder.recorder import (
+from finder.rangetest.recorder import (
     SweepProgress,
     SweepRecorder,
     SweepRun,
     resets_in_step,
     resetting_train_step,
 )
-from finder.sweep import SweepSchedule
+from finder.rangetest.sweep import SweepSchedule
 
 
 class SweepSession:

@@ -30,8 +30,8 @@ import keras_tuner
 
 from finder.errors import InvalidArgumentError, ModelError
 from finder.schedules import ScheduleSpec
-from finder.tuning_result import TrialRecord
-from finder.tuning_space import FAMILY, SearchSpace
+from finder.tuning.result import TrialRecord
+from finder.tuning.space import FAMILY, SearchSpace
 
 # Extra metrics each trial reports to the oracle, so that a chief learns them from workers.
 DIVERGED = "finder/diverged"
@@ -283,6 +283,40 @@ class TrialProgress:
     epochs: int
     logs: dict[str, float] = field(default_factory=dict)
     record: TrialRecord | None = None
+
+
+def trial_progress(
+    hypermodel: ScheduleHyperModel,
+    trial: Any,
+    event: str,
+    *,
+    number: int,
+    max_trials: int | None,
+    epoch: int,
+    logs: dict[str, float] | None = None,
+    record: TrialRecord | None = None,
+) -> TrialProgress:
+    """The `TrialProgress` of keras-tuner `trial` at `event` (a tuner's hooks and a chief's
+    watcher both report through this)."""
+    hp = trial.hyperparameters
+    return TrialProgress(
+        event=event,
+        trial_id=str(trial.trial_id),
+        number=number,
+        max_trials=max_trials,
+        spec=hypermodel.trial_spec(hp),
+        epoch=epoch,
+        epochs=hypermodel.trial_epochs(hp),
+        logs=logs or {},
+        record=record,
+    )
+
+
+def trial_end_fields(trial: Any, hypermodel: ScheduleHyperModel) -> dict[str, Any]:
+    """`epoch`, `logs` and `record` of a `"trial_end"` progress event for a finished trial."""
+    record = trial_record(trial, hypermodel)
+    logs = {k: v for k, v in record.metrics.items() if v is not None}
+    return {"epoch": record.epochs, "logs": logs, "record": record}
 
 
 def trial_record(trial: Any, hypermodel: ScheduleHyperModel) -> TrialRecord:

@@ -2,7 +2,7 @@
 
 Each tuner reports `TrialProgress` to a `progress` callable and remembers the trials it ran
 (on a worker, those are all it can see). `FinderHyperband` retrains every rung from scratch
-with a schedule sized to the rung (see `finder.tuning_model`).
+with a schedule sized to the rung (see `finder.tuning.hypermodel`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,13 @@ from typing import Any
 import keras_tuner
 
 from finder.errors import InvalidArgumentError, TuningError
-from finder.tuning_model import ScheduleHyperModel, TrialProgress, trial_record
-from finder.tuning_result import TrialRecord
+from finder.tuning.hypermodel import (
+    ScheduleHyperModel,
+    TrialProgress,
+    trial_end_fields,
+    trial_progress,
+)
+from finder.tuning.result import TrialRecord
 
 TUNERS = ("bayesian", "random", "hyperband")
 # Lines of a failed trial's traceback quoted in the TuningError message.
@@ -42,15 +47,13 @@ class _FinderHooks(keras_tuner.Tuner):
     def _emit(self, trial: Any, event: str, **fields: Any) -> None:
         if self.finder_progress is None:
             return
-        hp = trial.hyperparameters
         self.finder_progress(
-            TrialProgress(
-                event=event,
-                trial_id=str(trial.trial_id),
+            trial_progress(
+                self.hypermodel,
+                trial,
+                event,
                 number=len(self.finder_trial_ids) + (event != "trial_end"),
                 max_trials=self.finder_budget,
-                spec=self.hypermodel.trial_spec(hp),
-                epochs=self.hypermodel.trial_epochs(hp),
                 **fields,
             )
         )
@@ -70,9 +73,8 @@ class _FinderHooks(keras_tuner.Tuner):
         super().on_trial_end(trial)
         self.finder_trial_ids.append(str(trial.trial_id))
         if self.finder_progress is not None:
-            record = trial_record(self.oracle.get_trial(trial.trial_id), self.hypermodel)
-            logs = {k: v for k, v in record.metrics.items() if v is not None}
-            self._emit(trial, "trial_end", epoch=record.epochs, logs=logs, record=record)
+            finished = self.oracle.get_trial(trial.trial_id)
+            self._emit(trial, "trial_end", **trial_end_fields(finished, self.hypermodel))
 
 
 class FinderRandomSearch(_FinderHooks, keras_tuner.RandomSearch):
@@ -87,7 +89,7 @@ class FinderHyperband(_FinderHooks, keras_tuner.Hyperband):
     """keras-tuner's Hyperband, but every rung trains from scratch for its `tuner/epochs`.
 
     keras-tuner continues a promoted trial from its parent's best checkpoint with
-    `initial_epoch > 0` and a new optimizer (see `finder.tuning_model`: `iterations` back
+    `initial_epoch > 0` and a new optimizer (see `finder.tuning.hypermodel`: `iterations` back
     at 0 and slots lost, or the parent's step count in a schedule sized for another run
     length). Here a promoted configuration is trained
     again from the same initial weights with its schedule sized to the rung's epochs, so

@@ -26,8 +26,8 @@ default). It needs no range from the user and works in two phases, inside a step
    decade, see BENCHMARKS.md); 80 rather than 125 buys more sweeps inside the budget, and the
    spread of the edge shrinks with the square root of their number. After each sweep, the
    jackknife over the sweeps so far gives the 80% interval of the median curve's edge
-   (`finder.reliability`); sweeping stops once at least `MIN_SWEEPS` (4) sweeps put it within
-   +-15%, or when the budget cannot pay for another.
+   (`finder.rangetest.reliability`); sweeping stops once at least `MIN_SWEEPS` (4) sweeps put it
+   within +-15%, or when the budget cannot pay for another.
 
 The budget (optimizer steps, all sweeps together) is `DEFAULT_BUDGET` (1,500: `fashion_cnn` +
 SGD on full Fashion-MNIST finishes within it), never more than `PLAN_FRACTION` (1x) of the
@@ -59,11 +59,11 @@ import numpy as np
 
 from finder.defaults import DEFAULT_BUDGET
 from finder.errors import InvalidArgumentError
-from finder.recorder import SweepRun
-from finder.reliability import TOLERANCE, is_tight, jackknife_interval, median_edge
-from finder.session import SweepSession
+from finder.rangetest.recorder import SweepRun
+from finder.rangetest.reliability import TOLERANCE, is_tight, jackknife_interval, median_edge
+from finder.rangetest.session import SweepSession
+from finder.rangetest.sweep import sweep_lrs
 from finder.suggest import smith_bounds
-from finder.sweep import sweep_lrs
 
 START_LR = 1e-7
 CEILING_LR = 1e4

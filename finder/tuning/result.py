@@ -19,22 +19,19 @@ the range-test result document (`range_test`, or null when an explicit space was
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import jsonschema
 import referencing
 
-from finder import result as range_test_result
-from finder.errors import InvalidArgumentError, SchemaError
-from finder.result import RangeTestResult, jsonable
+from finder.document import JsonDocument, check, jsonable, load_schema
+from finder.errors import InvalidArgumentError
+from finder.rangetest import result as range_test_result
+from finder.rangetest.result import RangeTestResult
 from finder.schedules import ScheduleSpec
-from finder.tuning_space import SearchSpace
+from finder.tuning.space import SearchSpace
 
 SCHEMA_VERSION = 1
 RESULT_KIND = "tuning"
@@ -43,12 +40,9 @@ OUTCOMES = ("ok", "diverged", "no_progress")
 ROLES = ("local", "chief", "worker")
 
 
-@cache
 def schema() -> dict[str, Any]:
     """The JSON Schema of `TuningResult.to_dict()`."""
-    text = resources.files("finder.schemas").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return load_schema(SCHEMA_RESOURCE)
 
 
 def validate(document: Any) -> None:
@@ -62,12 +56,7 @@ def validate(document: Any) -> None:
         range_schema["$id"], referencing.Resource.from_contents(range_schema)
     )
     validator = jsonschema.Draft202012Validator(schema(), registry=registry)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "<root>"
-        raise SchemaError(
-            f"Not a finder tuning result (v{SCHEMA_VERSION}): {where}: {error.message}"
-        )
+    check(document, validator, f"tuning result (v{SCHEMA_VERSION})")
 
 
 @dataclass(frozen=True)
@@ -108,19 +97,9 @@ class TrialRecord:
         return dict(self.spec.params) if self.spec is not None else {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "trial_id": self.trial_id,
-            "rank": self.rank,
-            "status": self.status,
-            "family": self.family,
-            "spec": self.spec.to_dict() if self.spec is not None else None,
-            "values": self.values,
-            "epochs": self.epochs,
-            "score": self.score,
-            "outcome": self.outcome,
-            "metrics": self.metrics,
-            "error": self.error,
-        }
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["spec"] = self.spec.to_dict() if self.spec is not None else None
+        return document
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
@@ -141,7 +120,7 @@ class TrialRecord:
 
 
 @dataclass
-class TuningResult:
+class TuningResult(JsonDocument):
     """The outcome of `finder.tune`.
 
     Attributes:
@@ -160,6 +139,8 @@ class TuningResult:
         wall_time_s: seconds the whole call took, range test included.
         metadata: free-form JSON the caller attached.
     """
+
+    DOCUMENT_NAME: ClassVar[str] = "tuning result"
 
     best: ScheduleSpec | None
     best_trial_id: str | None
@@ -250,32 +231,3 @@ class TuningResult:
             created_at=document["created_at"],
             finder_version=document["finder_version"],
         )
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The document as JSON text (strict JSON: no NaN or Infinity)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> TuningResult:
-        """Parse and validate JSON text written by `to_json`.
-
-        Raises:
-            SchemaError: not JSON, or not a v1 tuning result.
-        """
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"Not JSON: {exc}") from exc
-        return cls.from_dict(document)
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_json()` to `path`."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> TuningResult:
-        """Read a result written by `save`."""
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))

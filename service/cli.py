@@ -1,11 +1,13 @@
-"""`finder serve` and `finder worker`: the service's commands, loaded only when invoked.
+"""`finder serve` and `finder worker`: the service's commands, contributed to the `finder` CLI
+through the `finder.commands` entry-point group (pyproject.toml) and loaded only when invoked.
 
     finder serve [--host 127.0.0.1] [--port 8000] [--no-dispatcher] [--log-level info]
     finder worker
 
 Both read the service's settings from `FINDER_*` environment variables (see `service.config`);
-the options here override them. The service itself is imported inside the command bodies, so
-the library never imports it.
+the options here override them. The library never imports this module: the `finder` group finds
+it through its entry point, and says which extra to install when the service's dependencies are
+missing.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from typing import Any
 
 import click
 
-from finder.cli import one_line_errors
+from finder.cli.options import one_line_errors
+from service.config import load_settings
+from service.errors import InvalidSettingsError
 
 
 def settings_or_exit(**overrides: Any) -> Any:
     """The service's settings, or `Error: <why>` and exit status 1."""
-    from service.config import load_settings
-    from service.errors import InvalidSettingsError
-
     try:
         return load_settings(**overrides)
     except InvalidSettingsError as exc:

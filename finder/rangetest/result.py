@@ -9,18 +9,15 @@ None. Numbers that JSON cannot carry (NaN, infinity) are written as `null`.
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
+import copy
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 
-from finder.errors import SchemaError
-from finder.reliability import Reliability
+from finder.document import JsonDocument, check, jsonable, load_schema
+from finder.rangetest.reliability import Reliability
 from finder.suggest import Bounds
 
 SCHEMA_VERSION = 2
@@ -28,46 +25,26 @@ RESULT_KIND = "range_test"
 SCHEMA_RESOURCE = "range_test_result.v2.json"
 
 
-@cache
 def schema() -> dict[str, Any]:
     """The JSON Schema of `RangeTestResult.to_dict()`."""
-    text = resources.files("finder.schemas").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return load_schema(SCHEMA_RESOURCE)
 
 
-def validate(document: dict[str, Any]) -> None:
+def validate(document: Any) -> None:
     """Check a result document against the shipped schema.
 
     Raises:
         SchemaError: naming the first offending field.
     """
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "<root>"
-        raise SchemaError(
-            f"Not a finder range-test result (v1 or v{SCHEMA_VERSION}): {where}: {error.message}"
-        )
-
-
-def jsonable(value: Any) -> Any:
-    """`value` with numpy scalars/arrays turned into Python ones and NaN/inf into None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
+    check(
+        document,
+        jsonschema.Draft202012Validator(schema()),
+        f"range-test result (v1 or v{SCHEMA_VERSION})",
+    )
 
 
 @dataclass
-class RangeTestResult:
+class RangeTestResult(JsonDocument):
     """The outcome of `finder.range_test`.
 
     Attributes:
@@ -93,6 +70,8 @@ class RangeTestResult:
         auto: the auto range test's budget, coarse pass and window (None for an explicit
             range).
     """
+
+    DOCUMENT_NAME: ClassVar[str] = "range-test result"
 
     lrs: list[float]
     losses: list[float]
@@ -162,66 +141,21 @@ class RangeTestResult:
         validate(document)
         bounds = document["bounds"]
         reliability = document.get("reliability")
+        # Every other field is stored as it is (its list or dict copied).
+        stored = {
+            f.name: copy.copy(document[f.name])
+            for f in fields(cls)
+            if f.name not in ("bounds", "reliability", "auto")
+        }
         return cls(
-            lrs=list(document["lrs"]),
-            losses=list(document["losses"]),
-            smoothed_losses=list(document["smoothed_losses"]),
-            val_lrs=document["val_lrs"],
-            val_losses=document["val_losses"],
-            stop_reason=document["stop_reason"],
-            stopped_at_lr=document["stopped_at_lr"],
-            steps_run=document["steps_run"],
-            wall_time_s=document["wall_time_s"],
-            steps_per_second=document["steps_per_second"],
-            optimizer=document["optimizer"],
-            model=document["model"],
-            data=document["data"],
-            config=document["config"],
-            repeats=document["repeats"],
-            suggestions=dict(document["suggestions"]),
-            suggestion_notes=dict(document["suggestion_notes"]),
+            **stored,
             bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
-            proposals=list(document["proposals"]),
-            metadata=dict(document["metadata"]),
-            created_at=document["created_at"],
-            finder_version=document["finder_version"],
             reliability=None if reliability is None else Reliability.from_dict(reliability),
-            auto=document.get("auto"),
+            auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
         )
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The document as JSON text (strict JSON: no NaN or Infinity)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> RangeTestResult:
-        """Parse and validate JSON text written by `to_json`.
-
-        Raises:
-            SchemaError: not JSON, or not a v1 or v2 range-test result.
-        """
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"Not JSON: {exc}") from exc
-        if not isinstance(document, dict):
-            raise SchemaError("A range-test result must be a JSON object.")
-        return cls.from_dict(document)
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
         """The loss-vs-LR figure (`finder.plot.plot_range_test`), written when `path` is given."""
         from finder.plot import plot_range_test
 
         return plot_range_test(self, path=path, **options)
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_json()` to `path`."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> RangeTestResult:
-        """Read a result written by `save`."""
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))

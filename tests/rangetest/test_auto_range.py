@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import finder
-from finder.auto_range import CEILING_LR, START_LR, limits
 from finder.errors import InvalidArgumentError
-from finder.reliability import jackknife_interval, median_edge
-from finder.result import RangeTestResult
+from finder.rangetest.auto_range import CEILING_LR, START_LR, limits
+from finder.rangetest.reliability import jackknife_interval, median_edge
+from finder.rangetest.result import RangeTestResult
 from tests.utils.factories import dense_regressor, small_classifier
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -168,7 +168,7 @@ def test_restore_holds_across_every_auto_sweep_for_a_stateful_model(classificati
 def test_explicit_ranges_reproduce_the_curves_written_before_the_auto_range(
     regression_data, classification_data
 ):
-    # tests/data/explicit_curves_before_auto.json was written by the range test as it was
+    # tests/rangetest/data/explicit_curves_before_auto.json was written by the range test as it was
     # before the auto range existed (commit 734cb9c), with exactly these calls.
     golden = json.loads((DATA / "explicit_curves_before_auto.json").read_text())
     x, y = regression_data

@@ -10,7 +10,7 @@ import pytest
 import finder
 from finder.errors import SchemaError
 from finder.propose import attach_proposals
-from finder.result import RangeTestResult, schema
+from finder.rangetest.result import RangeTestResult, schema
 from tests.utils.factories import dense_regressor
 
 

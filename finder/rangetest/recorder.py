@@ -22,7 +22,7 @@ and the sweep stops at the first non-finite loss, or when
 `smoothed_i > divergence * min(smoothed_0..i)` (only while that minimum is positive: a ratio
 means nothing for losses that go below zero).
 
-The auto range test (`finder.auto_range`) also stops a sweep whose network DIED instead of
+The auto range test (`finder.rangetest.auto_range`) also stops a sweep whose network DIED instead of
 blowing up: a classifier whose loss jumps back to chance level and stays there never passes
 4x its minimum. With `dead_window = w`, after step `w`,
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from finder.errors import InvalidArgumentError, InvalidRangeError
+from finder.schedules import _checks
 
 SWEEP_MODES = ("exp", "linear")
 
@@ -107,11 +108,4 @@ class SweepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return self.min_lr + (self.max_lr - self.min_lr) * fraction
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "min_lr": self.min_lr,
-            "max_lr": self.max_lr,
-            "num_steps": self.num_steps,
-            "mode": self.mode,
-            "start_iteration": self.start_iteration,
-            "accumulation_steps": self.accumulation_steps,
-        }
+        return _checks.constructor_config(self)

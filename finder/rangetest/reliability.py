@@ -1,6 +1,6 @@
 """How sure a range test is of its bound: an interval for `edge_lr` and a verdict. Pure numpy.
 
-The reported `edge_lr` is read off the MEDIAN curve of k sweeps (`finder.repeats`). Its
+The reported `edge_lr` is read off the MEDIAN curve of k sweeps (`finder.rangetest.repeats`). Its
 uncertainty is measured for exactly that estimator, by the jackknife over sweeps (k >= 4):
 
 ```
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from finder.repeats import combine
+from finder.rangetest.repeats import combine
 from finder.suggest import smith_bounds
 
 CONFIDENCE = 0.8

@@ -2,7 +2,7 @@
 
 keras-tuner alone searches learning rates blind over a wide range and spends trials on runs
 that diverge or barely move. `tune` runs a range test first (or takes its result), derives a
-bounded `SearchSpace` from its bounds (rule in `finder.tuning_space`), and lets keras-tuner
+bounded `SearchSpace` from its bounds (rule in `finder.tuning.space`), and lets keras-tuner
 choose the schedule family and its parameters inside it.
 
 ```python
@@ -29,64 +29,53 @@ error (keras-tuner itself marks it failed, carries on, and may return it as the 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import tempfile
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from importlib import metadata as package_metadata
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner
-import tensorflow as tf
-from keras_tuner.src.engine.objective import create_objective
 
-from finder.errors import DataError, InvalidArgumentError, TuningError
-from finder.rangetest import range_test
-from finder.result import RangeTestResult
-from finder.schedules import _checks
-from finder.tuning_distributed import (
-    OracleServer,
-    TrialWatcher,
-    chief_address,
-    distributed_role,
-    search_on_ray,
-)
-from finder.tuning_model import (
+from finder.defaults import BATCH_SIZE, TUNE_RANGE_TEST
+from finder.document import finder_version
+from finder.rangetest.result import RangeTestResult
+from finder.tuning import roles
+from finder.tuning.distributed import ORACLE_IP, ORACLE_PORT, TUNER_ID
+from finder.tuning.hypermodel import (
     CompileArgs,
     ScheduleHyperModel,
     TrialProgress,
-    build_checked,
-    compile_with_schedule,
-    trial_record,
 )
-from finder.tuning_result import TrialRecord, TuningResult
-from finder.tuning_space import DEFAULT_FAMILIES, TUNABLE_FAMILIES, SearchSpace
-from finder.tuning_tuners import TUNERS, check_trials, make_tuner, rank_trials
+from finder.tuning.prepare import (
+    check_call,
+    check_model,
+    check_search_arguments,
+    count_steps,
+    fit_kwargs,
+    is_arrays,
+    keras_tuner_objective,
+    portable,
+    project_directory,
+)
+from finder.tuning.result import TrialRecord, TuningResult
+from finder.tuning.roles import SearchJob
+from finder.tuning.space import DEFAULT_FAMILIES, SearchSpace
+from finder.tuning.tuners import make_tuner, rank_trials
 
-__all__ = [
-    "DEFAULT_FAMILIES",
-    "DEFAULT_RANGE_TEST",
-    "SearchSpace",
-    "TUNABLE_FAMILIES",
-    "TrialProgress",
-    "TrialRecord",
-    "TuningResult",
-    "tune",
-]
-
-# The range test `tune` runs when given no result: the settings that show plain SGD's loss
-# falling on fashion_cnn (fastai's 1e-7..10 in 100 steps does not).
-DEFAULT_RANGE_TEST: dict[str, Any] = {
-    "min_lr": 1e-4,
-    "max_lr": 10.0,
-    "num_steps": 300,
-    "repeats": 3,
-}
+DEFAULT_RANGE_TEST: dict[str, Any] = TUNE_RANGE_TEST
 # keras-tuner stops a local search after this many failures in a row.
 MAX_CONSECUTIVE_FAILURES = 3
+# The entries of a result's `config` that Ray workers take over as `tune` arguments.
+WORKER_CONFIG = (
+    "batch_size",
+    "max_trials",
+    "executions_per_trial",
+    "seed",
+    "tuner_options",
+    "project_name",
+)
 
 
 def tune(
@@ -98,7 +87,7 @@ def tune(
     epochs: int,
     result: RangeTestResult | None = None,
     space: SearchSpace | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     families: Sequence[str] | None = None,
     tuner: str = "bayesian",
     max_trials: int | None = 10,
@@ -206,6 +195,10 @@ def tune(
     Returns:
         A `TuningResult`.
 
+    (Its body runs to ~85 lines, one or two statements per step: the checks and the
+    preparation live in `finder.tuning.prepare`, the search paths in `finder.tuning.roles`;
+    what stays is the order of the steps and the tuner's settings, read in one place.)
+
     Raises:
         TuningError: a trial failed, no trial ran, the range test found no bounds, a Ray
             worker died, or keras-tuner cannot run (tensorboard missing).
@@ -214,41 +207,20 @@ def tune(
         ModelError: `build_model` does not return a usable model.
     """
     started = time.perf_counter()
-    _check_arguments(epochs, tuner, max_trials, executions_per_trial, workers, batch_size)
-    _require_tensorboard()
-    role = distributed_role()
-    if role != "local" and workers:
-        raise InvalidArgumentError(
-            "workers= starts its own keras-tuner workers; unset KERASTUNER_TUNER_ID, "
-            "KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT to use it."
-        )
-    if role != "local" and result is None and space is None:
-        raise InvalidArgumentError(
-            f"In keras-tuner's distributed mode (this process: {role}) every process must "
-            "search the same space: pass the same result= or space= to each."
-        )
-    if validation_data is None:
-        raise InvalidArgumentError(
-            "Argument `validation_data` is required: trials are scored on held-out data."
-        )
-    if space is not None and families is not None:
-        raise InvalidArgumentError("Pass families inside `space`, not next to it.")
-    kt_objective = _objective(objective)
+    role = check_call(
+        epochs, tuner, max_trials, executions_per_trial, workers, batch_size, result, space
+    )
+    check_search_arguments(validation_data, space, families)
+    kt_objective = keras_tuner_objective(objective)
     steps_per_epoch = count_steps(x, batch_size)
     compile_args = CompileArgs(optimizer=optimizer, loss=loss, metrics=metrics)
-    if role != "chief":
-        # Fail fast on a model that cannot be built or compiled (a chief never trains).
-        keras.utils.set_random_seed(seed)
-        model = build_checked(build_model)
-        compile_with_schedule(model, DEFAULT_RANGE_TEST["min_lr"], compile_args)
-        if space is None and result is None:
-            options = {**DEFAULT_RANGE_TEST, "seed": seed, **(range_test_options or {})}
-            result = range_test(model, x, y, batch_size=batch_size, **options)
-        del model
+    if role != "chief":  # a chief never trains: it only serves the oracle
+        result = check_model(
+            build_model, x, y, compile_args, seed, batch_size, result, space, range_test_options
+        )
     if space is None:
         assert result is not None
         space = SearchSpace.from_bounds(result.bounds, families or DEFAULT_FAMILIES)
-    arrays = _is_arrays(x)
     hypermodel = ScheduleHyperModel(
         build_model,
         space,
@@ -257,13 +229,10 @@ def tune(
         objective=kt_objective,
         compile_args=compile_args,
         seed=seed,
-        batch_size=batch_size if arrays else None,
+        batch_size=batch_size if is_arrays(x) else None,
     )
-    fit_kwargs: dict[str, Any] = {"x": x, "epochs": epochs, "validation_data": validation_data}
-    if arrays:
-        fit_kwargs.update(y=y, batch_size=batch_size)
-    else:
-        fit_kwargs["shuffle"] = False  # a dataset's order is its own
+    fit = fit_kwargs(x, y, epochs, batch_size, validation_data, is_arrays(x))
+    job = SearchJob(hypermodel, fit, max_trials, progress)
     config: dict[str, Any] = {
         "batch_size": batch_size,
         "max_trials": max_trials,
@@ -274,10 +243,10 @@ def tune(
         "directory": None if directory is None else str(directory),
         "project_name": project_name,
     }
-    with _project_directory(directory) as project_dir:
+    with project_directory(directory) as project_dir:
         kt_tuner = make_tuner(
             tuner,
-            hypermodel,
+            job.hypermodel,
             objective=kt_objective,
             max_trials=max_trials,
             seed=seed,
@@ -292,191 +261,113 @@ def tune(
             options=tuner_options or {},
             progress=progress,
         )
-        where = None if directory is None else str(Path(project_dir) / project_name)
+        job.where = None if directory is None else str(Path(project_dir) / project_name)
         if role == "worker":
             config["tuner_id"] = kt_tuner.tuner_id
-            kt_tuner.search(**fit_kwargs, verbose=0)
-            records = [
-                trial_record(kt_tuner.oracle.get_trial(trial_id), hypermodel)
-                for trial_id in kt_tuner.finder_trial_ids
-            ]
-            if records:
-                check_trials(records, where)
+            records = roles.search_as_worker(job, kt_tuner)
+        elif role == "chief":
+            records = roles.search_as_chief(job, kt_tuner)
+        elif workers:
+            records = _search_with_ray_workers(
+                job,
+                kt_tuner,
+                config,
+                workers,
+                worker_options,
+                build_model=build_model,
+                data=(x, y, validation_data),
+                search=dict(epochs=epochs, space=space, tuner=tuner, objective=kt_objective),
+                compile_kwargs=dict(optimizer=portable(optimizer), loss=loss, metrics=metrics),
+            )
         else:
-            kt_tuner.oracle.verbose = 0
-            watcher = TrialWatcher(kt_tuner.oracle, hypermodel, progress, max_trials)
-            if role == "chief":
-                kt_tuner.save()
-                serve_oracle(kt_tuner.oracle, chief_address(), watcher.poll)
-            elif workers:
-                worker_kwargs = {
-                    "epochs": epochs,
-                    "space": space,
-                    "batch_size": batch_size,
-                    "tuner": tuner,
-                    "max_trials": max_trials,
-                    "executions_per_trial": executions_per_trial,
-                    "objective": kt_objective,
-                    "project_name": project_name,
-                    "seed": seed,
-                    "optimizer": _portable(optimizer),
-                    "loss": loss,
-                    "metrics": metrics,
-                    "tuner_options": dict(tuner_options or {}),
-                }
-                config["worker_trials"] = search_on_ray(
-                    kt_tuner.oracle,
-                    watcher.poll,
-                    workers,
-                    build_model=build_model,
-                    data=(x, y, validation_data),
-                    tune_kwargs=worker_kwargs,
-                    options=worker_options,
-                )
-            else:
-                try:
-                    kt_tuner.search(**fit_kwargs, verbose=0)
-                except RuntimeError as exc:
-                    # keras-tuner gives up after MAX_CONSECUTIVE_FAILURES failed trials.
-                    check_trials(_records(kt_tuner.oracle, hypermodel), where, cause=exc)
-                    raise
-            records = _records(kt_tuner.oracle, hypermodel)
-            check_trials(records, where)
-    ranked = rank_trials(records, kt_objective.direction)
-    best_trial = ranked[0] if ranked and ranked[0].rank == 1 else None
-    total_steps = epochs * steps_per_epoch
-    return TuningResult(
-        best=space.spec(best_trial.values, total_steps) if best_trial else None,
-        best_trial_id=best_trial.trial_id if best_trial else None,
-        trials=ranked,
-        space=space,
-        objective={"name": kt_objective.name, "direction": kt_objective.direction},
+            records = roles.search_locally(job, kt_tuner)
+    return _tuning_result(
+        records,
+        job.hypermodel,
         tuner=tuner,
         role="chief" if workers else role,
-        plan={"epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": total_steps},
         config=config,
         range_test=result,
         wall_time_s=time.perf_counter() - started,
-        metadata=dict(metadata or {}),
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        finder_version=_finder_version(),
+        metadata=metadata,
     )
 
 
-def count_steps(x: Any, batch_size: int) -> int:
-    """Optimizer steps in one epoch over `x`.
-
-    Raises:
-        DataError: a dataset of unknown or infinite length, or empty data.
-    """
-    if isinstance(x, tf.data.Dataset):
-        steps = int(x.cardinality().numpy())
-        if steps < 1:
-            raise DataError(
-                "finder.tune sizes schedules to whole epochs and needs a dataset of known, "
-                f"finite length. Received a dataset of cardinality {steps}."
-            )
-        return steps
-    if isinstance(x, keras.utils.PyDataset):
-        steps = len(x)
-    else:
-        samples = int(keras.tree.flatten(x)[0].shape[0])
-        steps = math.ceil(samples / batch_size)
-    if steps < 1:
-        raise DataError("finder.tune received no training samples.")
-    return steps
-
-
-def serve_oracle(oracle: Any, address: str, on_poll: Callable[[], None]) -> None:
-    """Serve `oracle` on `address` to keras-tuner workers until the search is over."""
-    server = OracleServer(oracle, address)
-    try:
-        server.serve(on_poll)
-    finally:
-        server.stop()
-
-
-def _records(oracle: Any, hypermodel: ScheduleHyperModel) -> list[TrialRecord]:
-    return [trial_record(trial, hypermodel) for trial in list(oracle.trials.values())]
-
-
-def _check_arguments(
-    epochs: int,
+def _tuning_result(
+    records: list[TrialRecord],
+    hypermodel: ScheduleHyperModel,
+    *,
     tuner: str,
-    max_trials: int | None,
-    executions_per_trial: int,
+    role: str,
+    config: dict[str, Any],
+    range_test: RangeTestResult | None,
+    wall_time_s: float,
+    metadata: Mapping[str, Any] | None,
+) -> TuningResult:
+    """The records ranked, and the best trial's schedule sized to the whole plan."""
+    objective = hypermodel.objective
+    ranked = rank_trials(records, objective.direction)
+    best_trial = ranked[0] if ranked and ranked[0].rank == 1 else None
+    epochs, steps_per_epoch = hypermodel.epochs, hypermodel.steps_per_epoch
+    total_steps = epochs * steps_per_epoch
+    return TuningResult(
+        best=hypermodel.space.spec(best_trial.values, total_steps) if best_trial else None,
+        best_trial_id=best_trial.trial_id if best_trial else None,
+        trials=ranked,
+        space=hypermodel.space,
+        objective={"name": objective.name, "direction": objective.direction},
+        tuner=tuner,
+        role=role,
+        plan={"epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": total_steps},
+        config=config,
+        range_test=range_test,
+        wall_time_s=wall_time_s,
+        metadata=dict(metadata or {}),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        finder_version=finder_version(),
+    )
+
+
+def _search_with_ray_workers(
+    job: SearchJob,
+    kt_tuner: Any,
+    config: dict[str, Any],
     workers: int,
-    batch_size: int,
-) -> None:
-    _checks.integer("epochs", epochs, low=1)
-    _checks.integer("executions_per_trial", executions_per_trial, low=1)
-    _checks.integer("workers", workers, low=0)
-    _checks.integer("batch_size", batch_size, low=1)
-    _checks.choice("tuner", tuner, TUNERS)
-    if max_trials is None:
-        if tuner != "hyperband":
-            raise InvalidArgumentError(
-                f"Argument `max_trials` is required for tuner={tuner!r} (None is only for "
-                "Hyperband, which sizes its own search)."
-            )
-    else:
-        _checks.integer("max_trials", max_trials, low=1)
+    worker_options: Mapping[str, Any] | None,
+    *,
+    build_model: Callable[[], keras.Model],
+    data: tuple[Any, Any, Any],
+    search: dict[str, Any],
+    compile_kwargs: dict[str, Any],
+) -> list[TrialRecord]:
+    """The search with `workers` Ray tasks as keras-tuner workers (`run_ray_worker`), each
+    running `tune` on this call's space and settings; records each worker's trial ids in
+    `config["worker_trials"]`."""
+    worker_kwargs = {**{key: config[key] for key in WORKER_CONFIG}, **search, **compile_kwargs}
+    records, config["worker_trials"] = roles.search_with_ray_workers(
+        job,
+        kt_tuner,
+        workers,
+        run_worker=run_ray_worker,
+        build_model=build_model,
+        data=data,
+        tune_kwargs=worker_kwargs,
+        options=worker_options,
+    )
+    return records
 
 
-def _objective(objective: str | keras_tuner.Objective) -> Any:
-    """A single keras-tuner `Objective` on a validation metric.
-
-    Raises:
-        InvalidArgumentError: not a `val_...` metric, or its direction is unknown.
+def run_ray_worker(
+    tuner_id: str,
+    address: str,
+    build_model: Callable[[], Any],
+    data: tuple[Any, Any, Any],
+    tune_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Body of a Ray worker task (a process of its own): join the chief at `address` as
+    keras-tuner worker `tuner_id` and run trials; returns the worker's `TuningResult` document.
     """
-    if not isinstance(objective, str | keras_tuner.Objective):
-        raise _checks.fail("objective", "a metric name or a keras_tuner.Objective", objective)
-    try:
-        created = create_objective(objective)
-    except ValueError as exc:
-        raise InvalidArgumentError(str(exc)) from None
-    if not created.name.startswith("val_"):
-        raise InvalidArgumentError(
-            "Argument `objective` must be a validation metric (val_...): trials are scored "
-            f"on validation_data. Received: objective={created.name!r}"
-        )
-    return created
-
-
-def _require_tensorboard() -> None:
-    """keras-tuner on TensorFlow imports TensorBoard's hparams API in every trial; without
-    it every trial fails and keras-tuner's `search()` returns quietly."""
-    try:
-        import tensorboard.plugins.hparams.api  # noqa: F401
-    except ImportError as exc:
-        raise TuningError(
-            "keras-tuner on TensorFlow needs the tensorboard package (every trial fails "
-            f"without it): pip install tensorboard. ({exc})"
-        ) from exc
-
-
-def _is_arrays(x: Any) -> bool:
-    return not isinstance(x, tf.data.Dataset | keras.utils.PyDataset)
-
-
-def _portable(optimizer: Any) -> Any:
-    """An optimizer a Ray task can receive: its name or its serialized config."""
-    if optimizer is None or isinstance(optimizer, str):
-        return optimizer
-    return keras.optimizers.serialize(optimizer)
-
-
-@contextmanager
-def _project_directory(directory: str | Path | None) -> Iterator[str]:
-    if directory is not None:
-        yield str(directory)
-        return
-    with tempfile.TemporaryDirectory(prefix="finder-tune-") as temporary:
-        yield temporary
-
-
-def _finder_version() -> str:
-    try:
-        return package_metadata.version("finder")
-    except package_metadata.PackageNotFoundError:
-        return "unknown"
+    host, port = address.rsplit(":", 1)
+    os.environ.update({TUNER_ID: tuner_id, ORACLE_IP: host, ORACLE_PORT: port})
+    x, y, validation_data = data
+    return tune(build_model, x, y, validation_data=validation_data, **tune_kwargs).to_dict()

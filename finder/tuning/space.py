@@ -5,7 +5,8 @@ The space is `hp.Choice("family", families)` and, inside `hp.conditional_scope("
 is unitless (fractions of the run, counts of cycles, decay ratios), so one trial's values give
 the same schedule shape for any run length (`spec(values, total_steps)`).
 
-The learning-rate rule, from a range test's `Bounds` (`min_lr = max_lr / 4`,
+Which range a family's LR comes from is its `bounds` in the registry `finder.families`. The
+learning-rate rule, from a range test's `Bounds` (`min_lr = max_lr / 4`,
 `max_lr = edge_lr / 2`, `edge_lr` = where the lag-free loss turns up):
 
 ```
@@ -56,40 +57,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from finder.errors import InvalidArgumentError, InvalidRangeError, TuningError
+from finder.families import DEFAULT_TUNED_FAMILIES, FAMILIES
 from finder.schedules import ScheduleSpec, _checks
 from finder.suggest import Bounds
 
 FAMILY = "family"
-PEAK_FAMILIES = ("cosine_warmup", "one_cycle")
-HELD_FAMILIES = (
-    "constant",
-    "cyclical",
-    "exponential",
-    "inverse_time",
-    "piecewise_constant",
-    "plateau",
-    "power",
-    "wsd",
-)
+PEAK_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.bounds == "peak")
+HELD_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.bounds == "held")
 TUNABLE_FAMILIES: tuple[str, ...] = tuple(sorted(PEAK_FAMILIES + HELD_FAMILIES))
-DEFAULT_FAMILIES = ("one_cycle", "cyclical", "cosine_warmup")
+DEFAULT_FAMILIES = DEFAULT_TUNED_FAMILIES
 WSD_WARMUP_FRACTION = 0.05
 
 _Getter = Callable[[str], Any]
 
 # The learning-rate parameter of each family, tuned on a log scale.
-LR_PARAM = {
-    "constant": "learning_rate",
-    "cosine_warmup": "max_lr",
-    "cyclical": "max_lr",
-    "exponential": "initial_lr",
-    "inverse_time": "initial_lr",
-    "one_cycle": "max_lr",
-    "piecewise_constant": "initial_lr",
-    "plateau": "initial_lr",
-    "power": "initial_lr",
-    "wsd": "max_lr",
-}
+LR_PARAM = {name: family.lr_param for name, family in FAMILIES.items()}
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,13 @@ from concurrent import futures
 from typing import Any
 
 from finder.errors import InvalidArgumentError, TuningError
-from finder.tuning_model import ScheduleHyperModel, TrialProgress, trial_record
-from finder.tuning_result import TrialRecord
+from finder.tuning import compat
+from finder.tuning.hypermodel import (
+    ScheduleHyperModel,
+    TrialProgress,
+    trial_end_fields,
+    trial_progress,
+)
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
@@ -41,15 +46,6 @@ WORKERS_GONE_GRACE_S = 10.0
 # a worker process started when the search ends spends 10-20 s importing TensorFlow on a
 # 2-core machine before its first request (10 s let such a worker hang in CI here).
 LATE_WORKER_GRACE_S = 30.0
-
-
-def distributed_role() -> str:
-    """ "local", or "chief" / "worker" when keras-tuner's distributed variables are set."""
-    from keras_tuner.src.distribute import utils
-
-    if not utils.has_chief_oracle():
-        return "local"
-    return "chief" if utils.is_chief_oracle() else "worker"
 
 
 def chief_address() -> str:
@@ -68,14 +64,10 @@ class OracleServer:
 
     def __init__(self, oracle: Any, address: str) -> None:
         import grpc
-        from keras_tuner.src import protos
-        from keras_tuner.src.distribute import oracle_chief
 
         self.oracle = oracle
-        self._exit_chief = oracle_chief.exit_chief
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-        self._servicer = oracle_chief.OracleServicer(oracle)
-        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, self._server)
+        self._servicer = compat.add_oracle_servicer(oracle, self._server)
         try:
             self.port = int(self._server.add_insecure_port(address))
         except RuntimeError as exc:
@@ -86,7 +78,7 @@ class OracleServer:
 
     def finished(self) -> bool:
         """Every worker has been told to stop and no trial is running."""
-        return bool(self._servicer.stop_triggered and self._exit_chief(self.oracle))
+        return bool(self._servicer.stop_triggered and compat.search_over(self.oracle))
 
     def serve(
         self,
@@ -142,32 +134,18 @@ class TrialWatcher:
                 self._emit(trial, "trial_begin", epoch=0)
             if trial.status not in ("RUNNING", "IDLE") and trial_id not in self._ended:
                 self._ended.add(trial_id)
-                record = trial_record(trial, self.hypermodel)
-                logs = {k: v for k, v in record.metrics.items() if v is not None}
-                self._emit(trial, "trial_end", epoch=record.epochs, logs=logs, record=record)
+                self._emit(trial, "trial_end", **trial_end_fields(trial, self.hypermodel))
 
-    def _emit(
-        self,
-        trial: Any,
-        event: str,
-        *,
-        epoch: int,
-        logs: dict[str, float] | None = None,
-        record: TrialRecord | None = None,
-    ) -> None:
+    def _emit(self, trial: Any, event: str, **fields: Any) -> None:
         assert self.progress is not None
-        hp = trial.hyperparameters
         self.progress(
-            TrialProgress(
-                event=event,
-                trial_id=str(trial.trial_id),
+            trial_progress(
+                self.hypermodel,
+                trial,
+                event,
                 number=self._seen[trial.trial_id],
                 max_trials=self.max_trials,
-                spec=self.hypermodel.trial_spec(hp),
-                epoch=epoch,
-                epochs=self.hypermodel.trial_epochs(hp),
-                logs=logs or {},
-                record=record,
+                **fields,
             )
         )
 
@@ -192,6 +170,7 @@ def search_on_ray(
     on_poll: Callable[[], None],
     count: int,
     *,
+    run_worker: Callable[..., dict[str, Any]],
     build_model: Callable[[], Any],
     data: tuple[Any, Any, Any],
     tune_kwargs: Mapping[str, Any],
@@ -200,9 +179,10 @@ def search_on_ray(
     """Serve `oracle` on this Ray node and run `count` Ray tasks as its keras-tuner workers.
 
     Each task is a fresh process (`max_calls=1`, so TensorFlow's memory goes with it) that
-    runs `finder.tune(build_model, *data, **tune_kwargs)` as worker `worker<i>`; the data go
-    through Ray's object store once. Ray is started locally (and shut down after) when it
-    is not running. Returns each worker's trial ids.
+    calls `run_worker(f"worker{i}", address, build_model, data, tune_kwargs)` (finder's is
+    `finder.tuning.search.run_ray_worker`: `finder.tune` as keras-tuner worker `worker<i>`);
+    the data go through Ray's object store once. Ray is started locally (and shut down after)
+    when it is not running. Returns each worker's trial ids.
 
     Raises:
         TuningError: a worker failed (the others are cancelled).
@@ -214,7 +194,7 @@ def search_on_ray(
     try:
         server = OracleServer(oracle, f"{ray.util.get_node_ip_address()}:0")
         try:
-            remote = ray.remote(max_calls=1, num_cpus=1)(_run_worker)
+            remote = ray.remote(max_calls=1, num_cpus=1)(run_worker)
             if options:
                 remote = remote.options(**options)
             data_ref = ray.put(data)
@@ -244,22 +224,6 @@ def search_on_ray(
         document["config"]["tuner_id"]: [trial["trial_id"] for trial in document["trials"]]
         for document in documents
     }
-
-
-def _run_worker(
-    tuner_id: str,
-    address: str,
-    build_model: Callable[[], Any],
-    data: tuple[Any, Any, Any],
-    tune_kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    """Body of a Ray worker task (a process of its own): join the chief and run trials."""
-    from finder.tuning import tune
-
-    host, port = address.rsplit(":", 1)
-    os.environ.update({TUNER_ID: tuner_id, ORACLE_IP: host, ORACLE_PORT: port})
-    x, y, validation_data = data
-    return tune(build_model, x, y, validation_data=validation_data, **tune_kwargs).to_dict()
 
 
 class RayWorkerCheck:

@@ -1,50 +1,46 @@
 """Leslie Smith's learning-rate range test on a compiled Keras 3 model.
 
 The test trains the user's model while the learning rate grows geometrically (see
-`finder.sweep`), records each step's true batch loss (see `finder.recorder`), stops each sweep
-on divergence, then puts the model back exactly as it was (see `finder.session`) and reads
-suggestions and bounds off the curve (see `finder.suggest`) and a verdict on how sure they are
-(see `finder.reliability`).
+`finder.rangetest.sweep`), records each step's true batch loss (see
+`finder.rangetest.recorder`), stops each sweep on divergence, then puts the model back exactly as
+it was (see `finder.rangetest.session`) and reads suggestions and bounds off the curve (see
+`finder.suggest`) and a verdict on how sure they are (see `finder.rangetest.reliability`).
 
-By default the range is automatic (see `finder.auto_range`): a coarse pass finds where the loss
-diverges, then dense sweeps around the turn run until the bound is known to +-15% or the step
-budget is spent. With an explicit `min_lr`, `max_lr` and `num_steps` the test sweeps exactly
-that range `repeats` times, over different batch orders, and reports the median curve with its
-spread (see `finder.repeats`)."""
+By default the range is automatic (see `finder.rangetest.auto_range`): a coarse pass finds where the
+loss diverges, then dense sweeps around the turn run until the bound is known to +-15% or the step
+budget is spent. With an explicit `min_lr`, `max_lr` and `num_steps` the test sweeps exactly that
+range `repeats` times, over different batch orders, and reports the median curve with its spread
+(see `finder.rangetest.repeats`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata as package_metadata
-from typing import Any, cast
+from typing import Any
 
 import keras
 import numpy as np
 
-from finder import batches as batch_sources
-from finder import repeats as repeat_stats
-from finder.auto_range import (
-    CEILING_LR,
-    DECADES_BELOW,
+from finder.defaults import AUTO, BATCH_SIZE, DIVERGENCE, SMOOTHING, is_auto
+from finder.document import finder_version, jsonable
+from finder.rangetest import batches as batch_sources
+from finder.rangetest import repeats as repeat_stats
+from finder.rangetest.auto_range import (
     MIN_SWEEPS,
     REFINE_STEPS_PER_DECADE,
-    START_LR,
+    AutoOutcome,
     run_auto,
     sweep_edge,
 )
-from finder.auto_range import limits as auto_limits
-from finder.defaults import AUTO, is_auto
-from finder.errors import InvalidArgumentError
-from finder.model_state import innermost_optimizer, require_compiled
-from finder.recorder import SweepProgress, SweepRun
-from finder.reliability import assess, jackknife_interval
-from finder.result import RangeTestResult, jsonable
-from finder.session import SweepSession
+from finder.rangetest.checks import AutoPlan, check_range, validate_options
+from finder.rangetest.model_state import innermost_optimizer, require_compiled
+from finder.rangetest.recorder import SweepProgress, SweepRun
+from finder.rangetest.reliability import assess, jackknife_interval
+from finder.rangetest.result import RangeTestResult
+from finder.rangetest.session import SweepSession
+from finder.rangetest.sweep import sweep_lrs
 from finder.suggest import SUGGESTION_NAMES, suggest
-from finder.sweep import SWEEP_MODES, sweep_lrs, validate_sweep
 
 DEFAULT_VALIDATION_POINTS = 20
 DEFAULT_VALIDATION_SAMPLES = 512
@@ -55,15 +51,15 @@ def range_test(
     x: Any,
     y: Any = None,
     *,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     min_lr: float | str = AUTO,
     max_lr: float | str = AUTO,
     num_steps: int | str = AUTO,
     budget: int | None = None,
     plan_steps: int | None = None,
     mode: str = "exp",
-    smoothing: float = 0.98,
-    divergence: float = 4.0,
+    smoothing: float = SMOOTHING,
+    divergence: float = DIVERGENCE,
     repeats: int = 1,
     seed: int = 0,
     validation_data: Any = None,
@@ -81,7 +77,7 @@ def range_test(
     random-seed and metric state, optimizer slots, `iterations`, and the original learning
     rate or schedule object are all exactly as before.
 
-    By default the range is found automatically (`finder.auto_range`): a coarse pass from
+    By default the range is found automatically (`finder.rangetest.auto_range`): a coarse pass from
     1e-7 upwards until the loss diverges, then dense sweeps around the turn until the 80%
     interval of `edge_lr` is within +-15% or the step `budget` is spent. With `min_lr`,
     `max_lr` and `num_steps` all given, the test sweeps exactly that range `repeats` times.
@@ -143,28 +139,8 @@ def range_test(
         DataError: the data cannot be read or cycled.
     """
     auto = is_auto(min_lr, max_lr, num_steps)
-    batch_sources.validate_input(x, y, batch_size)
-    if mode not in SWEEP_MODES:
-        raise InvalidArgumentError(
-            f"Argument `mode` must be one of {SWEEP_MODES}. Received: mode={mode!r}"
-        )
-    if auto:
-        ceiling = cast(float, CEILING_LR if max_lr == AUTO else max_lr)
-        # A ceiling below the default start moves the start down with it.
-        start = cast(
-            float, min(START_LR, ceiling / 10**DECADES_BELOW) if min_lr == AUTO else min_lr
-        )
-        steps = cast(int | None, None if num_steps == AUTO else num_steps)
-        validate_sweep(start, ceiling, 2 if steps is None else steps, "exp")
-        limit = auto_limits(budget, plan_steps, batch_sources.steps_per_pass(x, y, batch_size))
-    else:
-        validate_sweep(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
-        if budget is not None or plan_steps is not None:
-            raise InvalidArgumentError(
-                "Arguments `budget` and `plan_steps` apply to the auto range only; with "
-                "explicit `min_lr`, `max_lr` and `num_steps` the sweep runs all its steps."
-            )
-    _validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
+    plan = check_range(x, y, batch_size, min_lr, max_lr, num_steps, budget, plan_steps, mode)
+    validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
@@ -193,34 +169,10 @@ def range_test(
         callbacks=callbacks,
     )
     started = time.perf_counter()
-    outcome = None
     with session:
-        if auto:
-            outcome = run_auto(
-                session,
-                start_lr=float(start),
-                ceiling_lr=float(ceiling),
-                num_steps=steps,
-                limit=limit,
-                smoothing=smoothing,
-                divergence=divergence,
-                min_sweeps=max(MIN_SWEEPS, repeats),
-            )
-            lrs, runs = outcome.lrs, outcome.runs
-        else:
-            lrs = sweep_lrs(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
-            runs = [
-                session.sweep(
-                    lrs,
-                    mode=mode,
-                    repeat=repeat,
-                    repeats=repeats,
-                    smoothing=smoothing,
-                    divergence=divergence,
-                    score_validation=repeat == 0,
-                )
-                for repeat in range(repeats)
-            ]
+        lrs, runs, outcome = _sweep(
+            session, plan, min_lr, max_lr, num_steps, mode, repeats, smoothing, divergence
+        )
     wall_time = time.perf_counter() - started
 
     config = {
@@ -251,49 +203,65 @@ def range_test(
         config=config,
         metadata=dict(metadata or {}),
     )
-    edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
-    result.reliability = assess(
-        edges,
-        interval=jackknife_interval(lrs, [run.losses for run in runs]),
-        edge_lr=result.bounds.edge_lr,
-        max_lr=result.bounds.max_lr,
-        steps=session.steps_run,
-        extra_reasons=outcome.reasons if outcome else (),
-    )
+    result.reliability = _verdict(lrs, runs, outcome, result, session.steps_run)
     result.auto = jsonable(outcome.to_dict()) if outcome else None
     return result
 
 
-def _validate_options(
+def _sweep(
+    session: SweepSession,
+    plan: AutoPlan | None,
+    min_lr: float | str,
+    max_lr: float | str,
+    num_steps: int | str,
+    mode: str,
+    repeats: int,
     smoothing: float,
     divergence: float,
-    repeats: int,
-    validation_every: int | None,
-    validation_samples: int,
-) -> None:
-    if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
-        raise InvalidArgumentError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
+) -> tuple[Any, list[SweepRun], AutoOutcome | None]:
+    """The sweeps: the auto range's `plan`, or `repeats` sweeps of the explicit range; returns
+    the LR grid, the runs and the auto range's outcome (None for an explicit range)."""
+    if plan is not None:
+        outcome = run_auto(
+            session,
+            start_lr=plan.start,
+            ceiling_lr=plan.ceiling,
+            num_steps=plan.steps,
+            limit=plan.limit,
+            smoothing=smoothing,
+            divergence=divergence,
+            min_sweeps=max(MIN_SWEEPS, repeats),
         )
-    if not (isinstance(divergence, (int, float)) and math.isfinite(divergence) and divergence > 1):
-        raise InvalidArgumentError(
-            "Argument `divergence` must be a finite number > 1. "
-            f"Received: divergence={divergence!r}"
+        return outcome.lrs, outcome.runs, outcome
+    lrs = sweep_lrs(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
+    runs = [
+        session.sweep(
+            lrs,
+            mode=mode,
+            repeat=repeat,
+            repeats=repeats,
+            smoothing=smoothing,
+            divergence=divergence,
+            score_validation=repeat == 0,
         )
-    for name, value in (("repeats", repeats), ("validation_samples", validation_samples)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(
-                f"Argument `{name}` must be an integer >= 1. Received: {name}={value!r}"
-            )
-    if validation_every is not None and (
-        isinstance(validation_every, bool)
-        or not isinstance(validation_every, int)
-        or validation_every < 1
-    ):
-        raise InvalidArgumentError(
-            "Argument `validation_every` must be an integer >= 1 or None. "
-            f"Received: validation_every={validation_every!r}"
-        )
+        for repeat in range(repeats)
+    ]
+    return lrs, runs, None
+
+
+def _verdict(
+    lrs: Any, runs: list[SweepRun], outcome: Any, result: RangeTestResult, steps_run: int
+) -> Any:
+    """The reliability verdict on the sweeps' edges and the bound's jackknife interval."""
+    edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
+    return assess(
+        edges,
+        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+        edge_lr=result.bounds.edge_lr,
+        max_lr=result.bounds.max_lr,
+        steps=steps_run,
+        extra_reasons=outcome.reasons if outcome else (),
+    )
 
 
 def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
@@ -394,7 +362,7 @@ def _assemble(
         bounds=found.bounds,
         metadata=metadata,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        finder_version=_finder_version(),
+        finder_version=finder_version(),
     )
 
 
@@ -407,10 +375,3 @@ def _combined_stop(
     reasons = [r.stop_reason for r in runs if r.stop_reason != "completed"]
     reason = max(set(reasons), key=reasons.count)
     return reason, float(lrs[length]) if length < num_steps else None
-
-
-def _finder_version() -> str:
-    try:
-        return package_metadata.version("finder")
-    except package_metadata.PackageNotFoundError:
-        return "0+unknown"

@@ -1,0 +1,141 @@
+"""`finder run`: the LR range test with suggestions, bounds and schedule proposals.
+
+    finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
+               [--optimizer sgd --opt momentum=0.9] [--budget 1500 | --lr-range 1e-4 10]
+               [--steps 500] [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
+
+Without `--lr-range` the range is automatic (`finder.rangetest.auto_range`); with it, the sweep
+covers exactly that range (`--steps` per sweep, 500 unless given) `--repeats` times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from finder.cli import options
+from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
+
+
+@click.command()
+@options.model_options(
+    data_help="fashion_mnist_sample (bundled), fashion_mnist (full set) or a path to a .npz.",
+    optimizer_help="Keras optimizer name (sgd, adam, adamw, rmsprop, ...). "
+    "Default: a model file's own optimizer, else sgd.",
+    loss_help="Keras loss name. Default: a model file's own loss, "
+    "else sparse_categorical_crossentropy.",
+)
+@options.sweep_click_options(
+    lr_range_help="First and last learning rate of the sweep. Default: found automatically.",
+    budget_help="Auto range: optimizer steps for all sweeps (default 1500, at most the plan).",
+    repeats_help="Sweeps over different batch orders; the median curve is reported.",
+)
+@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
+@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
+@click.option(
+    "--smoothing",
+    type=float,
+    default=SMOOTHING,
+    show_default=True,
+    help="EMA coefficient of the smoothed curve (0 = off).",
+)
+@click.option(
+    "--divergence",
+    type=float,
+    default=DIVERGENCE,
+    show_default=True,
+    help="Stop when the smoothed loss exceeds this multiple of its minimum.",
+)
+@click.option(
+    "--epochs",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Training plan the schedule proposals are sized for (0 = no proposals).",
+)
+@click.option(
+    "--steps-per-epoch",
+    type=int,
+    default=None,
+    help="Optimizer steps per epoch of the plan. Default: one pass over the data.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--validation/--no-validation",
+    default=True,
+    show_default=True,
+    help="Score a fixed validation subset along the sweep (when the data has one).",
+)
+@options.output_options(
+    out_help="Directory for result.json and curve.png.",
+    json_help="Print the result JSON on stdout.",
+)
+def run(
+    source: dict[str, Any],
+    lr_range: tuple[float, float] | None,
+    steps: int | None,
+    budget: int | None,
+    repeats: int,
+    batch_size: int,
+    mode: str,
+    smoothing: float,
+    divergence: float,
+    epochs: int,
+    steps_per_epoch: int | None,
+    seed: int,
+    validation: bool,
+    out_dir: str,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Run the LR range test and print suggestions and bounds."""
+    with options.one_line_errors(debug):
+        from finder.cli import console
+        from finder.jobs import RunSpec, run_spec
+        from finder.plot import plot_range_test
+
+        sweep = options.sweep_options(lr_range, steps, budget, mode)
+        if epochs < 0 or (steps_per_epoch is not None and steps_per_epoch < 1):
+            raise click.BadParameter("--epochs must be >= 0 and --steps-per-epoch >= 1")
+        spec = RunSpec(
+            **options.run_spec_fields(source, batch_size, repeats, seed),
+            **sweep,
+            smoothing=smoothing,
+            divergence=divergence,
+            validation=validation,
+            epochs=epochs or None,
+            steps_per_epoch=steps_per_epoch,
+        )
+        with console.sweep_progress(total=spec.progress_steps) as progress:
+            result = run_spec(spec, progress=progress)
+        out = Path(out_dir)
+        result_path = result.save(out / "result.json")
+        curve_path = out / "curve.png"
+        plot_range_test(result, path=curve_path)
+        written = [result_path, curve_path]
+        if result.proposals:
+            written.append(plot_proposals(result.proposals, out / "schedules.png"))
+        if as_json:
+            click.echo(result.to_json())
+        else:
+            console.print_summary(result)
+            console.print_proposals(result)
+        console.print_written(written)
+
+
+def plot_proposals(proposals: list[dict[str, Any]], path: Path) -> Path:
+    """All proposed schedules' LR against step on one figure."""
+    from finder.plot import plot_schedule
+    from finder.schedules import ScheduleSpec
+
+    plan = proposals[0]["plan"]
+    plot_schedule(
+        {f"{p['rank']}. {p['family']}": ScheduleSpec.from_dict(p["spec"]) for p in proposals},
+        plan["total_steps"],
+        steps_per_epoch=plan["steps_per_epoch"],
+        path=path,
+        title=f"Proposed schedules for {plan['epochs']} epochs",
+    )
+    return path

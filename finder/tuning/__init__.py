@@ -1,0 +1,24 @@
+"""Schedule tuning with keras-tuner inside a range test's bounds.
+
+`tune` (in `finder.tuning.search`) is the entry point: a thin function over the local, chief
+and worker paths (`finder.tuning.roles`); `space` derives the `SearchSpace` from bounds,
+`hypermodel` builds and scores trials, `tuners` makes the keras-tuner tuner, `distributed`
+serves the oracle and runs Ray workers, `result` is the `TuningResult` JSON document, and
+`compat` holds every import of keras-tuner's private `keras_tuner.src`.
+"""
+
+from finder.tuning.hypermodel import TrialProgress
+from finder.tuning.result import TrialRecord, TuningResult
+from finder.tuning.search import DEFAULT_RANGE_TEST, tune
+from finder.tuning.space import DEFAULT_FAMILIES, TUNABLE_FAMILIES, SearchSpace
+
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "DEFAULT_RANGE_TEST",
+    "SearchSpace",
+    "TUNABLE_FAMILIES",
+    "TrialProgress",
+    "TrialRecord",
+    "TuningResult",
+    "tune",
+]
