@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
@@ -45,7 +45,8 @@ def one_line_errors(debug: bool) -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-def _apply(options: list[Callable[[F], F]], function: F) -> F:
+def _apply(options: Sequence[Callable[[Any], Any]], function: F) -> F:
+    """`function` decorated with `options`, the first one outermost (as if written above it)."""
     for option in reversed(options):
         function = option(function)
     return function

@@ -53,7 +53,6 @@ from finder.schedules.sampling import evaluate_learning_rate
 from finder.schedules.wsd import WarmupStableDecay
 
 _schedules = keras.optimizers.schedules
-_MOMENTUM_PARAMS = MOMENTUM_PARAMS
 _DECAYS = (_schedules.ExponentialDecay, _schedules.InverseTimeDecay, _schedules.PolynomialDecay)
 
 
@@ -65,7 +64,7 @@ class _Family:
 
 
 def _one_cycle(params: dict[str, Any]) -> OneCycle:
-    return OneCycle(**{k: v for k, v in params.items() if k not in _MOMENTUM_PARAMS})
+    return OneCycle(**{k: v for k, v in params.items() if k not in MOMENTUM_PARAMS})
 
 
 def _constant(params: dict[str, Any]) -> float:
@@ -167,7 +166,7 @@ class ScheduleSpec:
         params = self.params
         if self.family == "plateau":
             return [PlateauPolicy(**params).callback()]
-        if self.family == "one_cycle" and any(name in params for name in _MOMENTUM_PARAMS):
+        if self.family == "one_cycle" and any(name in params for name in MOMENTUM_PARAMS):
             cycle_momentum = _checks.boolean("cycle_momentum", params.get("cycle_momentum", False))
             momentum_params = {
                 k: params[k]
