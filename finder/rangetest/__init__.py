@@ -2,10 +2,32 @@
 the reliability verdict and `RangeTestResult` (the JSON document).
 
 `range_test` (in `finder.rangetest.run`) is the entry point; the other modules are its parts.
+Names are re-exported lazily, so that the pure-numpy parts (`repeats`, `reliability`) import
+without Keras.
 """
 
-from finder.rangetest.recorder import SweepProgress
-from finder.rangetest.result import RangeTestResult
-from finder.rangetest.run import range_test
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.result import RangeTestResult
+    from finder.rangetest.run import range_test
+
+_EXPORTS = {
+    "RangeTestResult": "finder.rangetest.result",
+    "SweepProgress": "finder.rangetest.recorder",
+    "range_test": "finder.rangetest.run",
+}
 
 __all__ = ["RangeTestResult", "SweepProgress", "range_test"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'finder.rangetest' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
