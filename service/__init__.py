@@ -11,8 +11,9 @@ Names are re-exported lazily, so that `finder --help` (which lists the service's
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from finder.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from service.config import Settings, load_settings
@@ -27,9 +28,4 @@ _EXPORTS = {
 __all__ = ["Settings", "create_app", "load_settings"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'service' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -8,8 +8,9 @@ without Keras.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from finder.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from finder.rangetest.recorder import SweepProgress
@@ -25,9 +26,4 @@ _EXPORTS = {
 __all__ = ["RangeTestResult", "SweepProgress", "range_test"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'finder.rangetest' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _EXPORTS)
