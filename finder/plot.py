@@ -98,19 +98,10 @@ def plot_schedule(
         schedules = list(schedules)
     else:
         schedules = [schedules]
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise InvalidArgumentError(
-            f"Argument `total_steps` must be an integer > 0. Received: total_steps={total_steps!r}"
-        )
-    if steps_per_epoch is not None and (
-        isinstance(steps_per_epoch, bool)
-        or not isinstance(steps_per_epoch, int)
-        or steps_per_epoch < 1
-    ):
-        raise InvalidArgumentError(
-            "Argument `steps_per_epoch` must be an integer > 0 or None. "
-            f"Received: steps_per_epoch={steps_per_epoch!r}"
-        )
+    from finder.schedules import _checks  # here: finder.plot alone does not load Keras
+
+    _checks.integer("total_steps", total_steps, low=1)
+    _checks.optional_integer("steps_per_epoch", steps_per_epoch, low=1)
     if labels is not None and len(labels) != len(schedules):
         raise InvalidArgumentError(
             f"Argument `labels` must have one label per schedule ({len(schedules)}). "

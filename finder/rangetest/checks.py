@@ -13,6 +13,7 @@ from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import CEILING_LR, DECADES_BELOW, START_LR, Limits
 from finder.rangetest.auto_range import limits as auto_limits
 from finder.rangetest.sweep import SWEEP_MODES, validate_sweep
+from finder.schedules import _checks
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,6 @@ def validate_options(
             "Argument `divergence` must be a finite number > 1. "
             f"Received: divergence={divergence!r}"
         )
-    for name, value in (("repeats", repeats), ("validation_samples", validation_samples)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(
-                f"Argument `{name}` must be an integer >= 1. Received: {name}={value!r}"
-            )
-    if validation_every is not None and (
-        isinstance(validation_every, bool)
-        or not isinstance(validation_every, int)
-        or validation_every < 1
-    ):
-        raise InvalidArgumentError(
-            "Argument `validation_every` must be an integer >= 1 or None. "
-            f"Received: validation_every={validation_every!r}"
-        )
+    _checks.integer("repeats", repeats, low=1)
+    _checks.integer("validation_samples", validation_samples, low=1)
+    _checks.optional_integer("validation_every", validation_every, low=1)

@@ -59,6 +59,17 @@ def integer(name: str, value: Any, *, low: int) -> int:
     return int(value)
 
 
+def optional_integer(name: str, value: Any, *, low: int) -> int | None:
+    """`value` as an int >= `low` (see `integer`), or None."""
+    if value is None:
+        return None
+    try:
+        return integer(name, value, low=low)
+    except InvalidArgumentError:
+        rule = f"an integer >= {low}" if low != 1 else "an integer > 0"
+        raise fail(name, rule + " or None", value) from None
+
+
 def boolean(name: str, value: Any) -> bool:
     """`value`, checked to be a bool."""
     if not isinstance(value, bool):
