@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.utils import files
+from tests.service.utils import files, hostile
 from tests.service.utils.jobs import KEY_B, auth, quick_job
 
 
@@ -140,3 +141,43 @@ def test_sentinel_payloads_are_live(tmp_path: Path) -> None:
     with np.load(files.pickled_npz(tmp_path / "x.npz", sentinel), allow_pickle=True) as npz:
         npz["x_train"]
     assert sentinel.exists()
+
+
+@pytest.mark.parametrize(
+    ("builder", "reason"),
+    [(b, r) for _, b, r in hostile.HOSTILE_DATASETS],
+    ids=[case for case, _, _ in hostile.HOSTILE_DATASETS],
+)
+def test_hostile_datasets_get_a_422_naming_the_reason(
+    client: TestClient, tmp_path: Path, builder: hostile.Builder, reason: str
+) -> None:
+    response = upload(client, "datasets", builder(tmp_path / "x.npz"))
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert stored_files(client) == []
+
+
+@pytest.mark.parametrize(
+    ("builder", "reason"),
+    [(b, r) for _, b, r in hostile.HOSTILE_MODELS],
+    ids=[case for case, _, _ in hostile.HOSTILE_MODELS],
+)
+def test_hostile_models_get_a_422_naming_the_reason(
+    client: TestClient, tmp_path: Path, builder: hostile.Builder, reason: str
+) -> None:
+    response = upload(client, "models", builder(tmp_path / "m.keras"))
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert stored_files(client) == []
+
+
+def test_declared_sizes_over_the_cap_are_refused_before_loading(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    client = make_client(max_uncompressed_bytes=4096)
+    path = hostile.arrays_npz(
+        tmp_path / "x.npz", x_train=np.zeros((600,), "float64"), y_train=np.zeros(600, "int8")
+    )
+    response = upload(client, "datasets", path)
+    assert response.status_code == 422, response.text
+    assert "limit 4096" in response.json()["detail"]
