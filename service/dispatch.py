@@ -210,12 +210,16 @@ class Dispatcher:
             self.finish(entry)
 
     def finish(self, entry: InFlight) -> None:
+        """Record the end of a finished task from its `Outcome` (plain data, see
+        `service.failures`); a task that raised was lost (its process died or was cancelled)."""
         try:
-            outcome = ray.get(entry.ref)
+            ended = ray.get(entry.ref)
         except ray_errors.RayError as exc:
             if entry.stop_reason is not None:
                 if entry.stop_status == "failed":
-                    crud.record_failure(self.engine, entry.job_id, entry.attempt, entry.stop_reason)
+                    crud.record_failure(
+                        self.engine, entry.job_id, entry.attempt, entry.stop_reason, "timeout"
+                    )
                 else:
                     crud.record_cancelled(
                         self.engine, entry.job_id, entry.attempt, entry.stop_reason
@@ -223,13 +227,23 @@ class Dispatcher:
                 return
             crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, describe_loss(exc))
             return
-        # The task recorded its own outcome; this only catches a row it left running.
-        crud.retry_or_fail(
-            self.engine,
-            entry.job_id,
-            entry.attempt,
-            f"the job's process ended ({outcome}) without recording a result",
-        )
+        status = ended.get("status") if isinstance(ended, dict) else None
+        reason = str(ended.get("reason")) if isinstance(ended, dict) else None
+        if status == "failed":
+            # Usually recorded by the task already; this records it when the task could not.
+            crud.record_failure(
+                self.engine, entry.job_id, entry.attempt, str(reason), ended["kind"]
+            )
+        elif status == "retry":
+            crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, str(reason))
+        else:
+            # The task recorded its own outcome; this only catches a row it left running.
+            crud.retry_or_fail(
+                self.engine,
+                entry.job_id,
+                entry.attempt,
+                f"the job's process ended ({status}) without recording a result",
+            )
 
     def stop_requested(self) -> None:
         """Carry out cancellations and stop jobs past `job_timeout_s`."""
