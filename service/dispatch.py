@@ -34,6 +34,7 @@ from service import crud
 from service.config import Settings
 from service.db import Dispatcher as DispatcherRow
 from service.db import utcnow
+from service.reaper import start_reaper
 from service.tasks import run_job_remote
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ CANCELLED_REASON = "Cancelled by the caller."
 
 
 def connect_ray(settings: Settings) -> None:
-    """Join the cluster at `settings.ray_address`, or start a local Ray; no-op if connected."""
+    """Join the cluster at `settings.ray_address`, or start a local Ray, watched by a
+    `service.reaper` that ends its processes when this process ends; no-op if connected."""
     if ray.is_initialized():
         return
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -53,6 +55,8 @@ def connect_ray(settings: Settings) -> None:
     if settings.ray_address:
         ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
     else:
+        # Its processes must not outlive this one, however this one ends.
+        start_reaper()
         # "local": a new Ray of our own, never one a `ray start` on this machine left running.
         ray.init(
             address="local",
