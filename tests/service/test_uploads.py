@@ -143,29 +143,21 @@ def test_sentinel_payloads_are_live(tmp_path: Path) -> None:
     assert sentinel.exists()
 
 
-@pytest.mark.parametrize(
-    ("builder", "reason"),
-    [(b, r) for _, b, r in hostile.HOSTILE_DATASETS],
-    ids=[case for case, _, _ in hostile.HOSTILE_DATASETS],
-)
-def test_hostile_datasets_get_a_422_naming_the_reason(
-    client: TestClient, tmp_path: Path, builder: hostile.Builder, reason: str
-) -> None:
-    response = upload(client, "datasets", builder(tmp_path / "x.npz"))
-    assert response.status_code == 422, response.text
-    assert reason in response.json()["detail"]
-    assert stored_files(client) == []
+HOSTILE = [("datasets", *case) for case in hostile.HOSTILE_DATASETS] + [
+    ("models", *case) for case in hostile.HOSTILE_MODELS
+]
 
 
 @pytest.mark.parametrize(
-    ("builder", "reason"),
-    [(b, r) for _, b, r in hostile.HOSTILE_MODELS],
-    ids=[case for case, _, _ in hostile.HOSTILE_MODELS],
+    ("kind", "builder", "reason"),
+    [(kind, b, r) for kind, _, b, r in HOSTILE],
+    ids=[f"{kind}: {case}" for kind, case, _, _ in HOSTILE],
 )
-def test_hostile_models_get_a_422_naming_the_reason(
-    client: TestClient, tmp_path: Path, builder: hostile.Builder, reason: str
+def test_hostile_uploads_get_a_422_naming_the_reason(
+    client: TestClient, tmp_path: Path, kind: str, builder: hostile.Builder, reason: str
 ) -> None:
-    response = upload(client, "models", builder(tmp_path / "m.keras"))
+    suffix = ".npz" if kind == "datasets" else ".keras"
+    response = upload(client, kind, builder(tmp_path / f"x{suffix}"))
     assert response.status_code == 422, response.text
     assert reason in response.json()["detail"]
     assert stored_files(client) == []
