@@ -103,12 +103,13 @@ def check_archive_limits(path: Path, settings: Settings) -> None:
         raise UploadRefusedError("Refused: an .npz archive holds only .npy arrays.")
 
 
-def check_upload(kind: str, path: Path, settings: Settings) -> dict[str, Any]:
+def check_upload(kind: str, path: Path, settings: Settings, filename: str) -> dict[str, Any]:
     """Check an upload of `kind` ("model" or "dataset") with the checks above; describe it.
 
     The checks read only headers and `config.json` within the archive caps, so they run in
     bounded memory and time; still, whatever a crafted file makes them raise is the file's
-    fault, so any error that is not already a domain error becomes a 422 naming it.
+    fault, so any error that is not already a domain error becomes a 422 naming it. Messages
+    name the file as the caller called it (`filename`), not by its stored name.
 
     Raises:
         UploadRefusedError, FinderError: the file is refused (4xx).
@@ -116,11 +117,12 @@ def check_upload(kind: str, path: Path, settings: Settings) -> dict[str, Any]:
     check = check_model_upload if kind == "model" else check_dataset_upload
     try:
         return check(path, settings)
-    except (ServiceError, FinderError):
+    except (ServiceError, FinderError) as exc:
+        exc.args = tuple(str(a).replace(path.name, filename) for a in exc.args)
         raise
     except Exception as exc:
         raise UploadRefusedError(
-            f"Refused: the {kind} file cannot be read ({type(exc).__name__}: {exc})."
+            f"Refused {filename}: the {kind} file cannot be read ({type(exc).__name__}: {exc})."
         ) from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,6 +161,9 @@ def test_hostile_uploads_get_a_422_naming_the_reason(
     response = upload(client, kind, builder(tmp_path / f"x{suffix}"))
     assert response.status_code == 422, response.text
     assert reason in response.json()["detail"]
+    # The file is named as the caller named it, never by its stored name.
+    stored_name = re.compile(r"[0-9a-f]{32}")
+    assert not stored_name.search(response.json()["detail"]), response.json()["detail"]
     assert stored_files(client) == []
 
 

@@ -24,7 +24,7 @@ def accept_upload(
     path = settings.uploads_dir / owner / f"{upload_id}{security.UPLOAD_SUFFIXES[kind]}"
     size = security.store_upload(file.file, path)
     try:
-        description = security.check_upload(kind, path, settings)
+        description = security.check_upload(kind, path, settings, filename)
     except Exception:
         path.unlink(missing_ok=True)
         raise
