@@ -365,6 +365,30 @@ def suite(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def api_memory(result: dict[str, Any]) -> list[str]:
+    runs = result["runs"]
+    lines = [
+        "## The API process around a job that fails in TensorFlow (`bench/api_memory.py`)",
+        "",
+        "`finder serve` (embedded Ray, SQLite), a 10-class `.keras` and an `.npz` whose labels "
+        "are all 50: the range test fails inside TensorFlow (`InvalidArgumentError`). Resident "
+        "memory of the API process (`VmRSS`) and whether a TensorFlow library is mapped into it "
+        "(`/proc/PID/maps`), before and after the job. `baseline` is commit 1b53722 "
+        "(`git archive 1b53722 | tar -x -C DIR`), before job outcomes crossed Ray as plain "
+        "data: there the dispatcher unpickled the TensorFlow exception.",
+        "",
+        "| code | RSS before | RSS after | TensorFlow in the API process | attempts | kind |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, run in runs.items():
+        job = run["job"]
+        lines.append(
+            f"| {label} | {run['rss_before_mib']:.0f} MiB | {run['rss_after_mib']:.0f} MiB | "
+            f"{fmt(run['tensorflow_after'])} | {job['attempts']} | {fmt(job['failure_kind'])} |"
+        )
+    return [*lines, "", machine_line(result), ""]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("suite", suite),
     ("reference_table", reference_table),
@@ -372,6 +396,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("stability", stability),
     ("overhead", overhead),
     ("service_load", service_load),
+    ("api_memory", api_memory),
 ]
 
 

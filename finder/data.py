@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from finder.errors import DataError, DatasetNotFoundError
+from finder.npz import READ_ERRORS, read_headers
 
 FASHION_MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -205,52 +206,44 @@ def load_fashion_mnist_sample() -> Dataset:
     )
 
 
-def load_npz(path: str | Path) -> Dataset:
+def load_npz(path: str | Path, *, max_bytes: int | None = None) -> Dataset:
     """A user dataset from `.npz` with `x_train`, `y_train` and optionally `x_val`, `y_val`.
 
-    Loaded with `allow_pickle=False`: object arrays are refused, nothing in the file can run.
+    The arrays' headers are read first (`finder.npz.read_headers`), so a file that declares more
+    than it holds, or more than `max_bytes`, is refused before numpy allocates anything. Loaded
+    with `allow_pickle=False`: object arrays are refused, nothing in the file can run. Empty
+    arrays and NaN or inf values are refused: a model cannot learn from them, and a range test
+    over them would only report a flat loss.
+
+    Args:
+        path: str or Path. The `.npz` file.
+        max_bytes: int or None. Cap on the arrays' declared bytes together. Defaults to `None`.
 
     Raises:
         DatasetNotFoundError: the file does not exist.
-        DataError: the file is not a readable npz, lacks keys, holds object arrays, or has
-            mismatched sample counts.
+        DataError: the file is not a readable npz, lacks keys, holds object arrays, declares
+            sizes it does not hold, has mismatched sample counts, or empty or non-finite arrays.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DatasetNotFoundError(f"Dataset file {str(path)!r} does not exist.")
+    keys = set(read_headers(path, max_bytes=max_bytes))
+    missing = {"x_train", "y_train"} - keys
+    if missing:
+        raise DataError(
+            f"{path.name} lacks {sorted(missing)}; an npz dataset needs x_train and "
+            f"y_train (and optionally x_val, y_val). Found: {sorted(keys)}"
+        )
+    if ("x_val" in keys) != ("y_val" in keys):
+        raise DataError(f"{path.name} has only one of x_val / y_val; give both or none.")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            missing = {"x_train", "y_train"} - keys
-            if missing:
-                raise DataError(
-                    f"{path.name} lacks {sorted(missing)}; an npz dataset needs x_train and "
-                    f"y_train (and optionally x_val, y_val). Found: {sorted(keys)}"
-                )
-            if ("x_val" in keys) != ("y_val" in keys):
-                raise DataError(f"{path.name} has only one of x_val / y_val; give both or none.")
-            arrays = {
+            arrays: dict[str, np.ndarray] = {
                 key: npz[key] for key in ("x_train", "y_train", "x_val", "y_val") if key in keys
             }
-    except ValueError as exc:  # numpy raises ValueError for pickled (object) arrays.
-        if isinstance(exc, DataError):
-            raise
+    except (*READ_ERRORS, MemoryError) as exc:
         raise DataError(f"{path.name} cannot be loaded without pickle: {exc}") from exc
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path.name} is not a readable .npz file: {exc}") from exc
-    for key, array in arrays.items():
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-            raise DataError(f"{path.name}: {key} has non-numeric dtype {array.dtype}.")
-        if array.ndim == 0:
-            raise DataError(f"{path.name}: {key} is a scalar, expected one row per sample.")
-    for x_key, y_key in (("x_train", "y_train"), ("x_val", "y_val")):
-        if x_key in arrays and arrays[x_key].shape[0] != arrays[y_key].shape[0]:
-            raise DataError(
-                f"{path.name}: {x_key} has {arrays[x_key].shape[0]} samples but {y_key} has "
-                f"{arrays[y_key].shape[0]}."
-            )
-    if arrays["x_train"].shape[0] == 0:
-        raise DataError(f"{path.name}: x_train is empty.")
+    check_arrays(path.name, arrays)
     return Dataset(
         x_train=arrays["x_train"],
         y_train=arrays["y_train"],
@@ -259,6 +252,35 @@ def load_npz(path: str | Path) -> Dataset:
         name=path.stem,
         source=str(path),
     )
+
+
+def check_arrays(name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse arrays a model cannot train on: non-numeric, scalar, empty, non-finite, or with
+    sample counts that differ between inputs and labels.
+
+    Raises:
+        DataError: naming the file, the array and the reason.
+    """
+    for key, array in arrays.items():
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise DataError(f"{name}: {key} has non-numeric dtype {array.dtype}.")
+        if array.ndim == 0:
+            raise DataError(f"{name}: {key} is a scalar, expected one row per sample.")
+        if array.size == 0:
+            raise DataError(f"{name}: {key} is empty (shape {array.shape}).")
+        if np.issubdtype(array.dtype, np.inexact):
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            if bad:
+                raise DataError(
+                    f"{name}: {key} holds {bad} non-finite values (NaN or inf); "
+                    "a model cannot learn from them."
+                )
+    for x_key, y_key in (("x_train", "y_train"), ("x_val", "y_val")):
+        if x_key in arrays and arrays[x_key].shape[0] != arrays[y_key].shape[0]:
+            raise DataError(
+                f"{name}: {x_key} has {arrays[x_key].shape[0]} samples but {y_key} has "
+                f"{arrays[y_key].shape[0]}."
+            )
 
 
 def load_dataset(name_or_path: str | Path) -> Dataset:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,19 +31,48 @@ DEFAULT_MAX_MEMBERS = 64
 MAX_COMPRESSION_RATIO = 200
 REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "TorchModuleWrapper", "__lambda__"})
 LOOKUP_CLASSES = frozenset({"StringLookup", "IntegerLookup", "TextVectorization"})
-ALLOWED_MODULE_PREFIXES = ("keras", "finder.schedules")
+# A class's module must be one of these packages or inside one: `keras` and `keras.layers`
+# pass, `keras_os` does not.
+ALLOWED_MODULE_PACKAGES = ("keras", "finder.schedules")
 ALLOWED_REGISTERED_PACKAGES = ("finder>",)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    """Every dict in a JSON tree, depth first."""
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
+    """Every dict in a JSON tree; with a stack, so a deeply nested config cannot exhaust
+    Python's recursion limit."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def allowed_module(module: str) -> bool:
+    """Whether `module` is one of `ALLOWED_MODULE_PACKAGES` or a module inside one."""
+    return any(module == p or module.startswith(p + ".") for p in ALLOWED_MODULE_PACKAGES)
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a zip member name could point outside the folder it is extracted to, or None.
+
+    Absolute paths, `..` components, backslashes (a separator on Windows), drive letters and
+    control characters are refused even where the reader (Keras, numpy) would skip or
+    sanitise them: no legitimate `.keras` or `.npz` contains them.
+    """
+    if name.startswith("/"):
+        return "an absolute path"
+    if "\\" in name:
+        return "a backslash"
+    if ".." in name.split("/"):
+        return "a '..' component"
+    if ":" in name:
+        return "a drive or stream separator ':'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "a control character"
+    return None
 
 
 def check_config(config: Any) -> None:
@@ -61,7 +91,7 @@ def check_config(config: Any) -> None:
             )
         module = node.get("module")
         registered = node.get("registered_name")
-        if isinstance(module, str) and not module.startswith(ALLOWED_MODULE_PREFIXES):
+        if isinstance(module, str) and not allowed_module(module):
             raise UnsafeModelError(
                 f"Refused: class {class_name!r} comes from module {module!r}, outside keras."
             )
@@ -111,8 +141,10 @@ def inspect_archive(
             raise ModelError(f"{path.name} is not a Keras v3 model file (no config.json).")
         try:
             config = json.loads(archive.read("config.json"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise ModelError(f"{path.name}: config.json is not JSON ({exc}).") from exc
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
+            raise ModelError(f"{path.name}: config.json cannot be read ({exc}).") from exc
     check_config(config)
     loaded: dict[str, Any] = config
     return loaded
@@ -125,14 +157,19 @@ def check_zip_limits(
     refused: str,
     error: type[Exception] = UnsafeModelError,
 ) -> None:
-    """Refuse a zip archive (a `.keras` model, an `.npz` dataset) by its member count, its
-    uncompressed size or its compression ratio, before anything is extracted.
+    """Refuse a zip archive (a `.keras` model, an `.npz` dataset) by its member count, an
+    unsafe member name, its uncompressed size or its compression ratio, before anything is
+    extracted.
 
     Raises:
         error: `"<refused>: <why>"`. Defaults to `UnsafeModelError`.
     """
     if len(members) > max_members:
         raise error(f"{refused}: {len(members)} archive members.")
+    for member in members:
+        why = unsafe_member_name(member.filename)
+        if why is not None:
+            raise error(f"{refused}: member name {member.filename!r} holds {why}.")
     total = sum(m.file_size for m in members)
     compressed = sum(m.compress_size for m in members)
     if total > max_uncompressed_bytes:

@@ -39,6 +39,16 @@ NEVER_FELL = (
     "the loss never fell: sweep more steps (the model may need them to start learning) "
     "or widen the range towards larger LRs"
 )
+# A curve is "flat" when its whole (trimmed) span stays within this fraction of its level: even
+# a model that needs more steps moves its loss by more than that over a sweep of LRs spanning
+# decades, while one that cannot see its inputs (constant or NaN-cleaned data, a disconnected
+# output) sits at the same loss, ln(classes) for a classifier, at every LR.
+FLAT_RELATIVE_SPAN = 1e-3
+NOT_LEARNING = (
+    "the loss stayed constant across the whole sweep: the model is not learning from its data "
+    "(check the inputs for constant or invalid values, the labels, and that the model's output "
+    "depends on its input); more steps will not help"
+)
 # Half-width of the zero-lag running mean, as a fraction of the number of points.
 ZERO_LAG_HALF_WIDTH = 0.03
 # The loss's floor: points within this fraction of the total drop from the minimum.
@@ -172,7 +182,7 @@ def smith_bounds(
     curve = zero_lag_curve(np.asarray(losses, dtype=np.float64))[start:stop]
     window_lrs = np.asarray(lrs, dtype=np.float64)[start:stop]
     if not _falls(curve):
-        return Bounds(None, None, NEVER_FELL)
+        return Bounds(None, None, why_no_fall(curve))
     first, last = floor_span(curve)
     edge_lr = math.sqrt(float(window_lrs[first]) * float(window_lrs[last]))
     max_lr = edge_lr / turn_margin
@@ -198,6 +208,14 @@ def floor_span(curve: np.ndarray, fraction: float = FLOOR_FRACTION) -> tuple[int
 def _falls(curve: np.ndarray) -> bool:
     start_level = float(curve[0])
     return start_level - float(curve.min()) > MIN_RELATIVE_DROP * abs(start_level)
+
+
+def why_no_fall(curve: np.ndarray) -> str:
+    """Why a curve that did not fall gives no bound: flat (`NOT_LEARNING`: the model does not
+    learn at any LR, so more steps would not help) or merely not falling (`NEVER_FELL`)."""
+    level = float(np.mean(np.abs(curve)))
+    span = float(np.max(curve) - np.min(curve))
+    return NOT_LEARNING if span <= FLAT_RELATIVE_SPAN * max(level, 1e-12) else NEVER_FELL
 
 
 def suggest(
@@ -240,7 +258,7 @@ def suggest(
             dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
         )
     if not _falls(loss_window):
-        reason = NEVER_FELL
+        reason = why_no_fall(loss_window)
         return Suggestions(
             dict.fromkeys(SUGGESTION_NAMES), dict.fromkeys(SUGGESTION_NAMES, reason), bounds
         )

@@ -318,13 +318,18 @@ def record_success(engine: Engine, job_id: str, attempt: int, result: dict[str, 
             "result": json.dumps(result, separators=(",", ":"), allow_nan=False),
             "steps_done": job.steps_total if job is not None else 0,
             "error": None,
+            "failure_kind": None,
         },
     )
 
 
-def record_failure(engine: Engine, job_id: str, attempt: int, reason: str) -> bool:
-    """Fail the job for good (an error retrying cannot fix, or no attempts left)."""
-    return _finish(engine, job_id, attempt, "failed", lambda job: {"error": reason})
+def record_failure(
+    engine: Engine, job_id: str, attempt: int, reason: str, kind: str | None = None
+) -> bool:
+    """Fail the job for good (an error retrying cannot fix, or no attempts left); `kind` is
+    its classification (`service.failures`)."""
+    values = {"error": reason, "failure_kind": kind}
+    return _finish(engine, job_id, attempt, "failed", lambda job: values)
 
 
 def record_cancelled(engine: Engine, job_id: str, attempt: int, reason: str) -> bool:
@@ -349,10 +354,12 @@ def _finish(
         return bool(written.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def retry_or_fail(engine: Engine, job_id: str, attempt: int, reason: str) -> str | None:
+def retry_or_fail(
+    engine: Engine, job_id: str, attempt: int, reason: str, kind: str = "infrastructure"
+) -> str | None:
     """After attempt `attempt` was lost: requeue the job if attempts remain, else fail it with
-    `reason`; a job whose cancellation was asked for ends cancelled. Returns the new status,
-    None when the row had already moved on."""
+    `reason`; a job whose cancellation was asked for ends cancelled. The loss's `kind` is kept
+    on the row either way. Returns the new status, None when the row had already moved on."""
     with Session(engine) as session:
         job = session.get(Job, job_id)
         if job is None or job.status != "running" or job.attempts != attempt:
@@ -368,6 +375,7 @@ def retry_or_fail(engine: Engine, job_id: str, attempt: int, reason: str) -> str
                 "status": status,
                 "dispatcher_id": None,
                 "error": f"Attempt {attempt} of {job.max_attempts} was lost: {reason}",
+                "failure_kind": kind,
                 "updated_at": now,
             }
         else:
@@ -376,6 +384,7 @@ def retry_or_fail(engine: Engine, job_id: str, attempt: int, reason: str) -> str
             values["error"] = (
                 f"Gave up after {job.attempts} attempt{'s' if job.attempts != 1 else ''}: {reason}"
             )
+            values["failure_kind"] = kind
         written = session.execute(update(Job).where(_running(job_id, attempt)).values(**values))
         session.commit()
         return status if written.rowcount == 1 else None  # type: ignore[attr-defined]

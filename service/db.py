@@ -29,8 +29,11 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -89,6 +92,8 @@ class Job(Base):
     loss: Mapped[float | None] = mapped_column(Float)
     smoothed_loss: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why it failed, as a class (`service.failures.FAILURE_KINDS`); None unless failed or retried.
+    failure_kind: Mapped[str | None] = mapped_column(String(16))
     # The library's result JSON, stored as the exact text it serialised to.
     result: Mapped[str | None] = mapped_column(Text)
     duration_s: Mapped[float | None] = mapped_column(Float)
@@ -168,8 +173,38 @@ def create_db_engine(url: str, *, pooled: bool = True, pool_size: int = 10) -> E
 
 
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
+    """Create the tables that do not exist yet, and add the columns newer versions added."""
     Base.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns of the models that an existing table lacks.
+
+    `create_all` creates missing tables only; a database made by an older finder lacks columns
+    added since (such as `jobs.failure_kind`). New columns are nullable, so a plain
+    `ALTER TABLE ... ADD COLUMN` (the same on SQLite and PostgreSQL) is the whole migration. Two
+    processes starting at once may race to add a column: the loser's error is ignored when the
+    column is there afterwards.
+    """
+    for table in Base.metadata.sorted_tables:
+        inspector = inspect(engine)
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+                    )
+            except DBAPIError:
+                columns = inspect(engine).get_columns(table.name)
+                if column.name not in {c["name"] for c in columns}:
+                    raise
 
 
 def session_factory(engine: Engine) -> sessionmaker[Any]:

@@ -34,6 +34,7 @@ from service import crud
 from service.config import Settings
 from service.db import Dispatcher as DispatcherRow
 from service.db import utcnow
+from service.reaper import start_reaper
 from service.tasks import run_job_remote
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ CANCELLED_REASON = "Cancelled by the caller."
 
 
 def connect_ray(settings: Settings) -> None:
-    """Join the cluster at `settings.ray_address`, or start a local Ray; no-op if connected."""
+    """Join the cluster at `settings.ray_address`, or start a local Ray, watched by a
+    `service.reaper` that ends its processes when this process ends; no-op if connected."""
     if ray.is_initialized():
         return
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -53,6 +55,8 @@ def connect_ray(settings: Settings) -> None:
     if settings.ray_address:
         ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
     else:
+        # Its processes must not outlive this one, however this one ends.
+        start_reaper()
         # "local": a new Ray of our own, never one a `ray start` on this machine left running.
         ray.init(
             address="local",
@@ -210,12 +214,16 @@ class Dispatcher:
             self.finish(entry)
 
     def finish(self, entry: InFlight) -> None:
+        """Record the end of a finished task from its `Outcome` (plain data, see
+        `service.failures`); a task that raised was lost (its process died or was cancelled)."""
         try:
-            outcome = ray.get(entry.ref)
+            ended = ray.get(entry.ref)
         except ray_errors.RayError as exc:
             if entry.stop_reason is not None:
                 if entry.stop_status == "failed":
-                    crud.record_failure(self.engine, entry.job_id, entry.attempt, entry.stop_reason)
+                    crud.record_failure(
+                        self.engine, entry.job_id, entry.attempt, entry.stop_reason, "timeout"
+                    )
                 else:
                     crud.record_cancelled(
                         self.engine, entry.job_id, entry.attempt, entry.stop_reason
@@ -223,13 +231,23 @@ class Dispatcher:
                 return
             crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, describe_loss(exc))
             return
-        # The task recorded its own outcome; this only catches a row it left running.
-        crud.retry_or_fail(
-            self.engine,
-            entry.job_id,
-            entry.attempt,
-            f"the job's process ended ({outcome}) without recording a result",
-        )
+        status = ended.get("status") if isinstance(ended, dict) else None
+        reason = str(ended.get("reason")) if isinstance(ended, dict) else None
+        if status == "failed":
+            # Usually recorded by the task already; this records it when the task could not.
+            crud.record_failure(
+                self.engine, entry.job_id, entry.attempt, str(reason), ended["kind"]
+            )
+        elif status == "retry":
+            crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, str(reason))
+        else:
+            # The task recorded its own outcome; this only catches a row it left running.
+            crud.retry_or_fail(
+                self.engine,
+                entry.job_id,
+                entry.attempt,
+                f"the job's process ended ({status}) without recording a result",
+            )
 
     def stop_requested(self) -> None:
         """Carry out cancellations and stop jobs past `job_timeout_s`."""

@@ -215,6 +215,12 @@ class JobPublic(BaseModel):
         description="Why the job failed or was cancelled; while a retry runs, why the previous "
         "attempt was lost."
     )
+    failure_kind: str | None = Field(
+        default=None,
+        description="Why it failed (or why the last attempt was lost), as a class: `input` (the "
+        "request, model or data is invalid), `resources` (too large), `internal` (a bug), "
+        "`infrastructure` (a lost process or database error; the only kind retried), `timeout`.",
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None

@@ -5,10 +5,13 @@ compared with every configured key in constant time. With no key configured the 
 open, which `Settings` allows on a loopback address only.
 
 Uploads: the request body is capped by the app (413). A model must be a `.keras` zip, whose
-archive and `config.json` `finder.model_files.inspect_archive` checks before anything loads it;
-the job process later loads it with `safe_mode=True`. A dataset must be an `.npz` zip within the
-same archive limits, and is read with `allow_pickle=False` and checked for keys, dtypes and
-shapes by `finder.data.load_npz`. Refused files are deleted at once.
+archive (member names, sizes) and `config.json` `finder.model_files.inspect_archive` checks
+before anything loads it; the job process later loads it with `safe_mode=True`. A dataset must
+be an `.npz` zip within the same archive limits, whose `.npy` headers are read first (declared
+sizes must match the stored bytes and fit the cap, so nothing large is allocated), then loaded
+with `allow_pickle=False` and checked for keys, dtypes, shapes, emptiness and NaN/inf by
+`finder.data.load_npz`. Whatever a check raises is a 4xx (`check_upload`), and refused files
+are deleted at once.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from finder.data import load_npz
-from finder.errors import UnsafeModelError
+from finder.errors import FinderError, UnsafeModelError
 from finder.model_files import check_zip_limits, inspect_archive
 from service.config import Settings
-from service.errors import NotAuthenticatedError, UploadRefusedError
+from service.errors import NotAuthenticatedError, ServiceError, UploadRefusedError
 
 ANONYMOUS_OWNER = "anonymous"
 UPLOAD_SUFFIXES = {"model": ".keras", "dataset": ".npz"}
@@ -100,6 +103,29 @@ def check_archive_limits(path: Path, settings: Settings) -> None:
         raise UploadRefusedError("Refused: an .npz archive holds only .npy arrays.")
 
 
+def check_upload(kind: str, path: Path, settings: Settings, filename: str) -> dict[str, Any]:
+    """Check an upload of `kind` ("model" or "dataset") with the checks above; describe it.
+
+    The checks read only headers and `config.json` within the archive caps, so they run in
+    bounded memory and time; still, whatever a crafted file makes them raise is the file's
+    fault, so any error that is not already a domain error becomes a 422 naming it. Messages
+    name the file as the caller called it (`filename`), not by its stored name.
+
+    Raises:
+        UploadRefusedError, FinderError: the file is refused (4xx).
+    """
+    check = check_model_upload if kind == "model" else check_dataset_upload
+    try:
+        return check(path, settings)
+    except (ServiceError, FinderError) as exc:
+        exc.args = tuple(str(a).replace(path.name, filename) for a in exc.args)
+        raise
+    except Exception as exc:
+        raise UploadRefusedError(
+            f"Refused {filename}: the {kind} file cannot be read ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
 def first_input_shape(config: Any) -> list[int | None] | None:
     """The sample shape of the first InputLayer in a model config, if there is one."""
     stack = [config]
@@ -144,10 +170,11 @@ def check_dataset_upload(path: Path, settings: Settings) -> dict[str, Any]:
 
     Raises:
         UploadRefusedError: not a zip or beyond the limits.
-        DataError: refused by `finder.data.load_npz` (pickled arrays, missing keys, ...).
+        DataError: refused by `finder.data.load_npz` (declared sizes it does not hold or over
+            the cap, pickled arrays, missing keys, empty or non-finite arrays, ...).
     """
     check_archive_limits(path, settings)
-    description = load_npz(path).describe()
+    description = load_npz(path, max_bytes=settings.max_uncompressed_bytes).describe()
     description.pop("source", None)
     description.pop("name", None)
     return description

@@ -5,9 +5,11 @@ outcome into the job row.
 process that exits afterwards (TensorFlow's memory and any GPU are released). Ray never retries
 it (`max_retries=0`): the dispatcher counts attempts in the job row itself.
 
-Errors the job's own input causes (a `FinderError`, or Keras refusing a loss or optimizer
-setting) fail the job at once with the message as its reason; anything else propagates, and the
-dispatcher retries it like a crashed process.
+The task never raises: every error is classified (`service.failures`) and returned as plain
+data, so the API process that reads it never unpickles a framework exception (which would
+import TensorFlow there). Deterministic failures (invalid input, a model too large, a bug) are
+recorded at once with their reason; infrastructure errors are returned as "retry", and the
+dispatcher requeues the job like a crashed process.
 """
 
 from __future__ import annotations
@@ -18,19 +20,9 @@ from typing import Any
 
 import ray
 
-from finder.errors import FinderError
 from service import crud
 from service.db import create_db_engine
-
-USER_ERRORS: tuple[type[Exception], ...] = (FinderError, ValueError, TypeError)
-
-
-def reason_of(exc: BaseException) -> str:
-    """A one-line, human-readable reason for `exc`."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, FinderError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+from service.failures import Outcome, failure, outcome
 
 
 class JobProgress:
@@ -147,25 +139,42 @@ def run_job(
     kind: str,
     spec: dict[str, Any],
     progress_interval_s: float,
-) -> str:
-    """Run attempt `attempt` of job `job_id`; return "succeeded", "failed" or "superseded"."""
+) -> Outcome:
+    """Run attempt `attempt` of job `job_id`; return its `Outcome` (never raise)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    engine = create_db_engine(database_url, pooled=False)
     try:
-        node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
-        if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
-            return "superseded"
-        try:
-            result = RUNNERS[kind](
-                spec, ProgressWriter(engine, job_id, attempt, progress_interval_s)
-            )
-        except USER_ERRORS as exc:
-            crud.record_failure(engine, job_id, attempt, reason_of(exc))
-            return "failed"
-        crud.record_success(engine, job_id, attempt, result)
-        return "succeeded"
+        engine = create_db_engine(database_url, pooled=False)
+    except Exception as exc:
+        return failure(exc)
+    try:
+        return attempt_job(engine, job_id, attempt, kind, spec, progress_interval_s)
+    except Exception as exc:  # The database failed while recording: the dispatcher records.
+        return failure(exc)
     finally:
         engine.dispose()
+
+
+def attempt_job(
+    engine: Any,
+    job_id: str,
+    attempt: int,
+    kind: str,
+    spec: dict[str, Any],
+    progress_interval_s: float,
+) -> Outcome:
+    """Record the start, run the job, record a success or a deterministic failure."""
+    node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
+        return outcome("superseded")
+    try:
+        result = RUNNERS[kind](spec, ProgressWriter(engine, job_id, attempt, progress_interval_s))
+    except Exception as exc:
+        ended = failure(exc)
+        if ended["status"] == "failed":
+            crud.record_failure(engine, job_id, attempt, str(ended["reason"]), ended["kind"])
+        return ended
+    crud.record_success(engine, job_id, attempt, result)
+    return outcome("succeeded")
 
 
 # A fresh process per job; the dispatcher, not Ray, decides about retries.

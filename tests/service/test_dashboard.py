@@ -10,9 +10,11 @@ result document built around a real range-test result and checked against the sh
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from signal import SIGKILL
 from typing import Any, get_args
 
 import pytest
@@ -26,7 +28,9 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from sqlalchemy import create_engine, select
 
+from service.db import Job
 from service.models import DEFAULT_FAMILIES, FamilyName
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
 from tests.service.utils.files import tiny_dataset_npz
@@ -611,3 +615,71 @@ def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
     expect(page.get_by_role("button", name="Previous")).to_be_enabled()
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(re.compile(f"#/jobs/{newest[1]}$"))
+
+
+def test_a_failed_job_shows_its_classified_reason(keyed_page: Page, server: Server) -> None:
+    job_id = api(server, "POST", "/find-lr", json={**QUICK_BODY, "loss": "not_a_loss"})["id"]
+    assert wait_job(server, job_id, {"failed"})["failure_kind"] == "input"
+    keyed_page.goto(f"/#/jobs/{job_id}")
+    kind = keyed_page.get_by_test_id("failure-kind")
+    expect(kind).to_have_attribute("data-kind", "input")
+    expect(kind).to_contain_text("not retried")
+    expect(keyed_page.get_by_test_id("job-error")).to_contain_text("not_a_loss")
+
+
+def test_the_jobs_list_recovers_by_itself_after_a_network_error(keyed_page: Page) -> None:
+    page = keyed_page
+    page.goto("/#/jobs")
+    expect(page.get_by_test_id("jobs-range")).to_be_visible()
+    # The network drops; the next visit to the list fails.
+    listing = re.compile(r"/jobs\?")
+    page.route(listing, lambda route: route.abort("internetdisconnected"))
+    page.goto("/#/new")
+    page.goto("/#/jobs")
+    alert = page.locator("section.page .alert-region")
+    expect(alert).to_contain_text("Lost the jobs list, retrying")
+    page.unroute(listing)
+    # No reload, no click: the list's own retry brings it back and clears the alert.
+    expect(page.get_by_test_id("jobs-range")).to_be_visible(timeout=10_000)
+    expect(alert).to_be_empty()
+
+
+def test_the_form_offers_tuning_workers(keyed_page: Page) -> None:
+    page = keyed_page
+    sent: list[Any] = []
+
+    def refuse(route: Route) -> None:
+        sent.append(route.request.post_data_json)
+        detail = [{"loc": ["body", "tuning", "workers"], "msg": "seen", "type": "value_error"}]
+        route.fulfill(status=422, json={"detail": detail})
+
+    page.route(re.compile(r"/tune$"), refuse)
+    page.goto("/#/new?kind=tune")
+    fill_form(page, {"Steps per sweep": "40", "Workers": "2"})
+    page.get_by_role("button", name="Start schedule search").click()
+    expect(page.get_by_test_id("error-tuning.workers")).to_contain_text("seen")
+    assert sent[0]["tuning"]["workers"] == 2
+
+
+def test_a_running_jobs_attempts_follow_the_stream(
+    keyed_page: Page, server: Server, service_database: str
+) -> None:
+    page = keyed_page
+    job_id = api(server, "POST", "/find-lr", json=LONG_BODY)["id"]
+    page.goto(f"/#/jobs/{job_id}")
+    attempts = page.get_by_test_id("job-facts")
+    expect(attempts).to_contain_text(re.compile(r"Attempts\s*1 of \d"), timeout=JOB_TIMEOUT_MS)
+    engine = create_engine(service_database)
+
+    def worker_pid() -> int | None:
+        with engine.connect() as connection:
+            row = connection.execute(select(Job).where(Job.id == job_id)).one()
+        return row.worker_pid if row.steps_done > 0 else None
+
+    try:
+        os.kill(wait_for(worker_pid, JOB_TIMEOUT_MS / 1000, "the job's first steps"), SIGKILL)
+    finally:
+        engine.dispose()
+    # The retry's attempt count arrives through the event stream, without a reload.
+    expect(attempts).to_contain_text(re.compile(r"Attempts\s*2 of \d"), timeout=60_000)
+    api(server, "DELETE", f"/jobs/{job_id}")

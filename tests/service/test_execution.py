@@ -107,6 +107,7 @@ def test_sigkill_after_the_last_attempt_fails_with_the_reason(
     document = wait_status(client, job_id, {"failed"})
     assert document["attempts"] == 1
     assert document["error"].startswith("Gave up after 1 attempt: the job's process died")
+    assert document["failure_kind"] == "infrastructure"
     assert document["result"] is None
 
 
@@ -133,6 +134,7 @@ def test_a_bad_request_fails_once_with_the_library_message(running_client: TestC
     document = wait_status(running_client, job_id, {"failed"})
     assert document["attempts"] == 1  # the same input would fail again: no retry
     assert "not_a_loss" in document["error"]
+    assert document["failure_kind"] == "input"
 
 
 def test_uploaded_model_and_data_with_a_plan(running_client: TestClient, tmp_path: Path) -> None:

@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.orm import Session
 
 from service import Settings, crud
 from service.db import Dispatcher as DispatcherRow
 from service.db import Job, create_db_engine, init_db, utcnow
 from service.dispatch import Dispatcher
+from service.tasks import run_job
 
 
 @pytest.fixture
@@ -132,6 +133,7 @@ def test_last_attempt_lost_fails_with_the_reason(
     assert job.status == "failed"
     assert job.attempts == 2
     assert job.error is not None and job.error.startswith("Gave up after 2 attempts: ")
+    assert job.failure_kind == "infrastructure"
     assert job.finished_at is not None
 
 
@@ -152,3 +154,45 @@ def test_clean_release_does_not_charge_an_attempt(engine: Engine) -> None:
     crud.release(engine, job_id, 1)
     job = row(engine, job_id)
     assert (job.status, job.attempts, job.dispatcher_id) == ("queued", 0, None)
+
+
+def test_a_lost_last_attempt_is_classified_as_infrastructure(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine, max_attempts=1)
+    crud.claim_next(engine, dead_dispatcher(engine))
+    Dispatcher(make_settings(), engine).reconcile()
+    job = row(engine, job_id)
+    assert (job.status, job.failure_kind) == ("failed", "infrastructure")
+
+
+def test_a_deterministic_failure_fails_once_with_its_kind(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    job_id = queued_job(engine)
+    crud.claim_next(engine, "d1")
+    # A spec the job cannot even parse: the same input would fail every time.
+    ended = run_job(job_id, 1, make_settings().database_url, "find_lr", {"bogus": 1}, 0.05)
+    assert ended["status"] == "failed" and ended["kind"] == "input"
+    assert "bogus" in str(ended["reason"])
+    job = row(engine, job_id)
+    assert (job.status, job.attempts, job.failure_kind) == ("failed", 1, "input")
+    assert job.error == ended["reason"]
+
+
+def test_an_unreachable_database_is_returned_for_a_retry() -> None:
+    # Nothing listens on port 1: the job cannot record its start; the dispatcher will retry.
+    ended = run_job("x", 1, "postgresql://nobody@127.0.0.1:1/none", "find_lr", {}, 0.05)
+    assert ended["status"] == "retry" and ended["kind"] == "infrastructure"
+    assert "OperationalError" in str(ended["reason"])
+
+
+def test_init_db_adds_columns_an_older_database_lacks(engine: Engine) -> None:
+    job_id = queued_job(engine)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN failure_kind"))
+    assert "failure_kind" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    init_db(engine)
+    init_db(engine)  # idempotent
+    assert "failure_kind" in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    assert row(engine, job_id).failure_kind is None

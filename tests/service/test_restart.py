@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, select
 
 from service.db import Job, normalize_url
 from tests.service.utils.jobs import TERMINAL, long_job
 from tests.service.utils.servers import Server
-from tests.utils.processes import wait_for
+from tests.utils.processes import descendants, process_alive, wait_for
 
 
 def stored(database_url: str, job_id: str) -> Job:
@@ -38,8 +40,8 @@ def submit_and_wait_progress(server: Server, body: dict[str, Any]) -> str:
 
 def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     first = serve()
-    # Long enough (about 10 s of fashion_cnn) that the job process, orphaned by the kill,
-    # dies with the dead server's Ray before it could finish and record attempt 1's success.
+    # Long enough (about 10 s of fashion_cnn) that the job process, orphaned by the kill, is
+    # ended by the server's reaper before it could finish and record attempt 1's success.
     job_id = submit_and_wait_progress(first, long_job())
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     assert stored(database_url, job_id).status == "running"  # left behind by the dead process
@@ -72,3 +74,28 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     row = stored(database_url, other)
     assert (row.status, row.attempts, row.dispatcher_id) == ("queued", 0, None)
     assert "Traceback" not in second.log.read_text()
+
+
+@pytest.mark.slow  # ~30 s each: a real `finder serve`, its Ray, and a job process
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_no_ray_process_outlives_the_server(serve: Any, sig: signal.Signals) -> None:
+    server = serve()
+    submit_and_wait_progress(server, long_job())
+    tree = descendants(server.process.pid)
+    names = {pid: command_of(pid) for pid in tree}
+    # The embedded Ray's processes, and the job's; the two agents outlived the server before.
+    for part in ("raylet", "gcs_server", "DashboardAgent", "RuntimeEnvAgent", "finder-job"):
+        assert any(part in name for name in names.values()), (part, names)
+    server.stop(sig)
+
+    def all_gone() -> bool:
+        return not any(process_alive(pid) for pid in tree)
+
+    wait_for(all_gone, 30, f"every process of the server to end after {sig.name}")
+
+
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

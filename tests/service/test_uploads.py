@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.utils import files
+from tests.service.utils import files, hostile
 from tests.service.utils.jobs import KEY_B, auth, quick_job
 
 
@@ -140,3 +142,38 @@ def test_sentinel_payloads_are_live(tmp_path: Path) -> None:
     with np.load(files.pickled_npz(tmp_path / "x.npz", sentinel), allow_pickle=True) as npz:
         npz["x_train"]
     assert sentinel.exists()
+
+
+HOSTILE = [("datasets", *case) for case in hostile.HOSTILE_DATASETS] + [
+    ("models", *case) for case in hostile.HOSTILE_MODELS
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "builder", "reason"),
+    [(kind, b, r) for kind, _, b, r in HOSTILE],
+    ids=[f"{kind}: {case}" for kind, case, _, _ in HOSTILE],
+)
+def test_hostile_uploads_get_a_422_naming_the_reason(
+    client: TestClient, tmp_path: Path, kind: str, builder: hostile.Builder, reason: str
+) -> None:
+    suffix = ".npz" if kind == "datasets" else ".keras"
+    response = upload(client, kind, builder(tmp_path / f"x{suffix}"))
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    # The file is named as the caller named it, never by its stored name.
+    stored_name = re.compile(r"[0-9a-f]{32}")
+    assert not stored_name.search(response.json()["detail"]), response.json()["detail"]
+    assert stored_files(client) == []
+
+
+def test_declared_sizes_over_the_cap_are_refused_before_loading(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    client = make_client(max_uncompressed_bytes=4096)
+    path = hostile.arrays_npz(
+        tmp_path / "x.npz", x_train=np.zeros((600,), "float64"), y_train=np.zeros(600, "int8")
+    )
+    response = upload(client, "datasets", path)
+    assert response.status_code == 422, response.text
+    assert "limit 4096" in response.json()["detail"]

@@ -133,7 +133,8 @@ def job_curve(
 
 def progress_event(job: Job) -> ServerSentEvent:
     public = JobPublic.from_row(job)
-    data = public.model_dump(mode="json", include={"id", "status", "attempts", "progress", "error"})
+    fields = {"id", "status", "attempts", "progress", "error", "failure_kind"}
+    data = public.model_dump(mode="json", include=fields)
     return ServerSentEvent(
         data=data,
         event="end" if job.status in TERMINAL_STATUSES else "progress",
@@ -149,7 +150,8 @@ def progress_event(job: Job) -> ServerSentEvent:
 )
 async def job_events(job: OwnedJob, engine: EngineDep) -> AsyncIterator[ServerSentEvent]:
     """`event: progress` whenever the job's state or progress changes, then one `event: end`
-    with the final status. Each event's data is `{id, status, attempts, progress, error}`."""
+    with the final status. Each event's data is `{id, status, attempts, progress, error,
+    failure_kind}`."""
 
     def reload() -> Job | None:
         with Session(engine, expire_on_commit=False) as session:

@@ -24,10 +24,7 @@ def accept_upload(
     path = settings.uploads_dir / owner / f"{upload_id}{security.UPLOAD_SUFFIXES[kind]}"
     size = security.store_upload(file.file, path)
     try:
-        if kind == "model":
-            description = security.check_model_upload(path, settings)
-        else:
-            description = security.check_dataset_upload(path, settings)
+        description = security.check_upload(kind, path, settings, filename)
     except Exception:
         path.unlink(missing_ok=True)
         raise

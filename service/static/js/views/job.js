@@ -169,6 +169,15 @@ function livePanel(job, alert) {
   return { panel, update };
 }
 
+// Why a job failed, by its classification (`failure_kind`, service/failures.py).
+const FAILURE_KINDS = {
+  input: "The request, its model or its data is invalid: the same request would fail again, so it was not retried.",
+  resources: "The model or its data is too large for the job's worker: not retried.",
+  internal: "An unexpected error inside finder (worth reporting): not retried.",
+  infrastructure: "The job's process or the infrastructure around it failed on every attempt.",
+  timeout: "It ran past the job time limit.",
+};
+
 function outcome(job) {
   if (job.status === "succeeded" && job.result) {
     return job.kind === "tune"
@@ -180,6 +189,14 @@ function outcome(job) {
       "section",
       { class: "card failure", testid: "job-error" },
       h("h2", {}, "Failed"),
+      job.failure_kind
+        ? h(
+            "p",
+            { class: "failure-kind", testid: "failure-kind", "data-kind": job.failure_kind },
+            h("strong", {}, `${job.failure_kind}: `),
+            FAILURE_KINDS[job.failure_kind] || "",
+          )
+        : null,
       h("pre", { class: "code" }, job.error || "No reason recorded."),
     );
   }
@@ -253,6 +270,11 @@ export function renderJob(main, { signal }, id) {
           id,
           (type, data) => {
             setStatus(data.status);
+            if (data.attempts !== job.attempts) {
+              // A retry started: the facts show the new attempt count.
+              Object.assign(job, { attempts: data.attempts, error: data.error });
+              summary.replaceChildren(h("div", { class: "card" }, requestFacts(job)));
+            }
             // After `end` the result replaces the panel.
             if (type !== "end") live.update(data.status, data.progress);
           },

@@ -192,7 +192,11 @@ export function renderJobs(main, { signal }, query) {
       renderPager(count, data.length);
       if (focused) body.querySelector(`[data-job-id="${focused}"] a`)?.focus();
     } catch (error) {
-      if (!signal.aborted) showError(alert, error);
+      if (signal.aborted || error instanceof api.AuthError) return;
+      // A dropped connection or a restarting server: say so, and keep trying by itself.
+      showError(alert, error, "Lost the jobs list, retrying: ");
+      clearTimeout(timer);
+      timer = setTimeout(load, REFRESH_MS);
     }
   }
 

@@ -65,6 +65,12 @@ export function tuningFieldset(fields, builtins) {
         input({ type: "number", min: 1, max: 5, step: 1, value: 1 }),
         "Trainings per trial, their scores averaged.",
       ),
+      fields.add(
+        "tuning.workers",
+        "Workers",
+        input({ type: "number", min: 0, max: 16, step: 1, value: 0 }),
+        "Ray tasks that run trials beside the job (0: the job runs them); each needs a free CPU.",
+      ),
     ),
   );
 }
@@ -79,5 +85,6 @@ export function tuningBody(fields) {
     epochs: numberValue(value("tuning.epochs")),
     objective: value("tuning.objective").value,
     executions_per_trial: numberValue(value("tuning.executions_per_trial")),
+    workers: numberValue(value("tuning.workers")),
   };
 }
