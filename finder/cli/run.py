@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from finder.cli import options
+from finder.cli import options, quiet
 from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 
 
@@ -89,9 +89,11 @@ def run(
     out_dir: str,
     as_json: bool,
     debug: bool,
+    verbose: bool,
 ) -> None:
     """Run the LR range test and print suggestions and bounds."""
     with options.one_line_errors(debug):
+        quiet.load_tensorflow(verbose)
         from finder.cli import console
         from finder.jobs import RunSpec, run_spec
         from finder.plot import plot_range_test
