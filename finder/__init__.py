@@ -7,6 +7,7 @@ result = finder.range_test(model, x_train, y_train, min_lr=1e-4, max_lr=10, num_
 result.bounds.max_lr, result.suggestions["valley"]
 result.plot("curve.png")          # or finder.plot_range_test(result, path=...)
 proposals = finder.propose_schedules(result, epochs=10, steps_per_epoch=938)
+history = finder.fit(model, x_train, y_train, epochs=10)  # all of the above, then model.fit
 tuning = finder.tune(build_model, x_train, y_train, validation_data=(x_val, y_val),
                      result=result, epochs=3, max_trials=10)
 ```
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from finder.rangetest.result import RangeTestResult
     from finder.schedules import ScheduleSpec
     from finder.suggest import Bounds
+    from finder.train import fit
     from finder.tuning import SearchSpace, TrialRecord, TuningResult, tune
 
 _EXPORTS = {
@@ -77,6 +79,7 @@ _EXPORTS = {
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
+    "fit": ("finder.train", "fit"),
     "plot_range_test": ("finder.plot", "plot_range_test"),
     "plot_schedule": ("finder.plot", "plot_schedule"),
     "propose_schedules": ("finder.propose", "propose_schedules"),
@@ -103,6 +106,7 @@ __all__ = [
     "TuningError",
     "TuningResult",
     "UnsafeModelError",
+    "fit",
     "plot_range_test",
     "plot_schedule",
     "propose_schedules",
@@ -127,6 +131,7 @@ SUBMODULES = (
     "rangetest",
     "schedules",
     "suggest",
+    "train",
     "tuning",
     "zoo",
 )
