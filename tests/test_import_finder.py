@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,8 @@ import pytest
 import finder
 from finder.schedules import ScheduleSpec
 from tests.schedules.resume_worker import RESUME_SPECS, build_model, make_data
+from tests.utils.processes import run_python
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # Every family a ScheduleSpec builds: finder's own schedules (one_cycle with its momentum
 # cycler, cyclical, wsd), Keras built-ins (cosine_warmup, ...) and the plateau callback.
 SPECS: dict[str, dict[str, Any]] = {
@@ -50,19 +48,10 @@ print(json.dumps({"backend": keras.backend.backend(), "models": report}))
 
 
 def run_fresh(code: str, *args: str, backend: str | None = None) -> str:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = dict(os.environ)
     if backend is not None:
         env["KERAS_BACKEND"] = backend
-    completed = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return completed.stdout
+    return run_python("-c", code, *args, env=env).stdout
 
 
 class SaveAfterFirstEpoch(keras.callbacks.Callback):

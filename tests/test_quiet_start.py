@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -14,8 +12,8 @@ import numpy as np
 import pytest
 
 from finder.cli.quiet import NATIVE_LOG_LINE
+from tests.utils.processes import ROOT, run_python
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The lines a new user saw: absl's pre-init note, `I0000 ... cudart_stub`, `E0000 ... cuInit`.
 NOISE = re.compile(r"^(?:[IWE]0000 |WARNING: All log messages before absl)|cuInit|cudart_stub")
 
@@ -29,18 +27,10 @@ def run_cli(tmp_path: Path, *extra: str) -> str:
     env = {
         k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")
     }
-    env["PYTHONPATH"] = str(REPO_ROOT)
     arguments = ["--model", "mlp", "--data", str(data), "--lr-range", "1e-3", "1", "--steps", "5"]
     arguments += ["--repeats", "1", "--epochs", "0", "--out", str(tmp_path / "out"), *extra]
-    completed = subprocess.run(
-        [sys.executable, "-c", "from finder.cli import main; main()", "run", *arguments],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    code = "from finder.cli import main; main()"
+    completed = run_python("-c", code, "run", *arguments, cwd=tmp_path, env=env)
     assert (tmp_path / "out" / "result.json").exists()
     return completed.stdout + completed.stderr
 
@@ -76,9 +66,9 @@ def test_native_log_pattern(line: str, native: bool):
 
 
 def test_license_is_an_spdx_string_with_its_file():
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"
     for pattern in project["project"]["license-files"]:
-        assert list(REPO_ROOT.glob(pattern)), pattern
+        assert list(ROOT.glob(pattern)), pattern
     # PEP 639 license strings and license-files need setuptools >= 77.
     assert "setuptools>=77" in project["build-system"]["requires"]
