@@ -48,8 +48,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, payload: dict[str, Any]) -> Path:
-    """Write `bench/results/<name>.json` with the machine, command and date added."""
+def write_result(name: str, payload: dict[str, Any], path: Path | None = None) -> Path:
+    """Write `bench/results/<name>.json` (or `path`) with the machine, command and date added."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": name,
@@ -58,7 +58,7 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
         "machine": machine(),
         **payload,
     }
-    path = RESULTS_DIR / f"{name}.json"
+    path = path or RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     return path
 

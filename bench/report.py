@@ -389,8 +389,37 @@ def api_memory(result: dict[str, Any]) -> list[str]:
     return [*lines, "", machine_line(result), ""]
 
 
+def fit(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## `finder.fit` against the manual route (`bench/fit.py`)",
+        "",
+        f"`{result['task']}` ({result['data']}, {result['epochs']} epochs), seeds "
+        f"{', '.join(map(str, result['seeds']))}: validation accuracy after the last epoch of "
+        "range test + first proposal + `model.fit` written out, and of one `finder.fit` call.",
+        "",
+        "| route | mean | std | per seed | first proposal's max_lr per seed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, route in result["routes"].items():
+        runs = route["runs"]
+        lines.append(
+            f"| {name} | {fmt(route['mean'], 4)} | {fmt(route['std'], 2)} | "
+            f"{', '.join(fmt(r['score'], 4) for r in runs)} | "
+            f"{', '.join(fmt(r.get('max_lr')) for r in runs)} |"
+        )
+    lines += [
+        "",
+        f"Difference finder.fit - manual: {result['difference']:+.4f}; within the seeds' "
+        f"spread: {fmt(result['within_noise'])}.",
+        machine_line(result),
+        "",
+    ]
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("suite", suite),
+    ("fit", fit),
     ("reference_table", reference_table),
     ("tuning", tuning),
     ("stability", stability),

@@ -4,7 +4,7 @@ range-test, describe, and (for tuning) search schedules inside the bounds.
 This is the single code path behind `finder run` / `finder tune` and the service's
 `POST /find-lr` / `POST /tune`: each builds a `RunSpec` (model, data, optimizer, sweep) and, to
 tune, a `TuneSpec` (the search) from its own input format and calls `run_spec` or
-`run_tune_spec`.
+`run_tune_spec`; `finder run --train` calls `train_spec` (the range test, then `finder.fit`).
 
 ```python
 from finder.jobs import RunSpec, TuneSpec, run_spec, run_tune_spec
@@ -45,6 +45,7 @@ from finder.propose import attach_proposals, default_steps_per_epoch
 from finder.rangetest import range_test
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
+from finder.train import fit
 from finder.tuning import TrialProgress, TuningResult, tune
 from finder.tuning.space import DEFAULT_FAMILIES
 from finder.zoo import BUILTIN_MODELS, build_model, make_optimizer
@@ -191,30 +192,84 @@ def run_spec(
     """
     dataset = dataset if dataset is not None else load_dataset(spec.data)
     model = load_model(spec, dataset)
-    validation = (
-        (dataset.x_val, dataset.y_val) if spec.validation and dataset.x_val is not None else None
-    )
     steps_per_epoch = spec.steps_per_epoch or default_steps_per_epoch(
         len(dataset.x_train), spec.batch_size
     )
-    auto = spec.auto
     if plan_steps is None and spec.epochs:
         plan_steps = spec.epochs * steps_per_epoch
     result = range_test(
         model,
         dataset.x_train,
         dataset.y_train,
-        **{name: getattr(spec, name) for name in RANGE_TEST_FIELDS},
-        budget=spec.budget if auto else None,
-        plan_steps=plan_steps if auto else None,
-        validation_data=validation,
-        progress=progress,
-        callbacks=callbacks or (),
-        metadata={"run": spec.to_dict(), "dataset": dataset.describe()},
+        **range_test_options(spec, dataset, progress=progress, callbacks=callbacks),
+        plan_steps=plan_steps if spec.auto else None,
+        validation_data=validation_data(spec, dataset),
     )
     if spec.epochs is not None:
         attach_proposals(result, epochs=spec.epochs, steps_per_epoch=steps_per_epoch)
     return result
+
+
+def validation_data(spec: RunSpec, dataset: Dataset) -> tuple[Any, Any] | None:
+    """The data's validation pair, unless the spec turns validation off or there is none."""
+    if spec.validation and dataset.x_val is not None:
+        return dataset.x_val, dataset.y_val
+    return None
+
+
+def range_test_options(
+    spec: RunSpec,
+    dataset: Dataset,
+    *,
+    progress: Callable[[SweepProgress], None] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> dict[str, Any]:
+    """`finder.range_test`'s keywords for a job (all but the data, plan and validation)."""
+    return {
+        **{name: getattr(spec, name) for name in RANGE_TEST_FIELDS},
+        "budget": spec.budget if spec.auto else None,
+        "progress": progress,
+        "callbacks": callbacks or (),
+        "metadata": {"run": spec.to_dict(), "dataset": dataset.describe()},
+    }
+
+
+def train_spec(
+    spec: RunSpec,
+    *,
+    progress: Callable[[SweepProgress], None] | None = None,
+    dataset: Dataset | None = None,
+) -> tuple[keras.Model, keras.callbacks.History]:
+    """`finder run --train`: the job's range test, then training for `spec.epochs` with its
+    first proposal, through `finder.fit`. Returns the trained model and its `History` (with
+    `range_test_result` and `proposal`).
+
+    Raises:
+        InvalidArgumentError: no epochs to train, or `finder.fit`'s own errors.
+    """
+    if not spec.epochs:
+        raise InvalidArgumentError("Training needs a plan: epochs must be >= 1.")
+    dataset = dataset if dataset is not None else load_dataset(spec.data)
+    model = load_model(spec, dataset)
+    steps: dict[str, Any] = (
+        {"steps_per_epoch": spec.steps_per_epoch} if spec.steps_per_epoch else {}
+    )
+    history = fit(
+        model,
+        dataset.x_train,
+        dataset.y_train,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        validation_data=validation_data(spec, dataset),
+        range_test_options={
+            name: value
+            for name, value in range_test_options(spec, dataset, progress=progress).items()
+            if name != "batch_size"
+        },
+        verbose=0,
+        **steps,
+    )
+    return model, history
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ def test_readme_has_the_api_and_tuning_examples() -> None:
     blocks = python_blocks()
     assert any("finder.range_test(" in block for block in blocks)
     assert any("finder.tune(" in block for block in blocks)
+    assert any("finder.fit(" in block for block in blocks)
+    assert any("finder.tuning.hp_schedule(" in block for block in blocks)
 
 
 @pytest.mark.slow
@@ -37,3 +39,7 @@ def test_readme_python_examples_run(tmp_path: Path) -> None:
     tuning = namespace["tuning"]
     assert tuning.best is not None  # type: ignore[attr-defined]
     assert all(trial.status == "COMPLETED" for trial in tuning.trials)  # type: ignore[attr-defined]
+    history = namespace["history"]
+    assert len(history.history["val_loss"]) == 10  # type: ignore[attr-defined]
+    trials = namespace["tuner"].oracle.trials.values()  # type: ignore[attr-defined]
+    assert len(trials) == 2 and all(trial.status == "COMPLETED" for trial in trials)

@@ -141,6 +141,15 @@ def print_proposals(result: RangeTestResult) -> None:
     stdout.print(table)
 
 
+def print_training(history: Any) -> None:
+    """The training `finder.fit` ran: its schedule, then every epoch's logged values."""
+    proposal = history.proposal
+    stdout.print(f"trained {len(history.epoch)} epochs with proposal 1: {proposal.family}")
+    for epoch in history.epoch:
+        values = "  ".join(f"{k} {v[epoch]:.4g}" for k, v in history.history.items())
+        stdout.print(f"epoch {epoch + 1}  {values}", highlight=False)
+
+
 def print_written(paths: Sequence[Path]) -> None:
     """Tell the user where the files went (stderr)."""
     for path in paths:

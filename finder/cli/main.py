@@ -12,7 +12,6 @@ with status 2 as usual for click.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from importlib import import_module
@@ -20,8 +19,6 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # finder's own commands, each imported only when invoked (`finder run` must not load
 # keras-tuner, nor `finder --help` TensorFlow).

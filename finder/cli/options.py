@@ -117,7 +117,7 @@ def sweep_click_options(
 
 
 def output_options(*, out_help: str, json_help: str) -> Callable[[F], F]:
-    """`--out --json --debug`."""
+    """`--out --json --debug --verbose`."""
     options = [
         click.option(
             "--out",
@@ -129,6 +129,9 @@ def output_options(*, out_help: str, json_help: str) -> Callable[[F], F]:
         ),
         click.option("--json", "as_json", is_flag=True, help=json_help),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
+        click.option(
+            "--verbose", is_flag=True, help="Show TensorFlow's own log lines (finder.cli.quiet)."
+        ),
     ]
     return lambda function: _apply(options, function)
 

@@ -3,9 +3,12 @@
     finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
                [--optimizer sgd --opt momentum=0.9] [--budget 1500 | --lr-range 1e-4 10]
                [--steps 500] [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
+               [--train] [--verbose]
 
 Without `--lr-range` the range is automatic (`finder.rangetest.auto_range`); with it, the sweep
-covers exactly that range (`--steps` per sweep, 500 unless given) `--repeats` times.
+covers exactly that range (`--steps` per sweep, 500 unless given) `--repeats` times. With
+`--train` the model is then trained for `--epochs` with the first proposal (`finder.fit`, through
+`finder.jobs.train_spec`) and saved as `model.keras` next to the result.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import click
 
-from finder.cli import options
+from finder.cli import options, quiet
 from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 
 
@@ -63,6 +66,12 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--train",
+    is_flag=True,
+    help="Then train the model for --epochs with the first proposal (finder.fit) and save it "
+    "as model.keras.",
+)
+@click.option(
     "--validation/--no-validation",
     default=True,
     show_default=True,
@@ -85,15 +94,18 @@ def run(
     epochs: int,
     steps_per_epoch: int | None,
     seed: int,
+    train: bool,
     validation: bool,
     out_dir: str,
     as_json: bool,
     debug: bool,
+    verbose: bool,
 ) -> None:
     """Run the LR range test and print suggestions and bounds."""
     with options.one_line_errors(debug):
+        quiet.load_tensorflow(verbose)
         from finder.cli import console
-        from finder.jobs import RunSpec, run_spec
+        from finder.jobs import RunSpec, run_spec, train_spec
         from finder.plot import plot_range_test
 
         sweep = options.sweep_options(lr_range, steps, budget, mode)
@@ -108,20 +120,30 @@ def run(
             epochs=epochs or None,
             steps_per_epoch=steps_per_epoch,
         )
-        with console.sweep_progress(total=spec.progress_steps) as progress:
-            result = run_spec(spec, progress=progress)
         out = Path(out_dir)
+        history = None
+        with console.sweep_progress(total=spec.progress_steps) as progress:
+            if train:
+                model, history = train_spec(spec, progress=progress)
+                result = history.range_test_result
+            else:
+                result = run_spec(spec, progress=progress)
         result_path = result.save(out / "result.json")
         curve_path = out / "curve.png"
         plot_range_test(result, path=curve_path)
         written = [result_path, curve_path]
         if result.proposals:
             written.append(plot_proposals(result.proposals, out / "schedules.png"))
+        if history is not None:
+            model.save(out / "model.keras")
+            written.append(out / "model.keras")
         if as_json:
             click.echo(result.to_json())
         else:
             console.print_summary(result)
             console.print_proposals(result)
+            if history is not None:
+                console.print_training(history)
         console.print_written(written)
 
 

@@ -4,10 +4,12 @@
 and worker paths (`finder.tuning.roles`); `space` derives the `SearchSpace` from bounds,
 `hypermodel` builds and scores trials, `tuners` makes the keras-tuner tuner, `distributed`
 serves the oracle and runs Ray workers, `result` is the `TuningResult` JSON document, and
-`compat` holds every import of keras-tuner's private `keras_tuner.src`.
+`compat` holds every import of keras-tuner's private `keras_tuner.src`. `hyperparameters`
+(`hp_learning_rate`, `hp_schedule`) puts the bounds into a HyperModel of your own.
 """
 
 from finder.tuning.hypermodel import TrialProgress
+from finder.tuning.hyperparameters import hp_learning_rate, hp_schedule
 from finder.tuning.result import TrialRecord, TuningResult
 from finder.tuning.search import DEFAULT_RANGE_TEST, tune
 from finder.tuning.space import DEFAULT_FAMILIES, TUNABLE_FAMILIES, SearchSpace
@@ -20,5 +22,7 @@ __all__ = [
     "TrialProgress",
     "TrialRecord",
     "TuningResult",
+    "hp_learning_rate",
+    "hp_schedule",
     "tune",
 ]

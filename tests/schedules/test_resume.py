@@ -6,11 +6,6 @@ callback that keeps its own step count) restarts, or jumps, when training resume
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -22,8 +17,7 @@ from tests.schedules.resume_worker import (
     build_model,
     train,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.utils.processes import run_python
 
 
 @pytest.fixture(scope="module")
@@ -39,24 +33,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         first = train(first_model, spec, FIRST_EPOCHS)
         first_model.save(directory / f"{name}.keras")
         results[name] = {"whole": whole, "whole_weights": whole_model.get_weights(), "first": first}
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    completed = subprocess.run(
-        # A UserWarning there (say, "Skipping variable loading for optimizer") is a failure.
-        [
-            sys.executable,
-            "-W",
-            "error::UserWarning",
-            "-m",
-            "tests.schedules.resume_worker",
-            str(directory),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    # A UserWarning there (say, "Skipping variable loading for optimizer") is a failure.
+    run_python("-W", "error::UserWarning", "-m", "tests.schedules.resume_worker", str(directory))
     for name in RESUME_SPECS:
         with np.load(directory / f"{name}.npz") as resumed:
             results[name]["resumed"] = dict(resumed)

@@ -1,4 +1,5 @@
-"""Processes the tests start: free ports, process trees, waiting for servers."""
+"""Processes the tests start: fresh Python processes, free ports, process trees, waiting for
+servers."""
 
 from __future__ import annotations
 
@@ -6,14 +7,34 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(
+    *arguments: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[Any]:
+    """`python ARGUMENTS` in a fresh process that imports this checkout (`env`, default this
+    process's environment, plus PYTHONPATH); fails the test unless it exits 0."""
+    environment = {**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        [sys.executable, *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return completed
 
 
 def free_port() -> int:

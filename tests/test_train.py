@@ -1,0 +1,179 @@
+"""`finder.fit`: range test, first proposal, then `model.fit` with that schedule, in one call.
+
+Real training of a tiny classifier: 256 samples, batch 32 (8 steps per epoch), 2 epochs, and
+an explicit 40-step sweep so that every test takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import finder
+from finder.errors import InvalidArgumentError, ModelError
+from finder.schedules import MomentumCycler, OneCycle
+
+SWEEP = {"min_lr": 1e-3, "max_lr": 10.0, "num_steps": 40}
+EPOCHS, STEPS_PER_EPOCH = 2, 8
+
+
+def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32") + 2 * (x[:, 2] > 0.5)
+    return x, y
+
+
+def make_model(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]
+    )
+    model.compile(
+        optimizer=optimizer or keras.optimizers.SGD(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class EpochCounter(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_fit_trains_with_the_first_proposal_and_keeps_user_callbacks(tmp_path):
+    x, y = make_data()
+    model = make_model(keras.optimizers.SGD(momentum=0.9))
+    counter = EpochCounter()
+    logger = finder.LearningRateLogger(per_batch=True)
+    history = finder.fit(
+        model,
+        x,
+        y,
+        epochs=EPOCHS,
+        batch_size=32,
+        validation_data=make_data(1),
+        callbacks=[counter, logger],
+        range_test_options=SWEEP,
+        save_dir=tmp_path / "fit",
+        shuffle=False,
+        verbose=0,
+    )
+    result, proposal = history.range_test_result, history.proposal
+    assert isinstance(result, finder.RangeTestResult)
+    assert proposal.rank == 1 and proposal.family == "one_cycle"
+    assert proposal.plan.total_steps == EPOCHS * STEPS_PER_EPOCH
+    assert proposal.spec.params["max_lr"] == pytest.approx(result.bounds.edge_lr)
+    # The optimizer holds the proposal's schedule, and every step used its value.
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, OneCycle)
+    assert schedule.get_config() == proposal.to_keras().get_config()
+    expected = proposal.spec.lr_at(np.arange(EPOCHS * STEPS_PER_EPOCH))
+    np.testing.assert_allclose(logger.batch_learning_rates, expected, rtol=1e-6)
+    assert int(model.optimizer.iterations) == EPOCHS * STEPS_PER_EPOCH
+    # The user's callbacks ran; the proposal's momentum cycler too (momentum ends at its max).
+    assert counter.epochs == EPOCHS
+    assert any(isinstance(c, MomentumCycler) for c in proposal.callbacks())
+    assert float(keras.ops.convert_to_numpy(model.optimizer.momentum)) == pytest.approx(0.95)
+    # validation_data reached fit.
+    assert len(history.history["val_loss"]) == EPOCHS
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    saved = json.loads((tmp_path / "fit" / "proposal.json").read_text())
+    assert saved["spec"] == proposal.spec.to_dict()
+    assert len(json.loads((tmp_path / "fit" / "result.json").read_text())["proposals"]) == 6
+    assert (tmp_path / "fit" / "curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("fitted_before", [False, True])
+def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
+    """finder.fit == range_test + first proposal + compile + fit, weight for weight.
+
+    `fitted_before`: the model was trained (so its train function traced with a constant
+    LR) before finder.fit; its step counter is reset so both routes start the schedule at 0.
+    """
+    x, y = make_data()
+    model = make_model()
+    if fitted_before:
+        model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+        model.optimizer.iterations.assign(0)
+    start = model.get_weights()
+    history = finder.fit(
+        model, x, y, epochs=EPOCHS, range_test_options=SWEEP, shuffle=False, verbose=0
+    )
+
+    manual = make_model()
+    manual.set_weights(start)
+    result = finder.range_test(manual, x, y, batch_size=32, **SWEEP)
+    best = finder.propose_schedules(result, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)[0]
+    manual.compile(
+        optimizer=keras.optimizers.SGD(best.to_keras()),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    manual_history = manual.fit(
+        x, y, epochs=EPOCHS, batch_size=32, shuffle=False, verbose=0, callbacks=best.callbacks()
+    )
+
+    assert history.proposal.spec == best.spec
+    for got, want in zip(model.get_weights(), manual.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["loss"], manual_history.history["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        # no epochs to train
+        ({"epochs": 0}, InvalidArgumentError, "epochs"),
+        # a fraction held out of fit would be swept by the range test
+        ({"validation_split": 0.2}, InvalidArgumentError, "validation_split"),
+        # the range test must run at fit's batch size
+        ({"range_test_options": {"batch_size": 8}}, InvalidArgumentError, "batch_size"),
+        # an uncompiled model
+        ({"compiled": False}, ModelError, "not compiled"),
+    ],
+)
+def test_fit_refuses_bad_input(change, error, message):
+    x, y = make_data()
+    model = make_model()
+    if not change.pop("compiled", True):
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    arguments = {"epochs": EPOCHS, "range_test_options": SWEEP, "verbose": 0, **change}
+    with pytest.raises(error, match=message):
+        finder.fit(model, x, y, **arguments)
+    optimizer = getattr(model, "optimizer", None)
+    assert optimizer is None or int(optimizer.iterations) == 0
+
+
+def test_finder_run_train_trains_and_saves_the_model(tmp_path):
+    """`finder run --train`: the CLI's thin shell over finder.fit (through jobs.train_spec)."""
+    from click.testing import CliRunner
+
+    from finder.cli import cli
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    x = rng.integers(0, 255, size=(160, 28, 28, 1)).astype("uint8")
+    np.savez(data, x_train=x, y_train=np.arange(160) % 10, x_val=x[:40], y_val=np.arange(40) % 10)
+    out = tmp_path / "out"
+    arguments = ["run", "--model", "mlp", "--data", str(data), "--lr-range", "1e-3", "3"]
+    arguments += ["--steps", "20", "--repeats", "1", "--epochs", "2", "--train", "--out", str(out)]
+    outcome = CliRunner().invoke(cli, arguments)
+    assert outcome.exit_code == 0, outcome.output
+    assert "trained 2 epochs with proposal 1: one_cycle" in outcome.output
+    assert "epoch 2  loss" in outcome.output and "val_loss" in outcome.output
+    model = keras.models.load_model(out / "model.keras")
+    assert isinstance(model.optimizer._learning_rate, OneCycle)
+    assert int(model.optimizer.iterations) == 2 * 3  # 160 samples at batch 64: 3 steps an epoch
+    result = finder.RangeTestResult.load(out / "result.json")
+    assert model.optimizer._learning_rate.get_config()["max_lr"] == pytest.approx(
+        result.bounds.edge_lr
+    )
