@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import tensorflow as tf
+
+from finder.integrations.tensorboard import EventWriter
 
 
 def current_learning_rate(optimizer: Any, step: int) -> float:
@@ -32,7 +33,9 @@ class LearningRateLogger(keras.callbacks.Callback):
     a `ReduceLROnPlateau` cut at an epoch's end shows up in the next epoch, as applied. With
     `per_batch=True`, `logs[key]` also holds the rate of each batch's step in
     `on_train_batch_end`, and `batch_learning_rates` keeps them all. With `log_dir`, the values
-    are also written as TensorBoard scalars.
+    are also written as TensorBoard scalars, `epoch_<key>` against the epoch and `batch_<key>`
+    against the optimizer step (`finder.integrations.tensorboard.EventWriter`; needs TensorFlow
+    whatever the Keras backend).
 
     ```python
     logger = finder.LearningRateLogger()
@@ -54,12 +57,12 @@ class LearningRateLogger(keras.callbacks.Callback):
         self.per_batch = per_batch
         self.key = key
         self.batch_learning_rates: list[float] = []
-        self._writer: Any = None
+        self._writer: EventWriter | None = None
         self._epoch_start_rate: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.log_dir is not None and self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+            self._writer = EventWriter(self.log_dir)
 
     def _last_step_rate(self) -> tuple[int, float]:
         step = max(int(self.model.optimizer.iterations.numpy()) - 1, 0)
@@ -96,7 +99,5 @@ class LearningRateLogger(keras.callbacks.Callback):
             self._writer.flush()
 
     def _write(self, tag: str, value: float, step: int) -> None:
-        if self._writer is None:
-            return
-        with self._writer.as_default():
-            tf.summary.scalar(tag, value, step=step)
+        if self._writer is not None:
+            self._writer.scalar(tag, value, step)

@@ -13,7 +13,8 @@ Exception
     ├── ModelError(ValueError)               model not compiled, unreadable or unsafe
     │   └── UnsafeModelError                 refused before loading (Lambda layer, ...)
     ├── SchemaError(ValueError)              JSON that does not match a finder schema
-    └── TuningError(RuntimeError)            every keras-tuner trial failed
+    ├── TuningError(RuntimeError)            every keras-tuner trial failed
+    └── MissingDependencyError(ImportError)  an optional package (mlflow, ...) is not installed
 ```
 """
 
@@ -54,3 +55,7 @@ class SchemaError(FinderError, ValueError):
 
 class TuningError(FinderError, RuntimeError):
     """A tuning search produced no usable trial."""
+
+
+class MissingDependencyError(FinderError, ImportError):
+    """A feature needs a package that is not installed; the message says what to install."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -72,6 +73,37 @@ def test_run_json_prints_only_the_result_on_stdout(tmp_path, tiny_npz):
     assert document["schema_version"] == 2
     assert document["optimizer"]["config"]["momentum"] == pytest.approx(0.9)
     assert document["proposals"][0]["spec"]["params"]["cycle_momentum"] is True
+
+
+def test_run_also_writes_tensorboard_and_logs_to_mlflow(tmp_path, tiny_npz, monkeypatch):
+    from mlflow import MlflowClient
+
+    from tests.utils.events import read_events, scalars
+
+    monkeypatch.chdir(tmp_path)  # MLflow's artifacts go to ./mlruns
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    arguments = ["--data", str(tiny_npz), "--out", "out", "--tensorboard", "tb", "--mlflow"]
+    result = CliRunner().invoke(cli, ["run", *FAST, *arguments])
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.load(tmp_path / "out" / "result.json")
+    _, losses = scalars(read_events(tmp_path / "tb"), "range_test/loss")
+    np.testing.assert_allclose(losses, saved.losses, rtol=1e-6)
+    run_id = result.stderr.split("logged to MLflow run ")[1].split()[0]
+    client = MlflowClient(uri)
+    assert float(client.get_run(run_id).data.params["bounds.max_lr"]) == saved.bounds.max_lr
+    assert len(client.get_metric_history(run_id, "range_test/loss")) == len(saved.losses)
+
+
+def test_run_mlflow_without_the_extra_fails_before_the_sweep(tmp_path, tiny_npz, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now fails
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["run", *FAST, "--data", str(tiny_npz), "--out", str(out), "--mlflow"]
+    )
+    assert result.exit_code == 1
+    assert "pip install 'finder[mlflow]'" in result.stderr
+    assert not out.exists()
 
 
 def test_run_on_a_user_keras_model(tmp_path, tiny_npz):

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import finder
 from finder.errors import InvalidArgumentError
 from finder.plot import plot_range_test, save_figure
-from tests.utils.factories import dense_regressor
+from tests.utils.factories import tiny_range_test
 
 
 @pytest.fixture(scope="module")
 def result():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(128, 4)).astype("float32")
-    y = (x @ np.array([1.0, -1.0, 2.0, 0.5])).astype("float32")[:, None]
-    return finder.range_test(
-        dense_regressor(),
-        x,
-        y,
-        batch_size=16,
-        min_lr=1e-3,
-        max_lr=5.0,
-        num_steps=60,
-        repeats=2,
-        validation_data=(x[:32], y[:32]),
-    )
+    return tiny_range_test(num_steps=60, repeats=2)
 
 
 def test_png_and_svg(tmp_path, result):

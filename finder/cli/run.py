@@ -3,12 +3,13 @@
     finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
                [--optimizer sgd --opt momentum=0.9] [--budget 1500 | --lr-range 1e-4 10]
                [--steps 500] [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
-               [--train] [--verbose]
+               [--train] [--tensorboard DIR] [--mlflow] [--verbose]
 
 Without `--lr-range` the range is automatic (`finder.rangetest.auto_range`); with it, the sweep
 covers exactly that range (`--steps` per sweep, 500 unless given) `--repeats` times. With
 `--train` the model is then trained for `--epochs` with the first proposal (`finder.fit`, through
-`finder.jobs.train_spec`) and saved as `model.keras` next to the result.
+`finder.jobs.train_spec`) and saved as `model.keras` next to the result. `--tensorboard` and
+`--mlflow` also send the result where Keras users look already (`finder.integrations`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
     show_default=True,
     help="Score a fixed validation subset along the sweep (when the data has one).",
 )
+@click.option(
+    "--tensorboard",
+    "tensorboard_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Also write TensorBoard event files to DIR: loss, smoothed and validation loss and "
+    "the LR against the sweep step, bounds and suggestions as text, the curve as an image.",
+)
+@click.option(
+    "--mlflow",
+    "to_mlflow",
+    is_flag=True,
+    help="Also log to MLflow (needs finder[mlflow]): bounds and suggestions as params, the "
+    "curve as metrics per step, result.json and curve.png as artifacts. Store, experiment "
+    "and run come from MLflow's environment (MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, "
+    "MLFLOW_RUN_ID); by default a new run in ./mlflow.db.",
+)
 @options.output_options(
     out_help="Directory for result.json and curve.png.",
     json_help="Print the result JSON on stdout.",
@@ -96,6 +115,8 @@ def run(
     seed: int,
     train: bool,
     validation: bool,
+    tensorboard_dir: str | None,
+    to_mlflow: bool,
     out_dir: str,
     as_json: bool,
     debug: bool,
@@ -108,6 +129,10 @@ def run(
         from finder.jobs import RunSpec, run_spec, train_spec
         from finder.plot import plot_range_test
 
+        if to_mlflow:
+            from finder.integrations.mlflow import mlflow_module
+
+            mlflow_module()  # a missing extra fails now, not after the sweep
         sweep = options.sweep_options(lr_range, steps, budget, mode)
         if epochs < 0 or (steps_per_epoch is not None and steps_per_epoch < 1):
             raise click.BadParameter("--epochs must be >= 0 and --steps-per-epoch >= 1")
@@ -137,6 +162,9 @@ def run(
         if history is not None:
             model.save(out / "model.keras")
             written.append(out / "model.keras")
+        if tensorboard_dir is not None:
+            written.append(result.to_tensorboard(tensorboard_dir))
+        run_id = result.log_to_mlflow() if to_mlflow else None
         if as_json:
             click.echo(result.to_json())
         else:
@@ -145,6 +173,8 @@ def run(
             if history is not None:
                 console.print_training(history)
         console.print_written(written)
+        if run_id is not None:
+            console.stderr.print(f"logged to MLflow run {run_id}")
 
 
 def plot_proposals(proposals: list[dict[str, Any]], path: Path) -> Path:

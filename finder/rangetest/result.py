@@ -159,3 +159,18 @@ class RangeTestResult(JsonDocument):
         from finder.plot import plot_range_test
 
         return plot_range_test(self, path=path, **options)
+
+    def to_tensorboard(self, log_dir: str | Path) -> Path:
+        """Write the curve, suggestions, bounds and figure as TensorBoard event files under
+        `log_dir` (`finder.integrations.tensorboard.write_range_test`)."""
+        from finder.integrations.tensorboard import write_range_test
+
+        return write_range_test(self, log_dir)
+
+    def log_to_mlflow(self, run: Any = None) -> str:
+        """Log bounds and suggestions as params, the curve as metric histories and result.json
+        and curve.png as artifacts to `run`, the active run or a new one; returns the run id
+        (`finder.integrations.mlflow.log_range_test`; needs `pip install 'finder[mlflow]'`)."""
+        from finder.integrations.mlflow import log_range_test
+
+        return log_range_test(self, run)

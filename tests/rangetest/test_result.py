@@ -7,32 +7,15 @@ import json
 import jsonschema
 import pytest
 
-import finder
 from finder.errors import SchemaError
 from finder.propose import attach_proposals
 from finder.rangetest.result import RangeTestResult, schema
-from tests.utils.factories import dense_regressor
+from tests.utils.factories import tiny_range_test
 
 
 @pytest.fixture(scope="module")
 def repeated_result():
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(128, 4)).astype("float32")
-    y = (x @ np.array([1.0, -1.0, 2.0, 0.5])).astype("float32")[:, None]
-    result = finder.range_test(
-        dense_regressor(),
-        x,
-        y,
-        batch_size=16,
-        min_lr=1e-3,
-        max_lr=5.0,
-        num_steps=40,
-        repeats=3,
-        validation_data=(x[:32], y[:32]),
-        metadata={"dataset": "tiny"},
-    )
+    result = tiny_range_test(num_steps=40, repeats=3, metadata={"dataset": "tiny"})
     attach_proposals(result, epochs=3, steps_per_epoch=8)
     return result
 

@@ -56,3 +56,24 @@ def least_squares_problem(dim: int = 20, samples: int = 2048, seed: int = 0) -> 
     y = (x @ w + 0.1 * rng.normal(size=samples)).astype("float32")[:, None]
     covariance = x.astype(np.float64).T @ x.astype(np.float64) / samples
     return LeastSquares(x=x, y=y, divergence_lr=float(1.0 / np.linalg.eigvalsh(covariance).max()))
+
+
+def tiny_range_test(**options: object):
+    """A real range test of `dense_regressor` on a noiseless 4-input linear problem (128
+    samples, batches of 16, LRs 1e-3..5, validation scored on the first 32); `options` go to
+    `finder.range_test` (`num_steps`, `repeats`, ...)."""
+    import finder
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 4)).astype("float32")
+    y = (x @ np.array([1.0, -1.0, 2.0, 0.5])).astype("float32")[:, None]
+    return finder.range_test(
+        dense_regressor(),
+        x,
+        y,
+        batch_size=16,
+        min_lr=1e-3,
+        max_lr=5.0,
+        validation_data=(x[:32], y[:32]),
+        **options,
+    )
