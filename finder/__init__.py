@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         SchemaError,
         TuningError,
         UnsafeModelError,
+        UnsupportedStrategyError,
     )
     from finder.plot import plot_range_test, plot_schedule
     from finder.propose import Proposal, propose_schedules
@@ -63,6 +64,7 @@ _EXPORTS = {
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
+    "UnsupportedStrategyError": ("finder.errors", "UnsupportedStrategyError"),
     "plot_range_test": ("finder.plot", "plot_range_test"),
     "plot_schedule": ("finder.plot", "plot_schedule"),
     "propose_schedules": ("finder.propose", "propose_schedules"),
@@ -89,6 +91,7 @@ __all__ = [
     "TuningError",
     "TuningResult",
     "UnsafeModelError",
+    "UnsupportedStrategyError",
     "plot_range_test",
     "plot_schedule",
     "propose_schedules",

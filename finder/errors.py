@@ -11,7 +11,8 @@ Exception
     ├── DataError(ValueError)                unreadable data, wrong shapes or dtypes
     │   └── DatasetNotFoundError(FileNotFoundError)
     ├── ModelError(ValueError)               model not compiled, unreadable or unsafe
-    │   └── UnsafeModelError                 refused before loading (Lambda layer, ...)
+    │   ├── UnsafeModelError                 refused before loading (Lambda layer, ...)
+    │   └── UnsupportedStrategyError         a tf.distribute strategy finder cannot drive
     ├── SchemaError(ValueError)              JSON that does not match a finder schema
     └── TuningError(RuntimeError)            every keras-tuner trial failed
 ```
@@ -54,3 +55,7 @@ class SchemaError(FinderError, ValueError):
 
 class TuningError(FinderError, RuntimeError):
     """A tuning search produced no usable trial."""
+
+
+class UnsupportedStrategyError(ModelError):
+    """A model is distributed with a strategy (or backend) the range test cannot drive."""
