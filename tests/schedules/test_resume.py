@@ -23,6 +23,9 @@ from tests.schedules.resume_worker import (
     train,
 )
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

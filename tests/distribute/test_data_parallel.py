@@ -1,0 +1,54 @@
+"""A range test under `keras.distribution.DataParallel` on the JAX backend, two host devices.
+
+Runs in a fresh process (`data_parallel_worker.py`) whatever backend this suite runs on: JAX
+reads `XLA_FLAGS` once, when it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    pytest.importorskip("jax")
+    out = tmp_path_factory.mktemp("data_parallel") / "report.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.distribute.data_parallel_worker", str(out)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_the_sweep_runs_data_parallel_over_two_devices(report):
+    assert report["backend"] == "jax" and report["devices"] == 2
+    # DataParallel replicates the weights on both devices.
+    assert report["kernel_devices"] == 2
+
+
+def test_recorded_loss_is_the_global_batch_loss(report):
+    np.testing.assert_allclose(report["losses"], report["expected_losses"], rtol=1e-5)
+
+
+def test_model_and_optimizer_are_restored_exactly(report):
+    assert report["restored"] and report["iterations"] == 3
