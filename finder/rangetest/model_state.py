@@ -38,6 +38,11 @@ def innermost_optimizer(optimizer: Any) -> Any:
     return optimizer
 
 
+def skips_steps(optimizer: Any) -> bool:
+    """Whether `optimizer` may skip updates: a `LossScaleOptimizer` skips non-finite ones."""
+    return hasattr(optimizer, "inner_optimizer")
+
+
 def micro_batch_count(optimizer: Any) -> int:
     """The counter a learning-rate schedule is evaluated at (micro-batches with accumulation)."""
     inner = innermost_optimizer(optimizer)

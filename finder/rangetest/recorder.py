@@ -35,6 +35,14 @@ stop ("diverged") when  start - best >= DEAD_MIN_DROP * |start|      # it had le
 
 a raw-loss window rather than the EMA, whose lag (up to 49 steps at beta 0.98) would spend a
 decade of a coarse sweep on a dead network.
+
+Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
+skips the update of a step whose scaled gradients are not finite (and halves the scale); the
+inner optimizer's step counter does not advance, so the sweep schedule gives the next batch the
+same learning rate again. Such a step's loss says nothing about its learning rate, so the
+recorder is given the optimizer's counter (`iteration_counter`) and records only steps that
+advanced it; `SweepRun.skipped_steps` counts the others. Reading the counter is one more
+device-to-host copy per step, so it is only read when the optimizer scales losses.
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ class SweepRun:
     stop_reason: str = "completed"
     stopped_at_lr: float | None = None
     steps_run: int = 0
+    skipped_steps: int = 0
 
 
 def resets_in_step(accumulation_steps: int) -> bool:
@@ -126,6 +135,9 @@ class SweepRecorder(keras.callbacks.Callback):
         phase: str. Shown in progress: "sweep", or the auto test's "coarse" / "refine".
         steps_before: int. Steps the test used before this sweep (for progress).
         budget: int or None. The test's step budget (for progress).
+        iteration_counter: callable or None. Called with the model, returns its optimizer's
+            step counter; given when the optimizer may skip steps (loss scaling), so that
+            skipped steps are not recorded (module docstring). Defaults to `None`.
     """
 
     def __init__(
@@ -147,6 +159,7 @@ class SweepRecorder(keras.callbacks.Callback):
         phase: str = "sweep",
         steps_before: int = 0,
         budget: int | None = None,
+        iteration_counter: Callable[[keras.Model], int] | None = None,
     ) -> None:
         super().__init__()
         self.lrs = lrs
@@ -165,6 +178,8 @@ class SweepRecorder(keras.callbacks.Callback):
         self.phase = phase
         self.steps_before = steps_before
         self.budget = budget
+        self.iteration_counter = iteration_counter
+        self._last_count: int | None = None
         self._window_best = math.inf
         self._pending_micro_batches = 0
         self._average = 0.0
@@ -182,8 +197,11 @@ class SweepRecorder(keras.callbacks.Callback):
         if self._pending_micro_batches < self.accumulation_steps:
             return
         self._pending_micro_batches = 0
-        loss = float(logs["loss"])
         run = self.run
+        if self._skipped():
+            run.skipped_steps += 1
+            return
+        loss = float(logs["loss"])
         step = run.steps_run
         lr = float(self.lrs[step])
         run.steps_run += 1
@@ -220,6 +238,20 @@ class SweepRecorder(keras.callbacks.Callback):
             self._stop("diverged", lr)
         elif run.steps_run >= len(self.lrs):
             self.model.stop_training = True
+
+    def _skipped(self) -> bool:
+        """Whether the optimizer skipped this step's update (its counter did not move)."""
+        if self.iteration_counter is None:
+            return False
+        # Through `self.model`: on JAX that attaches the step's state to the model's variables.
+        count = self.iteration_counter(self.model)
+        skipped = count == self._last_count
+        self._last_count = count
+        return skipped
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.iteration_counter is not None:
+            self._last_count = self.iteration_counter(self.model)
 
     def _died(self) -> bool:
         """The dead-network rule of the module docstring."""
