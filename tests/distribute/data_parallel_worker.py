@@ -17,10 +17,9 @@ import jax
 import keras
 import numpy as np
 
-import finder
+from tests.utils.linear import batch_losses, regression_data, sweep_in_order
 
 BATCH = 32
-STEPS = 12
 
 
 class WeightProbe(keras.callbacks.Callback):
@@ -40,33 +39,15 @@ class WeightProbe(keras.callbacks.Callback):
 def main(out: Path) -> None:
     devices = jax.devices("cpu")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 4)).astype("float32")
-    y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=256)).astype("float32")
-    y = y[:, None]
+    x, y = regression_data()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse")
     model.fit(x, y, batch_size=BATCH, epochs=1, steps_per_epoch=3, verbose=0)
     before = [v.numpy().copy() for v in model.variables + model.optimizer.variables]
     probe = WeightProbe()
-    result = finder.range_test(
-        model,
-        x,
-        y,
-        batch_size=BATCH,
-        min_lr=1e-3,
-        max_lr=0.3,
-        num_steps=STEPS,
-        shuffle=False,
-        smoothing=0.0,
-        callbacks=[probe],
-    )
-    expected = []
-    for step, (kernel, bias) in enumerate(probe.weights):
-        start = (step * BATCH) % len(x)
-        xb, yb = x[start : start + BATCH].astype(np.float64), y[start : start + BATCH]
-        expected.append(float(np.mean((xb @ kernel + bias - yb) ** 2)))
+    result = sweep_in_order(model, x, y, [probe])
+    expected = batch_losses(probe.weights, x, y, BATCH).tolist()
     after = [v.numpy() for v in model.variables + model.optimizer.variables]
     report = {
         "backend": keras.backend.backend(),

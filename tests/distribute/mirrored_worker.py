@@ -29,16 +29,9 @@ import numpy as np  # noqa: E402
 
 import finder  # noqa: E402
 from finder.schedules import ScheduleSpec  # noqa: E402
+from tests.utils.linear import batch_losses, regression_data, sweep_in_order  # noqa: E402
 
 BATCH = 32
-STEPS = 12
-
-
-def regression_data() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 4)).astype("float32")
-    y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=256)).astype("float32")
-    return x, y[:, None]
 
 
 def mirrored() -> tf.distribute.Strategy:
@@ -88,23 +81,8 @@ def check_range_test(strategy: tf.distribute.Strategy) -> dict[str, Any]:
     before = all_values(model)
     iterations = int(model.optimizer.iterations.numpy())
     probe = ReplicaProbe(strategy)
-    result = finder.range_test(
-        model,
-        x,
-        y,
-        batch_size=BATCH,
-        min_lr=1e-3,
-        max_lr=0.3,
-        num_steps=STEPS,
-        shuffle=False,
-        smoothing=0.0,
-        callbacks=[probe],
-    )
-    expected = []
-    for step, (kernel, bias) in enumerate(probe.weights):
-        start = (step * BATCH) % len(x)
-        xb, yb = x[start : start + BATCH].astype(np.float64), y[start : start + BATCH]
-        expected.append(float(np.mean((xb @ kernel + bias - yb) ** 2)))
+    result = sweep_in_order(model, x, y, [probe])
+    expected = batch_losses(probe.weights, x, y, BATCH).tolist()
     after = all_values(model)
     return {
         "replicas": strategy.num_replicas_in_sync,

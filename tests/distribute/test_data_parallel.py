@@ -7,37 +7,19 @@ reads `XLA_FLAGS` once, when it starts.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.utils.processes import run_module_worker
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pytest.importorskip("jax")
     out = tmp_path_factory.mktemp("data_parallel") / "report.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "KERAS_BACKEND": "jax",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests.distribute.data_parallel_worker", str(out)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(out.read_text())
+    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    return json.loads(run_module_worker("tests.distribute.data_parallel_worker", out, env=env))
 
 
 def test_the_sweep_runs_data_parallel_over_two_devices(report):

@@ -7,31 +7,19 @@ before TensorFlow initialises its devices, and the rest of the suite must keep o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.utils.processes import run_module_worker
 
 
 def run_worker(directory: Path, *checks: str) -> dict[str, Any]:
+    module = "tests.distribute.mirrored_worker"
     out = directory / "report.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KERAS_BACKEND": "tensorflow"}
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests.distribute.mirrored_worker", str(out), *checks],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(out.read_text())
+    return json.loads(run_module_worker(module, out, *checks, env={"KERAS_BACKEND": "tensorflow"}))
 
 
 @pytest.fixture(scope="module")

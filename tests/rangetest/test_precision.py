@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-import finder
+from tests.utils.linear import batch_losses, sweep_in_order
 
 # Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
 pytestmark = pytest.mark.backend_neutral
@@ -55,13 +55,7 @@ class StepProbe(keras.callbacks.Callback):
         return np.array([after > before for before, after in self.counts])
 
     def batch_losses(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Each batch's MSE under its pre-step weights (shuffle=False: batches in order)."""
-        losses = []
-        for step, (kernel, bias) in enumerate(self.weights):
-            start = (step * BATCH) % len(x)
-            xb, yb = x[start : start + BATCH].astype(np.float64), y[start : start + BATCH]
-            losses.append(np.mean((xb @ kernel + bias - yb) ** 2))
-        return np.array(losses)
+        return batch_losses(self.weights, x, y, BATCH)
 
 
 def linear_model(optimizer, **compile_args) -> keras.Model:
@@ -77,10 +71,7 @@ def all_values(model: keras.Model) -> list[np.ndarray]:
 
 def sweep(model, x, y, probe, num_steps=16):
     """An explicit sweep that runs all its steps (no divergence stop) in batch order."""
-    return finder.range_test(
-        model, x, y, batch_size=BATCH, min_lr=1e-3, max_lr=0.3, num_steps=num_steps,
-        shuffle=False, smoothing=0.0, divergence=1e6, callbacks=[probe],
-    )  # fmt: skip
+    return sweep_in_order(model, x, y, [probe], num_steps=num_steps, divergence=1e6)
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16"], indirect=True)
