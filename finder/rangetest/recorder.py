@@ -6,10 +6,21 @@ learning rates that are too high. The model's metrics are reset at the start of 
 optimizer step, so the logged loss IS that batch's loss, computed by the train step under the
 weights before the update (regularisation losses included, as in training).
 
-On TensorFlow the reset runs inside the traced train step (`resetting_train_step`): resetting
-from Python costs one eager assignment per metric variable, about 0.45 ms a step on
-`fashion_cnn`, 7% of the step. With gradient accumulation (reset once per optimizer step, not
-per micro-batch) and on other backends, the recorder resets from `on_train_batch_begin`.
+On TensorFlow and JAX the reset runs inside the compiled train step (`resetting_train_step`):
+resetting from Python costs one eager assignment per metric variable, about 0.45 ms a step on
+`fashion_cnn` on TensorFlow, 7% of the step; on JAX a callback that so much as reads
+`self.model` makes Keras copy the whole training state back onto the model's variables, every
+step. JAX's train step is a pure function of `(state, data)`, so there the reset is zeroing the
+metric variables of the state it is given, which is Keras's default `Metric.reset_state`. With
+gradient accumulation (reset once per optimizer step, not per micro-batch) and on other
+backends, the recorder resets from `on_train_batch_begin`.
+
+Every recorded step costs one device-to-host copy: the recorder reads the step's loss as a
+Python float (and Keras copies all the logs, since a callback with a batch hook is not
+asynchronous), because the stop rules below decide after each step whether the next one runs.
+On an accelerator that copy waits for the step to finish before the next is queued, so the
+device idles for the host's part of each step; `bench/overhead.py` measures what that costs
+(BENCHMARKS.md).
 
 The smoothed curve is the debiased exponential moving average
 
@@ -96,12 +107,21 @@ class SweepRun:
 
 def resets_in_step(accumulation_steps: int) -> bool:
     """Whether the train step can reset the metrics itself (see the module docstring)."""
-    return accumulation_steps == 1 and keras.backend.backend() == "tensorflow"
+    return accumulation_steps == 1 and keras.backend.backend() in ("tensorflow", "jax")
 
 
-def resetting_train_step(model: keras.Model) -> Callable[[Any], Any]:
-    """`model.train_step` preceded by a reset of every metric, traced into one function."""
-    train_step = model.train_step
+def resetting_train_step(model: keras.Model, train_step: Callable[..., Any]) -> Callable[..., Any]:
+    """`train_step` (the model's own) preceded by a reset of every metric, traced into one
+    function. A new function on every call: JAX keeps what it compiled per function object,
+    so a sweep that reused the previous sweep's wrapper would run the previous schedule."""
+    if keras.backend.backend() == "jax":
+
+        def reset_then_train_stateless(state: Any, data: Any) -> Any:
+            trainable, non_trainable, optimizer_values, metric_values = state
+            zeroed = [keras.ops.zeros_like(value) for value in metric_values]
+            return train_step((trainable, non_trainable, optimizer_values, zeroed), data)
+
+        return reset_then_train_stateless
 
     def reset_then_train(data: Any) -> Any:
         model.reset_metrics()

@@ -86,11 +86,13 @@ class SweepSession:
         self._start_iteration = 0
         self._in_step_reset = False
         self._installed: tuple[float, float, int, str] | None = None
+        self._train_step: Any = None
 
     def __enter__(self) -> SweepSession:
         self._state = ModelState.capture(self.model)
         self._start_iteration = micro_batch_count(self.model.optimizer)
         self._in_step_reset = resets_in_step(self.accumulation)
+        self._train_step = self.model.train_step
         return self
 
     def __exit__(
@@ -133,8 +135,8 @@ class SweepSession:
                 model,
                 SweepSchedule(*grid, self._start_iteration, self.accumulation),
             )
-            if self._in_step_reset and self._installed is None:
-                install_train_step(model, resetting_train_step(model))
+            if self._in_step_reset:
+                install_train_step(model, resetting_train_step(model, self._train_step))
             model.steps_per_execution = 1
             self._installed = grid
         steps = len(lrs) if limit is None else max(1, min(limit, len(lrs)))
