@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         SchemaError,
         TuningError,
         UnsafeModelError,
+        UnsupportedStrategyError,
     )
     from finder.plot import plot_range_test, plot_schedule
     from finder.propose import Proposal, propose_schedules
@@ -81,6 +82,7 @@ _EXPORTS = {
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
+    "UnsupportedStrategyError": ("finder.errors", "UnsupportedStrategyError"),
     "fit": ("finder.train", "fit"),
     "plot_range_test": ("finder.plot", "plot_range_test"),
     "plot_schedule": ("finder.plot", "plot_schedule"),
@@ -109,6 +111,7 @@ __all__ = [
     "TuningError",
     "TuningResult",
     "UnsafeModelError",
+    "UnsupportedStrategyError",
     "fit",
     "plot_range_test",
     "plot_schedule",

@@ -11,7 +11,8 @@ Exception
     ├── DataError(ValueError)                unreadable data, wrong shapes or dtypes
     │   └── DatasetNotFoundError(FileNotFoundError)
     ├── ModelError(ValueError)               model not compiled, unreadable or unsafe
-    │   └── UnsafeModelError                 refused before loading (Lambda layer, ...)
+    │   ├── UnsafeModelError                 refused before loading (Lambda layer, ...)
+    │   └── UnsupportedStrategyError         a tf.distribute strategy finder cannot drive
     ├── SchemaError(ValueError)              JSON that does not match a finder schema
     ├── TuningError(RuntimeError)            every keras-tuner trial failed
     └── MissingDependencyError(ImportError)  an optional package (mlflow, ...) is not installed
@@ -59,3 +60,7 @@ class TuningError(FinderError, RuntimeError):
 
 class MissingDependencyError(FinderError, ImportError):
     """A feature needs a package that is not installed; the message says what to install."""
+
+
+class UnsupportedStrategyError(ModelError):
+    """A model is distributed with a strategy (or backend) the range test cannot drive."""

@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.utils import linear  # noqa: E402
 from tests.utils.factories import least_squares_problem  # noqa: E402
 from tests.utils.ray_nodes import RayCluster, start_ray_nodes  # noqa: E402
 
@@ -93,10 +94,7 @@ def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
 @pytest.fixture
 def regression_data() -> tuple[np.ndarray, np.ndarray]:
     """256 samples of a noisy 4-feature linear target."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 4)).astype("float32")
-    y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=256)).astype("float32")
-    return x, y[:, None]
+    return linear.regression_data()
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ import pytest
 from finder.callbacks import LearningRateLogger
 from finder.schedules import OneCycle
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 
 def fit(learning_rate, logger, epochs=3):
     keras.utils.set_random_seed(0)

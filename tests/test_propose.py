@@ -11,6 +11,9 @@ from finder.propose import Proposal, has_momentum, propose_schedules
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import Bounds
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 
 def fake_result(bounds: Bounds, optimizer=None) -> RangeTestResult:
     """A result holding only what proposals read (the curve is irrelevant to them)."""

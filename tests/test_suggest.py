@@ -20,6 +20,9 @@ from finder.suggest import (
     zero_lag_curve,
 )
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 LRS = np.geomspace(1e-4, 10, 200)
 X = np.log10(LRS)
 

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from finder.errors import ModelError
+from finder.rangetest.distribution import model_scope
 
 
 def innermost_optimizer(optimizer: Any) -> Any:
@@ -35,6 +36,11 @@ def innermost_optimizer(optimizer: Any) -> Any:
     while hasattr(optimizer, "inner_optimizer"):
         optimizer = optimizer.inner_optimizer
     return optimizer
+
+
+def skips_steps(optimizer: Any) -> bool:
+    """Whether `optimizer` may skip updates: a `LossScaleOptimizer` skips non-finite ones."""
+    return hasattr(optimizer, "inner_optimizer")
 
 
 def micro_batch_count(optimizer: Any) -> int:
@@ -90,7 +96,8 @@ class ModelState:
         """Snapshot `model`; builds the optimizer first so its slots exist and are captured."""
         optimizer = model.optimizer
         if not optimizer.built:
-            optimizer.build(model.trainable_variables)
+            with model_scope(model):
+                optimizer.build(model.trainable_variables)
         return cls(
             model_values=[np.array(v.numpy(), copy=True) for v in model.variables],
             metric_values=[np.array(v.numpy(), copy=True) for v in model.metrics_variables],
@@ -106,10 +113,11 @@ class ModelState:
     def restore(self, model: keras.Model) -> None:
         """Put every captured value and object back on `model`."""
         innermost_optimizer(model.optimizer)._learning_rate = self.learning_rate
-        _assign_all(model.variables, self.model_values)
-        # Metrics built during the sweep did not exist before; only restore those that did.
-        _assign_all(model.metrics_variables[: len(self.metric_values)], self.metric_values)
-        _assign_all(model.optimizer.variables, self.optimizer_values)
+        with model_scope(model):
+            _assign_all(model.variables, self.model_values)
+            # Metrics built during the sweep did not exist before; only restore those that did.
+            _assign_all(model.metrics_variables[: len(self.metric_values)], self.metric_values)
+            _assign_all(model.optimizer.variables, self.optimizer_values)
         model.train_function = self.train_function
         if self.own_train_step is _NO_OWN_TRAIN_STEP:
             vars(model).pop("train_step", None)
@@ -122,8 +130,9 @@ class ModelState:
 
     def reset_weights(self, model: keras.Model) -> None:
         """Back to the captured values but keep whatever learning rate is installed."""
-        _assign_all(model.variables, self.model_values)
-        _assign_all(model.optimizer.variables, self.optimizer_values)
+        with model_scope(model):
+            _assign_all(model.variables, self.model_values)
+            _assign_all(model.optimizer.variables, self.optimizer_values)
 
 
 def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:

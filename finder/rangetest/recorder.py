@@ -6,10 +6,21 @@ learning rates that are too high. The model's metrics are reset at the start of 
 optimizer step, so the logged loss IS that batch's loss, computed by the train step under the
 weights before the update (regularisation losses included, as in training).
 
-On TensorFlow the reset runs inside the traced train step (`resetting_train_step`): resetting
-from Python costs one eager assignment per metric variable, about 0.45 ms a step on
-`fashion_cnn`, 7% of the step. With gradient accumulation (reset once per optimizer step, not
-per micro-batch) and on other backends, the recorder resets from `on_train_batch_begin`.
+On TensorFlow and JAX the reset runs inside the compiled train step (`resetting_train_step`):
+resetting from Python costs one eager assignment per metric variable, about 0.45 ms a step on
+`fashion_cnn` on TensorFlow, 7% of the step; on JAX a callback that so much as reads
+`self.model` makes Keras copy the whole training state back onto the model's variables, every
+step. JAX's train step is a pure function of `(state, data)`, so there the reset is zeroing the
+metric variables of the state it is given, which is Keras's default `Metric.reset_state`. With
+gradient accumulation (reset once per optimizer step, not per micro-batch) and on other
+backends, the recorder resets from `on_train_batch_begin`.
+
+Every recorded step costs one device-to-host copy: the recorder reads the step's loss as a
+Python float (and Keras copies all the logs, since a callback with a batch hook is not
+asynchronous), because the stop rules below decide after each step whether the next one runs.
+On an accelerator that copy waits for the step to finish before the next is queued, so the
+device idles for the host's part of each step; `bench/overhead.py` measures what that costs
+(BENCHMARKS.md).
 
 The smoothed curve is the debiased exponential moving average
 
@@ -35,6 +46,14 @@ stop ("diverged") when  start - best >= DEAD_MIN_DROP * |start|      # it had le
 
 a raw-loss window rather than the EMA, whose lag (up to 49 steps at beta 0.98) would spend a
 decade of a coarse sweep on a dead network.
+
+Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
+skips the update of a step whose scaled gradients are not finite (and halves the scale); the
+inner optimizer's step counter does not advance, so the sweep schedule gives the next batch the
+same learning rate again. Such a step's loss says nothing about its learning rate, so the
+recorder is given the optimizer's counter (`iteration_counter`) and records only steps that
+advanced it; `SweepRun.skipped_steps` counts the others. Reading the counter is one more
+device-to-host copy per step, so it is only read when the optimizer scales losses.
 """
 
 from __future__ import annotations
@@ -83,16 +102,26 @@ class SweepRun:
     stop_reason: str = "completed"
     stopped_at_lr: float | None = None
     steps_run: int = 0
+    skipped_steps: int = 0
 
 
 def resets_in_step(accumulation_steps: int) -> bool:
     """Whether the train step can reset the metrics itself (see the module docstring)."""
-    return accumulation_steps == 1 and keras.backend.backend() == "tensorflow"
+    return accumulation_steps == 1 and keras.backend.backend() in ("tensorflow", "jax")
 
 
-def resetting_train_step(model: keras.Model) -> Callable[[Any], Any]:
-    """`model.train_step` preceded by a reset of every metric, traced into one function."""
-    train_step = model.train_step
+def resetting_train_step(model: keras.Model, train_step: Callable[..., Any]) -> Callable[..., Any]:
+    """`train_step` (the model's own) preceded by a reset of every metric, traced into one
+    function. A new function on every call: JAX keeps what it compiled per function object,
+    so a sweep that reused the previous sweep's wrapper would run the previous schedule."""
+    if keras.backend.backend() == "jax":
+
+        def reset_then_train_stateless(state: Any, data: Any) -> Any:
+            trainable, non_trainable, optimizer_values, metric_values = state
+            zeroed = [keras.ops.zeros_like(value) for value in metric_values]
+            return train_step((trainable, non_trainable, optimizer_values, zeroed), data)
+
+        return reset_then_train_stateless
 
     def reset_then_train(data: Any) -> Any:
         model.reset_metrics()
@@ -126,6 +155,9 @@ class SweepRecorder(keras.callbacks.Callback):
         phase: str. Shown in progress: "sweep", or the auto test's "coarse" / "refine".
         steps_before: int. Steps the test used before this sweep (for progress).
         budget: int or None. The test's step budget (for progress).
+        iteration_counter: callable or None. Called with the model, returns its optimizer's
+            step counter; given when the optimizer may skip steps (loss scaling), so that
+            skipped steps are not recorded (module docstring). Defaults to `None`.
     """
 
     def __init__(
@@ -147,6 +179,7 @@ class SweepRecorder(keras.callbacks.Callback):
         phase: str = "sweep",
         steps_before: int = 0,
         budget: int | None = None,
+        iteration_counter: Callable[[keras.Model], int] | None = None,
     ) -> None:
         super().__init__()
         self.lrs = lrs
@@ -165,6 +198,8 @@ class SweepRecorder(keras.callbacks.Callback):
         self.phase = phase
         self.steps_before = steps_before
         self.budget = budget
+        self.iteration_counter = iteration_counter
+        self._last_count: int | None = None
         self._window_best = math.inf
         self._pending_micro_batches = 0
         self._average = 0.0
@@ -182,8 +217,11 @@ class SweepRecorder(keras.callbacks.Callback):
         if self._pending_micro_batches < self.accumulation_steps:
             return
         self._pending_micro_batches = 0
-        loss = float(logs["loss"])
         run = self.run
+        if self._skipped():
+            run.skipped_steps += 1
+            return
+        loss = float(logs["loss"])
         step = run.steps_run
         lr = float(self.lrs[step])
         run.steps_run += 1
@@ -220,6 +258,20 @@ class SweepRecorder(keras.callbacks.Callback):
             self._stop("diverged", lr)
         elif run.steps_run >= len(self.lrs):
             self.model.stop_training = True
+
+    def _skipped(self) -> bool:
+        """Whether the optimizer skipped this step's update (its counter did not move)."""
+        if self.iteration_counter is None:
+            return False
+        # Through `self.model`: on JAX that attaches the step's state to the model's variables.
+        count = self.iteration_counter(self.model)
+        skipped = count == self._last_count
+        self._last_count = count
+        return skipped
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.iteration_counter is not None:
+            self._last_count = self.iteration_counter(self.model)
 
     def _died(self) -> bool:
         """The dead-network rule of the module docstring."""

@@ -34,6 +34,7 @@ from finder.rangetest.auto_range import (
     sweep_edge,
 )
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
+from finder.rangetest.distribution import check_strategy
 from finder.rangetest.model_state import innermost_optimizer, require_compiled
 from finder.rangetest.recorder import SweepProgress, SweepRun
 from finder.rangetest.reliability import assess, jackknife_interval
@@ -142,6 +143,7 @@ def range_test(
     plan = check_range(x, y, batch_size, min_lr, max_lr, num_steps, budget, plan_steps, mode)
     validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
+    check_strategy(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
     validation = (

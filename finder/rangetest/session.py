@@ -23,6 +23,7 @@ from finder.rangetest.model_state import (
     install_learning_rate,
     install_train_step,
     micro_batch_count,
+    skips_steps,
 )
 from finder.rangetest.recorder import (
     SweepProgress,
@@ -32,6 +33,10 @@ from finder.rangetest.recorder import (
     resetting_train_step,
 )
 from finder.rangetest.sweep import SweepSchedule
+
+# Spare batches for the steps a loss-scaling optimizer skips: halving Keras's initial scale
+# (2**15) down to 1 takes 15 skips; a scale set higher, or overflows at high LRs, take more.
+SKIP_ALLOWANCE = 64
 
 
 class SweepSession:
@@ -81,11 +86,13 @@ class SweepSession:
         self._start_iteration = 0
         self._in_step_reset = False
         self._installed: tuple[float, float, int, str] | None = None
+        self._train_step: Any = None
 
     def __enter__(self) -> SweepSession:
         self._state = ModelState.capture(self.model)
         self._start_iteration = micro_batch_count(self.model.optimizer)
         self._in_step_reset = resets_in_step(self.accumulation)
+        self._train_step = self.model.train_step
         return self
 
     def __exit__(
@@ -128,12 +135,17 @@ class SweepSession:
                 model,
                 SweepSchedule(*grid, self._start_iteration, self.accumulation),
             )
-            if self._in_step_reset and self._installed is None:
-                install_train_step(model, resetting_train_step(model))
+            if self._in_step_reset:
+                install_train_step(model, resetting_train_step(model, self._train_step))
             model.steps_per_execution = 1
             self._installed = grid
         steps = len(lrs) if limit is None else max(1, min(limit, len(lrs)))
         run = SweepRun(seed=self.seed + repeat)
+        # A loss-scaling optimizer's skipped steps are not recorded (see the recorder), so it
+        # gets batches to spare; the recorder stops the fit after `steps` recorded steps.
+        skipping = skips_steps(model.optimizer)
+        spare = max(steps, SKIP_ALLOWANCE) if skipping else 0
+        batches = (steps + spare) * self.accumulation
         recorder = SweepRecorder(
             lrs[:steps],
             run,
@@ -151,12 +163,13 @@ class SweepSession:
             phase=phase,
             steps_before=self.steps_run,
             budget=budget,
+            iteration_counter=(lambda m: micro_batch_count(m.optimizer)) if skipping else None,
         )
         sweep = batch_sources.sweep_batches(
             self.x,
             self.y,
             batch_size=self.batch_size,
-            num_batches=steps * self.accumulation,
+            num_batches=batches,
             shuffle=self.shuffle,
             seed=self.seed,
             repeat=repeat,

@@ -97,8 +97,10 @@ class SweepSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step: Any) -> Any:
         dtype = "float32"
+        # int32, not int64: JAX without `jax_enable_x64` has no int64 (and warns on a cast to
+        # it); 2**31 steps is far beyond any training run.
         index = keras.ops.floor_divide(
-            keras.ops.cast(step, "int64") - self.start_iteration, self.accumulation_steps
+            keras.ops.cast(step, "int32") - self.start_iteration, self.accumulation_steps
         )
         index = keras.ops.clip(keras.ops.cast(index, dtype), 0.0, float(self.num_steps - 1))
         fraction = index / float(self.num_steps - 1)

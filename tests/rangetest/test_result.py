@@ -12,6 +12,9 @@ from finder.propose import attach_proposals
 from finder.rangetest.result import RangeTestResult, schema
 from tests.utils.factories import tiny_range_test
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 
 @pytest.fixture(scope="module")
 def repeated_result():

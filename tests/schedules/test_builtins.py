@@ -22,6 +22,9 @@ from finder.schedules import (
     power,
 )
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 COSINE = {"max_lr": 0.1, "total_steps": 110, "warmup_steps": 10, "initial_lr": 0.01}
 
 
@@ -99,7 +102,8 @@ COSINE = {"max_lr": 0.1, "total_steps": 110, "warmup_steps": 10, "initial_lr": 0
 )
 def test_values_at_chosen_steps(factory, kwargs, step, expected):
     schedule = factory(**kwargs)
-    step = keras.Variable(step, dtype="int64", trainable=False)  # as optimizer.iterations
+    # dtype "int" as optimizer.iterations: int64 on TensorFlow, int32 on JAX.
+    step = keras.Variable(step, dtype="int", trainable=False)
     assert float(schedule(step)) == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 

@@ -14,6 +14,9 @@ from keras import ops
 from finder.errors import InvalidArgumentError, InvalidRangeError
 from finder.schedules import CyclicalLearningRate
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 
 def _clr_paper(step, base_lr, max_lr, step_size, mode="triangular", gamma=1.0):
     """The formula of DESIGN.md (Smith's paper, tensorflow-addons), symmetric cycles only."""

@@ -21,6 +21,9 @@ from finder.schedules import (
     evaluate_learning_rate,
 )
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 # One spec per family, and per mode where a family has modes.
 EXAMPLES = {
     "constant": {"learning_rate": 0.01},

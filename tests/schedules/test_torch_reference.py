@@ -15,6 +15,9 @@ from keras import ops
 
 from finder.schedules import CyclicalLearningRate, MomentumCycler, OneCycle
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 REFERENCE = json.loads(Path(__file__).with_name("torch_reference.json").read_text())
 TORCH_TO_FINDER = {"anneal_strategy": "anneal"}
 MOMENTUM_ARGS = ("base_momentum", "max_momentum")

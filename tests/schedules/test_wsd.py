@@ -14,6 +14,9 @@ from keras import ops
 from finder.errors import InvalidArgumentError, InvalidRangeError
 from finder.schedules import ScheduleSpec, WarmupStableDecay, evaluate_learning_rate
 
+# Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
+pytestmark = pytest.mark.backend_neutral
+
 
 def _closed_form(
     step,
@@ -101,7 +104,7 @@ def test_values_at_chosen_steps(kwargs, step, expected):
 
 
 def test_steps_as_int64_variable_like_optimizer_iterations():
-    step = keras.Variable(50, dtype="int64", trainable=False)
+    step = keras.Variable(50, dtype="int", trainable=False)  # int64 on TF, int32 on JAX
     value = WarmupStableDecay(0.1, 100, 10, 20)(step)
     assert ops.convert_to_numpy(value).dtype == np.float32
     assert float(value) == pytest.approx(0.1, rel=1e-6)
