@@ -105,14 +105,5 @@ def wait_http_ok(url: str, process: subprocess.Popen[bytes] | None, timeout: flo
 def run_module_worker(module: str, out: Path, *args: str, env: dict[str, str]) -> str:
     """`python -m module out args...` from the repository root with `env` added to this
     process's environment; returns what it wrote to `out`, failing with its stderr."""
-    root = Path(__file__).resolve().parents[2]
-    completed = subprocess.run(
-        [sys.executable, "-m", module, str(out), *args],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root), **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_python("-m", module, str(out), *args, env={**os.environ, **env}, timeout=600)
     return out.read_text()
