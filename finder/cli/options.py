@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from finder.cli import quiet
 from finder.defaults import AUTO, EXPLICIT_STEPS, JOB_REPEATS
 from finder.errors import FinderError
 
@@ -43,6 +44,15 @@ def one_line_errors(debug: bool) -> Iterator[None]:
         prefix = "" if isinstance(exc, FinderError) else f"{type(exc).__name__}: "
         click.echo(f"Error: {prefix}{message}", err=True)
         raise SystemExit(1) from None
+
+
+@contextmanager
+def training_command(debug: bool, verbose: bool) -> Iterator[None]:
+    """`one_line_errors` around a command that trains, TensorFlow loaded first (its start-up
+    logs dropped unless `verbose`, `finder.cli.quiet`)."""
+    with one_line_errors(debug):
+        quiet.load_tensorflow(verbose)
+        yield
 
 
 def _apply(options: Sequence[Callable[[Any], Any]], function: F) -> F:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from finder.cli import options, quiet
+from finder.cli import options
 from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 
 
@@ -123,8 +123,7 @@ def run(
     verbose: bool,
 ) -> None:
     """Run the LR range test and print suggestions and bounds."""
-    with options.one_line_errors(debug):
-        quiet.load_tensorflow(verbose)
+    with options.training_command(debug, verbose):
         from finder.cli import console
         from finder.jobs import RunSpec, run_spec, train_spec
         from finder.plot import plot_range_test

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finder.cli import options, quiet
+from finder.cli import options
 from finder.defaults import BATCH_SIZE
 from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
 
@@ -105,8 +105,7 @@ def tune(
     verbose: bool,
 ) -> None:
     """Tune the LR schedule with keras-tuner inside the range test's bounds."""
-    with options.one_line_errors(debug):
-        quiet.load_tensorflow(verbose)
+    with options.training_command(debug, verbose):
         from finder.cli import console
         from finder.data import load_dataset
         from finder.jobs import RunSpec, TuneSpec, run_tune_spec, tuning_range_test

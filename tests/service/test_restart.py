@@ -40,9 +40,13 @@ def submit_and_wait_progress(server: Server, body: dict[str, Any]) -> str:
 
 def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     first = serve()
-    # Long enough (about 10 s of fashion_cnn) that the job process, orphaned by the kill, is
-    # ended by the server's reaper before it could finish and record attempt 1's success.
-    job_id = submit_and_wait_progress(first, long_job())
+    # 600 steps of fashion_cnn (20-60 s on 2 cores, beside the second job): long enough that
+    # the job process, orphaned by the kill, is ended by the server's reaper (within ~2.5 s,
+    # service/reaper.py) before it could finish and record attempt 1's success; short enough
+    # that its retry ends well inside the wait below on a loaded machine.
+    job_id = submit_and_wait_progress(
+        first, long_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 600})
+    )
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     assert stored(database_url, job_id).status == "running"  # left behind by the dead process
 
@@ -58,7 +62,7 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
         document = second.request("GET", f"/jobs/{job_id}").json()
         return document if document["status"] in TERMINAL else None
 
-    document = wait_for(ended, 180, "the job to end after the restart", every=0.25)
+    document = wait_for(ended, 360, "the job to end after the restart", every=0.25)
     assert document["status"] == "succeeded", document["error"]
     assert document["attempts"] == 2
 
