@@ -10,6 +10,9 @@ Three kinds of input are accepted, each cycled when it has fewer batches than th
 Repeat `r > 0` of a multi-sweep test reads the data in another order drawn from `seed + r`:
 numpy inputs are permuted sample by sample, datasets batch by batch (a small shuffle buffer of
 whole batches for `tf.data`, a permutation of batch indices for `PyDataset`).
+
+Everything that touches `tf.data` (reading a user's dataset, the pipeline that feeds arrays)
+is in `finder.rangetest.tfdata`; this module is plain Keras and numpy.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from finder.errors import DataError, InvalidArgumentError
+from finder.rangetest import tfdata
 
 # Whole batches held by the tf.data shuffle buffer for repeats > 0; small because batches of
 # large images are large.
@@ -38,8 +41,8 @@ class SweepBatches:
 
 def describe_input(x: Any, y: Any, batch_size: int) -> dict[str, Any]:
     """JSON-ready description of the input: its kind, size and batch size."""
-    if isinstance(x, tf.data.Dataset):
-        cardinality = int(x.cardinality().numpy())
+    if tfdata.is_dataset(x):
+        cardinality = tfdata.cardinality(x)
         return {
             "kind": "tf.data.Dataset",
             "batches": cardinality if cardinality >= 0 else None,
@@ -68,12 +71,12 @@ def validate_input(x: Any, y: Any, batch_size: int) -> None:
         raise InvalidArgumentError(
             f"Argument `batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}"
         )
-    if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+    if tfdata.is_dataset(x) or isinstance(x, keras.utils.PyDataset):
         if y is not None:
             raise DataError(
                 f"`y` must be None when `x` is a {type(x).__name__}: the dataset yields (x, y)."
             )
-        if isinstance(x, tf.data.Dataset) and int(x.cardinality().numpy()) == 0:
+        if tfdata.is_dataset(x) and tfdata.cardinality(x) == 0:
             raise DataError("The tf.data.Dataset is empty.")
         if isinstance(x, keras.utils.PyDataset) and len(x) == 0:
             raise DataError("The PyDataset is empty (len 0).")
@@ -108,11 +111,10 @@ def sweep_batches(
     repeat: int,
 ) -> SweepBatches:
     """The batches of repeat `repeat` of a sweep that needs `num_batches` batches."""
-    if isinstance(x, tf.data.Dataset):
-        dataset = x
-        if repeat > 0:
-            dataset = dataset.shuffle(DATASET_SHUFFLE_BATCHES, seed=seed + repeat)
-        return SweepBatches(data=dataset.repeat(), steps=num_batches)
+    if tfdata.is_dataset(x):
+        shuffle_seed = seed + repeat if repeat > 0 else None
+        dataset = tfdata.shuffled_repeat(x, DATASET_SHUFFLE_BATCHES, shuffle_seed)
+        return SweepBatches(data=dataset, steps=num_batches)
     if isinstance(x, keras.utils.PyDataset):
         order = _batch_order(len(x), num_batches, seed + repeat if repeat > 0 else None)
         return SweepBatches(data=CycledPyDataset(x, order), steps=num_batches)
@@ -133,22 +135,12 @@ def _batch_order(length: int, num_batches: int, seed: int | None) -> np.ndarray:
 
 def _array_batches(
     x: Any, y: Any, batch_size: int, num_batches: int, shuffle: bool, seed: int
-) -> tf.data.Dataset:
+) -> Any:
     samples = int(keras.tree.flatten(x)[0].shape[0])
     batch_size = min(batch_size, samples)
     needed = num_batches * batch_size
     order = _batch_order(samples, needed, seed if shuffle else None)
-    index_batches = order.reshape(num_batches, batch_size)
-    tensors = keras.tree.map_structure(tf.convert_to_tensor, (x, y))
-
-    def gather(index: tf.Tensor) -> Any:
-        return keras.tree.map_structure(lambda t: tf.gather(t, index), tensors)
-
-    return (
-        tf.data.Dataset.from_tensor_slices(index_batches)
-        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return tfdata.array_batches(x, y, order.reshape(num_batches, batch_size))
 
 
 class CycledPyDataset(keras.utils.PyDataset):
@@ -172,8 +164,8 @@ class CycledPyDataset(keras.utils.PyDataset):
 
 def steps_per_pass(x: Any, y: Any, batch_size: int) -> int | None:
     """Batches in one pass over the input; None for a dataset of unknown or infinite size."""
-    if isinstance(x, tf.data.Dataset):
-        cardinality = int(x.cardinality().numpy())
+    if tfdata.is_dataset(x):
+        cardinality = tfdata.cardinality(x)
         return cardinality if cardinality > 0 else None
     if isinstance(x, keras.utils.PyDataset):
         return len(x)
@@ -190,8 +182,8 @@ def take_samples(data: Any, max_samples: int) -> tuple[Any, Any]:
     Raises:
         DataError: the data is empty or not one of the accepted kinds.
     """
-    if isinstance(data, tf.data.Dataset):
-        return _first_samples(data.as_numpy_iterator(), max_samples)
+    if tfdata.is_dataset(data):
+        return _first_samples(tfdata.numpy_batches(data), max_samples)
     if isinstance(data, keras.utils.PyDataset):
         return _first_samples((data[i] for i in range(len(data))), max_samples)
     if isinstance(data, (tuple, list)) and len(data) == 2:

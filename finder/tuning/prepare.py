@@ -13,11 +13,10 @@ from typing import Any
 
 import keras
 import keras_tuner
-import tensorflow as tf
 
 from finder.defaults import TUNE_RANGE_TEST
 from finder.errors import DataError, InvalidArgumentError, TuningError
-from finder.rangetest import range_test
+from finder.rangetest import range_test, tfdata
 from finder.rangetest.result import RangeTestResult
 from finder.schedules import _checks
 from finder.tuning import compat
@@ -115,8 +114,8 @@ def count_steps(x: Any, batch_size: int) -> int:
     Raises:
         DataError: a dataset of unknown or infinite length, or empty data.
     """
-    if isinstance(x, tf.data.Dataset):
-        steps = int(x.cardinality().numpy())
+    if tfdata.is_dataset(x):
+        steps = tfdata.cardinality(x)
         if steps < 1:
             raise DataError(
                 "finder.tune sizes schedules to whole epochs and needs a dataset of known, "
@@ -166,7 +165,7 @@ def require_tensorboard() -> None:
 
 
 def is_arrays(x: Any) -> bool:
-    return not isinstance(x, tf.data.Dataset | keras.utils.PyDataset)
+    return not (tfdata.is_dataset(x) or isinstance(x, keras.utils.PyDataset))
 
 
 def portable(optimizer: Any) -> Any:
