@@ -216,3 +216,37 @@ def test_help_lists_commands_without_loading_tensorflow():
     )
     assert "run" in output.stdout and "plot" in output.stdout
     assert output.stdout.strip().endswith("False")
+
+
+def test_the_auto_range_progress_bar_counts_to_the_budget_it_was_given(monkeypatch):
+    """The bar opens at the default budget; the auto test sizes its budget to the data and the
+    plan (630 steps for the quick start's sample), and the bar must end at that, not at 1500."""
+    import io
+
+    from rich.console import Console
+
+    from finder.cli import console
+    from finder.rangetest.recorder import SweepProgress
+
+    captured = io.StringIO()
+    monkeypatch.setattr(console, "stderr", Console(file=captured, width=160))
+    with console.sweep_progress(total=1500) as update:
+        for step in range(40):
+            phase = "coarse" if step < 30 else "refine"
+            before = 0 if step < 30 else 30
+            update(
+                SweepProgress(
+                    repeat=0 if step < 30 else 1,
+                    repeats=1,
+                    step=step - before,
+                    num_steps=30,
+                    lr=1e-3,
+                    loss=1.0,
+                    smoothed_loss=1.0,
+                    phase=phase,
+                    steps_before=before,
+                    budget=40,
+                )
+            )
+    shown = captured.getvalue()
+    assert "40/40" in shown and "1500" not in shown

@@ -37,6 +37,7 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
     """A progress bar over all sweep steps; yields the `progress` callable for range_test."""
     bar = progress_bar("range test", console=stderr, transient=False)
     task = bar.add_task("", total=total)
+    size = {"total": total}
 
     def update(event: SweepProgress) -> None:
         if event.budget is None:
@@ -45,6 +46,10 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
         else:  # the auto range: one budget over the coarse pass and the refining sweeps
             completed = event.steps_before + event.step + 1
             phase = "coarse pass" if event.phase == "coarse" else f"refining {event.repeat}"
+            # the budget is sized to the data and the plan once the test starts (often
+            # below the default the bar was opened with)
+            size["total"] = event.budget
+            bar.update(task, total=event.budget)
         bar.update(
             task,
             completed=completed,
@@ -53,7 +58,7 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
 
     with bar:
         yield update
-        bar.update(task, completed=total)
+        bar.update(task, completed=size["total"])
 
 
 def print_summary(result: RangeTestResult) -> None:
