@@ -89,8 +89,13 @@ def print_summary(result: RangeTestResult) -> None:
         table.add_row(*cells)
     stdout.print(table)
     stopped = "" if result.stopped_at_lr is None else f" at lr {format_lr(result.stopped_at_lr)}"
+    skipped = (
+        f" (+{result.skipped_steps} skipped by loss scaling, not recorded)"
+        if result.skipped_steps
+        else ""
+    )
     stdout.print(
-        f"sweep: {result.stop_reason}{stopped}; {result.steps_run} steps in "
+        f"sweep: {result.stop_reason}{stopped}; {result.steps_run} steps{skipped} in "
         f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
         f"optimizer {result.optimizer['name']}, model {result.model['name']}"
     )

@@ -55,6 +55,8 @@ class RangeTestResult(JsonDocument):
         stop_reason: "completed", "diverged" or "non_finite".
         stopped_at_lr: LR of the step that stopped the sweep, None when completed.
         steps_run: optimizer steps executed over all repeats (the test's cost).
+        skipped_steps: steps a loss-scaling optimizer skipped (non-finite scaled gradients,
+            mixed_float16), over all sweeps; run, but not recorded and not in `steps_run`.
         wall_time_s: seconds the whole test took; steps_per_second = steps_run / wall_time_s.
         optimizer: {"name", "config"} of the user's optimizer.
         model, data: JSON descriptions of the model and input.
@@ -97,6 +99,7 @@ class RangeTestResult(JsonDocument):
     finder_version: str = ""
     reliability: Reliability | None = None
     auto: dict[str, Any] | None = None
+    skipped_steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON document (plain Python values)."""
@@ -114,6 +117,7 @@ class RangeTestResult(JsonDocument):
                 "stop_reason": self.stop_reason,
                 "stopped_at_lr": self.stopped_at_lr,
                 "steps_run": self.steps_run,
+                "skipped_steps": self.skipped_steps,
                 "wall_time_s": self.wall_time_s,
                 "steps_per_second": self.steps_per_second,
                 "optimizer": self.optimizer,
@@ -145,13 +149,14 @@ class RangeTestResult(JsonDocument):
         stored = {
             f.name: copy.copy(document[f.name])
             for f in fields(cls)
-            if f.name not in ("bounds", "reliability", "auto")
+            if f.name not in ("bounds", "reliability", "auto", "skipped_steps")
         }
         return cls(
             **stored,
             bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
             reliability=None if reliability is None else Reliability.from_dict(reliability),
             auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
+            skipped_steps=document.get("skipped_steps", 0),  # written since 0.1.0's v2
         )
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:

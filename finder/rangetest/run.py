@@ -205,6 +205,7 @@ def range_test(
         config=config,
         metadata=dict(metadata or {}),
     )
+    result.skipped_steps = session.skipped_steps
     result.reliability = _verdict(lrs, runs, outcome, result, session.steps_run)
     result.auto = jsonable(outcome.to_dict()) if outcome else None
     return result

@@ -82,6 +82,7 @@ class SweepSession:
         self.callbacks = list(callbacks)
         self.sweeps_run = 0
         self.steps_run = 0
+        self.skipped_steps = 0
         self._state: ModelState | None = None
         self._start_iteration = 0
         self._in_step_reset = False
@@ -186,4 +187,5 @@ class SweepSession:
         finally:
             self.sweeps_run += 1
             self.steps_run += run.steps_run
+            self.skipped_steps += run.skipped_steps
         return run

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from finder.rangetest.result import RangeTestResult
 from tests.utils.linear import batch_losses, sweep_in_order
 
 # Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
@@ -102,6 +103,9 @@ def test_steps_the_loss_scale_skips_are_not_recorded(policy, regression_data):
     result = sweep(model, x, y, probe)
     applied = probe.applied()
     assert not applied.all() and applied.sum() == result.steps_run == 16
+    # the skipped ones are counted in the result, and survive its JSON document
+    assert result.skipped_steps == (~applied).sum() > 0
+    assert RangeTestResult.from_dict(result.to_dict()).skipped_steps == result.skipped_steps
     expected = probe.batch_losses(x, y)
     # float16 forward pass: the recorded losses are those of the applied steps only.
     np.testing.assert_allclose(result.losses, expected[applied], rtol=1e-2)
@@ -118,7 +122,7 @@ def test_bfloat16_records_every_step_and_restores(policy, regression_data):
     before = all_values(model)
     probe = StepProbe()
     result = sweep(model, x, y, probe)
-    assert probe.applied().all() and result.steps_run == 16
+    assert probe.applied().all() and result.steps_run == 16 and result.skipped_steps == 0
     # bfloat16 keeps 8 bits of mantissa: the forward pass is within a few percent.
     np.testing.assert_allclose(result.losses, probe.batch_losses(x, y), rtol=5e-2)
     for old, new in zip(before, all_values(model), strict=True):
