@@ -23,6 +23,16 @@ fixed when a process starts):
 
 Each records the devices it ran on, so the script runs unchanged on a GPU machine.
 
+Plain `fit`'s clock is an async-safe callback, which leaves Keras's asynchronous callbacks on,
+except for `jax_data_parallel` on host (CPU) devices: there Keras's asynchronous callbacks
+deadlock XLA:CPU's in-process all-reduce within the first 300 steps of a plain `model.fit`, no
+finder code involved (`rendezvous.cc: ... all reduce ... Expected 2 threads to join the
+rendezvous, but only 1 of them arrived on time`, then an abort after 40 s; reproduced three
+times on a quiet 2-core machine with jax 0.10.2, with and without JAX's asynchronous CPU
+dispatch; the same fit with a synchronous callback completes). There both arms run with Keras's
+synchronous callbacks (`fit_callbacks: "sync"` in the result), so that ratio leaves out the
+host copy the range test makes every step, which the other setups include.
+
     python bench/overhead.py [--steps 300] [--rounds 11] [--sample] [--setups tf_default,jax]
 """
 
@@ -84,16 +94,15 @@ def prepare(setup: str) -> tuple[Any, list[str]]:
 class StepClock:
     """Wall and process CPU time at the end of every batch and at the end of training."""
 
-    def __init__(self) -> None:
+    def __init__(self, async_safe: bool = True) -> None:
         import keras
 
         class Clock(keras.callbacks.Callback):
             # Async-safe, so that it leaves plain `fit` asynchronous: a callback with a batch
             # hook that is not makes Keras copy every step's logs to the host before the next
             # step starts. Keras then runs it on a thread that waits for the step's logs, so
-            # its times are those of the steps' completion.
-            async_safe = True
-
+            # its times are those of the steps' completion. (Not for JAX's data parallelism
+            # over host devices: see the module docstring.)
             def on_train_batch_end(inner, batch: int, logs: Any = None) -> None:
                 self.times.append(time.perf_counter())
                 self.cpu_times.append(time.process_time())
@@ -101,6 +110,7 @@ class StepClock:
             def on_train_end(inner, logs: Any = None) -> None:
                 self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
+        Clock.async_safe = async_safe
         self.callback = Clock()
         self.times: list[float] = []
         self.cpu_times: list[float] = []
@@ -123,8 +133,17 @@ def fresh_model(scope: Any) -> Any:
         return compile_for_classification(model, keras.optimizers.SGD(0.01))
 
 
-def plain_fit(scope: Any, data: Any, steps: int) -> StepClock:
-    clock, model = StepClock(), fresh_model(scope)
+def async_callbacks_work(setup: str) -> bool:
+    """False where Keras's asynchronous callbacks deadlock (see the module docstring)."""
+    if setup != "jax_data_parallel":
+        return True
+    import jax
+
+    return jax.devices()[0].platform != "cpu"
+
+
+def plain_fit(scope: Any, data: Any, steps: int, async_safe: bool) -> StepClock:
+    clock, model = StepClock(async_safe), fresh_model(scope)
     model.fit(
         data.x_train,
         data.y_train,
@@ -139,10 +158,10 @@ def plain_fit(scope: Any, data: Any, steps: int) -> StepClock:
     return clock
 
 
-def range_test(scope: Any, data: Any, steps: int) -> StepClock:
+def range_test(scope: Any, data: Any, steps: int, async_safe: bool) -> StepClock:
     import finder
 
-    clock, model = StepClock(), fresh_model(scope)
+    clock, model = StepClock(async_safe), fresh_model(scope)
     result = finder.range_test(
         model,
         data.x_train,
@@ -165,9 +184,11 @@ def run_setup(setup: str, steps: int, rounds: int, sample: bool) -> dict[str, An
     from finder.data import load_fashion_mnist, load_fashion_mnist_sample
 
     data = load_fashion_mnist_sample() if sample else load_fashion_mnist(download=False)
+    async_safe = async_callbacks_work(setup)
     results: list[dict[str, float]] = []
     for index in range(rounds):
-        fit, test = plain_fit(scope, data, steps), range_test(scope, data, steps)
+        fit = plain_fit(scope, data, steps, async_safe)
+        test = range_test(scope, data, steps, async_safe)
         fit_step, test_step = fit.per_step(), test.per_step()
         results.append(
             {
@@ -187,6 +208,7 @@ def run_setup(setup: str, steps: int, rounds: int, sample: bool) -> dict[str, An
     return {
         "backend": keras.backend.backend(),
         "devices": devices,
+        "fit_callbacks": "async" if async_safe else "sync",
         "data": data.name,
         **summarise(results),
     }
