@@ -17,6 +17,15 @@ Why private attributes are touched here, and only here:
   the user's next `fit` reuses the function traced with their own learning rate.
 - `model.train_step` may be shadowed by an instance attribute for the sweep (see
   `install_train_step`); the instance's own attribute, if it had one, is put back after.
+
+One piece of random state lives outside the model on PyTorch: Keras's torch backend draws the
+masks of an unseeded `Dropout` from torch's global generator (seeded layers, and every layer on
+TensorFlow and JAX, use their `SeedGenerator`, a model variable). So on PyTorch the global
+generators (CPU, and CUDA where it is in use) are captured too, reset when each sweep's training
+begins (`sweep_callbacks`: after Keras's one-time build of a model's first `fit`, which draws
+from them on torch; each sweep then sees the same masks, as on the other backends, and so does
+a second test from the same state) and put back after the test: the user's next `fit` draws
+what it would have drawn without the test.
 """
 
 from __future__ import annotations
@@ -90,6 +99,7 @@ class ModelState:
     steps_per_execution: int
     stop_training: bool
     history: Any
+    global_rng: Any = None
 
     @classmethod
     def capture(cls, model: keras.Model) -> ModelState:
@@ -108,6 +118,7 @@ class ModelState:
             steps_per_execution=model.steps_per_execution,
             stop_training=model.stop_training,
             history=getattr(model, "history", None),
+            global_rng=_global_rng_state(),
         )
 
     def restore(self, model: keras.Model) -> None:
@@ -127,12 +138,47 @@ class ModelState:
         model.stop_training = self.stop_training
         # `fit` points `model.history` at its own History callback.
         model.history = self.history
+        _set_global_rng_state(self.global_rng)
 
     def reset_weights(self, model: keras.Model) -> None:
         """Back to the captured values but keep whatever learning rate is installed."""
         with model_scope(model):
             _assign_all(model.variables, self.model_values)
             _assign_all(model.optimizer.variables, self.optimizer_values)
+
+    def sweep_callbacks(self) -> list[keras.callbacks.Callback]:
+        """Callbacks every sweep runs first: the global generators' reset (module docstring)."""
+        return [] if self.global_rng is None else [_GlobalRngReset(self.global_rng)]
+
+
+class _GlobalRngReset(keras.callbacks.Callback):
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self.state = state
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        _set_global_rng_state(self.state)
+
+
+def _global_rng_state() -> Any:
+    """torch's global generators' states on the torch backend, else None (module docstring)."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.random.get_rng_state(), cuda
+
+
+def _set_global_rng_state(state: Any) -> None:
+    if state is None:
+        return
+    import torch
+
+    cpu, cuda = state
+    torch.random.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:

@@ -182,7 +182,7 @@ class SweepSession:
                 steps_per_epoch=sweep.steps,
                 shuffle=False,
                 verbose=0,
-                callbacks=[recorder, *self.callbacks],
+                callbacks=[*self._state.sweep_callbacks(), recorder, *self.callbacks],
             )
         finally:
             self.sweeps_run += 1

@@ -24,7 +24,9 @@ def evaluate_learning_rate(learning_rate: Any, steps: Any) -> np.ndarray:
 
     Schedules are evaluated as Keras evaluates them in training, with integer steps, all
     steps at once through `keras.ops.vectorized_map` (schedules such as `CosineDecay` with
-    warm-up branch with `ops.cond` and cannot take a vector of steps directly).
+    warm-up branch with `ops.cond` and cannot take a vector of steps directly). On PyTorch
+    `vectorized_map` is `torch.vmap`, which refuses a branch on a tensor's value ("data-dependent
+    control flow"), so there the schedule is called once per step, as training calls it.
 
     Args:
         learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
@@ -53,6 +55,9 @@ def evaluate_learning_rate(learning_rate: Any, steps: Any) -> np.ndarray:
         )
     if flat.size == 0:
         return np.zeros(array.shape, dtype=np.float64)
+    if keras.backend.backend() == "torch":
+        values = [ops.convert_to_numpy(learning_rate(ops.convert_to_tensor(s))) for s in flat]
+        return np.asarray(values, dtype=np.float64).reshape(array.shape)
     with _quiet_retracing():
         values = ops.vectorized_map(learning_rate, ops.convert_to_tensor(flat))
     return np.asarray(ops.convert_to_numpy(values), dtype=np.float64).reshape(array.shape)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from finder.rangetest.result import RangeTestResult
+from tests.utils.backends import not_on_torch
 from tests.utils.linear import batch_losses, sweep_in_order
 
 # Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
@@ -129,6 +130,7 @@ def test_bfloat16_records_every_step_and_restores(policy, regression_data):
         np.testing.assert_array_equal(old, new)
 
 
+@not_on_torch("Keras's torch trainer refuses steps_per_execution > 1 (in model.fit itself)")
 def test_steps_per_execution_is_set_to_one_for_the_sweep_and_put_back(regression_data):
     # Keras calls batch hooks once per execution; a sweep at 4 steps per execution would see
     # a quarter of its losses. The sweep runs at 1 and the model gets its 4 back.
