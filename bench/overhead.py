@@ -20,6 +20,8 @@ fixed when a process starts):
 - `jax`: JAX, one device.
 - `jax_data_parallel`: JAX, `keras.distribution.DataParallel` over every device (two host
   devices on a CPU machine, by `XLA_FLAGS=--xla_force_host_platform_device_count=2`).
+- `torch`: PyTorch, one device (the GPU if there is one); run by default only where torch is
+  installed (`bash scripts/test_torch.sh` installs its CPU build into .venv).
 
 Each records the devices it ran on, so the script runs unchanged on a GPU machine.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
@@ -52,7 +55,7 @@ from typing import Any
 
 BATCH_SIZE = 64
 SKIP = 20
-SETUPS = ("tf_default", "tf_mirrored", "jax", "jax_data_parallel")
+SETUPS = ("tf_default", "tf_mirrored", "jax", "jax_data_parallel", "torch")
 ENVIRONMENTS = {
     "tf_default": {"KERAS_BACKEND": "tensorflow"},
     "tf_mirrored": {"KERAS_BACKEND": "tensorflow"},
@@ -61,6 +64,7 @@ ENVIRONMENTS = {
         "KERAS_BACKEND": "jax",
         "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
     },
+    "torch": {"KERAS_BACKEND": "torch"},
 }
 
 
@@ -82,6 +86,11 @@ def prepare(setup: str) -> tuple[Any, list[str]]:
         else:
             devices = [f"/gpu:{i}" for i in range(len(gpus))]
         return tf.distribute.MirroredStrategy(devices).scope, devices
+    if setup == "torch":
+        import torch
+
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+        return contextlib.nullcontext, [device]
     import jax
     import keras
 
@@ -254,7 +263,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--sample", action="store_true", help="use the bundled sample")
-    parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated")
+    available = [s for s in SETUPS if s != "torch" or importlib.util.find_spec("torch")]
+    parser.add_argument("--setups", default=",".join(available), help="comma-separated")
     parser.add_argument("--setup", help=argparse.SUPPRESS)  # one setup, in this process
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
