@@ -250,3 +250,12 @@ def test_the_auto_range_progress_bar_counts_to_the_budget_it_was_given(monkeypat
             )
     shown = captured.getvalue()
     assert "40/40" in shown and "1500" not in shown
+
+
+def test_several_sweeps_show_each_sweeps_range_and_say_where_the_lr_comes_from(tmp_path, tiny_npz):
+    arguments = [*FAST, "--data", str(tiny_npz), "--out", str(tmp_path)]
+    arguments[arguments.index("--repeats") + 1] = "2"
+    result = CliRunner().invoke(cli, ["run", *arguments])
+    assert result.exit_code == 0, result.output
+    assert "each sweep alone (2)" in result.stdout
+    assert "lr: read off the median of the sweeps' curves" in result.stdout

@@ -64,11 +64,26 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
 def print_summary(result: RangeTestResult) -> None:
     """Suggestions, bounds and the sweep's outcome as tables on stdout."""
     spreads = (result.repeats or {}).get("suggestion_spread", {})
-    table = Table(title="Learning-rate suggestions", title_justify="left")
+    # With several sweeps the lr is read off their median curve, and the range is the same
+    # rule on each sweep alone: the median curve of two near-flat sweeps can turn before
+    # either does, so the lr may fall outside that range (the caption says which is which).
+    caption = (
+        "lr: read off the median of the sweeps' curves; each sweep alone: min .. max of the "
+        "same rule applied to every sweep"
+        if spreads
+        else None
+    )
+    table = Table(
+        title="Learning-rate suggestions",
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+    )
     table.add_column("name")
     table.add_column("lr", justify="right")
     if spreads:
-        table.add_column(f"spread over {result.repeats['count']} sweeps", justify="right")  # type: ignore[index]
+        count = result.repeats["count"]  # type: ignore[index]
+        table.add_column(f"each sweep alone ({count})", justify="right")
     table.add_column("note")
     rows: list[tuple[str, float | None, str]] = [
         (name, value, result.suggestion_notes.get(name, ""))
