@@ -1,0 +1,81 @@
+"""Where the auto range's spread across seeds comes from: the model's initial weights, or the
+batch order.
+
+`bench/stability.py` changes both with the seed, as a user's next run would. Here each task's
+auto range test (as `tasks.auto_range_test` runs it: the task's optimizer at its default LR, no
+range arguments, the plan as `plan_steps`) runs three ways over seeds 0..N-1:
+
+- `both`: the model built with seed s and the range test's batch order seed s (stability.py);
+- `init only`: the model built with seed s, batch order seed 0;
+- `order only`: the model built with seed 0, batch order seed s.
+
+Spread = max / min of `bounds.max_lr` over the seeds. If `order only` is already wide, more
+sweeps with fresh batch orders (what the auto range does) is the lever; if `init only` is wide
+and `order only` narrow, the edge belongs to the initialisation, and no estimator run on one
+model can give one number for every seed's model.
+
+    python bench/stability_sources.py [--seeds 5] [--task NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import keras
+from common import write_result
+from tasks import TASKS
+
+import finder
+
+WAYS = {"both": (True, True), "init only": (True, False), "order only": (False, True)}
+DEFAULT_TASKS = ("diabetes_mse_adam", "digits_rmsprop", "mlp_adam", "transformer_adamw")
+
+
+def run(task: Any, init_seed: int, order_seed: int) -> Any:
+    data = task.load_data()
+    keras.backend.clear_session()
+    model = task.build_model(init_seed)
+    task.compile(model, task.make_optimizer(task.default_lr))
+    return finder.range_test(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=task.batch_size,
+        seed=order_seed,
+        plan_steps=task.plan.total_steps,
+    )
+
+
+def measure(task: Any, seeds: int) -> dict[str, Any]:
+    ways: dict[str, Any] = {}
+    for way, (vary_init, vary_order) in WAYS.items():
+        bounds = []
+        for seed in range(seeds):
+            result = run(task, seed if vary_init else 0, seed if vary_order else 0)
+            bounds.append(result.bounds.max_lr)
+            print(f"  {task.name} {way} seed {seed}: max_lr {result.bounds.max_lr:.4g}", flush=True)
+        found = [b for b in bounds if b is not None]
+        ways[way] = {
+            "max_lr": bounds,
+            "spread": max(found) / min(found) if len(found) == len(bounds) else None,
+        }
+    return ways
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--task", action="append", choices=sorted(TASKS))
+    args = parser.parse_args()
+    names = args.task or list(DEFAULT_TASKS)
+    tasks = {name: measure(TASKS[name], args.seeds) for name in names}
+    path = write_result("stability_sources", {"seeds": args.seeds, "tasks": tasks})
+    for name, ways in tasks.items():
+        summary = ", ".join(f"{way} {w['spread']:.2f}x" for way, w in ways.items() if w["spread"])
+        print(f"{name}: {summary}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
