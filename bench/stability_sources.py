@@ -14,12 +14,17 @@ sweeps with fresh batch orders (what the auto range does) is the lever; if `init
 and `order only` narrow, the edge belongs to the initialisation, and no estimator run on one
 model can give one number for every seed's model.
 
-    python bench/stability_sources.py [--seeds 5] [--task NAME ...]
+    python bench/stability_sources.py [--seeds 5] [--task NAME ...] [--way WAY ...] \
+        [--budget STEPS] [--out PATH]
+
+`--budget` gives the range test an explicit step budget (still capped by the plan); `--out`
+writes elsewhere than `bench/results/stability_sources.json` (for such variants).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -32,7 +37,7 @@ WAYS = {"both": (True, True), "init only": (True, False), "order only": (False, 
 DEFAULT_TASKS = ("diabetes_mse_adam", "digits_rmsprop", "mlp_adam", "transformer_adamw")
 
 
-def run(task: Any, init_seed: int, order_seed: int) -> Any:
+def run(task: Any, init_seed: int, order_seed: int, budget: int | None) -> Any:
     data = task.load_data()
     keras.backend.clear_session()
     model = task.build_model(init_seed)
@@ -44,33 +49,44 @@ def run(task: Any, init_seed: int, order_seed: int) -> Any:
         batch_size=task.batch_size,
         seed=order_seed,
         plan_steps=task.plan.total_steps,
+        budget=budget,
     )
 
 
-def measure(task: Any, seeds: int) -> dict[str, Any]:
-    ways: dict[str, Any] = {}
-    for way, (vary_init, vary_order) in WAYS.items():
-        bounds = []
+def measure(task: Any, seeds: int, ways: list[str], budget: int | None) -> dict[str, Any]:
+    measured: dict[str, Any] = {}
+    for way in ways:
+        vary_init, vary_order = WAYS[way]
+        bounds, steps, verdicts = [], [], []
         for seed in range(seeds):
-            result = run(task, seed if vary_init else 0, seed if vary_order else 0)
+            result = run(task, seed if vary_init else 0, seed if vary_order else 0, budget)
             bounds.append(result.bounds.max_lr)
+            steps.append(result.steps_run)
+            verdicts.append(result.reliability.verdict if result.reliability else None)
             print(f"  {task.name} {way} seed {seed}: max_lr {result.bounds.max_lr:.4g}", flush=True)
         found = [b for b in bounds if b is not None]
-        ways[way] = {
+        measured[way] = {
             "max_lr": bounds,
+            "steps": steps,
+            "verdicts": verdicts,
             "spread": max(found) / min(found) if len(found) == len(bounds) else None,
         }
-    return ways
+    return measured
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--task", action="append", choices=sorted(TASKS))
+    parser.add_argument("--way", action="append", choices=list(WAYS))
+    parser.add_argument("--budget", type=int)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     names = args.task or list(DEFAULT_TASKS)
-    tasks = {name: measure(TASKS[name], args.seeds) for name in names}
-    path = write_result("stability_sources", {"seeds": args.seeds, "tasks": tasks})
+    ways = args.way or list(WAYS)
+    tasks = {name: measure(TASKS[name], args.seeds, ways, args.budget) for name in names}
+    payload = {"seeds": args.seeds, "budget": args.budget, "tasks": tasks}
+    path = write_result("stability_sources", payload, args.out)
     for name, ways in tasks.items():
         summary = ", ".join(f"{way} {w['spread']:.2f}x" for way, w in ways.items() if w["spread"])
         print(f"{name}: {summary}")
