@@ -27,30 +27,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import keras
 from common import write_result
-from tasks import TASKS
-
-import finder
+from tasks import TASKS, auto_range_test
 
 WAYS = {"both": (True, True), "init only": (True, False), "order only": (False, True)}
 DEFAULT_TASKS = ("diabetes_mse_adam", "digits_rmsprop", "mlp_adam", "transformer_adamw")
-
-
-def run(task: Any, init_seed: int, order_seed: int, budget: int | None) -> Any:
-    data = task.load_data()
-    keras.backend.clear_session()
-    model = task.build_model(init_seed)
-    task.compile(model, task.make_optimizer(task.default_lr))
-    return finder.range_test(
-        model,
-        data.x_train,
-        data.y_train,
-        batch_size=task.batch_size,
-        seed=order_seed,
-        plan_steps=task.plan.total_steps,
-        budget=budget,
-    )
 
 
 def measure(task: Any, seeds: int, ways: list[str], budget: int | None) -> dict[str, Any]:
@@ -59,7 +40,12 @@ def measure(task: Any, seeds: int, ways: list[str], budget: int | None) -> dict[
         vary_init, vary_order = WAYS[way]
         bounds, steps, verdicts = [], [], []
         for seed in range(seeds):
-            result = run(task, seed if vary_init else 0, seed if vary_order else 0, budget)
+            result = auto_range_test(
+                task,
+                seed if vary_init else 0,
+                order_seed=seed if vary_order else 0,
+                budget=budget,
+            )
             bounds.append(result.bounds.max_lr)
             steps.append(result.steps_run)
             verdicts.append(result.reliability.verdict if result.reliability else None)

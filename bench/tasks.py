@@ -364,10 +364,15 @@ def train(
     }
 
 
-def auto_range_test(task: Task, seed: int) -> Any:
+def auto_range_test(
+    task: Task, seed: int, *, order_seed: int | None = None, budget: int | None = None
+) -> Any:
     """finder's auto range test as a user would run it before training `task` with `seed`:
     the model built with `seed`, the task's optimizer at its default LR, no range arguments,
-    and the task's plan as `plan_steps`. Returns the `RangeTestResult`."""
+    and the task's plan as `plan_steps`. Returns the `RangeTestResult`.
+
+    `order_seed` gives the test's batch order a seed of its own (default: `seed`), and
+    `budget` an explicit step budget (default: finder's), for `bench/stability_sources.py`."""
     data = task.load_data()
     keras.backend.clear_session()
     model = task.build_model(seed)
@@ -377,6 +382,7 @@ def auto_range_test(task: Task, seed: int) -> Any:
         data.x_train,
         data.y_train,
         batch_size=task.batch_size,
-        seed=seed,
+        seed=seed if order_seed is None else order_seed,
         plan_steps=task.plan.total_steps,
+        budget=budget,
     )

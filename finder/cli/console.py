@@ -37,7 +37,6 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
     """A progress bar over all sweep steps; yields the `progress` callable for range_test."""
     bar = progress_bar("range test", console=stderr, transient=False)
     task = bar.add_task("", total=total)
-    size = {"total": total}
 
     def update(event: SweepProgress) -> None:
         if event.budget is None:
@@ -48,7 +47,6 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
             phase = "coarse pass" if event.phase == "coarse" else f"refining {event.repeat}"
             # the budget is sized to the data and the plan once the test starts (often
             # below the default the bar was opened with)
-            size["total"] = event.budget
             bar.update(task, total=event.budget)
         bar.update(
             task,
@@ -58,7 +56,8 @@ def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
 
     with bar:
         yield update
-        bar.update(task, completed=size["total"])
+        (shown,) = bar.tasks
+        bar.update(task, completed=shown.total)
 
 
 def print_summary(result: RangeTestResult) -> None:

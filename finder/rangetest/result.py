@@ -156,7 +156,8 @@ class RangeTestResult(JsonDocument):
             bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
             reliability=None if reliability is None else Reliability.from_dict(reliability),
             auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
-            skipped_steps=document.get("skipped_steps", 0),  # written since 0.1.0's v2
+            # absent from v2 documents written before it was added: none were skipped then
+            skipped_steps=document.get("skipped_steps", 0),
         )
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
