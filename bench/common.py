@@ -48,6 +48,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def edge_rule() -> dict[str, float]:
+    """finder's rule for reading the edge of stability (`finder.suggest.smith_bounds`)."""
+    from finder.suggest import FLOOR_FRACTION, ZERO_LAG_HALF_WIDTH
+
+    return {"zero_lag_half_width": ZERO_LAG_HALF_WIDTH, "floor_fraction": FLOOR_FRACTION}
+
+
 def write_result(name: str, payload: dict[str, Any], path: Path | None = None) -> Path:
     """Write `bench/results/<name>.json` (or `path`) with the machine, command and date added."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -56,6 +63,7 @@ def write_result(name: str, payload: dict[str, Any], path: Path | None = None) -
         "command": "python " + " ".join(sys.argv),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "edge_rule": edge_rule(),
         **payload,
     }
     path = path or RESULTS_DIR / f"{name}.json"

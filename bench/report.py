@@ -27,6 +27,27 @@ def machine_line(result: dict[str, Any]) -> str:
     )
 
 
+# How finder has read the edge of stability (`finder.suggest.smith_bounds`): since when, with
+# which zero-lag half-width and floor fraction. A result that records no `edge_rule` (written
+# before `common.write_result` recorded it) was read with the rule in force at its date.
+EDGE_RULES = (
+    ("", {"zero_lag_half_width": 0.03, "floor_fraction": 0.1}),
+    ("2026-12-03T09:49", {"zero_lag_half_width": 0.05, "floor_fraction": 0.2}),
+)
+
+
+def edge_rule_line(result: dict[str, Any]) -> str:
+    """Which reading of the edge a result's range tests used."""
+    rule = result.get("edge_rule")
+    if rule is None:
+        rule = [r for since, r in EDGE_RULES if since <= result["date"]][-1]
+    return (
+        f"Edge read as the centre of the floor of the zero-lag curve (running mean over "
+        f"+-{100 * rule['zero_lag_half_width']:g}% of the points, floor at "
+        f"{100 * rule['floor_fraction']:g}% of the drop; `bench/edge_precision.py`)."
+    )
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -146,7 +167,7 @@ def stability(result: dict[str, Any]) -> list[str]:
         lines.append("")
         for name, task in tasks.items():
             lines += [f"**{name}**: {task['description']}", "", *_stability_rows(task)]
-    lines += [machine_line(result), ""]
+    lines += [edge_rule_line(result), machine_line(result), ""]
     return lines
 
 
@@ -175,9 +196,68 @@ def stability_sources(result: dict[str, Any]) -> list[str]:
         "budget it is given, for more sweeps with fresh batch orders to narrow (not measured "
         "here); what the initial weights add belongs to the model, not to the estimator.",
         "",
+        edge_rule_line(result),
         machine_line(result),
         "",
     ]
+    return lines
+
+
+def edge_precision(result: dict[str, Any]) -> list[str]:
+    rules = {(r["half_width"], r["floor_fraction"]): r for r in result["rules"]}
+    current, recorded = result["current_rule"], result["recorded_rule"]
+    new = rules[(current["half_width"], current["floor_fraction"])]
+    old = rules[(recorded["half_width"], recorded["floor_fraction"])]
+    widths = sorted({key[0] for key in rules})
+    fractions = sorted({key[1] for key in rules})
+    seeds = sorted(set(result["seeds"].values()))
+    sweeps = sorted(set(result["sweeps"].values()))
+    lines = [
+        "## How precisely one sweep reads the edge (`bench/edge_precision.py`)",
+        "",
+        f"Per suite task, {'/'.join(map(str, seeds))} seeds x {'/'.join(map(str, sweeps))} "
+        "refining sweeps of the auto range test, recorded once with no stop rule "
+        "(`bench/results/edge_sweeps.json.gz`), then read with each rule: the zero-lag "
+        "curve's half-width (a fraction of the points) and the floor's level (a fraction of "
+        "the drop). sd within = the sd of ln(edge) of one sweep with the seed fixed (the "
+        "estimator's noise); sd between = what the seed adds (the model's own spread); spread "
+        "= max/min over the seeds of the median curve's edge with the sweeps the task's "
+        "budget pays for. A spread <= 1.25x over 5 seeds needs the final figure's sd below "
+        f"{result['target_sd']:.3f}.",
+        "",
+        f"Old rule (+-{100 * recorded['half_width']:g}%, {100 * recorded['floor_fraction']:g}%) "
+        f"-> finder's rule (+-{100 * current['half_width']:g}%, "
+        f"{100 * current['floor_fraction']:g}%):",
+        "",
+        "| task | sd within | sd between | edge new / old | spread at budget | sweeps at budget |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, after in new["tasks"].items():
+        before = old["tasks"][name]
+        lines.append(
+            f"| `{name}` | {before['sd_within']:.3f} -> {after['sd_within']:.3f} | "
+            f"{before['sd_between']:.3f} -> {after['sd_between']:.3f} | "
+            f"{fmt(after['ratio'])} | {fmt(before['spread'])}x -> **{fmt(after['spread'])}x** | "
+            f"{', '.join(map(str, after['sweeps_at_budget']))} |"
+        )
+    lines += [
+        "",
+        "Pooled sd within per rule (rows: half-width; columns: floor level), over the tasks "
+        "whose sweeps have the density the auto range trusts ("
+        + ", ".join(f"`{n}`" for n in result["dense_tasks"])
+        + "), and in brackets over all tasks:",
+        "",
+        "| half-width | " + " | ".join(f"{100 * f:g}%" for f in fractions) + " |",
+        "|---" * (len(fractions) + 1) + "|",
+    ]
+    for width in widths:
+        cells = [
+            f"{rules[(width, f)]['pooled_sd_within_dense']:.3f} "
+            f"({rules[(width, f)]['pooled_sd_within']:.3f})"
+            for f in fractions
+        ]
+        lines.append(f"| +-{100 * width:g}% | " + " | ".join(cells) + " |")
+    lines += ["", machine_line(result), ""]
     return lines
 
 
@@ -227,6 +307,7 @@ def reference_table(result: dict[str, Any]) -> list[str]:
         f"{fmt(targets['finder search <= 2% of oracle steps'])}); beats rows 1-3: "
         f"{fmt(targets['finder beats rows 1-3'])}.",
         "",
+        edge_rule_line(result),
         machine_line(result),
         "",
     ]
@@ -294,6 +375,7 @@ def tuning(result: dict[str, Any]) -> list[str]:
         f"{memory['plain_keras_mib_per_run']} MiB per plain Keras build+fit+clear_session in "
         f"the same process (run {memory['date']}, `{memory['command']}`).",
         "",
+        edge_rule_line(result),
         machine_line(result),
         "",
     ]
@@ -492,7 +574,7 @@ def suite(result: dict[str, Any]) -> list[str]:
             f"| {_target(finder_row.get('vs_schedule_free'), 1.0)} "
             f"| {share:.1%}{'' if share <= 0.02 else ' ✗'} |"
         )
-    lines += [*_misses(result), "", machine_line(result), ""]
+    lines += [*_misses(result), "", edge_rule_line(result), machine_line(result), ""]
     return lines
 
 
@@ -542,6 +624,7 @@ def fit(result: dict[str, Any]) -> list[str]:
         "",
         f"Difference finder.fit - manual: {result['difference']:+.4f}; within the seeds' "
         f"spread: {fmt(result['within_noise'])}.",
+        edge_rule_line(result),
         machine_line(result),
         "",
     ]
@@ -555,6 +638,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("tuning", tuning),
     ("stability", stability),
     ("stability_sources", stability_sources),
+    ("edge_precision", edge_precision),
     ("overhead", overhead),
     ("service_load", service_load),
     ("api_memory", api_memory),

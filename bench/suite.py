@@ -51,7 +51,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from common import RESULTS_DIR, machine
+from common import RESULTS_DIR, edge_rule, machine
 from tasks import TASKS, Task, auto_range_test, train
 
 import finder
@@ -439,8 +439,11 @@ def main(argv: list[str] | None = None) -> None:
     document = load(args.out)
     document.update(
         {
-            "command": "python bench/suite.py" + "".join(f" --task {n}" for n in args.task or []),
+            "command": "python bench/suite.py"
+            + "".join(f" --task {n}" for n in args.task or [])
+            + "".join(f" --refresh {r}" for r in args.refresh),
             "machine": machine(),
+            "edge_rule": edge_rule(),
             "seeds": list(SEEDS),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

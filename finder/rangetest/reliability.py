@@ -12,15 +12,15 @@ interval = edge_lr * [exp(-half), exp(+half)]
 tight   <=> exp(half) - 1 <= TOLERANCE (15%)
 ```
 
-and the same interval, scaled, for `max_lr` (a fixed fraction of the edge). Why not the spread
-of the sweeps' own edges over sqrt(k)? A single sweep's edge is far noisier than the median
-curve's: on `fashion_cnn` + SGD the single-sweep edges of one test spanned 0.33..1.16 while the
-median-curve edges of three tests with different seeds came out 0.34, 0.35, 0.38, and the
-standard error of the single-sweep edges would call nearly every test unsure. Why not the
-bootstrap or split halves? Resampling 4..8 sweeps with replacement repeats sweeps, and the
-median of two sweeps (a split half) ends where the shorter one stopped: both gave intervals of
-+-50..75% on that test, 3-5x wider than the seed-to-seed spread they should predict. The
-jackknife's leave-one-out medians stay medians of k - 1 sweeps; on that test it gave +-15%.
+and the same interval, scaled, for `max_lr` (a fixed fraction of the edge). Why not the spread of
+the sweeps' own edges over sqrt(k)? A single sweep's edge is far noisier than the median curve's:
+on `fashion_cnn` + SGD (edges read with the rule before 2026-12-03) the single-sweep edges of one
+test spanned 0.33..1.16 while the median-curve edges of three tests with different seeds came out
+0.34, 0.35, 0.38, and the standard error of the single-sweep edges would call nearly every test
+unsure. Why not the bootstrap or split halves? Resampling 4..8 sweeps with replacement repeats
+sweeps, and the median of two sweeps (a split half) ends where the shorter one stopped: both gave
+intervals of +-50..75% on that test, 3-5x wider than the seed-to-seed spread they should predict.
+The jackknife's leave-one-out medians stay medians of k - 1 sweeps; on that test it gave +-15%.
 
 The test is "reliable" when the interval is tight and nothing else speaks against it. What
 does (each a reason in the verdict): fewer than `MIN_INTERVAL_SWEEPS` sweeps (no spread to judge

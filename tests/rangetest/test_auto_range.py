@@ -14,6 +14,7 @@ from finder.errors import InvalidArgumentError
 from finder.rangetest.auto_range import CEILING_LR, START_LR, limits
 from finder.rangetest.reliability import jackknife_interval, median_edge
 from finder.rangetest.result import RangeTestResult
+from finder.suggest import smith_bounds
 from tests.utils.backends import tensorflow_only
 from tests.utils.factories import dense_regressor, small_classifier
 
@@ -190,8 +191,14 @@ def test_explicit_ranges_reproduce_the_curves_written_before_the_auto_range(
         np.testing.assert_allclose(result.losses, golden[name]["losses"], rtol=1e-6)
         np.testing.assert_allclose(result.smoothed_losses, golden[name]["smoothed"], rtol=1e-6)
         assert result.stop_reason == golden[name]["stop"]
+        # The bounds were read with the rule of that time (+-3% mean, floor at 10% of the drop);
+        # the same curve read with it gives the same bounds.
+        then = smith_bounds(
+            np.asarray(result.lrs), np.asarray(result.losses),
+            half_width_fraction=0.03, floor_fraction=0.1,
+        )  # fmt: skip
         for key, value in golden[name]["bounds"].items():
-            got = result.bounds.to_dict()[key]
+            got = then.to_dict()[key]
             assert (
                 got == value
                 if value is None or isinstance(value, str)

@@ -1,0 +1,242 @@
+"""How precisely one sweep reads the edge of stability, per reading rule, on every suite task.
+
+The auto range test reports `edge_lr`, the centre of the loss's floor on the median curve of its
+refining sweeps (`finder.suggest.smith_bounds`). How far that figure moves from seed to seed
+depends on how noisy the reading is for ONE sweep, and on how many sweeps the budget pays for.
+This benchmark separates the two.
+
+1. **record** (`--record`, ~45 min on 2 CPU cores): per task of `bench/tasks.py` and seed, the
+   auto range test's coarse pass and then `--sweeps` (8) refining sweeps over its window, with
+   no stop rule and no budget (the per-sweep pass cap applies, as in the real test). The raw
+   losses go to `bench/results/edge_sweeps.json.gz`, so the analysis reruns in seconds.
+2. **analyze** (default): for each rule, a (zero-lag half-width, floor fraction) pair of
+   `smith_bounds`, and each task, from the recorded sweeps:
+
+   ```
+   e_sr        = ln edge of sweep r of seed s, read by the rule
+   sd_within   = sqrt(mean_s var_r e_sr)          # one sweep's noise, seed fixed
+   sd_between  = sqrt(max(0, var_s mean_r e_sr - sd_within^2 / R))   # what the seed adds
+   ratio       = median over sweeps of edge(rule) / edge(finder's rule at the time of recording)
+   spread      = max/min over seeds of the median curve's edge, with as many sweeps as the
+                 task's budget (min(1,500, plan)) pays for after the coarse pass
+   ```
+
+   Five draws of a normal spread by about 2.33 sd, so a spread <= 1.25x across 5 seeds needs the
+   final figure's sd below ln(1.25) / 2.33 = 0.096: a `sd_between` above it alone misses it.
+
+    python bench/edge_precision.py --record [--seeds 5] [--sweeps 8] [--task NAME ...]
+    python bench/edge_precision.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+from typing import Any
+
+import keras
+import numpy as np
+from common import RESULTS_DIR, write_result
+from tasks import TASKS
+
+from finder.rangetest import batches
+from finder.rangetest.auto_range import (
+    CEILING_LR,
+    MIN_STEPS_PER_DECADE,
+    START_LR,
+    limits,
+    run_auto,
+)
+from finder.rangetest.reliability import MIN_INTERVAL_SWEEPS
+from finder.rangetest.repeats import combine
+from finder.rangetest.run import DIVERGENCE, SMOOTHING
+from finder.rangetest.session import SweepSession
+from finder.suggest import FLOOR_FRACTION, ZERO_LAG_HALF_WIDTH, smith_bounds
+
+SWEEPS_PATH = RESULTS_DIR / "edge_sweeps.json.gz"
+# The rule when the sweeps were recorded (2026-12-03), against which ratios are read.
+RECORDED_RULE = (0.03, 0.1)
+HALF_WIDTHS = (0.02, 0.03, 0.04, 0.05, 0.06)
+FLOOR_FRACTIONS = (0.1, 0.15, 0.2, 0.25, 0.3)
+UNLIMITED = 10**7
+SPREAD_OF_FIVE_SD = 2.33
+
+
+def record_one(name: str, seed: int, sweeps: int) -> dict[str, Any]:
+    """The coarse pass and `sweeps` refining sweeps of `name`'s auto range test with `seed`.
+
+    `sweeps` >= 4: the test stops once the jackknife interval exists (an infinite tolerance),
+    and the jackknife needs 4 sweeps (`finder.rangetest.reliability.MIN_INTERVAL_SWEEPS`)."""
+    if sweeps < MIN_INTERVAL_SWEEPS:
+        raise ValueError(f"sweeps must be >= {MIN_INTERVAL_SWEEPS}. Received: {sweeps}")
+    task = TASKS[name]
+    data = task.load_data()
+    keras.backend.clear_session()
+    model = task.build_model(seed)
+    task.compile(model, task.make_optimizer(task.default_lr))
+    limit = limits(UNLIMITED, None, batches.steps_per_pass(data.x_train, None, task.batch_size))
+    session = SweepSession(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=task.batch_size,
+        shuffle=True,
+        seed=seed,
+        accumulation=1,
+        validation=None,
+        validation_every=1,
+        progress=None,
+        callbacks=(),
+    )
+    with session:
+        # An infinite tolerance: every test counts as tight once it has `sweeps` sweeps.
+        outcome = run_auto(
+            session,
+            start_lr=START_LR,
+            ceiling_lr=CEILING_LR,
+            num_steps=None,
+            limit=limit,
+            smoothing=SMOOTHING,
+            divergence=DIVERGENCE,
+            min_sweeps=sweeps,
+            tolerance=math.inf,
+        )
+    return {
+        "task": name,
+        "seed": seed,
+        "budget": limits(None, task.plan.total_steps, None).budget,
+        "sweep_cap": limit.sweep_cap,
+        "coarse_lrs": [float(v) for v in outcome.coarse_lrs[: len(outcome.coarse.losses)]],
+        "coarse_losses": [float(v) for v in outcome.coarse.losses],
+        "lrs": [float(v) for v in outcome.lrs],
+        "runs": [[float(v) for v in run.losses] for run in outcome.runs],
+        "steps": [run.steps_run for run in outcome.runs],
+    }
+
+
+def edge(lrs: np.ndarray, losses: Any, half_width: float, fraction: float) -> float | None:
+    """`smith_bounds`' edge read with the zero-lag `half_width` and floor `fraction`."""
+    losses = np.asarray(losses, dtype=np.float64)
+    return smith_bounds(
+        lrs[: len(losses)], losses, half_width_fraction=half_width, floor_fraction=fraction
+    ).edge_lr
+
+
+def affordable_sweeps(doc: dict[str, Any]) -> int:
+    """Refining sweeps the task's budget pays for after the coarse pass (`run_auto`'s rule)."""
+    spent, count = len(doc["coarse_losses"]), 0
+    for index, steps in enumerate(doc["steps"]):
+        needed = max(doc["steps"][:index] or [steps])
+        if doc["budget"] - spent < max(16, min(needed, len(doc["lrs"]))):
+            break
+        spent, count = spent + steps, count + 1
+    return max(1, count)
+
+
+def rule_figures(docs: list[dict[str, Any]], half_width: float, fraction: float) -> dict[str, Any]:
+    """sd_within, sd_between, ratio and spread (module docstring) of one rule on one task."""
+    per_seed: list[list[float]] = []
+    ratios = []
+    for doc in docs:
+        lrs = np.asarray(doc["lrs"])
+        logs = []
+        for run in doc["runs"]:
+            value, old = edge(lrs, run, half_width, fraction), edge(lrs, run, *RECORDED_RULE)
+            if value is not None and old is not None:
+                logs.append(math.log(value))
+                ratios.append(value / old)
+        per_seed.append(logs)
+    within = float(np.mean([np.var(logs, ddof=1) for logs in per_seed if len(logs) > 1]))
+    means = np.asarray([np.mean(logs) for logs in per_seed if logs])
+    count = float(np.mean([len(logs) for logs in per_seed]))
+    between = max(0.0, float(np.var(means, ddof=1)) - within / count) if len(means) > 1 else 0.0
+    finals = []
+    for doc in docs:
+        runs = doc["runs"][: affordable_sweeps(doc)]
+        median = combine(runs, runs, len(doc["lrs"])).losses
+        finals.append(edge(np.asarray(doc["lrs"]), median, half_width, fraction))
+    found = [v for v in finals if v is not None]
+    return {
+        "half_width": half_width,
+        "floor_fraction": fraction,
+        "sd_within": math.sqrt(within),
+        "sd_between": math.sqrt(between),
+        "ratio": float(np.median(ratios)) if ratios else None,
+        "spread": max(found) / min(found) if found and len(found) == len(finals) else None,
+        "sweeps_at_budget": [affordable_sweeps(doc) for doc in docs],
+    }
+
+
+def _pooled(figures: Any) -> float:
+    return math.sqrt(float(np.mean([f["sd_within"] ** 2 for f in figures])))
+
+
+def _density(lrs: list[float]) -> float:
+    """Steps per decade of a sweep's grid."""
+    return (len(lrs) - 1) / math.log10(lrs[-1] / lrs[0])
+
+
+def analyze(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every rule's figures per task, and each rule's pooled sd_within over the tasks."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for doc in documents:
+        by_task.setdefault(doc["task"], []).append(doc)
+    # Tasks whose sweeps are dense enough for the auto range to trust (its verdict flags the
+    # others as "too little data"): their sd says how the rule reads a real curve.
+    dense = [
+        name for name, docs in by_task.items() if _density(docs[0]["lrs"]) >= MIN_STEPS_PER_DECADE
+    ]
+    rules = []
+    for half_width in HALF_WIDTHS:
+        for fraction in FLOOR_FRACTIONS:
+            tasks = {
+                name: rule_figures(docs, half_width, fraction) for name, docs in by_task.items()
+            }
+            dense_tasks = [tasks[name] for name in dense]
+            rules.append(
+                {
+                    "half_width": half_width,
+                    "floor_fraction": fraction,
+                    "pooled_sd_within": _pooled(tasks.values()),
+                    "pooled_sd_within_dense": _pooled(dense_tasks),
+                    "tasks": tasks,
+                }
+            )
+    return {
+        "current_rule": {"half_width": ZERO_LAG_HALF_WIDTH, "floor_fraction": FLOOR_FRACTION},
+        "recorded_rule": {"half_width": RECORDED_RULE[0], "floor_fraction": RECORDED_RULE[1]},
+        "seeds": {name: len(docs) for name, docs in by_task.items()},
+        "dense_tasks": dense,
+        "sweeps": {name: len(docs[0]["runs"]) for name, docs in by_task.items()},
+        "target_sd": math.log(1.25) / SPREAD_OF_FIVE_SD,
+        "rules": rules,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true", help="run the sweeps first (~45 min)")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--sweeps", type=int, default=8)
+    parser.add_argument("--task", action="append", choices=sorted(TASKS), default=None)
+    args = parser.parse_args()
+    documents = []
+    if SWEEPS_PATH.exists():
+        with gzip.open(SWEEPS_PATH, "rt") as handle:
+            documents = json.load(handle)
+    if args.record:
+        names = args.task or sorted(TASKS)
+        documents = [doc for doc in documents if doc["task"] not in names]
+        for name in names:
+            for seed in range(args.seeds):
+                documents.append(record_one(name, seed, args.sweeps))
+                print(f"recorded {name} seed {seed}", flush=True)
+        with gzip.open(SWEEPS_PATH, "wt") as handle:
+            json.dump(documents, handle)
+    print(f"wrote {write_result('edge_precision', analyze(documents))}")
+
+
+if __name__ == "__main__":
+    main()
