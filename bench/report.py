@@ -193,8 +193,9 @@ def stability_sources(result: dict[str, Any]) -> list[str]:
         "",
         f"With the model fixed, the batch order alone spreads the bound by more than 1.25x on "
         f"{len(wide)} of {len(result['tasks'])} tasks: the estimator's own noise at the "
-        "budget it is given, for more sweeps with fresh batch orders to narrow (not measured "
-        "here); what the initial weights add belongs to the model, not to the estimator.",
+        "budget it is given, which more sweeps with fresh batch orders narrow (by how much: "
+        "the sd within of `bench/edge_precision.py` over the square root of the sweeps); what "
+        "the initial weights add belongs to the model, not to the estimator.",
         "",
         edge_rule_line(result),
         machine_line(result),
@@ -461,22 +462,16 @@ def _unselected_ratio(task: dict[str, Any]) -> float | None:
     return ours / theirs if task["higher_is_better"] else theirs / ours
 
 
-# Why each task misses, in words; every figure beside them is read from suite.json. Checked
-# against the runs of the suite on 2026-12-02 (the per-epoch scores of each run are in the JSON).
+# Why a task misses a target, in words, where the figures beside it (read from suite.json) do
+# not say; shown only while it misses. Checked against the suite's runs of 2026-12-03 (the
+# per-epoch scores of each run are in the JSON).
 MISS_REASONS = {
-    "digits_rmsprop": "360 validation images: one image is 0.0028 of accuracy, so the gap is "
-    "about two images, and the grid's 1cycle at 0.01, next to finder's peaks, is within one "
-    "image of finder over the three seeds.",
     "diabetes_mse_adam": "353 training samples, 40 epochs: finder's 1cycle reaches its best "
-    "validation MSE within the first fifth of the plan, as low as the oracle's mean at the "
-    "end, then overfits through the rest (the best-epoch figures above); the best LR here "
+    "validation MSE early in the plan, as low as the oracle's mean at the end or lower, then "
+    "overfits through the rest (the best-epoch figures above); the best LR here "
     "is set by overfitting, not by stability, and the default constant LR, which learns "
     "slowest, ends best. The range test measures stability only, and says "
     "'unreliable' here.",
-    "resnet_bn_sgdm": "BatchNorm makes the convolutions scale-invariant, so 1cycle tolerates "
-    "peaks well above where the range test's loss turns up: the grid's 1cycle is flat from "
-    "0.1 to 3.16 and finder's peaks sit at its lower end; part of the gap is the oracle's "
-    "selection on seed 0 (see the seeds 1-2 column).",
 }
 
 
