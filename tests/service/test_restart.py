@@ -38,6 +38,8 @@ def submit_and_wait_progress(server: Server, body: dict[str, Any]) -> str:
     return job_id
 
 
+# slow: two service processes and a 600-step job (~50 s on 2 cores).
+@pytest.mark.slow
 def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     first = serve()
     # 600 steps of fashion_cnn (20-60 s on 2 cores, beside the second job): long enough that

@@ -53,6 +53,8 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+# slow: a chief and two worker processes, each starting TensorFlow (~45 s on 2 cores).
+@pytest.mark.slow
 def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) -> None:
     env = keras_tuner_env()
     processes: dict[str, subprocess.Popen[bytes]] = {}
