@@ -46,8 +46,10 @@ from finder.rangetest.auto_range import (
     CEILING_LR,
     MIN_STEPS_PER_DECADE,
     START_LR,
+    affords_sweep,
     limits,
     run_auto,
+    steps_per_decade,
 )
 from finder.rangetest.reliability import MIN_INTERVAL_SWEEPS
 from finder.rangetest.repeats import combine
@@ -125,11 +127,11 @@ def edge(lrs: np.ndarray, losses: Any, half_width: float, fraction: float) -> fl
 
 
 def affordable_sweeps(doc: dict[str, Any]) -> int:
-    """Refining sweeps the task's budget pays for after the coarse pass (`run_auto`'s rule)."""
+    """Refining sweeps the task's budget pays for after the coarse pass (`run_auto`'s rule,
+    with the first sweep's own length standing in for the coarse pass's expectation)."""
     spent, count = len(doc["coarse_losses"]), 0
     for index, steps in enumerate(doc["steps"]):
-        needed = max(doc["steps"][:index] or [steps])
-        if doc["budget"] - spent < max(16, min(needed, len(doc["lrs"]))):
+        if not affords_sweep(doc["budget"] - spent, doc["steps"][:index], steps, len(doc["lrs"])):
             break
         spent, count = spent + steps, count + 1
     return max(1, count)
@@ -153,8 +155,9 @@ def rule_figures(docs: list[dict[str, Any]], half_width: float, fraction: float)
     count = float(np.mean([len(logs) for logs in per_seed]))
     between = max(0.0, float(np.var(means, ddof=1)) - within / count) if len(means) > 1 else 0.0
     finals = []
-    for doc in docs:
-        runs = doc["runs"][: affordable_sweeps(doc)]
+    affordable = [affordable_sweeps(doc) for doc in docs]
+    for doc, count in zip(docs, affordable, strict=True):
+        runs = doc["runs"][:count]
         median = combine(runs, runs, len(doc["lrs"])).losses
         finals.append(edge(np.asarray(doc["lrs"]), median, half_width, fraction))
     found = [v for v in finals if v is not None]
@@ -165,17 +168,12 @@ def rule_figures(docs: list[dict[str, Any]], half_width: float, fraction: float)
         "sd_between": math.sqrt(between),
         "ratio": float(np.median(ratios)) if ratios else None,
         "spread": max(found) / min(found) if found and len(found) == len(finals) else None,
-        "sweeps_at_budget": [affordable_sweeps(doc) for doc in docs],
+        "sweeps_at_budget": affordable,
     }
 
 
 def _pooled(figures: Any) -> float:
     return math.sqrt(float(np.mean([f["sd_within"] ** 2 for f in figures])))
-
-
-def _density(lrs: list[float]) -> float:
-    """Steps per decade of a sweep's grid."""
-    return (len(lrs) - 1) / math.log10(lrs[-1] / lrs[0])
 
 
 def analyze(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -186,7 +184,9 @@ def analyze(documents: list[dict[str, Any]]) -> dict[str, Any]:
     # Tasks whose sweeps are dense enough for the auto range to trust (its verdict flags the
     # others as "too little data"): their sd says how the rule reads a real curve.
     dense = [
-        name for name, docs in by_task.items() if _density(docs[0]["lrs"]) >= MIN_STEPS_PER_DECADE
+        name
+        for name, docs in by_task.items()
+        if steps_per_decade(docs[0]["lrs"]) >= MIN_STEPS_PER_DECADE
     ]
     rules = []
     for half_width in HALF_WIDTHS:

@@ -52,6 +52,7 @@ refining sweep.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,19 +150,20 @@ class AutoOutcome:
                 "min_lr": float(self.lrs[0]),
                 "max_lr": float(self.lrs[-1]),
                 "num_steps": steps,
-                "steps_per_decade": _density(self.lrs),
+                "steps_per_decade": steps_per_decade(self.lrs),
             },
             "sweeps": len(self.runs),
         }
 
 
-def _density(lrs: np.ndarray) -> float:
+def steps_per_decade(lrs: Sequence[float] | np.ndarray) -> float:
+    """Steps per decade of a sweep's grid (infinite for a grid that spans none)."""
     decades = math.log10(float(lrs[-1]) / float(lrs[0]))
     return (len(lrs) - 1) / decades if decades > 0 else float("inf")
 
 
 def _dead_window(lrs: np.ndarray) -> int:
-    return max(DEAD_WINDOW_MIN, round(_density(lrs) * DEAD_WINDOW_DECADES))
+    return max(DEAD_WINDOW_MIN, round(steps_per_decade(lrs) * DEAD_WINDOW_DECADES))
 
 
 def _tight(lrs: np.ndarray, runs: list[SweepRun], tolerance: float) -> bool:
@@ -208,6 +210,14 @@ def refine_grid(
     return sweep_lrs(low, high, max(2, steps))
 
 
+def affords_sweep(remaining: int, earlier: Sequence[int], expected: int, grid_steps: int) -> bool:
+    """Whether `remaining` steps pay for another refining sweep: one as long as the longest
+    `earlier` sweep (before the first, `expected`: where the coarse pass diverged), never more
+    than the `grid_steps`, and at least `MIN_SWEEP_STEPS`."""
+    needed = max(earlier) if earlier else expected
+    return remaining >= max(MIN_SWEEP_STEPS, min(needed, grid_steps))
+
+
 def run_auto(
     session: SweepSession,
     *,
@@ -248,7 +258,7 @@ def run_auto(
         outcome.reasons.append(
             f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
         )
-    density = _density(lrs)
+    density = steps_per_decade(lrs)
     if limit.sweep_cap is not None and density < MIN_STEPS_PER_DECADE and not num_steps:
         outcome.reasons.append(
             f"too little data for a trustworthy curve: {limit.sweep_cap // MAX_SWEEP_PASSES} "
@@ -259,8 +269,8 @@ def run_auto(
     expected = int(np.searchsorted(lrs, coarse.stopped_at_lr or lrs[-1])) + 1
     while True:
         remaining = limit.budget - session.steps_run
-        needed = max([run.steps_run for run in outcome.runs] or [expected])
-        if remaining < max(MIN_SWEEP_STEPS, min(needed, len(lrs))):
+        earlier = [run.steps_run for run in outcome.runs]
+        if not affords_sweep(remaining, earlier, expected, len(lrs)):
             outcome.stop = "budget"
             break
         run = session.sweep(
