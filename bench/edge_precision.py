@@ -42,19 +42,12 @@ from common import RESULTS_DIR, write_result
 from tasks import TASKS
 
 from finder.rangetest import batches
-from finder.rangetest.auto_range import (
-    CEILING_LR,
-    MIN_STEPS_PER_DECADE,
-    START_LR,
-    affords_sweep,
-    limits,
-    run_auto,
-    steps_per_decade,
-)
+from finder.rangetest.auto_range import CEILING_LR, steps_per_decade
 from finder.rangetest.reliability import MIN_INTERVAL_SWEEPS
 from finder.rangetest.repeats import combine
 from finder.rangetest.run import DIVERGENCE, SMOOTHING
 from finder.rangetest.session import SweepSession
+from finder.rangetest.sweep import sweep_lrs
 from finder.suggest import FLOOR_FRACTION, ZERO_LAG_HALF_WIDTH, smith_bounds
 
 SWEEPS_PATH = RESULTS_DIR / "edge_sweeps.json.gz"
@@ -62,8 +55,21 @@ SWEEPS_PATH = RESULTS_DIR / "edge_sweeps.json.gz"
 RECORDED_RULE = (0.03, 0.1)
 HALF_WIDTHS = (0.02, 0.03, 0.04, 0.05, 0.06)
 FLOOR_FRACTIONS = (0.1, 0.15, 0.2, 0.25, 0.3)
-UNLIMITED = 10**7
 SPREAD_OF_FIVE_SD = 2.33
+# The protocol the sweeps were recorded with: the auto range test as it was then, a coarse pass
+# from 1e-7 at 20 steps per decade (EMA beta 0.9 for its stop rule), then refining sweeps at 80
+# per decade from 2.5 decades below the coarse turn to half a decade past its divergence, each
+# cut at 4 passes over the data; its budget was min(1,500, plan).
+RECORDED_START_LR = 1e-7
+COARSE_STEPS_PER_DECADE = 20
+COARSE_SMOOTHING = 0.9
+REFINE_STEPS_PER_DECADE = 80
+DECADES_BELOW, DECADES_ABOVE = 2.5, 0.5
+MAX_SWEEP_PASSES = 4
+RECORDED_BUDGET = 1500
+MIN_SWEEP_STEPS = 16
+# Sweeps this sparse read memorisation more than the LR (scikit-learn's diabetes).
+MIN_STEPS_PER_DECADE = 40
 
 
 def record_one(name: str, seed: int, sweeps: int) -> dict[str, Any]:
@@ -78,7 +84,7 @@ def record_one(name: str, seed: int, sweeps: int) -> dict[str, Any]:
     keras.backend.clear_session()
     model = task.build_model(seed)
     task.compile(model, task.make_optimizer(task.default_lr))
-    limit = limits(UNLIMITED, None, batches.steps_per_pass(data.x_train, None, task.batch_size))
+    sweep_cap = MAX_SWEEP_PASSES * batches.steps_per_pass(data.x_train, None, task.batch_size)
     session = SweepSession(
         model,
         data.x_train,
@@ -93,37 +99,71 @@ def record_one(name: str, seed: int, sweeps: int) -> dict[str, Any]:
         callbacks=(),
     )
     with session:
-        # An infinite tolerance: every test counts as tight once it has `sweeps` sweeps.
-        outcome = run_auto(
-            session,
-            start_lr=START_LR,
-            ceiling_lr=CEILING_LR,
-            num_steps=None,
-            limit=limit,
-            smoothing=SMOOTHING,
-            divergence=DIVERGENCE,
-            min_sweeps=sweeps,
-            tolerance=math.inf,
-        )
+        coarse_lrs, coarse, lrs, runs = record_protocol(session, sweep_cap, sweeps)
     return {
         "task": name,
         "seed": seed,
-        "budget": limits(None, task.plan.total_steps, None).budget,
-        "sweep_cap": limit.sweep_cap,
-        "coarse_lrs": [float(v) for v in outcome.coarse_lrs[: len(outcome.coarse.losses)]],
-        "coarse_losses": [float(v) for v in outcome.coarse.losses],
-        "lrs": [float(v) for v in outcome.lrs],
-        "runs": [[float(v) for v in run.losses] for run in outcome.runs],
-        "steps": [run.steps_run for run in outcome.runs],
+        "budget": min(RECORDED_BUDGET, task.plan.total_steps),
+        "sweep_cap": sweep_cap,
+        "coarse_lrs": [float(v) for v in coarse_lrs[: len(coarse.losses)]],
+        "coarse_losses": [float(v) for v in coarse.losses],
+        "lrs": [float(v) for v in lrs],
+        "runs": [[float(v) for v in run.losses] for run in runs],
+        "steps": [run.steps_run for run in runs],
     }
 
 
+def record_protocol(session: SweepSession, sweep_cap: int, sweeps: int) -> tuple[Any, ...]:
+    """The coarse pass and `sweeps` refining sweeps of the recording protocol (module
+    constants), on an open `session`: (coarse grid, coarse run, refining grid, runs)."""
+    coarse_steps = math.ceil(math.log10(CEILING_LR / RECORDED_START_LR) * COARSE_STEPS_PER_DECADE)
+    coarse_lrs = sweep_lrs(RECORDED_START_LR, CEILING_LR, coarse_steps + 1)
+    coarse = session.sweep(
+        coarse_lrs, mode="exp", repeat=0, repeats=1, smoothing=COARSE_SMOOTHING,
+        divergence=DIVERGENCE, score_validation=False, dead_window=_dead_window(coarse_lrs),
+    )  # fmt: skip
+    diverged_at = coarse.stopped_at_lr if coarse.stopped_at_lr is not None else CEILING_LR
+    turn = edge(coarse_lrs, coarse.losses, ZERO_LAG_HALF_WIDTH, FLOOR_FRACTION)
+    turn = min(turn if turn is not None else diverged_at, diverged_at / 10)
+    low = max(RECORDED_START_LR, turn / 10**DECADES_BELOW)
+    high = min(CEILING_LR, diverged_at * 10**DECADES_ABOVE)
+    steps = math.ceil(math.log10(high / low) * REFINE_STEPS_PER_DECADE) + 1
+    lrs = sweep_lrs(low, high, max(2, min(steps, sweep_cap)))
+    runs = [
+        session.sweep(
+            lrs,
+            mode="exp",
+            repeat=index + 1,
+            repeats=0,
+            smoothing=SMOOTHING,
+            divergence=DIVERGENCE,
+            score_validation=False,
+            dead_window=_dead_window(lrs),
+        )  # fmt: skip
+        for index in range(sweeps)
+    ]
+    return coarse_lrs, coarse, lrs, runs
+
+
+def _dead_window(lrs: np.ndarray) -> int:
+    """The recorder's dead-network window as the protocol set it: a tenth of a decade, >= 10."""
+    return max(10, round(steps_per_decade(lrs) * 0.1))
+
+
+def affords_sweep(remaining: int, earlier: list[int], expected: int, grid_steps: int) -> bool:
+    """The protocol's budget rule: a sweep as long as the longest earlier one fits."""
+    needed = max(earlier) if earlier else expected
+    return remaining >= max(MIN_SWEEP_STEPS, min(needed, grid_steps))
+
+
 def edge(lrs: np.ndarray, losses: Any, half_width: float, fraction: float) -> float | None:
-    """`smith_bounds`' edge read with the zero-lag `half_width` and floor `fraction`."""
+    """`smith_bounds`' edge read with the zero-lag `half_width` and floor `fraction`, without
+    the lag correction (these sweeps all share one density; `lag_report` measures the lag)."""
     losses = np.asarray(losses, dtype=np.float64)
     return smith_bounds(
-        lrs[: len(losses)], losses, half_width_fraction=half_width, floor_fraction=fraction
-    ).edge_lr
+        lrs[: len(losses)], losses, half_width_fraction=half_width, floor_fraction=fraction,
+        lag_steps=0,
+    ).edge_lr  # fmt: skip
 
 
 def affordable_sweeps(doc: dict[str, Any]) -> int:
@@ -212,7 +252,36 @@ def analyze(documents: list[dict[str, Any]]) -> dict[str, Any]:
         "sweeps": {name: len(docs[0]["runs"]) for name, docs in by_task.items()},
         "target_sd": math.log(1.25) / SPREAD_OF_FIVE_SD,
         "rules": rules,
+        "lag": lag_report(by_task),
     }
+
+
+def lag_report(by_task: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """How many steps late a fast sweep reads the edge (`finder.suggest.lag_factor`).
+
+    Per task and seed, the coarse pass (20 steps per decade) against the median curve of the
+    first four refining sweeps (80 per decade), both read with finder's rule:
+
+    ```
+    lag_steps = log10(edge_coarse / edge_dense) / (1 / 20 - 1 / 80)
+    ```
+
+    the median over seeds per task, and the median over tasks."""
+    per_task: dict[str, float | None] = {}
+    for name, docs in by_task.items():
+        lags = []
+        for doc in docs:
+            coarse = edge(np.asarray(doc["coarse_lrs"]), doc["coarse_losses"],
+                          ZERO_LAG_HALF_WIDTH, FLOOR_FRACTION)  # fmt: skip
+            runs = doc["runs"][:MIN_INTERVAL_SWEEPS]
+            median = combine(runs, runs, len(doc["lrs"])).losses
+            dense = edge(np.asarray(doc["lrs"]), median, ZERO_LAG_HALF_WIDTH, FLOOR_FRACTION)
+            if coarse is not None and dense is not None:
+                density_gap = 1 / COARSE_STEPS_PER_DECADE - 1 / REFINE_STEPS_PER_DECADE
+                lags.append(math.log10(coarse / dense) / density_gap)
+        per_task[name] = float(np.median(lags)) if lags else None
+    found = [v for v in per_task.values() if v is not None]
+    return {"per_task": per_task, "median": float(np.median(found)) if found else None}
 
 
 def main() -> None:
