@@ -282,20 +282,27 @@ def record_progress(
     loss: float | None,
     smoothed_loss: float | None,
     message: str | None = None,
+    steps_total: int | None = None,
 ) -> bool:
+    """Write a running attempt's progress; `steps_total`, when given, replaces the job's
+    total (the range test's bound is only known once it runs, and a finished one ran fewer).
+    False when the row moved on, or already counts more steps."""
+    values: dict[str, Any] = {
+        "steps_done": steps_done,
+        "phase": phase,
+        "message": message,
+        "lr": lr,
+        "loss": loss,
+        "smoothed_loss": smoothed_loss,
+        "updated_at": utcnow(),
+    }
+    if steps_total is not None:
+        values["steps_total"] = steps_total
     with Session(engine) as session:
         written = session.execute(
             update(Job)
             .where(_running(job_id, attempt), Job.steps_done <= steps_done)
-            .values(
-                steps_done=steps_done,
-                phase=phase,
-                message=message,
-                lr=lr,
-                loss=loss,
-                smoothed_loss=smoothed_loss,
-                updated_at=utcnow(),
-            )
+            .values(**values)
         )
         session.commit()
         return bool(written.rowcount == 1)  # type: ignore[attr-defined]

@@ -135,7 +135,13 @@ class RangeTestCreate(StrictModel):
         le=1e6,
         description="Stop when the smoothed loss exceeds this multiple of its minimum.",
     )
-    repeats: int = Field(default=JOB_REPEATS, ge=1, le=10)
+    repeats: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description=f"Sweeps over different batch orders; default {JOB_REPEATS} for an explicit "
+        "range, and for the auto range as many as its budget pays for.",
+    )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     validation: bool = True
 
@@ -187,8 +193,10 @@ class TuneCreate(RangeTestCreate):
 
 
 class ProgressPublic(BaseModel):
-    """How far a job got. A tuning job counts its range test's steps, then one unit per trial
-    epoch; `message` says where it is in words."""
+    """How far a job got. A range-test job counts to the most steps its test may run (an auto
+    range's budget, sized once it runs), and once it succeeded to the steps it ran; a tuning
+    job counts its range test's steps, then one unit per trial epoch. `message` says where it
+    is in words."""
 
     steps_done: int
     steps_total: int
@@ -236,7 +244,7 @@ class JobPublic(BaseModel):
     def from_row(cls, job: Job, *, with_result: bool = False) -> JobPublic:
         """The job row's columns of the same names, its progress, and (`with_result`) its
         result document."""
-        fraction = min(job.steps_done / max(job.steps_total, 1), 1.0)
+        fraction = job.steps_done / max(job.steps_total, 1)
         progress = ProgressPublic(fraction=fraction, **_columns(job, ProgressPublic, "fraction"))
         return cls(
             **_columns(job, cls, "progress", "result"),

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
 from service import crud
 from service.db import create_db_engine
 from service.failures import Outcome, failure, outcome
+
+if TYPE_CHECKING:  # the dispatcher (in the API process) imports this module: no TensorFlow
+    from finder.rangetest.recorder import SweepProgress
 
 
 class JobProgress:
@@ -39,29 +42,55 @@ class JobProgress:
 
 class ProgressWriter(JobProgress):
     """A range test's `progress` callable that writes the job's progress, at most every
-    `interval_s`."""
+    `interval_s`, as the library counts it (`SweepProgress.steps_done`, `.label`).
+
+    With `owns_total`, the job's total is the range test's: the most steps it may run while it
+    runs (the auto range sizes its budget once it starts), the steps it ran once `finish`ed.
+    Without, the total stays the one submitted: a tuning job counts its trial epochs on from
+    the range test's submitted bound, where the dashboard splits its two phases.
+    """
 
     def __init__(
-        self, engine: Any, job_id: str, attempt: int, interval_s: float, clock: Any = time.monotonic
+        self,
+        engine: Any,
+        job_id: str,
+        attempt: int,
+        interval_s: float,
+        clock: Any = time.monotonic,
+        *,
+        owns_total: bool = True,
     ) -> None:
         super().__init__(engine, job_id, attempt)
         self.interval_s = interval_s
         self.clock = clock
+        self.owns_total = owns_total
         self._last_write = -float("inf")
+        self._last: SweepProgress | None = None
 
-    def __call__(self, progress: Any) -> None:
+    def __call__(self, progress: SweepProgress) -> None:
+        self._last = progress
         now = self.clock()
         last_step = progress.step == progress.num_steps - 1
         if now - self._last_write < self.interval_s and not last_step:
             return
         self._last_write = now
+        self._write(progress.steps_done, progress.steps_total, f"range test: {progress.label}")
+
+    def finish(self, steps_run: int) -> None:
+        """Record that the range test ended after `steps_run` steps (its result's count), so
+        that a finished job's progress reads N of N: sweeps stop early, below the bound."""
+        self._write(steps_run, steps_run, f"range test: ran {steps_run} steps")
+
+    def _write(self, steps_done: int, steps_total: int, message: str) -> None:
+        last = self._last
         self.write(
-            steps_done=progress.repeat * progress.num_steps + progress.step + 1,
+            steps_done=steps_done,
+            steps_total=steps_total if self.owns_total else None,
             phase="range_test",
-            message=f"range test: sweep {progress.repeat + 1}/{progress.repeats}",
-            lr=float(progress.lr),
-            loss=float(progress.loss),
-            smoothed_loss=float(progress.smoothed_loss),
+            message=message,
+            lr=None if last is None else float(last.lr),
+            loss=None if last is None else float(last.loss),
+            smoothed_loss=None if last is None else float(last.smoothed_loss),
         )
 
 
@@ -112,7 +141,9 @@ class TrialProgressWriter(JobProgress):
 def run_find_lr(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
     from finder.jobs import RunSpec, run_spec
 
-    return run_spec(RunSpec(**spec), progress=sweep).to_dict()
+    result = run_spec(RunSpec(**spec), progress=sweep)
+    sweep.finish(result.steps_run)
+    return result.to_dict()
 
 
 def run_tune(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
@@ -167,7 +198,11 @@ def attempt_job(
     if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
         return outcome("superseded")
     try:
-        result = RUNNERS[kind](spec, ProgressWriter(engine, job_id, attempt, progress_interval_s))
+        # A tuning job's total counts its trials too (see `ProgressWriter`).
+        sweep = ProgressWriter(
+            engine, job_id, attempt, progress_interval_s, owns_total=kind == "find_lr"
+        )
+        result = RUNNERS[kind](spec, sweep)
     except Exception as exc:
         ended = failure(exc)
         if ended["status"] == "failed":

@@ -252,6 +252,41 @@ def test_the_auto_range_progress_bar_counts_to_the_budget_it_was_given(monkeypat
     assert "40/40" in shown and "1500" not in shown
 
 
+def test_the_progress_bar_ends_at_the_steps_the_test_ran(monkeypatch):
+    """A sweep that stops early ran fewer steps than the bar counted to: the bar ends at N/N."""
+    import io
+
+    from rich.console import Console
+
+    from finder.cli import console
+    from finder.rangetest.recorder import SweepProgress
+
+    captured = io.StringIO()
+    monkeypatch.setattr(console, "stderr", Console(file=captured, width=160))
+    with console.sweep_progress(total=1500) as update:
+        for step in range(25):
+            update(
+                SweepProgress(
+                    repeat=0, repeats=0, step=step, num_steps=40, lr=1e-3, loss=1.0,
+                    smoothed_loss=1.0, budget=40,
+                )
+            )  # fmt: skip
+        update.finish(26)  # the 26th loss was not finite: no event reports it
+    (last,) = captured.getvalue().strip().splitlines()[-1:]
+    assert "26/26" in last and "sweep 1 " in last
+
+
+def test_run_ends_its_progress_bar_at_the_steps_it_ran(tmp_path, tiny_npz):
+    arguments = [*FAST, "--data", str(tiny_npz), "--out", str(tmp_path)]
+    arguments[arguments.index("10")] = "1000"  # diverges well before the grid's end
+    result = CliRunner().invoke(cli, ["run", *arguments])
+    assert result.exit_code == 0, result.output
+    steps = RangeTestResult.load(tmp_path / "result.json").steps_run
+    assert steps < 20
+    (bar,) = [line for line in result.stderr.splitlines() if line.startswith("range test")]
+    assert f" {steps}/{steps} " in bar
+
+
 def test_several_sweeps_show_each_sweeps_range_and_say_where_the_lr_comes_from(tmp_path, tiny_npz):
     arguments = [*FAST, "--data", str(tiny_npz), "--out", str(tmp_path)]
     arguments[arguments.index("--repeats") + 1] = "2"

@@ -5,13 +5,20 @@ Progress goes to stderr so that `finder run --json` leaves clean JSON on stdout.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from finder.rangetest.recorder import SweepProgress
@@ -32,32 +39,46 @@ def progress_bar(label: str, **options: Any) -> Progress:
     return Progress(TextColumn(f"[bold]{label}[/bold] {{task.description}}"), *columns, **options)
 
 
-@contextmanager
-def sweep_progress(total: int) -> Iterator[Callable[[SweepProgress], None]]:
-    """A progress bar over all sweep steps; yields the `progress` callable for range_test."""
-    bar = progress_bar("range test", console=stderr, transient=False)
-    task = bar.add_task("", total=total)
+class SweepBar:
+    """A range test's `progress` callable that draws its steps on a bar: the steps done out of
+    the most it may run while it runs, then (`finish`) the steps it ran out of those.
 
-    def update(event: SweepProgress) -> None:
-        if event.budget is None:
-            completed = event.repeat * event.num_steps + event.step + 1
-            phase = f"sweep {event.repeat + 1}/{event.repeats}"
-        else:  # the auto range: one budget over the coarse pass and the refining sweeps
-            completed = event.steps_before + event.step + 1
-            phase = "coarse pass" if event.phase == "coarse" else f"refining {event.repeat}"
-            # the budget is sized to the data and the plan once the test starts (often
-            # below the default the bar was opened with)
-            bar.update(task, total=event.budget)
-        bar.update(
-            task,
-            completed=completed,
-            description=f"{phase}  lr {event.lr:.2e}  loss {event.loss:.4f}",
+    Args:
+        bar: Progress. Where the bar is drawn.
+        task: TaskID. The bar's task in `bar`.
+    """
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self.bar = bar
+        self.task = task
+
+    def __call__(self, event: SweepProgress) -> None:
+        # The total comes with every step: the auto range sizes its budget to the data and
+        # the plan once the test starts (often below the default the bar was opened with).
+        self.bar.update(
+            self.task,
+            total=event.steps_total,
+            completed=event.steps_done,
+            description=f"{event.label}  lr {event.lr:.2e}  loss {event.loss:.4f}",
         )
 
+    def finish(self, steps_run: int) -> None:
+        """End the bar at N/N: sweeps stop early, so the bound it counted to is not what ran.
+
+        Args:
+            steps_run: int. The result's `steps_run` (a sweep that stopped on a non-finite
+                loss ran one step more than the events reported).
+        """
+        self.bar.update(self.task, total=steps_run, completed=steps_run)
+
+
+@contextmanager
+def sweep_progress(total: int) -> Iterator[SweepBar]:
+    """A progress bar over a range test's steps, opened at `total`; yields the `progress`
+    callable for range_test, to be `finish`ed with the steps the test ran."""
+    bar = progress_bar("range test", console=stderr, transient=False)
     with bar:
-        yield update
-        (shown,) = bar.tasks
-        bar.update(task, completed=shown.total)
+        yield SweepBar(bar, bar.add_task("", total=total))
 
 
 def print_summary(result: RangeTestResult) -> None:
@@ -108,11 +129,14 @@ def print_summary(result: RangeTestResult) -> None:
         if result.skipped_steps
         else ""
     )
+    plan = (result.config or {}).get("plan_steps")
+    share = f", {result.extra_steps / plan:.0%} of the {plan}-step plan" if plan else ""
     stdout.print(
         f"sweep: {result.stop_reason}{stopped}; {result.steps_run} steps{skipped} in "
         f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
         f"optimizer {result.optimizer['name']}, model {result.model['name']}"
     )
+    stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
     print_verdict(result)
 
 
@@ -128,7 +152,8 @@ def verdict_lines(result: RangeTestResult) -> list[str]:
             f"  max_lr {format_lr(result.bounds.max_lr)} "
             f"(80% interval {format_lr(low)} .. {format_lr(high)})"
         )
-    lines[0] += f"  from {reliability.sweeps} sweeps, {reliability.steps} steps"
+    sweeps = "1 sweep" if reliability.sweeps == 1 else f"{reliability.sweeps} sweeps"
+    lines[0] += f"  from {sweeps}, {reliability.steps} steps"
     lines.extend(f"  - {reason}" for reason in reliability.reasons)
     return lines
 

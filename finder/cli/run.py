@@ -1,7 +1,7 @@
 """`finder run`: the LR range test with suggestions, bounds and schedule proposals.
 
     finder run [--model fashion_cnn|PATH.keras] [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
-               [--optimizer sgd --opt momentum=0.9] [--budget 1500 | --lr-range 1e-4 10]
+               [--optimizer sgd --opt momentum=0.9] [--budget 300 | --lr-range 1e-4 10]
                [--steps 500] [--repeats 3] [--batch-size 64] [--out finder-out] [--json]
                [--train] [--tensorboard DIR] [--mlflow] [--verbose]
 
@@ -33,7 +33,7 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 )
 @options.sweep_click_options(
     lr_range_help="First and last learning rate of the sweep. Default: found automatically.",
-    budget_help="Auto range: optimizer steps for all sweeps (default 1500, at most the plan).",
+    budget_help=options.BUDGET_HELP,
     repeats_help="Sweeps over different batch orders; the median curve is reported.",
 )
 @click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
@@ -152,6 +152,7 @@ def run(
                 result = history.range_test_result
             else:
                 result = run_spec(spec, progress=progress)
+            progress.finish(result.steps_run)
         result_path = result.save(out / "result.json")
         curve_path = out / "curve.png"
         plot_range_test(result, path=curve_path)

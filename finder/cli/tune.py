@@ -3,7 +3,7 @@
     finder tune [--model fashion_cnn|PATH.keras]
                 [--data fashion_mnist_sample|fashion_mnist|PATH.npz]
                 [--optimizer sgd --opt momentum=0.9] [--loss ...] [--metric accuracy]
-                [--result RESULT.json | --budget 1500 | --lr-range 1e-4 10 --steps 300]
+                [--result RESULT.json | --budget 300 | --lr-range 1e-4 10 --steps 300]
                 [--families one_cycle,cyclical,cosine_warmup] [--tuner bayesian]
                 [--max-trials 10] [--epochs 3] [--batch-size 64] [--objective val_loss]
                 [--workers 0] [--out finder-out] [--json]
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 )
 @options.sweep_click_options(
     lr_range_help="Range-test sweep, without --result. Default: found automatically.",
-    budget_help="Auto range: optimizer steps for all sweeps (default 1500).",
+    budget_help=options.BUDGET_HELP,
     repeats_help="Range-test sweeps.",
 )
 @click.option(
@@ -133,6 +133,7 @@ def tune(
         else:
             with console.sweep_progress(total=run.progress_steps) as sweep:
                 result = tuning_range_test(run, search, progress=sweep, dataset=dataset)
+                sweep.finish(result.steps_run)
             written.append(result.save(out / "result.json"))
         with _trial_display(max_trials if tuner_name != "hyperband" else None) as display:
             tuning = run_tune_spec(
