@@ -41,6 +41,7 @@ pytest's `pythonpath`): `from tasks import TASKS, train`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -300,6 +301,35 @@ TASKS: dict[str, Task] = {
         ),
     )
 }
+
+
+# The optimizers Keras ships beyond the seven tasks' families, each as a variant of the digits
+# task (the suite's cheapest: ~5 s a training run), with its Keras default learning rate. Their
+# update rules scale the LR differently: Lion's sign update moves every weight by the LR itself,
+# Adafactor's steps are relative to the weights' scale, Muon orthogonalises the update,
+# Adagrad's and Adadelta's steps shrink with the accumulated squared gradients, Ftrl's
+# regularised leader step follows no curvature at all.
+OPTIMIZER_VARIANTS = (
+    "Lion", "Lamb", "Adafactor", "Nadam", "Adamax", "Adagrad", "Adadelta", "Ftrl", "Muon",
+)  # fmt: skip
+
+
+def _optimizer_variant(base: Task, optimizer: str) -> Task:
+    factory = getattr(keras.optimizers, optimizer)
+    return dataclasses.replace(
+        base,
+        name=f"digits_{optimizer.lower()}",
+        description=f"MLP classifier (128), {optimizer}, scikit-learn digits",
+        make_optimizer=factory,
+        default_lr=float(factory().learning_rate),
+        adaptive=True,
+    )
+
+
+TASKS.update(
+    (variant.name, variant)
+    for variant in (_optimizer_variant(TASKS["digits_rmsprop"], o) for o in OPTIMIZER_VARIANTS)
+)
 
 
 def train(

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         ModelError,
         SchemaError,
         TuningError,
+        UnreliableAnswerWarning,
         UnsafeModelError,
         UnsupportedStrategyError,
     )
@@ -81,6 +82,7 @@ _EXPORTS = {
     "TrialRecord": ("finder.tuning", "TrialRecord"),
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),
+    "UnreliableAnswerWarning": ("finder.errors", "UnreliableAnswerWarning"),
     "UnsafeModelError": ("finder.errors", "UnsafeModelError"),
     "UnsupportedStrategyError": ("finder.errors", "UnsupportedStrategyError"),
     "fit": ("finder.train", "fit"),
@@ -110,6 +112,7 @@ __all__ = [
     "TrialRecord",
     "TuningError",
     "TuningResult",
+    "UnreliableAnswerWarning",
     "UnsafeModelError",
     "UnsupportedStrategyError",
     "fit",

@@ -16,6 +16,9 @@ Exception
     ├── SchemaError(ValueError)              JSON that does not match a finder schema
     ├── TuningError(RuntimeError)            every keras-tuner trial failed
     └── MissingDependencyError(ImportError)  an optional package (mlflow, ...) is not installed
+
+UserWarning
+└── UnreliableAnswerWarning                  finder.fit trains on an answer it calls unreliable
 ```
 """
 
@@ -64,3 +67,8 @@ class MissingDependencyError(FinderError, ImportError):
 
 class UnsupportedStrategyError(ModelError):
     """A model is distributed with a strategy (or backend) the range test cannot drive."""
+
+
+class UnreliableAnswerWarning(UserWarning):
+    """`finder.fit` trains on a range test whose verdict is "unreliable" (the warning names
+    the reasons), or, with no bounds at all, at the optimizer's own learning rate."""

@@ -35,9 +35,9 @@ from finder.defaults import (
     BATCH_SIZE,
     DEFAULT_BUDGET,
     DIVERGENCE,
-    JOB_REPEATS,
     SMOOTHING,
     is_auto,
+    job_repeats,
 )
 from finder.errors import DataError, InvalidArgumentError
 from finder.model_files import load_model_file
@@ -93,7 +93,7 @@ class RunSpec:
     mode: str = "exp"
     smoothing: float = SMOOTHING
     divergence: float = DIVERGENCE
-    repeats: int = JOB_REPEATS
+    repeats: int | None = None
     seed: int = 0
     validation: bool = True
     epochs: int | None = 10
@@ -107,9 +107,10 @@ class RunSpec:
     @property
     def progress_steps(self) -> int:
         """Steps a progress bar counts to: the budget in auto mode, else steps x repeats."""
+        repeats = job_repeats(self.repeats, self.auto)
         if self.auto:
-            return int(self.budget or DEFAULT_BUDGET)
-        return int(self.num_steps) * self.repeats
+            return repeats * int(self.budget or DEFAULT_BUDGET)
+        return int(self.num_steps) * repeats
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -227,6 +228,7 @@ def range_test_options(
     """`finder.range_test`'s keywords for a job (all but the data, plan and validation)."""
     return {
         **{name: getattr(spec, name) for name in RANGE_TEST_FIELDS},
+        "repeats": job_repeats(spec.repeats, spec.auto),
         "budget": spec.budget if spec.auto else None,
         "progress": progress,
         "callbacks": callbacks or (),

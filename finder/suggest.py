@@ -59,6 +59,12 @@ FLOOR_FRACTION = 0.2
 TURN_MARGIN = 2.0
 # Smith: CLR oscillates between max/3..4 and max; a single 1cycle starts around max/10..25.
 MIN_BOUND_DIVISOR = 4.0
+# The turn of a geometric sweep shows about this many steps after the LR became unstable, and
+# the proposals were calibrated on edges read at this many steps per decade; see `lag_factor`.
+LAG_STEPS = 5.0
+REFERENCE_STEPS_PER_DECADE = 80.0
+# The sparsest grid the lag was measured on: sparser ones get its correction, not more.
+LAG_MEASURED_STEPS_PER_DECADE = 20.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,41 @@ def zero_lag_curve(
     return result
 
 
+def lag_factor(lrs: Sequence[float] | np.ndarray) -> float:
+    """How much later than a reference sweep a geometric sweep of this density reads the edge,
+    as the factor that takes it out (1 for a grid as dense as the reference, or not geometric).
+
+    ```
+    d      = steps per decade of the grid
+    factor = 10 ** (-LAG_STEPS * (1 / max(d, 20) - 1 / REFERENCE_STEPS_PER_DECADE))   d < 80
+    ```
+
+    A loss needs a few steps at an unstable LR before it visibly turns up, and on a geometric
+    grid each step raises the LR by 10 ** (1 / d): the turn is seen `LAG_STEPS / d` decades past
+    the edge, a lag that grows as the sweep gets faster. The proposals were calibrated on edges
+    read at 80 to 125 steps per decade, so a faster sweep's edge is brought back to 80's.
+    `LAG_STEPS` (5) comes from the recorded sweeps of the suite's tasks
+    (`python bench/edge_precision.py`, its `lag` section): a 20-steps-per-decade pass read the
+    edge later than the median curve of 80-per-decade sweeps on five of seven tasks, by 5 to 7
+    steps' worth, at the same place on one, and earlier on a BatchNorm ResNet, the task least
+    sensitive to a low peak (its best 1cycle peak sits above the edge); the median over tasks
+    is about 5. On 22 steps per decade (a 100-step budget) the factor is 0.70; on 66 (300
+    steps) 0.97. Below 20 steps per decade, where the lag was not measured, the correction
+    stays at 20's (0.63): on least squares, whose loss blows up within a step or two of the
+    edge, extrapolating it to fastai's 12.5 put the bound a decade below divergence.
+    """
+    grid = np.asarray(lrs, dtype=np.float64)
+    if len(grid) < 3 or grid[0] <= 0 or grid[-1] <= grid[0]:
+        return 1.0
+    ratios = grid[1:] / grid[:-1]
+    if not np.allclose(ratios, ratios[0], rtol=1e-6):
+        return 1.0  # a linear grid: no constant density to correct for
+    per_decade = max(LAG_MEASURED_STEPS_PER_DECADE, 1.0 / math.log10(float(ratios[0])))
+    if per_decade >= REFERENCE_STEPS_PER_DECADE:
+        return 1.0
+    return float(10 ** (-LAG_STEPS * (1.0 / per_decade - 1.0 / REFERENCE_STEPS_PER_DECADE)))
+
+
 def smith_bounds(
     lrs: np.ndarray,
     losses: np.ndarray,
@@ -159,6 +200,7 @@ def smith_bounds(
     min_divisor: float = MIN_BOUND_DIVISOR,
     half_width_fraction: float = ZERO_LAG_HALF_WIDTH,
     floor_fraction: float = FLOOR_FRACTION,
+    lag_steps: float = LAG_STEPS,
 ) -> Bounds:
     """Smith's bounds from the RAW losses of a sweep.
 
@@ -166,7 +208,7 @@ def smith_bounds(
     z       = zero_lag_curve(losses), trimmed like the suggestions
     floor   = the run of points around argmin z with z <= min z + 0.2 (z_0 - min z)
     edge_lr = sqrt(lr[floor start] * lr[floor end])   # where the loss stops falling and
-                                                       # turns up: the edge of stability
+              * lag_factor(lrs)                        # turns up: the edge of stability
     max_lr  = edge_lr / turn_margin                    # turn_margin = 2
     min_lr  = max_lr / min_divisor                     # min_divisor = 4 (CLR's max/3..4)
     ```
@@ -207,11 +249,24 @@ def smith_bounds(
         return Bounds(None, None, why_no_fall(curve))
     first, last = floor_span(curve, floor_fraction)
     edge_lr = math.sqrt(float(window_lrs[first]) * float(window_lrs[last]))
+    if lag_steps:
+        edge_lr *= lag_factor(lrs) ** (lag_steps / LAG_STEPS)
     max_lr = edge_lr / turn_margin
     note = None
     if last == len(curve) - 1:
         note = "the loss was still falling at the end of the range: max_lr is a lower estimate"
     return Bounds(max_lr / min_divisor, max_lr, note, edge_lr)
+
+
+def prior_bounds(edge_lr: float, turn_margin: float = TURN_MARGIN) -> Bounds:
+    """Bounds from a prior edge, not a measured one (`finder.rangetest.auto_range`: a loss that
+    neither fell nor diverged); the note says so."""
+    max_lr = edge_lr / turn_margin
+    note = (
+        f"no edge measured (the loss neither fell nor diverged): edge_lr {edge_lr:.3g} is a "
+        "prior from the optimizer's own LR, not a reading of this model"
+    )
+    return Bounds(max_lr / MIN_BOUND_DIVISOR, max_lr, note, edge_lr)
 
 
 def floor_span(curve: np.ndarray, fraction: float = FLOOR_FRACTION) -> tuple[int, int]:

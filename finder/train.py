@@ -18,6 +18,7 @@ from its start; the plan is sized from the training data the way Keras batches i
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,16 @@ from typing import Any
 import keras
 
 from finder.defaults import AUTO, is_auto
-from finder.errors import InvalidArgumentError
+from finder.errors import InvalidArgumentError, UnreliableAnswerWarning
 from finder.plot import plot_range_test
 from finder.propose import Proposal, attach_proposals, propose_schedules
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
-from finder.rangetest.model_state import innermost_optimizer, require_compiled
+from finder.rangetest.model_state import (
+    initial_learning_rate,
+    innermost_optimizer,
+    require_compiled,
+)
 from finder.rangetest.result import RangeTestResult
 
 KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
@@ -80,11 +85,15 @@ def fit(
 
     Returns:
         The `History` of `model.fit`, with `range_test_result` (`RangeTestResult`) and
-        `proposal` (the `Proposal` trained with) attached.
+        `proposal` (the `Proposal` trained with; None when the test found no bounds and the
+        model trained with the optimizer's own learning rate) attached.
+
+    Warns:
+        UnreliableAnswerWarning: the test's verdict is "unreliable" (the warning names the
+            reasons), or it found no bounds and the optimizer keeps its own learning rate.
 
     Raises:
-        InvalidArgumentError: `epochs < 1`, a refused `fit` argument, or a range test with no
-            bounds to propose from (its `bounds.note` says why).
+        InvalidArgumentError: `epochs < 1` or a refused `fit` argument.
         ModelError: the model is not compiled.
     """
     _check(model, epochs, fit_kwargs)
@@ -92,13 +101,15 @@ def fit(
     result = _range_test(
         model, x, y, batch_size, validation_data, epochs * steps_per_epoch, range_test_options
     )
-    if result.bounds.max_lr is None:
-        raise InvalidArgumentError(
-            f"The range test found no bounds to train with: {result.bounds.note}"
-        )
     attach_proposals(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    proposal = propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)[0]
-    use_schedule(model, proposal)
+    proposal = (
+        propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)[0]
+        if result.bounds.max_lr is not None
+        else None
+    )
+    _warn_if_unreliable(result, model)
+    if proposal is not None:
+        use_schedule(model, proposal)
     if save_dir is not None:
         save(result, proposal, Path(save_dir))
     history = model.fit(
@@ -107,12 +118,33 @@ def fit(
         epochs=epochs,
         batch_size=batch_size,
         validation_data=validation_data,
-        callbacks=[*callbacks, *proposal.callbacks()],
+        callbacks=[*callbacks, *(proposal.callbacks() if proposal else ())],
         **fit_kwargs,
     )
     history.range_test_result = result
     history.proposal = proposal
     return history
+
+
+def _warn_if_unreliable(result: RangeTestResult, model: keras.Model) -> None:
+    """Warn (`UnreliableAnswerWarning`) when the model trains on an answer the test calls
+    unreliable, or, with no bounds, on the optimizer's own learning rate."""
+    reliability = result.reliability
+    if reliability is None or reliability.reliable:
+        return
+    reasons = "; ".join(reliability.reasons)
+    if result.bounds.max_lr is None:
+        rate = initial_learning_rate(model.optimizer)
+        message = (
+            "finder.fit: the range test found no bounds, so the model trains with the "
+            f"optimizer's own learning rate ({rate:.3g}) as compiled: {reasons}"
+            if rate is not None
+            else "finder.fit: the range test found no bounds; the optimizer is unchanged: "
+            + reasons
+        )
+    else:
+        message = f"finder.fit: training on an unreliable range test: {reasons}"
+    warnings.warn(message, UnreliableAnswerWarning, stacklevel=3)
 
 
 def _check(model: Any, epochs: Any, fit_kwargs: Mapping[str, Any]) -> None:
@@ -175,11 +207,13 @@ def use_schedule(model: keras.Model, proposal: Proposal) -> None:
     model.make_train_function(force=True)
 
 
-def save(result: RangeTestResult, proposal: Proposal, directory: Path) -> list[Path]:
-    """Write `result.json`, `curve.png` and `proposal.json` into `directory`."""
+def save(result: RangeTestResult, proposal: Proposal | None, directory: Path) -> list[Path]:
+    """Write `result.json`, `curve.png` and `proposal.json` (when there is one) into
+    `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = [result.save(directory / "result.json"), directory / "curve.png"]
     plot_range_test(result, path=paths[1])
-    paths.append(directory / "proposal.json")
-    paths[2].write_text(json.dumps(proposal.to_dict(), indent=2))
+    if proposal is not None:
+        paths.append(directory / "proposal.json")
+        paths[2].write_text(json.dumps(proposal.to_dict(), indent=2))
     return paths

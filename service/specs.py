@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finder.defaults import DEFAULT_BUDGET
+from finder.defaults import DEFAULT_BUDGET, job_repeats
 from service.models import (
     FindLRCreate,
     RangeTestCreate,
@@ -84,9 +84,10 @@ def tune_spec(body: TuneCreate, *, model_path: str | None, data_path: str | None
 
 def range_test_steps(body: RangeTestCreate) -> int:
     """Optimizer steps of the range test when no sweep stops early (the auto range's budget)."""
+    repeats = job_repeats(body.repeats, body.range.auto)
     if body.range.auto:
-        return body.range.budget or DEFAULT_BUDGET
-    return body.repeats * int(body.range.num_steps)
+        return repeats * (body.range.budget or DEFAULT_BUDGET)
+    return repeats * int(body.range.num_steps)
 
 
 def total_steps(body: RangeTestCreate) -> int:

@@ -7,6 +7,7 @@ an explicit 40-step sweep so that every test takes seconds.
 from __future__ import annotations
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -177,3 +178,61 @@ def test_finder_run_train_trains_and_saves_the_model(tmp_path):
     assert model.optimizer._learning_rate.get_config()["max_lr"] == pytest.approx(
         result.bounds.edge_lr
     )
+
+
+def test_the_readme_model_on_a_three_epoch_plan_trains_with_a_proposal_for_100_steps():
+    """The quick start's model and data, `finder.fit(epochs=3)`: a 189-step plan, so a 100-step
+    test. Plain SGD's loss on this CNN barely starts falling in 100 steps (by about 2% before it
+    turns, at the edge of the 1% a curve must fall by), so on one machine the test reads an edge
+    and on another it falls back to a prior it labels as one: either way it answers, costs at
+    most 100 steps, and warns exactly when its verdict is "unreliable"."""
+    from finder.data import load_fashion_mnist_sample
+    from finder.zoo import build_model
+
+    data = load_fashion_mnist_sample()
+    model = build_model("fashion_cnn", seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(), loss="sparse_categorical_crossentropy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", finder.UnreliableAnswerWarning)
+        history = finder.fit(model, data.x_train, data.y_train, epochs=3, batch_size=64, verbose=0)
+    result = history.range_test_result
+    warned = [w for w in caught if issubclass(w.category, finder.UnreliableAnswerWarning)]
+    assert bool(warned) == (result.reliability.verdict == "unreliable")
+    if result.bounds.note and "prior" in result.bounds.note:
+        assert warned
+    assert result.extra_steps == result.steps_run <= 100
+    assert history.proposal is not None and history.proposal.family == "one_cycle"
+    assert history.proposal.plan.total_steps == 3 * 63
+    assert int(model.optimizer.iterations) == 3 * 63
+    assert len(history.history["loss"]) == 3
+
+
+def test_fit_warns_when_the_labels_do_not_depend_on_the_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8)).astype("float32")
+    y = rng.integers(0, 2, size=2000)  # drawn independently of x: nothing generalises
+    x_val = rng.normal(size=(500, 8)).astype("float32")
+    y_val = rng.integers(0, 2, size=500)
+    model = make_model(keras.optimizers.Adam())
+    with pytest.warns(finder.UnreliableAnswerWarning, match="predicting the labels"):
+        history = finder.fit(
+            model, x, y, epochs=2, batch_size=32, validation_data=(x_val, y_val), verbose=0
+        )
+    assert history.range_test_result.reliability.verdict == "unreliable"
+    assert history.range_test_result.extra_steps <= 100
+
+
+def test_fit_on_a_loss_that_is_nan_from_the_start_stops_the_test_at_once_and_says_why():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = rng.normal(size=(512, 1)).astype("float32")
+    y[::7] = np.nan  # every batch of 32 holds a NaN target
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    result = finder.range_test(model, x, y, batch_size=32, plan_steps=1000)
+    assert result.steps_run <= 50
+    assert result.bounds.max_lr is None
+    reason = result.reliability.reasons[0]
+    assert reason.startswith("non-finite loss at step 1, lr ")
+    assert result.auto["stop"] == "not_finite" and result.auto["sweeps"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -12,8 +13,16 @@ from typing import Any, TypeVar, cast
 import click
 
 from finder.cli import quiet
-from finder.defaults import AUTO, EXPLICIT_STEPS, JOB_REPEATS
-from finder.errors import FinderError
+from finder.defaults import (
+    AUTO,
+    DEFAULT_BUDGET,
+    EXPLICIT_STEPS,
+    JOB_REPEATS,
+    MAX_STEPS_PER_DECADE,
+    MIN_PLAN_BUDGET,
+    PLAN_FRACTION,
+)
+from finder.errors import FinderError, UnreliableAnswerWarning
 
 DEFAULT_OUT = "finder-out"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,8 +58,10 @@ def one_line_errors(debug: bool) -> Iterator[None]:
 @contextmanager
 def training_command(debug: bool, verbose: bool) -> Iterator[None]:
     """`one_line_errors` around a command that trains, TensorFlow loaded first (its start-up
-    logs dropped unless `verbose`, `finder.cli.quiet`)."""
-    with one_line_errors(debug):
+    logs dropped unless `verbose`, `finder.cli.quiet`). `finder.fit`'s warning on an unreliable
+    answer is silenced: the command prints the verdict and its reasons before it trains."""
+    with one_line_errors(debug), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableAnswerWarning)
         quiet.load_tensorflow(verbose)
         yield
 
@@ -98,6 +109,12 @@ def model_options(*, data_help: str, optimizer_help: str, loss_help: str) -> Cal
     return decorate
 
 
+BUDGET_HELP = (
+    f"Auto range: optimizer steps for all sweeps. Default: {PLAN_FRACTION:.0%} of the training "
+    f"plan, at least {MIN_PLAN_BUDGET}; {DEFAULT_BUDGET} without a plan."
+)
+
+
 def sweep_click_options(
     *, lr_range_help: str, budget_help: str, repeats_help: str
 ) -> Callable[[F], F]:
@@ -116,11 +133,15 @@ def sweep_click_options(
             type=int,
             default=None,
             help=f"Optimizer steps per sweep. Default: {EXPLICIT_STEPS} with --lr-range, "
-            "else 80 per decade.",
+            f"else as dense as the budget allows (at most {MAX_STEPS_PER_DECADE} per decade).",
         ),
         click.option("--budget", type=int, default=None, help=budget_help),
         click.option(
-            "--repeats", type=int, default=JOB_REPEATS, show_default=True, help=repeats_help
+            "--repeats",
+            type=int,
+            default=None,
+            help=f"{repeats_help} Default: {JOB_REPEATS} with --lr-range; the auto range sweeps "
+            "as its budget allows.",
         ),
     ]
     return lambda function: _apply(options, function)
@@ -164,7 +185,7 @@ def sweep_options(
 
 
 def run_spec_fields(
-    source: dict[str, Any], batch_size: int, repeats: int, seed: int
+    source: dict[str, Any], batch_size: int, repeats: int | None, seed: int
 ) -> dict[str, Any]:
     """The `RunSpec` fields that `finder run` and `finder tune` read the same way: the
     `source` of `model_options`, the batch size, the sweeps and the seed."""

@@ -1,52 +1,68 @@
-"""The auto range test: no range to guess, steps spent where the answer is, a stated certainty.
+"""The auto range test: no range to guess, priced like a warm-up, always a stated outcome.
 
 `finder.range_test` runs this when `min_lr`, `max_lr` or `num_steps` is `"auto"` (the
-default). It needs no range from the user and works in two phases, inside a step budget:
+default). It needs no range from the user and spends a step budget sized to the run it
+prepares:
 
-1. **Coarse pass.** One fast sweep from `START_LR` (1e-7, below any optimizer's useful rate)
-   upwards at `COARSE_STEPS_PER_DECADE` (20) steps per decade, with no upper end but the
-   safety `CEILING_LR` (1e4), until the loss has clearly diverged: non-finite, the EMA
-   (beta `COARSE_SMOOTHING` = 0.9, a lag of ~9 steps, half a decade) above 4x its minimum,
-   or a DEAD network (the recorder's dead rule: back within 25% of its starting level after
-   falling by >= 30%, as a classifier stuck at chance level). A range too narrow or too wide
-   cannot happen: the sweep ends where this model and optimizer diverge.
-2. **Refining sweeps.** From the LR `d` where the coarse pass diverged and its turn `t` (its
-   `edge_lr`, never above `d / 10`; `d / 10` when its loss never fell, as happens when a fast
-   sweep runs past the edge before the model has learned anything), every further sweep
-   restarts from the restored model and covers
+```
+budget = budget                          when given (larger budgets on request)
+       = max(0.1 * plan_steps, 100)      with a training plan (finder.fit, finder run, jobs)
+       = 300                             without one
+```
 
-   ```
-   lo = t / 10 ** DECADES_BELOW        (2.5 decades below the turn: the loss must fall first)
-   hi = d * 10 ** DECADES_ABOVE        (half a decade past the coarse divergence)
-   n  = ceil(log10(hi / lo) * REFINE_STEPS_PER_DECADE) + 1     (80 per decade)
-   ```
+fastai's `lr_find` and Lightning's `Tuner.lr_find` spend 100 steps; a test that costs more
+than a tenth of the run it prepares is a second training run in disguise.
 
-   each stopped at its own divergence, in a fresh batch order. A sweep this dense measures the
-   edge nearly the way the reference sweeps that calibrated the proposals did (125 steps per
-   decade, see BENCHMARKS.md); 80 rather than 125 buys more sweeps inside the budget, and the
-   spread of the edge shrinks with the square root of their number. After each sweep, the
-   jackknife over the sweeps so far gives the 80% interval of the median curve's edge
-   (`finder.rangetest.reliability`); sweeping stops once at least `MIN_SWEEPS` (4) sweeps put it
-   within +-15%, or when the budget cannot pay for another.
+**One grid, as dense as the budget allows.** Every sweep climbs the same geometric grid
 
-The budget (optimizer steps, all sweeps together) is `DEFAULT_BUDGET` (1,500: `fashion_cnn` +
-SGD on full Fashion-MNIST finishes within it), never more than `PLAN_FRACTION` (1x) of the
-training plan when one is given: a range test that costs more than the run it prepares is a
-training run in disguise (the issue that asked for this cap saw 1,500 steps, seven times a
-220-step plan, on scikit-learn's digits). When the budget cannot pay for a single refining
-sweep, the coarse pass is the curve, and the verdict says so. No refining sweep reads more than
-`MAX_SWEEP_PASSES` (4) passes over the training data: past that, on small data the training
-loss measures memorisation, not the learning rate (scikit-learn's digits: the training loss
-was 0.01 by lr 2e-3 while the validation loss fell until 0.018). On such data the sweeps get
-fewer steps per decade; below `MIN_STEPS_PER_DECADE` (40) the verdict says the data was too
-small for a trustworthy curve.
-The validation curve (when validation data is given) is scored during the first refining sweep.
-A refining sweep is cut short only if it outlasts every earlier one when the budget is nearly
-spent; it then counts as stopped where it was cut in the median curve.
+```
+start = anchor / 10 ** ANCHOR_DECADES_BELOW       (anchor: the optimizer's own LR, 2 decades)
+d     = min(MAX_STEPS_PER_DECADE, (budget - 1) / SPAN_DECADES)   steps per decade (<= 80)
+grid  = start .. ceiling (1e4) at d steps per decade
+```
 
-Explicit values replace their part of the plan: `min_lr` is the coarse pass's start,
-`max_lr` its ceiling (and the refining sweeps' upper end), `num_steps` the steps of each
-refining sweep.
+and stops at its own divergence (non-finite loss, the EMA 4x its minimum, or a dead network).
+The anchor is the learning rate the model was compiled with (a schedule's initial value):
+Keras's defaults, which most users keep, are each optimizer's authors' "works generally"
+value, and on every task of the benchmark suite the edge of stability sat 1.5x to 60x above
+it (BENCHMARKS.md), so two decades below leaves room for the loss to fall before it turns,
+while the 1e-7 of fastai's test spends half its steps in decades where no optimizer moves.
+`SPAN_DECADES` (4.5) covers the start up to 300x the anchor, past every suite task's divergence.
+
+When the first sweep leaves enough budget for another as long, further sweeps climb the same
+grid in fresh batch orders; the median curve of all sweeps is read, and with four or more the
+jackknife interval of its edge (`finder.rangetest.reliability`) stops the test once within
++-15%. On a budget of 100 steps there is one sweep of ~22 steps per decade; on 300, one of ~66;
+the full Fashion-MNIST plan (938 steps) pays for two or three at 80.
+
+**The edge of a fast sweep is read late.** A loss takes a few steps at an unstable LR to turn
+up visibly, and a geometric sweep raises the LR by a factor 10 ** (1 / d) per step, so the
+turn is seen about `LAG_STEPS / d` decades past the edge. `finder.suggest.smith_bounds` takes
+that lag out (see `finder.suggest.lag_factor`).
+
+**Never empty-handed, never wasteful.**
+- A non-finite loss before the loss fell stops the test at once, with the step and LR.
+- A first sweep that diverged within its first decade without falling started too high (an
+  anchor far above this model's edge): one more sweep starts `RETRY_DECADES` (3) lower.
+- A loss that never fell says so, with what to try (`budget=`, `min_lr=`).
+- A loss that neither fell nor diverged within the budget (plain SGD on a CNN can take a
+  hundred steps to start learning) still gets bounds, from a prior, not a measurement:
+
+  ```
+  edge_lr = min(PRIOR_PEAK_MULTIPLE * anchor, survived / PRIOR_SURVIVAL_MARGIN)
+  ```
+
+  with `survived` the last LR the sweep reached without diverging. `PRIOR_PEAK_MULTIPLE` (10)
+  is the median, over the suite's seven tasks, of the best 1cycle peak of the grid oracle
+  divided by the optimizer's default LR (1x to 100x; BENCHMARKS.md); the survival margin
+  (10) keeps it a decade below anything the sweep saw. The bounds' note and the verdict say it
+  is a prior, and `finder.fit` warns.
+- No sweep reads more than `MAX_SWEEP_PASSES` (4) passes over the training data: past that,
+  on small data the training loss measures memorisation, not the learning rate (scikit-learn's
+  digits: the training loss was 0.01 by lr 2e-3 while the validation loss fell until 0.018).
+
+Explicit values replace their part: `min_lr` is the grid's start, `max_lr` its ceiling,
+`num_steps` the steps of the grid from start to ceiling.
 """
 
 from __future__ import annotations
@@ -58,32 +74,39 @@ from typing import Any
 
 import numpy as np
 
-from finder.defaults import DEFAULT_BUDGET
+from finder.defaults import (
+    DEFAULT_BUDGET,
+    MAX_STEPS_PER_DECADE,
+    MIN_PLAN_BUDGET,
+    PLAN_FRACTION,
+)
 from finder.errors import InvalidArgumentError
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.reliability import TOLERANCE, is_tight, jackknife_interval, median_edge
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
-from finder.suggest import smith_bounds
+from finder.suggest import NOT_LEARNING, smith_bounds
 
-START_LR = 1e-7
 CEILING_LR = 1e4
-PLAN_FRACTION = 1.0
+# When the optimizer's LR cannot be read (a custom schedule that fails at step 0).
+FALLBACK_ANCHOR = 1e-3
+ANCHOR_DECADES_BELOW = 2.0
+SPAN_DECADES = 4.5
+MIN_STEPS_PER_DECADE = 5
+RETRY_DECADES = 3.0
 MAX_SWEEP_PASSES = 4
-COARSE_STEPS_PER_DECADE = 20
-COARSE_SMOOTHING = 0.9
-REFINE_STEPS_PER_DECADE = 80
-MIN_STEPS_PER_DECADE = 40
-DECADES_BELOW = 2.5
-DECADES_ABOVE = 0.5
 MIN_SWEEPS = 4
-# Share of the budget the coarse pass may use, and the fewest steps a sweep is worth running.
-COARSE_SHARE = 0.4
+# The fewest steps a further sweep is worth running.
 MIN_SWEEP_STEPS = 16
 # Window of the dead-network rule: a tenth of a decade of the sweep, at least 10 steps (the
 # mean of fewer noisy batch losses wanders too far).
 DEAD_WINDOW_DECADES = 0.1
 DEAD_WINDOW_MIN = 10
+# The stop rule's EMA lags by beta / (1 - beta) steps; on a fast sweep that many steps span
+# decades, so its beta is capped to keep the lag within this many decades of the grid.
+STOP_LAG_DECADES = 0.25
+PRIOR_PEAK_MULTIPLE = 10.0
+PRIOR_SURVIVAL_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -111,45 +134,88 @@ def limits(budget: int | None, plan_steps: int | None, steps_per_pass: int | Non
             )
         if value is not None and value < 1:
             raise InvalidArgumentError(f"Argument `{name}` must be >= 1. Received: {value}")
-    total = DEFAULT_BUDGET if budget is None else budget
-    reason = "default budget" if budget is None else "budget given"
-    if plan_steps is not None and math.floor(PLAN_FRACTION * plan_steps) < total:
-        total = max(1, math.floor(PLAN_FRACTION * plan_steps))
-        reason = f"{PLAN_FRACTION:.0%} of the {plan_steps}-step training plan"
+    if budget is not None:
+        total, reason = budget, "budget given"
+    elif plan_steps is not None:
+        total = max(MIN_PLAN_BUDGET, math.floor(PLAN_FRACTION * plan_steps))
+        reason = (
+            f"{PLAN_FRACTION:.0%} of the {plan_steps}-step training plan"
+            if total > MIN_PLAN_BUDGET
+            else f"the minimum of {MIN_PLAN_BUDGET} steps for a {plan_steps}-step plan"
+        )
+    else:
+        total, reason = DEFAULT_BUDGET, "default budget"
     cap = MAX_SWEEP_PASSES * steps_per_pass if steps_per_pass else None
     return Limits(budget=total, sweep_cap=cap, reason=reason)
+
+
+def anchor_start(anchor: float | None) -> float:
+    """The grid's first LR: `ANCHOR_DECADES_BELOW` decades below the optimizer's LR."""
+    usable = anchor if anchor is not None and math.isfinite(anchor) and anchor > 0 else None
+    return (usable or FALLBACK_ANCHOR) / 10**ANCHOR_DECADES_BELOW
+
+
+def density(
+    limit: Limits, num_steps: int | None, start: float, ceiling: float, *, cap: bool = True
+) -> float:
+    """Steps per decade of the grid: what the budget (and, with `cap`, the data's pass cap)
+    pays for over `SPAN_DECADES`, at most `MAX_STEPS_PER_DECADE`; `num_steps` over
+    start..ceiling when given."""
+    if num_steps is not None:
+        return (num_steps - 1) / math.log10(ceiling / start)
+    steps = limit.budget
+    if cap and limit.sweep_cap is not None:
+        steps = min(steps, limit.sweep_cap)
+    return max(MIN_STEPS_PER_DECADE, min(MAX_STEPS_PER_DECADE, (steps - 1) / SPAN_DECADES))
+
+
+def grid(start: float, ceiling: float, per_decade: float) -> np.ndarray:
+    """A geometric grid from `start` to `ceiling` at `per_decade` steps per decade."""
+    steps = max(2, math.ceil(math.log10(ceiling / start) * per_decade) + 1)
+    return sweep_lrs(start, ceiling, steps)
+
+
+def stop_smoothing(smoothing: float, per_decade: float) -> float:
+    """The stop rule's EMA beta: the caller's, capped so its lag spans at most
+    `STOP_LAG_DECADES` of the grid (module docstring)."""
+    lag_steps = max(1.0, STOP_LAG_DECADES * per_decade)
+    return min(smoothing, lag_steps / (lag_steps + 1))
 
 
 @dataclass
 class AutoOutcome:
     """The sweeps of an auto range test and what decided them."""
 
-    coarse_lrs: np.ndarray
-    coarse: SweepRun
     lrs: np.ndarray
     runs: list[SweepRun]
     edges: list[float | None]
     limits: Limits
     reasons: list[str] = field(default_factory=list)
     stop: str = "tight"
+    retried: bool = False
+    anchor_lr: float | None = None
+    prior_edge: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The `auto` section of the result JSON."""
-        steps = len(self.lrs)
+        first = self.runs[0]
         return {
             **self.limits.to_dict(),
             "stop": self.stop,
+            "retried": self.retried,
+            "anchor_lr": self.anchor_lr,
+            "prior_edge_lr": self.prior_edge,
             "coarse": {
-                "lrs": [float(v) for v in self.coarse_lrs[: len(self.coarse.losses)]],
-                "losses": list(self.coarse.losses),
-                "stop_reason": self.coarse.stop_reason,
-                "stopped_at_lr": self.coarse.stopped_at_lr,
-                "steps_run": self.coarse.steps_run,
+                "lrs": [float(v) for v in self.lrs[: len(first.losses)]],
+                "losses": list(first.losses),
+                "stop_reason": first.stop_reason,
+                "stopped_at_lr": first.stopped_at_lr,
+                "steps_run": first.steps_run,
             },
             "window": {
                 "min_lr": float(self.lrs[0]),
                 "max_lr": float(self.lrs[-1]),
-                "num_steps": steps,
+                "num_steps": len(self.lrs),
                 "steps_per_decade": steps_per_decade(self.lrs),
             },
             "sweeps": len(self.runs),
@@ -176,45 +242,10 @@ def sweep_edge(lrs: np.ndarray, run: SweepRun) -> float | None:
     return smith_bounds(lrs[: len(run.losses)], np.asarray(run.losses)).edge_lr
 
 
-def coarse_grid(start_lr: float, ceiling_lr: float, limit: Limits) -> np.ndarray:
-    """The coarse pass's grid: 20 steps per decade, fewer when the budget demands it.
-
-    The pass cap does not apply: one fast sweep that only locates the divergence cannot learn
-    the data by heart."""
-    steps = math.ceil(math.log10(ceiling_lr / start_lr) * COARSE_STEPS_PER_DECADE) + 1
-    return sweep_lrs(
-        start_lr, ceiling_lr, max(2, min(steps, math.floor(COARSE_SHARE * limit.budget)))
-    )
-
-
-def refine_grid(
-    coarse_lrs: np.ndarray,
-    coarse: SweepRun,
-    *,
-    start_lr: float,
-    ceiling_lr: float,
-    num_steps: int | None,
-    limit: Limits,
-) -> np.ndarray:
-    """The refining sweeps' grid around the coarse pass's turn (module docstring)."""
-    diverged_at = coarse.stopped_at_lr if coarse.stopped_at_lr is not None else ceiling_lr
-    turn = sweep_edge(coarse_lrs, coarse) if len(coarse.losses) else None
-    turn = min(turn if turn is not None else diverged_at, diverged_at / 10)
-    low = max(start_lr, turn / 10**DECADES_BELOW)
-    high = min(ceiling_lr, diverged_at * 10**DECADES_ABOVE)
-    if high <= low * 1.01:
-        low, high = max(start_lr, high / 10**DECADES_BELOW), max(high, low * 10)
-    steps = num_steps or math.ceil(math.log10(high / low) * REFINE_STEPS_PER_DECADE) + 1
-    if limit.sweep_cap is not None:
-        steps = min(steps, max(2, limit.sweep_cap))
-    return sweep_lrs(low, high, max(2, steps))
-
-
-def affords_sweep(remaining: int, earlier: Sequence[int], expected: int, grid_steps: int) -> bool:
-    """Whether `remaining` steps pay for another refining sweep: one as long as the longest
-    `earlier` sweep (before the first, `expected`: where the coarse pass diverged), never more
-    than the `grid_steps`, and at least `MIN_SWEEP_STEPS`."""
-    needed = max(earlier) if earlier else expected
+def affords_sweep(remaining: int, earlier: Sequence[int], grid_steps: int) -> bool:
+    """Whether `remaining` steps pay for another sweep as long as the longest `earlier` one
+    (never more than the `grid_steps`), and at least `MIN_SWEEP_STEPS`."""
+    needed = max(earlier) if earlier else grid_steps
     return remaining >= max(MIN_SWEEP_STEPS, min(needed, grid_steps))
 
 
@@ -227,81 +258,129 @@ def run_auto(
     limit: Limits,
     smoothing: float,
     divergence: float,
+    anchor_lr: float | None = None,
     min_sweeps: int = MIN_SWEEPS,
     tolerance: float = TOLERANCE,
 ) -> AutoOutcome:
-    """Run the coarse pass and the refining sweeps on `session` (module docstring)."""
-    coarse_lrs = coarse_grid(start_lr, ceiling_lr, limit)
-    coarse = session.sweep(
-        coarse_lrs,
-        mode="exp",
-        repeat=0,
-        repeats=1,
-        smoothing=COARSE_SMOOTHING,
-        divergence=divergence,
-        score_validation=False,
-        dead_window=_dead_window(coarse_lrs),
-        phase="coarse",
-        budget=limit.budget,
-        limit=limit.budget,
-    )
-    lrs = refine_grid(
-        coarse_lrs,
-        coarse,
-        start_lr=start_lr,
-        ceiling_lr=ceiling_lr,
-        num_steps=num_steps,
-        limit=limit,
-    )
-    outcome = AutoOutcome(coarse_lrs, coarse, lrs, [], [], limit)
-    if coarse.stop_reason == "completed" and len(coarse.losses) == len(coarse_lrs):
-        outcome.reasons.append(
-            f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
-        )
-    density = steps_per_decade(lrs)
-    if limit.sweep_cap is not None and density < MIN_STEPS_PER_DECADE and not num_steps:
-        outcome.reasons.append(
-            f"too little data for a trustworthy curve: {limit.sweep_cap // MAX_SWEEP_PASSES} "
-            f"batches per pass allow only {density:.0f} steps per decade in a sweep of at "
-            f"most {MAX_SWEEP_PASSES} passes (want >= {MIN_STEPS_PER_DECADE}); use a smaller "
-            "batch size or more data"
-        )
-    expected = int(np.searchsorted(lrs, coarse.stopped_at_lr or lrs[-1])) + 1
+    """Run the sweeps of the auto range test on `session` (module docstring); `anchor_lr` is
+    the optimizer's own LR (None when unknown: `FALLBACK_ANCHOR`)."""
+    per_decade = density(limit, num_steps, start_lr, ceiling_lr)
+    lrs = grid(start_lr, ceiling_lr, per_decade)
+    beta = stop_smoothing(smoothing, per_decade)
+    outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor_lr)
+    first = _sweep(session, lrs, outcome, beta, divergence, score_validation=True)
+    if _started_too_high(lrs, first, outcome.edges[0]) and _affordable(session, limit):
+        # The loss blew up before it could fall: the anchor sits above this model's edge.
+        lrs = grid(start_lr / 10**RETRY_DECADES, ceiling_lr, per_decade)
+        outcome = AutoOutcome(lrs, [], [], limit, retried=True, anchor_lr=anchor_lr)
+        first = _sweep(session, lrs, outcome, beta, divergence, score_validation=True)
+    if first.stop_reason == "non_finite" and outcome.edges[0] is None:
+        outcome.stop = "not_finite"
+        outcome.reasons.append(not_finite_reason(lrs, first))
+        return outcome
+    if outcome.edges[0] is None:
+        outcome.stop = "never_fell"
+        reason = never_fell_reason(lrs, first, limit)
+        outcome.reasons.append(reason)
+        # A flat curve will stay flat at any LR: no prior stands in for a model that does not
+        # see its inputs.
+        if first.stop_reason == "completed" and first.losses and reason != NOT_LEARNING:
+            survived = float(lrs[len(first.losses) - 1])
+            anchor = start_lr * 10**ANCHOR_DECADES_BELOW if anchor_lr is None else anchor_lr
+            outcome.prior_edge = min(PRIOR_PEAK_MULTIPLE * anchor, survived / PRIOR_SURVIVAL_MARGIN)
+        return outcome
     while True:
         remaining = limit.budget - session.steps_run
         earlier = [run.steps_run for run in outcome.runs]
-        if not affords_sweep(remaining, earlier, expected, len(lrs)):
-            outcome.stop = "budget"
-            break
-        run = session.sweep(
-            lrs,
-            mode="exp",
-            repeat=len(outcome.runs) + 1,
-            repeats=0,
-            smoothing=smoothing,
-            divergence=divergence,
-            score_validation=not outcome.runs,
-            dead_window=_dead_window(lrs),
-            phase="refine",
-            budget=limit.budget,
-            limit=remaining,
-        )
-        outcome.runs.append(run)
-        outcome.edges.append(sweep_edge(lrs, run))
         if len(outcome.runs) >= min_sweeps and _tight(lrs, outcome.runs, tolerance):
             outcome.stop = "tight"
             break
-    if not outcome.runs:
-        outcome.lrs, outcome.runs = coarse_lrs, [coarse]
-        outcome.edges = [sweep_edge(coarse_lrs, coarse)]
+        if not affords_sweep(remaining, earlier, len(lrs)):
+            outcome.stop = "budget"
+            break
+        _sweep(session, lrs, outcome, beta, divergence, score_validation=False)
+    # A sweep the budget ended after its loss turned has its edge; one whose loss was still
+    # falling says so in the bounds' note.
+    if first.stop_reason == "completed" and len(first.losses) == len(lrs):
         outcome.reasons.append(
-            f"the step budget ({limit.budget}, {limit.reason}) paid only for the coarse pass: "
-            "its fast sweep reads the edge too late; give a larger budget or plan"
+            f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
         )
-    elif outcome.stop == "budget":
+    wanted = density(limit, None, start_lr, ceiling_lr, cap=False)
+    if num_steps is None and limit.sweep_cap is not None and per_decade < wanted:
         outcome.reasons.append(
-            f"the step budget ({limit.budget}, {limit.reason}) was spent after "
-            f"{len(outcome.runs)} refining sweep(s), before the 80% interval of edge_lr was "
-            f"within +-{100 * tolerance:.0f}%"
+            f"too little data: {limit.sweep_cap // MAX_SWEEP_PASSES} batches per pass allow "
+            f"only {per_decade:.0f} steps per decade in a sweep of at most "
+            f"{MAX_SWEEP_PASSES} passes; use a smaller batch size or more data"
         )
     return outcome
+
+
+def _sweep(
+    session: SweepSession,
+    lrs: np.ndarray,
+    outcome: AutoOutcome,
+    smoothing: float,
+    divergence: float,
+    *,
+    score_validation: bool,
+) -> SweepRun:
+    remaining = outcome.limits.budget - session.steps_run
+    cap = outcome.limits.sweep_cap
+    run = session.sweep(
+        lrs,
+        mode="exp",
+        repeat=len(outcome.runs),
+        repeats=0,
+        smoothing=smoothing,
+        divergence=divergence,
+        score_validation=score_validation,
+        dead_window=_dead_window(lrs),
+        phase="sweep",
+        budget=outcome.limits.budget,
+        limit=remaining if cap is None else min(remaining, cap),
+    )
+    outcome.runs.append(run)
+    outcome.edges.append(sweep_edge(lrs, run))
+    return run
+
+
+def _affordable(session: SweepSession, limit: Limits) -> bool:
+    return limit.budget - session.steps_run >= MIN_SWEEP_STEPS
+
+
+def _started_too_high(lrs: np.ndarray, run: SweepRun, edge: float | None) -> bool:
+    """Diverged within the grid's first decade without the loss falling first (a non-finite
+    first loss is not the LR's doing: nothing had been trained yet)."""
+    within_first_decade = run.steps_run <= steps_per_decade(lrs) + 1
+    return (
+        edge is None and run.stop_reason != "completed" and within_first_decade and bool(run.losses)
+    )
+
+
+def not_finite_reason(lrs: np.ndarray, run: SweepRun) -> str:
+    """The reason for a test stopped by a non-finite loss before the loss fell."""
+    step = run.steps_run  # the recorder counts the non-finite step but keeps only finite losses
+    lr = run.stopped_at_lr if run.stopped_at_lr is not None else float(lrs[max(0, step - 1)])
+    return (
+        f"non-finite loss at step {step}, lr {lr:.3g}, before the loss fell: the model or "
+        "the data gives NaN or inf (check the inputs and labels for NaN, the loss for the "
+        "labels' format, and layers that divide or take logs); lower LRs will not help"
+    )
+
+
+def never_fell_reason(lrs: np.ndarray, run: SweepRun, limit: Limits) -> str:
+    """What a first sweep whose loss never fell shows, and what to try."""
+    last = float(lrs[max(0, run.steps_run - 1)])
+    note = smith_bounds(lrs[: len(run.losses)], np.asarray(run.losses)).note
+    if note == NOT_LEARNING:
+        return note
+    if run.stop_reason == "completed":
+        return (
+            f"the loss neither fell nor diverged in {run.steps_run} steps up to lr {last:.3g}: "
+            "the model needs more steps before it starts learning (plain SGD on a CNN can "
+            f"take a hundred); give the test more, e.g. budget={4 * limit.budget}"
+        )
+    return (
+        f"the loss diverged at lr {last:.3g} before it fell, from lr {float(lrs[0]):.3g} on: "
+        f"start lower, e.g. min_lr={float(lrs[0]) / 10**RETRY_DECADES:.1g}"
+    )

@@ -10,7 +10,7 @@ from typing import Any, cast
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
 from finder.rangetest import batches as batch_sources
-from finder.rangetest.auto_range import CEILING_LR, DECADES_BELOW, START_LR, Limits
+from finder.rangetest.auto_range import ANCHOR_DECADES_BELOW, CEILING_LR, Limits, anchor_start
 from finder.rangetest.auto_range import limits as auto_limits
 from finder.rangetest.sweep import SWEEP_MODES, validate_sweep
 from finder.schedules import _checks
@@ -24,6 +24,7 @@ class AutoPlan:
     ceiling: float
     steps: int | None
     limit: Limits
+    anchor: float | None = None
 
 
 def check_range(
@@ -36,8 +37,11 @@ def check_range(
     budget: int | None,
     plan_steps: int | None,
     mode: str,
+    anchor_lr: float | None = None,
 ) -> AutoPlan | None:
     """Check the data and the LR range; the auto range's plan, None for an explicit range.
+
+    `anchor_lr` is the optimizer's own learning rate, from which the auto range starts.
 
     Raises:
         InvalidRangeError, InvalidArgumentError, DataError: as `range_test` says.
@@ -56,12 +60,17 @@ def check_range(
             )
         return None
     ceiling = cast(float, CEILING_LR if max_lr == AUTO else max_lr)
-    # A ceiling below the default start moves the start down with it.
-    start = cast(float, min(START_LR, ceiling / 10**DECADES_BELOW) if min_lr == AUTO else min_lr)
+    # A ceiling below the anchored start moves the start down with it.
+    start = cast(
+        float,
+        min(anchor_start(anchor_lr), ceiling / 10**ANCHOR_DECADES_BELOW)
+        if min_lr == AUTO
+        else min_lr,
+    )
     steps = cast(int | None, None if num_steps == AUTO else num_steps)
     validate_sweep(start, ceiling, 2 if steps is None else steps, "exp")
     limit = auto_limits(budget, plan_steps, batch_sources.steps_per_pass(x, y, batch_size))
-    return AutoPlan(float(start), float(ceiling), steps, limit)
+    return AutoPlan(float(start), float(ceiling), steps, limit, anchor_lr)
 
 
 def validate_options(

@@ -201,3 +201,18 @@ def install_train_step(model: keras.Model, train_step: Any) -> None:
     """Make `fit` trace `train_step` instead of the model's own until `ModelState.restore`."""
     model.train_step = train_step
     model.train_function = None
+
+
+def initial_learning_rate(optimizer: Any) -> float | None:
+    """The learning rate `optimizer` was given: a float's value, a schedule's at step 0, None
+    when it cannot be read (a custom schedule that fails there)."""
+    rate = innermost_optimizer(optimizer)._learning_rate
+    try:
+        schedule = isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
+        value = rate(0) if schedule else rate
+        # A Keras variable's own `numpy()`: numpy's conversion of one warns under numpy 2.
+        value = value.numpy() if hasattr(value, "numpy") else keras.ops.convert_to_numpy(value)
+        # float32 variables hold 0.01 as 0.0099999998: read back the decimal it was given
+        return float(f"{float(value):.7g}")
+    except Exception:  # noqa: BLE001 - any failure means "unknown": the auto range has a fallback
+        return None

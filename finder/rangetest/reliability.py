@@ -132,6 +132,8 @@ class Reliability:
         sweeps: sweeps the estimate rests on.
         steps: optimizer steps the whole test used.
         sweep_edges: each sweep's own `edge_lr` (None where its loss never fell).
+        signals: the numbers the verdict read (`finder.rangetest.verdict`): the chance
+            loss, the held-out floor, the sweeps' spread, the validation curve's turn.
     """
 
     verdict: str
@@ -143,6 +145,7 @@ class Reliability:
     sweep_edges: list[float | None] = field(default_factory=list)
     confidence: float = CONFIDENCE
     tolerance: float = TOLERANCE
+    signals: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reliable(self) -> bool:
@@ -159,6 +162,7 @@ class Reliability:
             "sweep_edges": list(self.sweep_edges),
             "confidence": self.confidence,
             "tolerance": self.tolerance,
+            "signals": dict(self.signals),
         }
 
     @classmethod

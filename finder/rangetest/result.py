@@ -54,7 +54,9 @@ class RangeTestResult(JsonDocument):
         val_lrs, val_losses: the optional validation curve (first repeat), else None.
         stop_reason: "completed", "diverged" or "non_finite".
         stopped_at_lr: LR of the step that stopped the sweep, None when completed.
-        steps_run: optimizer steps executed over all repeats (the test's cost).
+        steps_run: optimizer steps executed over all sweeps.
+        extra_steps: the steps the test added to the user's training (its cost): all of
+            `steps_run` for a standalone test, whose model is restored afterwards.
         skipped_steps: steps a loss-scaling optimizer skipped (non-finite scaled gradients,
             mixed_float16), over all sweeps; run, but not recorded and not in `steps_run`.
         wall_time_s: seconds the whole test took; steps_per_second = steps_run / wall_time_s.
@@ -100,6 +102,11 @@ class RangeTestResult(JsonDocument):
     reliability: Reliability | None = None
     auto: dict[str, Any] | None = None
     skipped_steps: int = 0
+    extra_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.extra_steps is None:
+            self.extra_steps = self.steps_run
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON document (plain Python values)."""
@@ -118,6 +125,7 @@ class RangeTestResult(JsonDocument):
                 "stopped_at_lr": self.stopped_at_lr,
                 "steps_run": self.steps_run,
                 "skipped_steps": self.skipped_steps,
+                "extra_steps": self.extra_steps,
                 "wall_time_s": self.wall_time_s,
                 "steps_per_second": self.steps_per_second,
                 "optimizer": self.optimizer,
@@ -149,7 +157,7 @@ class RangeTestResult(JsonDocument):
         stored = {
             f.name: copy.copy(document[f.name])
             for f in fields(cls)
-            if f.name not in ("bounds", "reliability", "auto", "skipped_steps")
+            if f.name not in ("bounds", "reliability", "auto", "skipped_steps", "extra_steps")
         }
         return cls(
             **stored,
@@ -158,6 +166,8 @@ class RangeTestResult(JsonDocument):
             auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
             # absent from v2 documents written before it was added: none were skipped then
             skipped_steps=document.get("skipped_steps", 0),
+            # absent from documents written before it was added: every step was extra then
+            extra_steps=document.get("extra_steps", document["steps_run"]),
         )
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:

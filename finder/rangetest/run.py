@@ -6,11 +6,13 @@ The test trains the user's model while the learning rate grows geometrically (se
 it was (see `finder.rangetest.session`) and reads suggestions and bounds off the curve (see
 `finder.suggest`) and a verdict on how sure they are (see `finder.rangetest.reliability`).
 
-By default the range is automatic (see `finder.rangetest.auto_range`): a coarse pass finds where the
-loss diverges, then dense sweeps around the turn run until the bound is known to +-15% or the step
-budget is spent. With an explicit `min_lr`, `max_lr` and `num_steps` the test sweeps exactly that
-range `repeats` times, over different batch orders, and reports the median curve with its spread
-(see `finder.rangetest.repeats`)."""
+By default the range is automatic (see `finder.rangetest.auto_range`): sweeps climb from two
+decades below the optimizer's own LR until the loss diverges, as densely as a budget priced
+like a warm-up allows (a tenth of the training plan, at least 100 steps; 300 without a plan).
+With an explicit `min_lr`, `max_lr` and `num_steps` the test sweeps exactly that range `repeats`
+times, over different batch orders, and reports the median curve with its spread (see
+`finder.rangetest.repeats`). The verdict (`finder.rangetest.verdict`) says whether the first
+proposal can be trusted."""
 
 from __future__ import annotations
 
@@ -28,22 +30,30 @@ from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
 from finder.rangetest.auto_range import (
     MIN_SWEEPS,
-    REFINE_STEPS_PER_DECADE,
+    SPAN_DECADES,
     AutoOutcome,
+    density,
+    limits,
     run_auto,
     sweep_edge,
 )
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
 from finder.rangetest.distribution import check_strategy
-from finder.rangetest.model_state import innermost_optimizer, require_compiled
+from finder.rangetest.model_state import (
+    initial_learning_rate,
+    innermost_optimizer,
+    require_compiled,
+)
 from finder.rangetest.recorder import SweepProgress, SweepRun
-from finder.rangetest.reliability import assess, jackknife_interval
+from finder.rangetest.reliability import jackknife_interval
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
-from finder.suggest import SUGGESTION_NAMES, suggest
+from finder.rangetest.verdict import assess_result, chance_loss
+from finder.suggest import SUGGESTION_NAMES, prior_bounds, suggest
 
-DEFAULT_VALIDATION_POINTS = 20
+# Validation scores per sweep (each costs a pass over `validation_samples`).
+VALIDATION_POINTS = 20
 DEFAULT_VALIDATION_SAMPLES = 512
 
 
@@ -78,11 +88,11 @@ def range_test(
     random-seed and metric state, optimizer slots, `iterations`, and the original learning
     rate or schedule object are all exactly as before.
 
-    By default the range is found automatically (`finder.rangetest.auto_range`): a coarse pass from
-    1e-7 upwards until the loss diverges, then dense sweeps around the turn until the 80%
-    interval of `edge_lr` is within +-15% or the step `budget` is spent. With `min_lr`,
-    `max_lr` and `num_steps` all given, the test sweeps exactly that range `repeats` times.
-    Either way `result.reliability` says how sure the bound is.
+    By default the range is found automatically (`finder.rangetest.auto_range`): sweeps from two
+    decades below the optimizer's own LR up to where the loss diverges, within a step budget of
+    a tenth of `plan_steps` (at least 100; 300 without a plan). With `min_lr`, `max_lr` and
+    `num_steps` all given, the test sweeps exactly that range `repeats` times. Either way
+    `result.reliability` says whether the first proposal can be trusted, and why not.
 
     ```python
     model = finder.zoo.build_model("fashion_cnn", seed=0)
@@ -99,27 +109,29 @@ def range_test(
         batch_size: int. Samples per step for array input (datasets bring their own).
             Defaults to `64`.
         min_lr: float or "auto". First learning rate of the sweep; in auto mode the start of
-            the coarse pass (1e-7 when "auto"). Defaults to `"auto"`.
+            the grid (two decades below the optimizer's LR when "auto"). Defaults to `"auto"`.
         max_lr: float or "auto". Last learning rate of the sweep; in auto mode the ceiling
             of all sweeps (1e4 when "auto"). Defaults to `"auto"`.
         num_steps: int or "auto". Optimizer steps per sweep, >= 2; in auto mode the steps of
-            each refining sweep ("auto": 100 per decade). Defaults to `"auto"`.
+            the grid from its start to its ceiling ("auto": as dense as the budget allows, at
+            most 80 per decade). Defaults to `"auto"`.
         budget: int or None. Auto mode: optimizer steps for all sweeps together; None gives
-            1,500. Defaults to `None`.
+            a tenth of `plan_steps` (at least 100), or 300 without a plan. A budget given is
+            used whatever the plan. Defaults to `None`.
         plan_steps: int or None. Auto mode: optimizer steps of the training run this test
-            prepares; the budget never exceeds it. Defaults to `None`.
+            prepares, which sizes the default budget. Defaults to `None`.
         mode: str. `"exp"` (geometric steps) or `"linear"`; auto mode is always geometric.
             Defaults to `"exp"`.
         smoothing: float. EMA coefficient in [0, 1); 0 turns smoothing off. Defaults to `0.98`.
         divergence: float. Stop when the smoothed loss exceeds this multiple of its minimum
             so far; > 1. Defaults to `4.0`.
         repeats: int. Sweeps over different batch orders; > 1 gives the median curve and the
-            spread of every suggestion. In auto mode, the fewest refining sweeps (at least
-            3). Defaults to `1`.
+            spread of every suggestion. In auto mode, the fewest sweeps, paid for: without a
+            `budget`, the default budget times `repeats`. Defaults to `1`.
         seed: int. Seed of the batch order (sweep `r` uses `seed + r`). Defaults to `0`.
         validation_data: (x_val, y_val), a `tf.data.Dataset` or a `PyDataset`, or None. A fixed
             subset of it (`validation_samples`) is scored every `validation_every` steps of the
-            first (auto: first refining) sweep and kept as a second curve. Defaults to `None`.
+            first sweep and kept as a second curve; the verdict reads it. Defaults to `None`.
         validation_every: int or None. Steps between validation scores; None gives about 20
             points per sweep. Defaults to `None`.
         validation_samples: int. Size of the validation subset. Defaults to `512`.
@@ -140,9 +152,23 @@ def range_test(
         DataError: the data cannot be read or cycled.
     """
     auto = is_auto(min_lr, max_lr, num_steps)
-    plan = check_range(x, y, batch_size, min_lr, max_lr, num_steps, budget, plan_steps, mode)
     validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
+    if auto and budget is None and repeats > 1:
+        # Repeats are asked for: they are paid for, never taken from the default budget.
+        budget = repeats * limits(None, plan_steps, None).budget
+    plan = check_range(
+        x,
+        y,
+        batch_size,
+        min_lr,
+        max_lr,
+        num_steps,
+        budget,
+        plan_steps,
+        mode,
+        anchor_lr=initial_learning_rate(model.optimizer),
+    )
     check_strategy(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
@@ -151,8 +177,7 @@ def range_test(
         if validation_data is not None
         else None
     )
-    sweep_length = num_steps if isinstance(num_steps, int) else REFINE_STEPS_PER_DECADE * 3
-    every = validation_every or max(1, sweep_length // DEFAULT_VALIDATION_POINTS)
+    every = validation_every or max(1, round(_sweep_length(plan, num_steps) / VALIDATION_POINTS))
     optimizer_description = _describe_optimizer(model.optimizer)
     if not model.built:
         _build_on_first_batch(model, x, y, batch_size)
@@ -206,7 +231,17 @@ def range_test(
         metadata=dict(metadata or {}),
     )
     result.skipped_steps = session.skipped_steps
-    result.reliability = _verdict(lrs, runs, outcome, result, session.steps_run)
+    result.extra_steps = session.steps_run
+    if outcome is not None and outcome.prior_edge is not None:
+        result.bounds = prior_bounds(outcome.prior_edge)
+    result.reliability = _verdict(
+        lrs,
+        runs,
+        outcome,
+        result,
+        chance=chance_loss(model.loss, y) if y is not None else None,
+        steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+    )
     result.auto = jsonable(outcome.to_dict()) if outcome else None
     return result
 
@@ -233,6 +268,7 @@ def _sweep(
             limit=plan.limit,
             smoothing=smoothing,
             divergence=divergence,
+            anchor_lr=plan.anchor,
             min_sweeps=max(MIN_SWEEPS, repeats),
         )
         return outcome.lrs, outcome.runs, outcome
@@ -253,18 +289,39 @@ def _sweep(
 
 
 def _verdict(
-    lrs: Any, runs: list[SweepRun], outcome: Any, result: RangeTestResult, steps_run: int
+    lrs: Any,
+    runs: list[SweepRun],
+    outcome: AutoOutcome | None,
+    result: RangeTestResult,
+    *,
+    chance: float | None,
+    steps_per_pass: int | None,
 ) -> Any:
-    """The reliability verdict on the sweeps' edges and the bound's jackknife interval."""
+    """The verdict (`finder.rangetest.verdict`) on the finished test."""
     edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
-    return assess(
-        edges,
-        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+    return assess_result(
         edge_lr=result.bounds.edge_lr,
         max_lr=result.bounds.max_lr,
-        steps=steps_run,
+        bounds_note=result.bounds.note,
+        sweep_edges=edges,
+        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+        val_losses=result.val_losses,
+        first_lrs=lrs,
+        first_losses=runs[0].losses,
+        chance=chance,
+        steps_per_pass=steps_per_pass,
+        steps=result.steps_run,
         extra_reasons=outcome.reasons if outcome else (),
     )
+
+
+def _sweep_length(plan: AutoPlan | None, num_steps: int | str) -> float:
+    """Steps of a sweep up to its divergence, as the validation curve's spacing expects them:
+    an explicit sweep's, or the auto grid's over its span."""
+    if plan is None:
+        return float(num_steps)
+    per_decade = density(plan.limit, plan.steps, plan.start, plan.ceiling)
+    return min(plan.limit.budget, per_decade * SPAN_DECADES)
 
 
 def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
@@ -376,5 +433,7 @@ def _combined_stop(
     if length == num_steps:
         return "completed", None
     reasons = [r.stop_reason for r in runs if r.stop_reason != "completed"]
+    if not reasons:  # every sweep was cut by the step budget, none reached its end
+        return "completed", None
     reason = max(set(reasons), key=reasons.count)
     return reason, float(lrs[length]) if length < num_steps else None

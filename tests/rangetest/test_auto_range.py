@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 import finder
+from finder.defaults import DEFAULT_BUDGET, MIN_PLAN_BUDGET
 from finder.errors import InvalidArgumentError
-from finder.rangetest.auto_range import CEILING_LR, START_LR, limits
+from finder.rangetest.auto_range import (
+    ANCHOR_DECADES_BELOW,
+    CEILING_LR,
+    MAX_STEPS_PER_DECADE,
+    anchor_start,
+    limits,
+)
 from finder.rangetest.reliability import jackknife_interval, median_edge
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import smith_bounds
@@ -22,6 +29,9 @@ from tests.utils.factories import dense_regressor, small_classifier
 pytestmark = pytest.mark.backend_neutral
 
 DATA = Path(__file__).resolve().parent / "data"
+# How closely float32 curves recorded on one x86 machine match another's (see their test).
+CURVE_RTOL = 1e-4
+CURVE_ATOL = 1e-6
 
 
 def all_values(model: keras.Model) -> list[np.ndarray]:
@@ -36,21 +46,22 @@ def test_auto_mode_brackets_the_analytic_divergence_lr_from_no_range(least_squar
     assert max_lr is not None
     assert least_squares.divergence_lr / 10 < max_lr < least_squares.divergence_lr
     auto = result.auto
-    # It started far below and ran until the loss diverged, well past 1 / lambda_max.
-    assert auto["coarse"]["lrs"][0] == pytest.approx(START_LR)
+    # It started two decades below SGD's own LR (0.01) and ran until the loss diverged, past
+    # 1 / lambda_max, within the default budget and so without a plan.
+    assert auto["coarse"]["lrs"][0] == pytest.approx(0.01 / 10**ANCHOR_DECADES_BELOW)
+    assert auto["anchor_lr"] == pytest.approx(0.01)
     assert auto["coarse"]["stop_reason"] == "diverged"
     assert auto["coarse"]["stopped_at_lr"] > least_squares.divergence_lr
-    assert auto["sweeps"] >= 4
+    assert auto["budget"] == DEFAULT_BUDGET
     assert result.config["min_lr"] == "auto" and result.config["num_steps"] == "auto"
     # Every sweep restarted from, and the test ended at, the model as it was given.
     for old, new in zip(before, all_values(model), strict=True):
         np.testing.assert_array_equal(old, new)
     reliability = result.reliability
-    assert reliability.steps == result.steps_run <= 1500
-    assert reliability.edge_interval[0] <= result.bounds.edge_lr <= reliability.edge_interval[1]
+    assert reliability.steps == result.steps_run == result.extra_steps <= DEFAULT_BUDGET
 
 
-def test_a_model_that_cannot_learn_is_unreliable_with_a_reason_and_no_number():
+def test_a_model_that_cannot_learn_is_unreliable_and_any_number_is_a_labelled_prior():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4096, 16)).astype("float32")
     y = rng.integers(0, 4, size=4096)  # labels independent of the inputs, balanced
@@ -62,10 +73,15 @@ def test_a_model_that_cannot_learn_is_unreliable_with_a_reason_and_no_number():
         ]
     )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    result = finder.range_test(model, x, y, batch_size=64, budget=600)
-    assert result.bounds.max_lr is None and result.bounds.edge_lr is None
+    held_out = (rng.normal(size=(512, 16)).astype("float32"), rng.integers(0, 4, size=512))
+    result = finder.range_test(model, x, y, batch_size=64, budget=600, validation_data=held_out)
+    # The loss neither fell nor diverged: the bounds are a prior, and say so.
+    assert result.bounds.edge_lr == pytest.approx(10 * 0.01)
+    assert "prior" in result.bounds.note
     assert result.reliability.verdict == "unreliable"
-    assert result.reliability.reasons[0] == "the loss never fell: no bound to trust"
+    reasons = " ".join(result.reliability.reasons)
+    assert "neither fell nor diverged" in reasons
+    assert "predicting the labels' frequencies" in reasons
     assert result.steps_run <= 600
 
 
@@ -83,18 +99,27 @@ def test_the_budget_is_never_exceeded(least_squares, budget):
 def test_a_training_plan_caps_the_budget_and_the_verdict_says_why(least_squares):
     model = dense_regressor(inputs=least_squares.x.shape[1])
     result = finder.range_test(
-        model, least_squares.x, least_squares.y, batch_size=64, plan_steps=120
+        model, least_squares.x, least_squares.y, batch_size=64, plan_steps=3000
     )
-    assert result.steps_run <= 120
-    assert result.auto["reason"] == "100% of the 120-step training plan"
-    assert result.reliability.verdict == "unreliable"
-    assert any("budget" in reason for reason in result.reliability.reasons)
+    assert result.steps_run == result.extra_steps <= 300
+    assert result.auto["reason"] == "10% of the 3000-step training plan"
+    # However short the plan, the test gets the 100 steps an LR finder needs.
+    short = finder.range_test(
+        dense_regressor(inputs=least_squares.x.shape[1]),
+        least_squares.x, least_squares.y, batch_size=64, plan_steps=120,
+    )  # fmt: skip
+    assert short.steps_run <= MIN_PLAN_BUDGET
+    assert short.auto["reason"] == "the minimum of 100 steps for a 120-step plan"
+    assert short.bounds.max_lr is not None
 
 
 def test_limits_respect_budget_plan_and_data_passes():
-    assert limits(None, None, 100).budget == 1500
-    assert limits(None, 800, 100).budget == 800
+    assert limits(None, None, 100).budget == DEFAULT_BUDGET == 300
+    assert limits(None, 800, 100).budget == MIN_PLAN_BUDGET == 100
+    assert limits(None, 9380, 100).budget == 938  # a tenth of the plan
     assert limits(400, 8000, None).budget == 400
+    # A budget asked for is a budget given, whatever the plan.
+    assert limits(1500, 189, None).budget == 1500
     assert limits(None, None, 22).sweep_cap == 88  # 4 passes of 22 batches
     with pytest.raises(InvalidArgumentError, match="budget"):
         limits(0, None, 10)
@@ -151,8 +176,11 @@ def test_jackknife_interval_shrinks_with_agreeing_sweeps():
     assert jackknife_interval(lrs, quiet[:3]) is None  # too few sweeps to judge
 
 
-def test_the_default_ceiling_is_far_above_any_useful_rate():
-    assert CEILING_LR >= 1e3 and START_LR <= 1e-6
+def test_the_grid_starts_two_decades_below_the_optimizers_own_rate():
+    assert CEILING_LR >= 1e3
+    assert anchor_start(1e-3) == pytest.approx(1e-5)
+    assert anchor_start(None) == anchor_start(float("nan")) == pytest.approx(1e-5)
+    assert MAX_STEPS_PER_DECADE == 80
 
 
 def test_restore_holds_across_every_auto_sweep_for_a_stateful_model(classification_data):
@@ -187,20 +215,28 @@ def test_explicit_ranges_reproduce_the_curves_written_before_the_auto_range(
         small_classifier(seed=1, optimizer="adam"), xc, yc, batch_size=32, min_lr=1e-5,
         max_lr=1.0, num_steps=30, seed=2,
     )  # fmt: skip
+    # float32 training is not bit-for-bit across x86 machines: its kernels pick other vector
+    # paths and summation orders per CPU, and each step's ~1e-7 rounding grows over tens of
+    # steps (2.2e-6 seen). A real change to what is recorded (a wrong step, another batch
+    # order) moves the curves by far more than 1e-4.
     for name, result in (("sgd_regressor", sgd), ("adam_classifier", adam)):
-        np.testing.assert_allclose(result.losses, golden[name]["losses"], rtol=1e-6)
-        np.testing.assert_allclose(result.smoothed_losses, golden[name]["smoothed"], rtol=1e-6)
+        np.testing.assert_allclose(
+            result.losses, golden[name]["losses"], rtol=CURVE_RTOL, atol=CURVE_ATOL
+        )
+        np.testing.assert_allclose(
+            result.smoothed_losses, golden[name]["smoothed"], rtol=CURVE_RTOL, atol=CURVE_ATOL
+        )
         assert result.stop_reason == golden[name]["stop"]
         # The bounds were read with the rule of that time (+-3% mean, floor at 10% of the drop);
-        # the same curve read with it gives the same bounds.
+        # the same curve read with it gives the same bounds (as close as the curves are).
         then = smith_bounds(
             np.asarray(result.lrs), np.asarray(result.losses),
-            half_width_fraction=0.03, floor_fraction=0.1,
+            half_width_fraction=0.03, floor_fraction=0.1, lag_steps=0,
         )  # fmt: skip
         for key, value in golden[name]["bounds"].items():
             got = then.to_dict()[key]
             assert (
                 got == value
                 if value is None or isinstance(value, str)
-                else (got == pytest.approx(value, rel=1e-6))
+                else (got == pytest.approx(value, rel=CURVE_RTOL))
             )

@@ -7,6 +7,7 @@ from typing import Any, get_args
 import pytest
 from fastapi.testclient import TestClient
 
+from finder.defaults import DEFAULT_BUDGET
 from finder.tuning import result as tuning_result
 from finder.tuning.space import DEFAULT_FAMILIES as LIBRARY_DEFAULT_FAMILIES
 from finder.tuning.space import TUNABLE_FAMILIES
@@ -38,7 +39,7 @@ def test_tuning_defaults(client: TestClient) -> None:
     assert tuning["families"] == list(LIBRARY_DEFAULT_FAMILIES)
     assert (tuning["tuner"], tuning["max_trials"], tuning["epochs"]) == ("bayesian", 6, 3)
     # The auto range's default budget, then one unit per trial epoch.
-    assert response.json()["progress"]["steps_total"] == 1500 + 6 * 3
+    assert response.json()["progress"]["steps_total"] == DEFAULT_BUDGET + 6 * 3
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,9 @@ function sweepText({ range, repeats, batch_size: batchSize }) {
 }
 
 // The service's default budget of an auto range test (finder.defaults.DEFAULT_BUDGET).
-const DEFAULT_BUDGET = 1500;
+const DEFAULT_BUDGET = 300;
+// Sweeps of an explicit range when none were asked for (finder.defaults.JOB_REPEATS).
+const JOB_REPEATS = 3;
 
 function isAuto(range) {
   return [range.min_lr, range.max_lr, range.num_steps].includes("auto");
@@ -33,7 +35,8 @@ function isAuto(range) {
 
 /** The range test's steps when no sweep stops early: the auto range's budget, else steps × repeats. */
 function sweepSteps({ range, repeats }) {
-  return isAuto(range) ? range.budget || DEFAULT_BUDGET : range.num_steps * repeats;
+  if (isAuto(range)) return (repeats || 1) * (range.budget || DEFAULT_BUDGET);
+  return range.num_steps * (repeats || JOB_REPEATS);
 }
 
 function searchText({ tuner, max_trials: trials, epochs, objective, families }) {

@@ -1,0 +1,242 @@
+"""The range test's cost/quality frontier: range-test designs x suite tasks x seeds.
+
+Each design is a way to run the range test before training a task (its budget, its grid).
+For every design, task and seed this script runs the range test as a user would (the task's
+optimizer at its default LR, the task's plan), trains finder's first proposal for the
+task's plan with that seed, and records:
+
+- **cost**: the range test's `extra_steps` (steps it adds to the user's training) as a share
+  of the plan's steps;
+- **quality**: the proposal's validation score against the suite's grid oracle
+  (`bench/suite.py`, same tasks, same seeds, cached in `bench/results/suite.json`) and against
+  the optimizer's default constant LR;
+- **verdict**: the range test's verdict, its reasons, and the features the verdict reads, so
+  that `bench/verdict.py` can tabulate verdict x outcome without re-running anything.
+
+Designs (`DESIGNS`):
+- `dense_multi`: the auto range before the cost cap, as cached by `bench/suite.py`
+  (a coarse pass from 1e-7 and dense refining sweeps, budget up to the whole plan);
+- `fastai_100`: fastai's `lr_find` grid, 100 steps from 1e-7 to 10, one sweep;
+- `anchored_10pct`: finder's default, the anchored auto range at max(10% of the plan, 100);
+- `anchored_30pct`: the same at max(30% of the plan, 300).
+
+Every run is cached in `bench/results/frontier.json` under design, task and seed.
+
+    python bench/frontier.py                               # every design and task
+    python bench/frontier.py --design anchored_10pct --task digits_rmsprop
+    python bench/frontier.py --screen                      # range tests only, no training
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+from common import RESULTS_DIR, machine
+from suite import RESULT_PATH as SUITE_PATH
+from suite import SEEDS, ratio, spec_label, train_spec
+from tasks import TASKS, Task
+
+import finder
+from finder.propose import propose_schedules
+
+RESULT_PATH = RESULTS_DIR / "frontier.json"
+DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
+    "dense_multi": lambda task: None,  # read from the suite's cache
+    "fastai_100": lambda task: {"min_lr": 1e-7, "max_lr": 10.0, "num_steps": 100},
+    "anchored_10pct": lambda task: {"plan_steps": task.plan.total_steps},
+    "anchored_30pct": lambda task: {"budget": max(300, math.floor(0.3 * task.plan.total_steps))},
+}
+WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
+
+
+def range_test(task: Task, seed: int, options: dict[str, Any]) -> finder.RangeTestResult:
+    """The range test a user runs before training `task` with `seed` (`bench/tasks.py`'s
+    `auto_range_test`, with the design's options), on the task's validation data too."""
+    data = task.load_data()
+    keras.backend.clear_session()
+    model = task.build_model(seed)
+    task.compile(model, task.make_optimizer(task.default_lr))
+    return finder.range_test(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=task.batch_size,
+        seed=seed,
+        validation_data=(data.x_val, data.y_val),
+        **options,
+    )
+
+
+def suite_reference(suite: dict[str, Any], name: str) -> dict[str, Any]:
+    """The suite's oracle and default rows for task `name`, and its cached finder row."""
+    rows = suite["tasks"][name]["rows"]
+    return {"oracle": rows["oracle"], "default": rows["default"], "finder": rows["finder"]}
+
+
+def features(result: finder.RangeTestResult) -> dict[str, Any]:
+    """What the verdict reads, kept so that verdict rules can be compared offline."""
+    reliability = result.reliability
+    return {
+        "verdict": reliability.verdict if reliability else None,
+        "reasons": list(reliability.reasons) if reliability else [],
+        "signals": dict(getattr(reliability, "signals", {}) or {}),
+        "edge_lr": result.bounds.edge_lr,
+        "max_lr": result.bounds.max_lr,
+        "sweeps": (result.auto or {}).get("sweeps", 1),
+        "stop": (result.auto or {}).get("stop"),
+    }
+
+
+def run_one(
+    document: dict[str, Any], design: str, task: Task, seed: int, *, screen: bool, path: Path
+) -> dict[str, Any] | None:
+    """One (design, task, seed): the range test and (unless `screen`) the proposal's training."""
+    entry = document.setdefault("runs", {}).setdefault(design, {}).setdefault(task.name, {})
+    key = str(seed)
+    record = entry.get(key)
+    if record is None:
+        options = DESIGNS[design](task)
+        assert options is not None
+        started = time.perf_counter()
+        result = range_test(task, seed, options)
+        seconds = round(time.perf_counter() - started, 1)
+        record = {
+            "seconds": seconds,
+            "steps_run": result.steps_run,
+            "extra_steps": result.extra_steps,
+            **features(result),
+            "result": {**result.to_dict(), "proposals": []},
+            "proposal": None,
+            "score": None,
+        }
+        proposals = (
+            propose_schedules(
+                result,
+                epochs=task.epochs,
+                steps_per_epoch=task.steps_per_epoch,
+                optimizer=task.make_optimizer(task.default_lr),
+            )
+            if result.bounds.max_lr is not None
+            else []
+        )
+        record["proposal"] = proposals[0].spec.to_dict() if proposals else None
+        entry[key] = record
+        _save(document, path)
+        print(
+            f"  {design:15s} {task.name:18s} seed {seed}: {result.extra_steps:>5d} steps, "
+            f"edge {record['edge_lr']}, {record['verdict']} ({seconds:.0f} s)",
+            flush=True,
+        )
+    if not screen and record["score"] is None and record["proposal"] is not None:
+        spec = finder.ScheduleSpec.from_dict(record["proposal"])
+        run = _cached_training(task, spec, seed, document)
+        record.update(score=run["score"], diverged=run["diverged"], label=spec_label(spec, seed))
+        _save(document, path)
+        print(f"  {design:15s} {task.name:18s} seed {seed}: score {run['score']}", flush=True)
+    return record
+
+
+def _cached_training(
+    task: Task, spec: finder.ScheduleSpec, seed: int, document: dict[str, Any]
+) -> dict[str, Any]:
+    """Train `spec` once per (task, spec, seed) across designs."""
+    trained = document.setdefault("trained", {}).setdefault(task.name, {})
+    label = spec_label(spec, seed)
+    if label not in trained:
+        trained[label] = train_spec(task, spec, seed)
+    return dict(trained[label])
+
+
+def summarize(document: dict[str, Any], suite: dict[str, Any]) -> dict[str, Any]:
+    """Per design and task: cost (% of plan), finder / oracle (mean, worst seed), vs default,
+    and each seed's outcome (within 1% of the oracle or not) beside its verdict."""
+    table: dict[str, Any] = {}
+    for design in DESIGNS:
+        table[design] = {}
+        for name, task in TASKS.items():
+            if name not in suite["tasks"]:
+                continue
+            reference = suite_reference(suite, name)
+            oracle = reference["oracle"]["mean"]
+            default = reference["default"]["mean"]
+            plan = task.plan.total_steps
+            if design == "dense_multi":
+                finder_row = reference["finder"]
+                details = finder_row["seeds_detail"]
+                steps = [d["steps_run"] for d in details]
+                scores = _suite_scores(suite, name)
+                verdicts = [d["verdict"] for d in details]
+            else:
+                records = document.get("runs", {}).get(design, {}).get(name, {})
+                seeds = [records.get(str(s)) for s in SEEDS]
+                if any(r is None for r in seeds):
+                    continue
+                steps = [r["extra_steps"] for r in seeds]
+                scores = [r["score"] for r in seeds]
+                verdicts = [r["verdict"] for r in seeds]
+            ratios = [ratio(task, s, oracle) if s is not None else 0.0 for s in scores]
+            mean_score = _mean_or_none(scores)
+            table[design][name] = {
+                "cost": sum(steps) / len(steps) / plan,
+                "vs_oracle": ratio(task, mean_score, oracle) if mean_score else 0.0,
+                "worst_vs_oracle": min(r or 0.0 for r in ratios),
+                "vs_default": ratio(task, mean_score, default) if mean_score else 0.0,
+                "seeds": [
+                    {"ratio": r, "within": (r or 0.0) >= WITHIN, "verdict": v}
+                    for r, v in zip(ratios, verdicts, strict=True)
+                ],
+            }
+    return table
+
+
+def _suite_scores(suite: dict[str, Any], name: str) -> list[float | None]:
+    runs = suite["tasks"][name]["runs"]
+    return [
+        next((run["score"] for label, run in runs.items() if label.startswith("finder:")
+              and label.endswith(f"#{seed}")), None)
+        for seed in SEEDS
+    ]  # fmt: skip
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    if any(v is None for v in values):
+        return None
+    return sum(values) / len(values)  # type: ignore[arg-type]
+
+
+def _save(document: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(document, indent=1, default=float))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--design", action="append", choices=[d for d in DESIGNS if d != "dense_multi"]
+    )
+    parser.add_argument("--task", action="append", choices=sorted(TASKS))
+    parser.add_argument("--seed", action="append", type=int)
+    parser.add_argument("--screen", action="store_true", help="range tests only, no training")
+    parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    args = parser.parse_args(argv)
+    document = json.loads(args.out.read_text()) if args.out.exists() else {}
+    document.update(benchmark="frontier", machine=machine(), seeds=list(SEEDS))
+    suite = json.loads(SUITE_PATH.read_text())
+    designs = args.design or [d for d in DESIGNS if d != "dense_multi"]
+    names = args.task or [n for n in TASKS if n in suite["tasks"]]
+    for design in designs:
+        for name in names:
+            for seed in args.seed or SEEDS:
+                run_one(document, design, TASKS[name], seed, screen=args.screen, path=args.out)
+    document["summary"] = summarize(document, suite)
+    _save(document, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Does the verdict predict the outcome? Verdict x "the first proposal trained within 1% of the
+best schedule we know", over every suite task x seed, plus cases that must be "unreliable".
+
+The outcome of each (task, seed) is read from `bench/results/frontier.json` (finder's default
+design, `anchored_10pct`: its range test, kept whole, and its first proposal's score against the
+suite's grid oracle). The verdict is recomputed from the stored range-test document with the
+verdict code as it is now (`finder.rangetest.verdict.assess_result`), so a change to the rule
+re-scores every run in seconds, without training anything.
+
+The controls are range tests that must come out "unreliable", run here on real (small) Keras
+training: labels drawn independently of the inputs (nothing generalises), a loss that is NaN from
+the first step, and too little data for a sweep (48 samples).
+
+Targets (issue "the answer for the price of a warm-up"): "reliable" on >= 90% of the runs within
+1%, "unreliable" on every run that is not, and on every control.
+
+    python bench/verdict.py              # writes bench/results/verdict.json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keras
+import numpy as np
+from common import RESULTS_DIR, machine, write_result
+from frontier import RESULT_PATH as FRONTIER_PATH
+from frontier import WITHIN
+from suite import RESULT_PATH as SUITE_PATH
+from suite import SEEDS, ratio
+from tasks import TASKS
+
+import finder
+from finder.rangetest import batches
+from finder.rangetest.auto_range import Limits, density, sweep_edge
+from finder.rangetest.recorder import SweepRun
+from finder.rangetest.reliability import jackknife_interval
+from finder.rangetest.verdict import assess_result, chance_loss
+
+DESIGN = "anchored_10pct"
+RESULT_PATH = RESULTS_DIR / "verdict.json"
+
+
+def recomputed(document: dict[str, Any], task_name: str) -> finder.RangeTestResult:
+    """The stored range test with its verdict recomputed by today's rule."""
+    result = finder.RangeTestResult.from_dict(document)
+    task = TASKS[task_name]
+    data = task.load_data()
+    runs = _runs(result)
+    lrs = np.asarray(result.lrs if result.repeats is None else result.lrs)
+    grid = np.asarray((result.auto or {}).get("coarse", {}).get("lrs") or result.lrs)
+    edges = [sweep_edge(grid, run) for run in runs]
+    result.reliability = assess_result(
+        edge_lr=result.bounds.edge_lr,
+        max_lr=result.bounds.max_lr,
+        bounds_note=result.bounds.note,
+        sweep_edges=edges,
+        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+        val_losses=result.val_losses,
+        first_lrs=grid,
+        first_losses=runs[0].losses,
+        chance=chance_loss(task.loss, data.y_train),
+        steps_per_pass=batches.steps_per_pass(data.x_train, None, task.batch_size),
+        steps=result.steps_run,
+        extra_reasons=_auto_reasons(result),
+    )
+    return result
+
+
+def _runs(result: finder.RangeTestResult) -> list[SweepRun]:
+    """Each sweep's raw losses, as `SweepRun`s (the first sweep alone without repeats)."""
+    if result.repeats is None:
+        return [SweepRun(seed=0, losses=list(result.losses))]
+    return [SweepRun(seed=r["seed"], losses=list(r["losses"])) for r in result.repeats["runs"]]
+
+
+# How the auto range's reasons about an empty outcome (`finder.rangetest.auto_range.run_auto`)
+# begin: read from the stored verdict; the others are recomputed from the stored `auto` section.
+EMPTY_OUTCOME_REASONS = ("non-finite loss", "the loss neither fell", "the loss diverged at lr")
+
+
+def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
+    """The auto range's own reasons, as `run_auto` gives them now."""
+    stored = result.reliability.reasons if result.reliability else []
+    reasons = [reason for reason in stored if reason.startswith(EMPTY_OUTCOME_REASONS)]
+    auto = result.auto or {}
+    window = auto.get("window", {})
+    first = auto.get("coarse", {})
+    if first.get("stop_reason") == "completed" and len(first["losses"]) == window["num_steps"]:
+        reasons.append(f"the loss did not diverge up to lr {window['max_lr']:g}")
+    limit = Limits(auto["budget"], auto["sweep_cap"], auto["reason"])
+    wanted = density(limit, None, window["min_lr"], window["max_lr"], cap=False)
+    if limit.sweep_cap is not None and window["steps_per_decade"] < wanted - 1e-9:
+        reasons.append("too little data")
+    return reasons
+
+
+def suite_runs() -> list[dict[str, Any]]:
+    """Every (task, seed) of the default design: its verdict now, and its outcome."""
+    frontier = json.loads(FRONTIER_PATH.read_text())
+    suite = json.loads(SUITE_PATH.read_text())
+    rows = []
+    for name, by_seed in frontier["runs"].get(DESIGN, {}).items():
+        task = TASKS[name]
+        oracle = suite["tasks"][name]["rows"]["oracle"]["mean"]
+        for seed in SEEDS:
+            record = by_seed.get(str(seed))
+            if record is None or record.get("score") is None and record.get("proposal"):
+                continue
+            result = recomputed(record["result"], name)
+            score = record.get("score")
+            value = ratio(task, score, oracle) if score is not None else 0.0
+            rows.append(
+                {
+                    "task": name,
+                    "seed": seed,
+                    "ratio": value,
+                    "within": (value or 0.0) >= WITHIN,
+                    "verdict": result.reliability.verdict,
+                    "reasons": result.reliability.reasons,
+                }
+            )
+    return rows
+
+
+def controls() -> list[dict[str, Any]]:
+    """Range tests that must be "unreliable", on real training."""
+    rng = np.random.default_rng(0)
+    cases = []
+
+    def classifier(inputs: int, classes: int, activation: str = "relu") -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((inputs,)),
+                keras.layers.Dense(64, activation=activation),
+                keras.layers.Dense(classes, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    x = rng.normal(size=(2000, 20)).astype("float32")
+    y = rng.integers(0, 2, size=2000)
+    x_val = rng.normal(size=(500, 20)).astype("float32")
+    y_val = rng.integers(0, 2, size=500)
+    for name, validation in (
+        ("independent labels", (x_val, y_val)),
+        ("independent labels, no validation", None),
+    ):
+        result = finder.range_test(
+            classifier(20, 2), x, y, batch_size=32, plan_steps=600, validation_data=validation
+        )
+        cases.append(_control(name, result))
+    keras.utils.set_random_seed(0)
+    regressor = keras.Sequential([keras.Input((20,)), keras.layers.Dense(1)])
+    regressor.compile(optimizer="adam", loss="mse")
+    targets = rng.normal(size=(2000, 1)).astype("float32")
+    targets[::7] = np.nan  # every batch of 32 holds a NaN target: the loss is NaN at step 1
+    result = finder.range_test(regressor, x, targets, batch_size=32, plan_steps=600)
+    cases.append(_control("NaN loss from the first step", result))
+    digits = TASKS["digits_rmsprop"].load_data()
+    small = finder.range_test(
+        classifier(64, 10), digits.x_train[:48], digits.y_train[:48], batch_size=32,
+        plan_steps=600,
+    )  # fmt: skip
+    cases.append(_control("too little data (48 samples)", small))
+    return cases
+
+
+def _control(name: str, result: finder.RangeTestResult) -> dict[str, Any]:
+    reliability = result.reliability
+    return {
+        "case": name,
+        "verdict": reliability.verdict if reliability else None,
+        "reasons": reliability.reasons if reliability else [],
+        "steps_run": result.steps_run,
+        "signals": reliability.signals if reliability else {},
+    }
+
+
+def confusion(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts of verdict x outcome."""
+    table = {"reliable_within": 0, "reliable_not": 0, "unreliable_within": 0, "unreliable_not": 0}
+    for row in rows:
+        key = f"{row['verdict']}_{'within' if row['within'] else 'not'}"
+        table[key] += 1
+    return table
+
+
+def main() -> None:
+    rows = suite_runs()
+    cases = controls()
+    table = confusion(rows)
+    within = table["reliable_within"] + table["unreliable_within"]
+    payload = {
+        "benchmark": "verdict",
+        "machine": machine(),
+        "design": DESIGN,
+        "within": WITHIN,
+        "confusion": table,
+        "reliable_share_of_within": table["reliable_within"] / within if within else None,
+        "runs": rows,
+        "controls": cases,
+        "command": "python bench/verdict.py",
+    }
+    print(json.dumps({"confusion": table, "controls": [(c["case"], c["verdict"]) for c in cases]}))
+    print(f"wrote {write_result('verdict', payload)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The range test's verdict: will the first proposal train within 1% of the best schedule?
+
+That is what a user wants to know, so the verdict is defined by it and calibrated on the
+benchmark suite (`python bench/verdict.py`: every task x 3 seeds, verdict x outcome, in
+BENCHMARKS.md). "reliable" means none of the reasons below holds; each is something that made
+the first proposal miss on the suite, or a curve that cannot carry a bound at all:
+
+1. **No bound.** The loss never fell, stayed flat, or was not finite (the test's own reason).
+2. **Nothing learned that generalises.** The held-out loss never fell below `CHANCE_MARGIN`
+   (97%) of the chance loss, the loss of always predicting the labels' frequencies (their
+   entropy for cross-entropy, their variance for squared error; `chance_loss`). Held out: the
+   validation curve when there is one, else the sweep's first pass over the training data,
+   where every batch's loss is read before the model trained on it, if that pass reached the
+   edge (before it, the LRs were too small to learn anything, and the check says nothing). A
+   model fitting labels that its inputs do not predict lowers its training loss by memorising,
+   never this one.
+3. **Too little data.** The sweep needed more than `MAX_SWEEP_PASSES` passes over the training
+   data for the density it wanted: its curve measures memorisation as much as the LR.
+4. **The edge is only a lower estimate.** The loss was still falling where the sweep ended
+   (the budget or the ceiling ended it before the turn).
+5. **The sweeps disagree.** With two or more sweeps, their own edges span more than
+   `DISAGREEMENT` (2x) between the 25th and 75th percentile.
+
+What did not predict a miss on the suite, and so does not decide: a wide jackknife interval
+of the edge (still reported with four or more sweeps: tasks whose edge spread 1.3x over seeds
+trained within 0.5% of the oracle); a budget that ended a sweep after its loss had turned; and
+a validation curve whose minimum sat far below the training edge (it flagged two runs that
+trained within 0.3% of the oracle and none of those that missed).
+
+`CHANCE_MARGIN` is 3% below the chance loss, and more where the held-out curve is noisy: a
+model at chance reads within about 1% of it on a validation subset of 512 samples, while on the
+suite the held-out loss fell at least 8% below chance inside the test even where the model had
+barely started learning (plain SGD on `fashion_cnn`, whose training loss fell 4-7% before it
+diverged). On the first pass, read off single batches, the margin is three standard errors of
+the running mean when that is wider.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from finder.rangetest.reliability import (
+    DISAGREEMENT,
+    TOLERANCE,
+    Reliability,
+    disagreement,
+)
+from finder.suggest import ZERO_LAG_HALF_WIDTH, zero_lag_curve
+
+CHANCE_MARGIN = 0.97
+NOISE_MARGIN = 3.0
+# Losses whose chance level `chance_loss` knows, by the name Keras gives them.
+_CROSS_ENTROPY = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+_BINARY = ("binary_crossentropy",)
+_SQUARED = ("mean_squared_error", "mse")
+_ABSOLUTE = ("mean_absolute_error", "mae")
+MAX_LABELS = 100_000
+
+
+def loss_name(loss: Any) -> str | None:
+    """The Keras name of a compiled loss (a string, a `Loss`, or a loss function), or None."""
+    if isinstance(loss, str):
+        return loss
+    for attribute in ("name", "__name__"):
+        name = getattr(loss, attribute, None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def chance_loss(loss: Any, y: Any) -> float | None:
+    """The loss of always predicting the labels' frequencies (or mean), None when unknown.
+
+    ```
+    sparse / categorical cross-entropy:  H(p) = -sum_k p_k ln p_k,  p = class frequencies
+    binary cross-entropy:                mean over outputs of -(q ln q + (1 - q) ln(1 - q))
+    mean squared error:                  mean over outputs of var(y)
+    mean absolute error:                 mean over outputs of mean |y - median(y)|
+    ```
+    """
+    name = loss_name(loss)
+    if name is None or y is None:
+        return None
+    try:
+        labels = np.asarray(y)[:MAX_LABELS]
+    except (TypeError, ValueError):
+        return None
+    if labels.size == 0 or labels.dtype.kind not in "iufb":
+        return None
+    labels = labels.astype(np.float64)
+    if name in _CROSS_ENTROPY:
+        if name == "sparse_categorical_crossentropy":
+            _, counts = np.unique(labels.reshape(-1), return_counts=True)
+            p = counts / counts.sum()
+        else:
+            p = labels.reshape(len(labels), -1).mean(axis=0)
+            p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+    flat = labels.reshape(len(labels), -1)
+    if name in _BINARY:
+        q = np.clip(flat.mean(axis=0), 1e-12, 1 - 1e-12)
+        return float(np.mean(-(q * np.log(q) + (1 - q) * np.log(1 - q))))
+    if name in _SQUARED:
+        return float(np.mean(flat.var(axis=0)))
+    if name in _ABSOLUTE:
+        return float(np.mean(np.abs(flat - np.median(flat, axis=0))))
+    return None
+
+
+def held_out_floor(
+    val_losses: Sequence[float] | None,
+    first_lrs: Sequence[float],
+    first_losses: Sequence[float],
+    steps_per_pass: int | None,
+    edge_lr: float | None,
+) -> tuple[float | None, str]:
+    """The lowest held-out loss the test saw, and where from: the validation curve's minimum,
+    else the zero-lag minimum of the first sweep's first pass over the training data when that
+    pass reached `edge_lr` (None, "none" otherwise)."""
+    if val_losses:
+        return float(min(val_losses)), "validation"
+    first_pass = np.asarray(first_losses[: steps_per_pass or len(first_losses)], dtype=float)
+    reached = edge_lr is not None and len(first_pass) >= 3
+    if not reached or first_lrs[len(first_pass) - 1] < edge_lr:  # type: ignore[operator]
+        return None, "none"
+    return float(zero_lag_curve(first_pass).min()), "first pass"
+
+
+def floor_noise(first_losses: Sequence[float], steps_per_pass: int | None) -> float:
+    """The standard error of the first pass's running mean: the residuals' sd around it over
+    the square root of the points it averages."""
+    first_pass = np.asarray(first_losses[: steps_per_pass or len(first_losses)], dtype=float)
+    if len(first_pass) < 3:
+        return 0.0
+    curve = zero_lag_curve(first_pass)
+    width = 2 * max(1, round(ZERO_LAG_HALF_WIDTH * len(first_pass))) + 1
+    return float(np.std(first_pass - curve) / math.sqrt(width))
+
+
+def assess_result(
+    *,
+    edge_lr: float | None,
+    max_lr: float | None,
+    bounds_note: str | None,
+    sweep_edges: Sequence[float | None],
+    interval: tuple[float, float] | None,
+    val_losses: Sequence[float] | None,
+    first_lrs: Sequence[float],
+    first_losses: Sequence[float],
+    chance: float | None,
+    steps_per_pass: int | None,
+    steps: int,
+    extra_reasons: Sequence[str] = (),
+) -> Reliability:
+    """The verdict (module docstring) on a finished test's curves.
+
+    Args:
+        edge_lr, max_lr, bounds_note: the test's bounds (None when there are none).
+        sweep_edges: each sweep's own edge (None where its loss never fell).
+        interval: the jackknife interval of the edge, or None (fewer than four sweeps).
+        val_losses: the validation curve's losses, or None.
+        first_lrs, first_losses: the first sweep's LR grid and raw losses.
+        chance: the chance loss (`chance_loss`), or None when unknown.
+        steps_per_pass: batches in one pass over the training data, None when unknown.
+        steps: optimizer steps the test used.
+        extra_reasons: reasons the sweeps found (too little data, budget ended the sweep, a
+            non-finite loss, ...).
+    """
+    reasons = list(extra_reasons)
+    signals: dict[str, Any] = {"chance_loss": chance}
+    floor, source = held_out_floor(val_losses, first_lrs, first_losses, steps_per_pass, edge_lr)
+    signals.update(held_out_floor=floor, held_out_source=source)
+    threshold = None
+    if chance is not None:
+        noise = floor_noise(first_losses, steps_per_pass) if source == "first pass" else 0.0
+        threshold = min(CHANCE_MARGIN * chance, chance - NOISE_MARGIN * noise)
+        signals["chance_threshold"] = threshold
+    if edge_lr is None or max_lr is None:
+        if not reasons:  # the auto range explains its own empty outcome
+            reasons.append(f"no bound: {bounds_note or 'the loss never fell'}")
+    else:
+        if threshold is not None and floor is not None and floor > threshold:
+            reasons.append(
+                f"the {source} loss never fell below {threshold:.4g}, clearly under {chance:.4g}, "
+                "the loss of predicting the labels' frequencies: the model learned nothing that "
+                "generalises in these steps (are the labels right for these inputs?)"
+            )
+        if bounds_note:
+            reasons.append(bounds_note)
+        found = [e for e in sweep_edges if e is not None]
+        spread = disagreement(found)
+        signals["sweep_spread"] = spread
+        if spread is not None and spread > DISAGREEMENT:
+            reasons.append(
+                f"the sweeps disagree: the middle half of their edges spans {spread:.1f}x, "
+                f"more than {DISAGREEMENT:g}x"
+            )
+    edge_interval = max_interval = None
+    if interval is not None and edge_lr is not None and max_lr is not None:
+        edge_interval = [min(interval[0], edge_lr), max(interval[1], edge_lr)]
+        max_interval = [v * max_lr / edge_lr for v in edge_interval]
+    return Reliability(
+        verdict="unreliable" if reasons else "reliable",
+        reasons=reasons,
+        edge_interval=edge_interval,
+        max_lr_interval=max_interval,
+        sweeps=len(sweep_edges),
+        steps=steps,
+        sweep_edges=list(sweep_edges),
+        tolerance=TOLERANCE,
+        signals={k: _plain(v) for k, v in signals.items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
