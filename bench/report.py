@@ -524,9 +524,8 @@ def _misses(result: dict[str, Any]) -> list[str]:
         lines.append(
             "- Range-test cost (mean steps per test / the grid's training steps): "
             + "; ".join(costly)
-            + ". The auto budget is min(1,500, the plan's steps), about one training run, "
-            "while the grid trains 13 to 15 runs; 2% of that is about a quarter of a plan, "
-            "too few steps for the refining sweeps on these short plans."
+            + ". The auto budget is a tenth of the plan, at least 100 steps: on plans under "
+            "a thousand steps the 100-step floor is more than 2% of a 13-to-15-run grid."
         )
     return ["", "Where finder misses a target, and why:", "", *lines] if lines else []
 
@@ -626,7 +625,98 @@ def fit(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+DESIGN_NOTES = {
+    "dense_multi": "before the cost cap: coarse pass from 1e-7, refining sweeps at 80/decade, "
+    "budget min(1,500, plan)",
+    "fastai_100": "fastai's grid: one sweep of 100 steps over 1e-7..10",
+    "anchored_10pct": "**finder's default**: one grid from the optimizer's LR / 100, budget "
+    "max(10% of plan, 100)",
+    "anchored_30pct": "the same grid, budget max(30% of plan, 300)",
+}
+
+
+def frontier(result: dict[str, Any]) -> list[str]:
+    summary = result["summary"]
+    lines = [
+        "## The range test's cost against its answer (`bench/frontier.py`)",
+        "",
+        "Per design of the range test and suite task: **cost**, the steps the test adds to the "
+        "user's training as a share of the task's plan (mean over seeds 0-2); **vs oracle**, "
+        "the first proposal's validation score over the grid oracle of `bench/suite.py` (mean "
+        "of 3 seeds; for a loss, oracle / finder), and its **worst seed**; **vs default**, "
+        "over the optimizer's default LR held constant. Targets: >= 0.995 mean, no seed below "
+        "0.99, >= 1 vs default. The `digits_*` rows beyond `digits_rmsprop` are the other "
+        "optimizers Keras ships, on the digits task at their Keras default LR.",
+        "",
+        *[f"- `{name}`: {note}" for name, note in DESIGN_NOTES.items() if name in summary],
+        "",
+        "| design | task | cost | vs oracle | worst seed | vs default | verdicts |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    totals = []
+    for design, tasks in summary.items():
+        met = 0
+        for name, row in tasks.items():
+            ok = (
+                row["vs_oracle"] >= 0.995
+                and row["worst_vs_oracle"] >= 0.99
+                and row["vs_default"] >= 1.0
+            )
+            met += ok
+            verdicts = ", ".join(fmt(seed["verdict"]) for seed in row["seeds"])
+            lines.append(
+                f"| {design} | `{name}` | {row['cost']:.1%} | {_target(row['vs_oracle'], 0.995)} "
+                f"| {_target(row['worst_vs_oracle'], 0.99)} "
+                f"| {_target(row['vs_default'], 1.0)} | {verdicts} |"
+            )
+        if tasks:
+            cost = sum(row["cost"] for row in tasks.values()) / len(tasks)
+            totals.append(
+                f"- {design}: all three targets met on {met} of {len(tasks)} tasks; mean cost "
+                f"{cost:.1%} of the plan."
+            )
+    return [*lines, "", *totals, "", machine_line(result), ""]
+
+
+def verdict(result: dict[str, Any]) -> list[str]:
+    table = result["confusion"]
+    lines = [
+        "## Does the verdict predict the outcome? (`bench/verdict.py`)",
+        "",
+        f"Every suite task x seed of finder's default design (`{result['design']}`): the "
+        "verdict, recomputed from the stored range test with today's rule, against whether "
+        f"the first proposal trained within {1 - result['within']:.0%} of the grid oracle. "
+        'Target: "reliable" on >= 90% of the runs within 1%, "unreliable" on every run '
+        "that is not, and on every control.",
+        "",
+        "| verdict | within 1% | not within 1% |",
+        "|---|---|---|",
+        f"| reliable | {table['reliable_within']} | {table['reliable_not']} |",
+        f"| unreliable | {table['unreliable_within']} | {table['unreliable_not']} |",
+        "",
+        f'"reliable" on {fmt(result["reliable_share_of_within"])} of the runs within 1%.',
+        "",
+        "Runs the verdict gets wrong:",
+        "",
+    ]
+    wrong = [run for run in result["runs"] if (run["verdict"] == "reliable") != run["within"]]
+    lines += [
+        f"- `{run['task']}` seed {run['seed']}: {run['ratio']:.4f} of the oracle, "
+        f"{run['verdict']}" + (f" ({'; '.join(run['reasons'])})" if run["reasons"] else "")
+        for run in wrong
+    ] or ["- none"]
+    lines += ["", 'Controls (real training; each must be "unreliable"):', ""]
+    lines += [
+        f"- {case['case']}: {case['verdict']} after {case['steps_run']} steps: "
+        f"{'; '.join(case['reasons'])}"
+        for case in result["controls"]
+    ]
+    return [*lines, "", machine_line(result), ""]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
+    ("frontier", frontier),
+    ("verdict", verdict),
     ("suite", suite),
     ("fit", fit),
     ("reference_table", reference_table),

@@ -312,6 +312,19 @@ def schedule_free(cache: Cache) -> dict[str, Any] | None:
     }
 
 
+def first_spec(task: Task, result: finder.RangeTestResult) -> ScheduleSpec:
+    """What `finder.fit` trains `task` with after `result`: the first proposal, or, when the
+    test found no bounds, the optimizer's own LR as compiled (a constant)."""
+    if result.bounds.max_lr is None:
+        return ScheduleSpec("constant", {"learning_rate": task.default_lr})
+    return propose_schedules(
+        result,
+        epochs=task.epochs,
+        steps_per_epoch=task.steps_per_epoch,
+        optimizer=task.make_optimizer(task.default_lr),
+    )[0].spec
+
+
 def finder_row(cache: Cache) -> dict[str, Any]:
     task = cache.task
     runs, details = [], []
@@ -327,16 +340,9 @@ def finder_row(cache: Cache) -> dict[str, Any]:
             steps = document["steps_run"]
             print(f"  {task.name:18s} {key:48s} {steps:>6d} steps ({seconds:.0f} s)")
         result = finder.RangeTestResult.from_dict(tests[key]["result"])
-        proposal = propose_schedules(
-            result,
-            epochs=task.epochs,
-            steps_per_epoch=task.steps_per_epoch,
-            optimizer=task.make_optimizer(task.default_lr),
-        )[0]
-        label = "finder:" + spec_label(proposal.spec, seed)
-        runs.append(
-            cache.run(label, lambda spec=proposal.spec, seed=seed: train_spec(task, spec, seed))
-        )
+        spec = first_spec(task, result)
+        label = "finder:" + spec_label(spec, seed)
+        runs.append(cache.run(label, lambda spec=spec, seed=seed: train_spec(task, spec, seed)))
         details.append(
             {
                 "seed": seed,
@@ -344,7 +350,7 @@ def finder_row(cache: Cache) -> dict[str, Any]:
                 "edge_lr": result.bounds.edge_lr,
                 "max_lr": result.bounds.max_lr,
                 "verdict": None if result.reliability is None else result.reliability.verdict,
-                "proposal": proposal.spec.to_dict(),
+                "proposal": spec.to_dict(),
             }
         )
     return {

@@ -399,7 +399,8 @@ def auto_range_test(
 ) -> Any:
     """finder's auto range test as a user would run it before training `task` with `seed`:
     the model built with `seed`, the task's optimizer at its default LR, no range arguments,
-    and the task's plan as `plan_steps`. Returns the `RangeTestResult`.
+    the task's plan as `plan_steps`, and its validation data (which the verdict reads).
+    Returns the `RangeTestResult`.
 
     `order_seed` gives the test's batch order a seed of its own (default: `seed`), and
     `budget` an explicit step budget (default: finder's), for `bench/stability_sources.py`."""
@@ -415,4 +416,5 @@ def auto_range_test(
         seed=seed if order_seed is None else order_seed,
         plan_steps=task.plan.total_steps,
         budget=budget,
+        validation_data=(data.x_val, data.y_val),
     )

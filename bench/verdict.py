@@ -64,6 +64,7 @@ def recomputed(document: dict[str, Any], task_name: str) -> finder.RangeTestResu
         steps_per_pass=batches.steps_per_pass(data.x_train, None, task.batch_size),
         steps=result.steps_run,
         extra_reasons=_auto_reasons(result),
+        update_rule=result.optimizer["name"],
     )
     return result
 

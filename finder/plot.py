@@ -190,8 +190,10 @@ def plot_range_test(
             label=f"25-75% over {repeats['count']} sweeps",
         )
     ax.plot(lrs, smoothed, color="tab:blue", linewidth=2.0, label="loss (smoothed)")
+    # Documents written before the auto range swept one grid kept a separate coarse pass (its
+    # grid starts elsewhere); today's first sweep is one of the curves already drawn.
     coarse = (getattr(result, "auto", None) or {}).get("coarse")
-    if coarse and coarse["lrs"]:
+    if coarse and coarse["lrs"] and not np.isclose(coarse["lrs"][0], lrs[0]):
         ax.plot(
             coarse["lrs"],
             [np.nan if v is None else v for v in coarse["losses"]],

@@ -294,3 +294,17 @@ def test_several_sweeps_show_each_sweeps_range_and_say_where_the_lr_comes_from(t
     assert result.exit_code == 0, result.output
     assert "each sweep alone (2)" in result.stdout
     assert "lr: read off the median of the sweeps' curves" in result.stdout
+
+
+def test_the_quick_start_job_costs_a_hundred_steps_of_its_630_step_plan(tmp_path):
+    """`finder run` on its bundled default (README's quick start): fashion_cnn + SGD on the
+    4,000-image sample, a 10-epoch plan of 630 steps. A tenth of it is under the 100 steps any
+    finder needs, so the test costs 100 steps and says so."""
+    result = CliRunner().invoke(cli, ["run", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.load(tmp_path / "result.json")
+    assert saved.extra_steps == saved.steps_run <= 100
+    assert saved.config["plan_steps"] == 630
+    assert f"cost: {saved.extra_steps} steps added to your training" in result.output
+    assert "of the 630-step plan" in result.output
+    assert saved.proposals and saved.proposals[0]["family"] == "one_cycle"

@@ -45,7 +45,7 @@ stop ("diverged") when  start - best >= DEAD_MIN_DROP * |start|      # it had le
 ```
 
 a raw-loss window rather than the EMA, whose lag (up to 49 steps at beta 0.98) would spend a
-decade of a coarse sweep on a dead network.
+decade of a fast sweep on a dead network.
 
 Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
 skips the update of a step whose scaled gradients are not finite (and halves the scale); the
@@ -179,7 +179,7 @@ class SweepRecorder(keras.callbacks.Callback):
             False when the train step resets them itself (`resetting_train_step`).
         dead_window: int or None. Window of the dead-network stop (module docstring);
             None turns it off. Defaults to `None`.
-        phase: str. Shown in progress: "sweep", or the auto test's "coarse" / "refine".
+        phase: str. Shown in progress (`SweepProgress.label`): "sweep", or another name.
         steps_before: int. Steps the test used before this sweep (for progress).
         budget: int or None. The test's step budget (for progress).
         iteration_counter: callable or None. Called with the model, returns its optimizer's

@@ -71,7 +71,8 @@ class RangeTestResult(JsonDocument):
         metadata: free-form JSON the caller attached.
         proposals: ranked schedule proposals (empty unless a training plan was given).
         reliability: the verdict and the 80% interval of the bound (None in v1 documents).
-        auto: the auto range test's budget, coarse pass and window (None for an explicit
+        auto: the auto range test's budget, first sweep ("coarse", its name in documents
+            written before the auto range swept one grid) and grid (None for an explicit
             range).
     """
 

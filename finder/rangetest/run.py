@@ -37,6 +37,7 @@ from finder.rangetest.auto_range import (
     run_auto,
     sweep_edge,
 )
+from finder.rangetest.calibration import capped_bounds, validated
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
 from finder.rangetest.distribution import check_strategy
 from finder.rangetest.model_state import (
@@ -234,6 +235,9 @@ def range_test(
     result.extra_steps = session.steps_run
     if outcome is not None and outcome.prior_edge is not None:
         result.bounds = prior_bounds(outcome.prior_edge)
+    update_rule = type(innermost_optimizer(model.optimizer)).__name__
+    if not validated(update_rule):
+        result.bounds = capped_bounds(result.bounds, initial_learning_rate(model.optimizer))
     result.reliability = _verdict(
         lrs,
         runs,
@@ -241,6 +245,7 @@ def range_test(
         result,
         chance=chance_loss(model.loss, y) if y is not None else None,
         steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+        update_rule=update_rule,
     )
     result.auto = jsonable(outcome.to_dict()) if outcome else None
     return result
@@ -296,6 +301,7 @@ def _verdict(
     *,
     chance: float | None,
     steps_per_pass: int | None,
+    update_rule: str,
 ) -> Any:
     """The verdict (`finder.rangetest.verdict`) on the finished test."""
     edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
@@ -312,6 +318,7 @@ def _verdict(
         steps_per_pass=steps_per_pass,
         steps=result.steps_run,
         extra_reasons=outcome.reasons if outcome else (),
+        update_rule=update_rule,
     )
 
 

@@ -1,7 +1,7 @@
 """`SweepSession`: one range test's hold on the model, from capture to exact restore.
 
-A range test may run several sweeps over one model: the repeats of an explicit range, or the coarse
-and refining sweeps of the auto range (`finder.rangetest.auto_range`). The session captures the
+A range test may run several sweeps over one model: the repeats of an explicit range, or the
+sweeps of the auto range (`finder.rangetest.auto_range`). The session captures the
 model once, installs each sweep's learning-rate schedule, runs the sweep through `model.fit` with a
 `SweepRecorder`, puts the weights and optimizer state back between sweeps, and restores everything
 (weights, slots, `iterations`, the LR object, the train step) when it closes, also when a sweep

@@ -20,6 +20,8 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    (the budget or the ceiling ended it before the turn).
 5. **The sweeps disagree.** With two or more sweeps, their own edges span more than
    `DISAGREEMENT` (2x) between the 25th and 75th percentile.
+6. **An update rule the suite has not validated** (`finder.rangetest.calibration`): Lamb,
+   Lion, a user's own optimizer; their peak is also capped.
 
 What did not predict a miss on the suite, and so does not decide: a wide jackknife interval
 of the edge (still reported with four or more sweeps: tasks whose edge spread 1.3x over seeds
@@ -43,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from finder.rangetest.calibration import unvalidated_reason, validated
 from finder.rangetest.reliability import (
     DISAGREEMENT,
     TOLERANCE,
@@ -155,6 +158,7 @@ def assess_result(
     steps_per_pass: int | None,
     steps: int,
     extra_reasons: Sequence[str] = (),
+    update_rule: str | None = None,
 ) -> Reliability:
     """The verdict (module docstring) on a finished test's curves.
 
@@ -167,8 +171,9 @@ def assess_result(
         chance: the chance loss (`chance_loss`), or None when unknown.
         steps_per_pass: batches in one pass over the training data, None when unknown.
         steps: optimizer steps the test used.
-        extra_reasons: reasons the sweeps found (too little data, budget ended the sweep, a
-            non-finite loss, ...).
+        extra_reasons: reasons the sweeps found (too little data, a non-finite loss, ...).
+        update_rule: the optimizer's class name (`finder.rangetest.calibration`), or None
+            when unknown.
     """
     reasons = list(extra_reasons)
     signals: dict[str, Any] = {"chance_loss": chance}
@@ -191,6 +196,8 @@ def assess_result(
             )
         if bounds_note:
             reasons.append(bounds_note)
+        if update_rule is not None and not validated(update_rule):
+            reasons.append(unvalidated_reason(update_rule))
         found = [e for e in sweep_edges if e is not None]
         spread = disagreement(found)
         signals["sweep_spread"] = spread

@@ -240,3 +240,14 @@ def test_explicit_ranges_reproduce_the_curves_written_before_the_auto_range(
                 if value is None or isinstance(value, str)
                 else (got == pytest.approx(value, rel=CURVE_RTOL))
             )
+
+
+def test_an_update_rule_the_suite_has_not_validated_is_unreliable_and_its_peak_capped(
+    least_squares,
+):
+    model = dense_regressor(inputs=least_squares.x.shape[1], optimizer=keras.optimizers.Lion())
+    result = finder.range_test(model, least_squares.x, least_squares.y, batch_size=64)
+    assert result.reliability.verdict == "unreliable"
+    assert any("not validated for Lion" in reason for reason in result.reliability.reasons)
+    assert result.bounds.edge_lr is not None
+    assert result.bounds.edge_lr <= 10 * 1e-3 * (1 + 1e-9)  # Lion's own LR is 1e-3

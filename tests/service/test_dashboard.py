@@ -275,6 +275,9 @@ def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server
     )
     assert float(band.locator("rect").get_attribute("width") or 0) > 1
     expect(page.get_by_test_id("suggestions-table")).to_contain_text("valley")
+    # What the test cost: the steps it added to the user's training.
+    cost = page.locator("dl.facts div", has=page.locator("dt", has_text="Cost"))
+    expect(cost.locator("dd")).to_have_text(f"{result['extra_steps']} steps")
     # The verdict (schema v2's reliability) with the API's reasons.
     verdict = page.get_by_test_id("verdict")
     expect(verdict).to_have_class(re.compile(f"verdict-{result['reliability']['verdict']}"))

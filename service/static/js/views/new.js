@@ -171,8 +171,8 @@ function sweepFieldset(fields) {
       fields.add(
         "range.budget",
         "Step budget (auto range)",
-        input({ type: "number", min: 1, step: 1, placeholder: "1500" }),
-        "All sweeps together; never more than the plan.",
+        input({ type: "number", min: 1, step: 1, placeholder: "10% of the plan" }),
+        "All sweeps together; by default a tenth of the plan, at least 100 steps.",
       ),
       fields.add(
         "repeats",

@@ -252,6 +252,14 @@ function suggestionsTable(result) {
   );
 }
 
+/** The steps the test added to the user's training, and their share of the plan it prepared. */
+function costText(result) {
+  const extra = result.extra_steps ?? result.steps_run;
+  const plan = result.config?.plan_steps;
+  if (!plan) return `${extra} steps`;
+  return `${extra} steps, ${Math.round((100 * extra) / plan)}% of the ${plan}-step plan`;
+}
+
 function runFacts(result) {
   const stop =
     result.stopped_at_lr != null
@@ -267,6 +275,7 @@ function runFacts(result) {
         "Steps",
         `${result.steps_run} in ${formatDuration(result.wall_time_s)} (${formatNumber(result.steps_per_second, 3)}/s)`,
       ],
+      ["Cost", costText(result)],
       [
         "Sweep",
         `${formatLr(config.min_lr)} → ${formatLr(config.max_lr)}, ${config.num_steps} steps, ${config.mode}`,

@@ -1,0 +1,125 @@
+"""The verdict's rules, the optimizer calibration and the lag correction, on hand-made curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from finder.rangetest.calibration import capped_bounds, validated
+from finder.rangetest.verdict import CHANCE_MARGIN, assess_result, chance_loss, loss_name
+from finder.suggest import Bounds, lag_factor
+
+pytestmark = pytest.mark.backend_neutral
+# The entropy of two classes at 1:3.
+ONE_TO_THREE = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+
+
+@pytest.mark.parametrize(
+    ("loss", "y", "expected"),
+    [
+        # four balanced classes: ln 4
+        ("sparse_categorical_crossentropy", np.arange(400) % 4, math.log(4)),
+        # one-hot, two classes at 1:3
+        ("categorical_crossentropy", np.eye(2)[[0] + [1] * 3], ONE_TO_THREE),
+        ("binary_crossentropy", np.array([0, 1, 1, 1]), ONE_TO_THREE),
+        ("mse", np.array([[1.0], [3.0]]), 1.0),  # variance of the targets
+        ("mae", np.array([0.0, 1.0, 2.0]), 2 / 3),  # mean distance to the median
+    ],
+)  # fmt: skip
+def test_chance_loss_is_the_loss_of_predicting_the_label_frequencies(loss, y, expected):
+    assert chance_loss(loss, y) == pytest.approx(expected)
+
+
+def test_chance_loss_is_unknown_for_other_losses_and_unreadable_labels():
+    assert chance_loss("hinge", np.arange(4)) is None
+    assert chance_loss("sparse_categorical_crossentropy", np.array(["cat", "dog"])) is None
+    assert chance_loss("mse", None) is None
+
+
+def test_loss_names_come_from_strings_loss_objects_and_functions():
+    import keras
+
+    assert loss_name("mse") == "mse"
+    assert loss_name(keras.losses.SparseCategoricalCrossentropy()) == (
+        "sparse_categorical_crossentropy"
+    )
+    assert loss_name(keras.losses.mean_squared_error) == "mean_squared_error"
+
+
+def curve_verdict(**overrides):
+    """A clean curve's verdict: a turn at lr 0.1, validation well below chance."""
+    values = dict(
+        edge_lr=0.1, max_lr=0.05, bounds_note=None, sweep_edges=[0.1], interval=None,
+        val_losses=[2.3, 1.5, 0.9, 2.5], first_lrs=np.geomspace(1e-4, 10, 100),
+        first_losses=list(np.linspace(2.3, 0.9, 100)), chance=math.log(10),
+        steps_per_pass=1000, steps=100,
+    )  # fmt: skip
+    values.update(overrides)
+    return assess_result(**values)
+
+
+def test_a_clean_curve_is_reliable_and_keeps_the_numbers_it_read():
+    verdict = curve_verdict(update_rule="SGD")
+    assert verdict.verdict == "reliable" and verdict.reasons == []
+    assert verdict.signals["held_out_floor"] == 0.9
+    assert verdict.signals["held_out_source"] == "validation"
+
+
+def test_a_held_out_loss_at_chance_is_unreliable():
+    at_chance = [math.log(10) * f for f in (1.0, 0.99, 1.01)]
+    verdict = curve_verdict(val_losses=at_chance)
+    assert verdict.verdict == "unreliable"
+    assert "predicting the labels' frequencies" in verdict.reasons[0]
+    # 3% below chance is clearly below it.
+    below = curve_verdict(val_losses=[math.log(10) * (CHANCE_MARGIN - 0.01)])
+    assert below.verdict == "reliable"
+
+
+def test_without_validation_the_first_pass_counts_only_once_it_reached_the_edge():
+    flat = [math.log(10)] * 100
+    # The first pass (20 steps) ends at lr ~1e-3, long before the edge at 0.1: no evidence.
+    early = curve_verdict(val_losses=None, first_losses=flat, steps_per_pass=20)
+    assert early.verdict == "reliable" and early.signals["held_out_source"] == "none"
+    # A first pass that covers the whole sweep and stays at chance: nothing generalised.
+    whole = curve_verdict(val_losses=None, first_losses=flat, steps_per_pass=1000)
+    assert whole.verdict == "unreliable"
+    assert whole.signals["held_out_source"] == "first pass"
+
+
+def test_disagreeing_sweeps_and_an_unvalidated_update_rule_are_unreliable():
+    assert "sweeps disagree" in curve_verdict(sweep_edges=[0.01, 0.01, 0.1, 0.1]).reasons[0]
+    lamb = curve_verdict(update_rule="Lamb")
+    assert lamb.verdict == "unreliable" and "not validated for Lamb" in lamb.reasons[0]
+    assert validated("SGD") and validated("Adam") and not validated("Lamb")
+
+
+def test_no_bound_is_unreliable_and_the_sweeps_reason_is_kept():
+    verdict = curve_verdict(edge_lr=None, max_lr=None, bounds_note="the loss never fell")
+    assert verdict.reasons == ["no bound: the loss never fell"]
+    nan = curve_verdict(edge_lr=None, max_lr=None, extra_reasons=["non-finite loss at step 1"])
+    assert nan.reasons == ["non-finite loss at step 1"]
+
+
+def test_the_peak_of_an_unvalidated_optimizer_is_capped_at_ten_times_its_lr():
+    bounds = Bounds(min_lr=0.01, max_lr=0.04, note=None, edge_lr=0.08)
+    capped = capped_bounds(bounds, anchor_lr=1e-3)
+    assert capped.edge_lr == pytest.approx(0.01)
+    assert capped.max_lr == pytest.approx(0.005) and capped.min_lr == pytest.approx(0.00125)
+    assert "capped at 0.01" in capped.note and "0.08" in capped.note
+    assert capped_bounds(bounds, anchor_lr=0.1) == bounds  # below the cap: unchanged
+    assert capped_bounds(bounds, anchor_lr=None) == bounds  # unknown LR: nothing to cap at
+
+
+@pytest.mark.parametrize(
+    ("lrs", "factor"),
+    [
+        (np.geomspace(1e-4, 1.0, 4 * 80 + 1), 1.0),  # the reference density
+        (np.geomspace(1e-4, 1.0, 4 * 22 + 1), 10 ** (-5 * (1 / 22 - 1 / 80))),
+        (np.geomspace(1e-4, 1.0, 4 * 12 + 1), 10 ** (-5 * (1 / 20 - 1 / 80))),  # clamped at 20
+        (np.linspace(1e-3, 1.0, 50), 1.0),  # a linear grid has no constant density
+    ],
+)
+def test_a_fast_sweeps_edge_is_brought_back_to_the_reference_density(lrs, factor):
+    assert lag_factor(lrs) == pytest.approx(factor, rel=1e-3)
