@@ -258,6 +258,19 @@ def edge_precision(result: dict[str, Any]) -> list[str]:
             for f in fractions
         ]
         lines.append(f"| +-{100 * width:g}% | " + " | ".join(cells) + " |")
+    lag = result.get("lag")
+    if lag:
+        lines += [
+            "",
+            "How late a fast sweep reads the edge (`finder.suggest.lag_factor`): per task, the "
+            "median over seeds of log10(edge of the 20-per-decade coarse pass / edge of the "
+            "median curve of four 80-per-decade sweeps) / (1/20 - 1/80), in steps; finder's "
+            f"`LAG_STEPS` is the median over tasks, {fmt(lag['median'], 2)}.",
+            "",
+            "| task | lag (steps) |",
+            "|---|---|",
+            *[f"| `{name}` | {fmt(value, 2)} |" for name, value in lag["per_task"].items()],
+        ]
     lines += ["", machine_line(result), ""]
     return lines
 

@@ -21,7 +21,7 @@ balanced across classes. diabetes and digits are 80/20 splits (digits stratified
 
 Why each is there:
 
-- `fashion_cnn_sgd`: the seed experiment (TensorFlow's CLR tutorial, see DESIGN.md), the one
+- `fashion_cnn_sgd`: the seed experiment (TensorFlow's CLR tutorial), the one
   every earlier figure of finder was measured on.
 - `mlp_adam`: the adaptive optimizer most users start with, on a model without convolutions.
 - `resnet_bn_sgdm`: BatchNorm and residual connections with momentum and weight decay, the

@@ -168,15 +168,15 @@ def lag_factor(lrs: Sequence[float] | np.ndarray) -> float:
     grid each step raises the LR by 10 ** (1 / d): the turn is seen `LAG_STEPS / d` decades past
     the edge, a lag that grows as the sweep gets faster. The proposals were calibrated on edges
     read at 80 to 125 steps per decade, so a faster sweep's edge is brought back to 80's.
-    `LAG_STEPS` (5) comes from the recorded sweeps of the suite's tasks
-    (`python bench/edge_precision.py`, its `lag` section): a 20-steps-per-decade pass read the
-    edge later than the median curve of 80-per-decade sweeps on five of seven tasks, by 5 to 7
-    steps' worth, at the same place on one, and earlier on a BatchNorm ResNet, the task least
-    sensitive to a low peak (its best 1cycle peak sits above the edge); the median over tasks
-    is about 5. On 22 steps per decade (a 100-step budget) the factor is 0.70; on 66 (300
-    steps) 0.97. Below 20 steps per decade, where the lag was not measured, the correction
-    stays at 20's (0.63): on least squares, whose loss blows up within a step or two of the
-    edge, extrapolating it to fastai's 12.5 put the bound a decade below divergence.
+    `LAG_STEPS` (5) is the median over the suite's tasks of the lag measured on their recorded
+    sweeps, a 20-steps-per-decade pass against the median curve of 80-per-decade sweeps
+    (`bench/edge_precision.py`, the lag table in BENCHMARKS.md): most tasks read the edge later
+    on the fast pass; a BatchNorm ResNet read it earlier, and is the task least sensitive to a
+    low peak (its best 1cycle peak sits above the edge). On 22 steps per decade (a 100-step
+    budget) the factor is 0.70; on 66 (300 steps) 0.97. Below 20 steps per decade, where the
+    lag was not measured, the correction stays at 20's (0.63): on least squares, whose loss
+    blows up within a step or two of the edge, extrapolating it to fastai's 12.5 put the bound a
+    decade below divergence.
     """
     grid = np.asarray(lrs, dtype=np.float64)
     if len(grid) < 3 or grid[0] <= 0 or grid[-1] <= grid[0]:
@@ -220,25 +220,17 @@ def smith_bounds(
     curve is flat, and its argmin wanders across it from run to run. Its two ends are where the
     curve crosses a level, and a crossing is located to within (noise of z) / |slope of z|
     there: a level closer to the bottom sits where the curve is flatter, and a narrower mean
-    leaves more noise. On the recorded sweeps of the suite's tasks (5 seeds x 8 sweeps each,
-    `bench/edge_precision.py`), the sd of ln(edge) of one sweep with the seed fixed, pooled over
-    the six tasks whose sweeps are dense enough to trust, falls from 0.305 (+-3%, 10%: the rule
-    until 2026-12-03) to 0.165 at +-5%, 20% (scikit-learn's digits 0.18 -> 0.06, the ResNet
-    0.34 -> 0.08, the MLP 0.40 -> 0.15). That pair is the knee: one step narrower or lower
-    costs 10-12%, one step wider or higher gains under 4% while the centre keeps moving away
-    from where the old rule put it, on which `TURN_MARGIN` and the proposals were calibrated
-    (this rule reads 0.82..1.21x the old edge, per task, median over sweeps). With it, the auto
-    range's max bound spreads 1.07..1.37x over 5 seeds on six suite tasks (1.29..2.62x before;
-    `bench/stability.py`), and the first proposal meets the suite's oracle target (>= 0.995) on
-    six of seven tasks, against four before (`bench/suite.py`, 3 seeds).
-    On least squares the edge lands at 0.2..0.4x the analytic divergence LR, 1 / lambda_max of
-    the input covariance (0.3..0.6x under the old rule; the three sweeps of
-    `tests/rangetest/test_run.py`).
+    leaves more noise. The two settings were chosen on the recorded sweeps of the suite's tasks
+    (`bench/edge_precision.py`, BENCHMARKS.md): +-5% and 20% is the knee of one sweep's
+    precision over the grid of rules compared there, and it reads the edge close to where the
+    proposals were calibrated. On least squares the edge lands well below the analytic
+    divergence LR, 1 / lambda_max of the input covariance (`tests/rangetest/test_run.py`).
     Training at a constant LR works best somewhat below the largest LR that still converges
     (Smith: within ~2x), hence the margin, which also keeps the bound below divergence when the
     turn is read late. When the loss still falls at the end of the range, the bound is a lower
     estimate and the `note` says so. `half_width_fraction` and `floor_fraction` override the
-    rule's two constants (for `bench/edge_precision.py`, which compares rules).
+    rule's two constants and `lag_steps` the lag correction (`lag_factor`; 0 turns it off),
+    for `bench/edge_precision.py`, which compares rules.
     """
     start, stop = trim_window(len(losses), trim_start, trim_end)
     if stop - start < MIN_POINTS:

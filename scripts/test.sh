@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need (Debian packages, .venv with the service and dev extras),
-# check the import contracts (`lint-imports`, pyproject.toml's [tool.importlinter]) and run the
-# test suite. Extra arguments go to pytest (default: the fast suite, `-m 'not slow'`;
+# check the import contracts (`lint-imports`, pyproject.toml's [tool.importlinter]), lint and
+# types (ruff, mypy), and run the test suite. Extra arguments go to pytest (default: the fast suite, `-m 'not slow'`;
 # `bash scripts/test.sh -m slow` runs the long tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,8 @@ source scripts/bootstrap.sh
 # config` checks docker-compose.yml (no Docker engine needed).
 bootstrap "[service,dev]" dataset-fashion-mnist postgresql chromium docker-compose
 .venv/bin/lint-imports --no-cache
+# Lint, format and the strict types of the library ([tool.ruff] and [tool.mypy] in pyproject.toml).
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/pytest "$@"

@@ -66,7 +66,6 @@ from typing import Any
 import keras
 import numpy as np
 
-STOP_REASONS = ("completed", "diverged", "non_finite")
 # A dead network: it had fallen by >= 30% of its start and climbed back >= 75% of the way.
 # 30%, because the mean of a few noisy batch losses moves by 10-15% on its own (least squares
 # with noisy targets tripped a 10% rule within nine steps of the start).

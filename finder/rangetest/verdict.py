@@ -23,18 +23,18 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
 6. **An update rule the suite has not validated** (`finder.rangetest.calibration`): Lamb,
    Lion, a user's own optimizer; their peak is also capped.
 
-What did not predict a miss on the suite, and so does not decide: a wide jackknife interval
-of the edge (still reported with four or more sweeps: tasks whose edge spread 1.3x over seeds
-trained within 0.5% of the oracle); a budget that ended a sweep after its loss had turned; and
-a validation curve whose minimum sat far below the training edge (it flagged two runs that
-trained within 0.3% of the oracle and none of those that missed).
+What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
+stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
+jackknife interval of the edge (still reported with four or more sweeps); a budget that ended
+a sweep after its loss had turned; and a validation curve whose minimum sat far below the
+training edge (it flagged runs that trained within 0.3% of the oracle, and none that missed).
 
 `CHANCE_MARGIN` is 3% below the chance loss, and more where the held-out curve is noisy: a
-model at chance reads within about 1% of it on a validation subset of 512 samples, while on the
-suite the held-out loss fell at least 8% below chance inside the test even where the model had
-barely started learning (plain SGD on `fashion_cnn`, whose training loss fell 4-7% before it
-diverged). On the first pass, read off single batches, the margin is three standard errors of
-the running mean when that is wider.
+model at chance reads within about 1% of it on a validation subset of 512 samples, while a
+model that has started to learn, even one whose training loss fell only a few percent before
+the sweep diverged (plain SGD on `fashion_cnn`), has its held-out loss clearly lower. On the
+first pass, read off single batches, the margin is three standard errors of the running mean
+when that is wider.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.backend_neutral
 
 
 def _clr_paper(step, base_lr, max_lr, step_size, mode="triangular", gamma=1.0):
-    """The formula of DESIGN.md (Smith's paper, tensorflow-addons), symmetric cycles only."""
+    """Smith's formula (his CLR paper, as tensorflow-addons wrote it), symmetric cycles only."""
     cycle = math.floor(1 + step / (2 * step_size))
     x = abs(step / step_size - 2 * cycle + 1)
     scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": gamma**step}
