@@ -25,6 +25,7 @@ Every run is cached in `bench/results/frontier.json` under design, task and seed
     python bench/frontier.py                               # every design and task
     python bench/frontier.py --design anchored_10pct --task digits_rmsprop
     python bench/frontier.py --screen                      # range tests only, no training
+    python bench/frontier.py --design anchored_10pct --task NAME --rerun   # after a change
 """
 
 from __future__ import annotations
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--task", action="append", choices=sorted(TASKS))
     parser.add_argument("--seed", action="append", type=int)
     parser.add_argument("--screen", action="store_true", help="range tests only, no training")
+    parser.add_argument(
+        "--rerun", action="store_true", help="drop the cached runs of these designs and tasks"
+    )
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
     document = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     names = args.task or [n for n in TASKS if n in suite["tasks"]]
     for design in designs:
         for name in names:
+            if args.rerun:
+                document.get("runs", {}).get(design, {}).pop(name, None)
             for seed in args.seed or SEEDS:
                 run_one(document, design, TASKS[name], seed, screen=args.screen, path=args.out)
     document["summary"] = summarize(document, suite)

@@ -33,7 +33,7 @@ from tasks import TASKS
 
 import finder
 from finder.rangetest import batches
-from finder.rangetest.auto_range import Limits, density, sweep_edge
+from finder.rangetest.auto_range import MIN_TRUSTED_STEPS_PER_DECADE, Limits, density, sweep_edge
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.reliability import jackknife_interval
 from finder.rangetest.verdict import assess_result, chance_loss
@@ -92,7 +92,9 @@ def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
         reasons.append(f"the loss did not diverge up to lr {window['max_lr']:g}")
     limit = Limits(auto["budget"], auto["sweep_cap"], auto["reason"])
     wanted = density(limit, None, window["min_lr"], window["max_lr"], cap=False)
-    if limit.sweep_cap is not None and window["steps_per_decade"] < wanted - 1e-9:
+    per_decade = window["steps_per_decade"]
+    capped = limit.sweep_cap is not None and per_decade < wanted - 1e-9
+    if capped and per_decade < MIN_TRUSTED_STEPS_PER_DECADE:
         reasons.append("too little data")
     return reasons
 

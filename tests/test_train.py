@@ -236,3 +236,19 @@ def test_fit_on_a_loss_that_is_nan_from_the_start_stops_the_test_at_once_and_say
     reason = result.reliability.reasons[0]
     assert reason.startswith("non-finite loss at step 1, lr ")
     assert result.auto["stop"] == "not_finite" and result.auto["sweeps"] == 1
+
+
+def test_on_too_little_data_fit_keeps_the_optimizers_own_rate_and_warns():
+    """320 samples at batch 32: 10 batches a pass, so a sweep of at most 4 passes is too sparse
+    for a curve to trust. No bounds; the model trains with the LR it was compiled with."""
+    x, y = make_data()
+    x, y = np.concatenate([x, x[:64]]), np.concatenate([y, y[:64]])
+    model = make_model(keras.optimizers.SGD(learning_rate=0.05))
+    with pytest.warns(finder.UnreliableAnswerWarning, match="own learning rate \\(0.05\\)"):
+        history = finder.fit(model, x, y, epochs=3, batch_size=32, verbose=0)
+    result = history.range_test_result
+    assert result.bounds.max_lr is None and "too little data" in result.bounds.note
+    assert result.reliability.reasons[0].startswith("too little data")
+    assert history.proposal is None and result.proposals == []
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert int(model.optimizer.iterations) == 3 * 10

@@ -166,8 +166,13 @@ def print_verdict(result: RangeTestResult) -> None:
 
 
 def print_proposals(result: RangeTestResult) -> None:
-    """The ranked schedule proposals as a table on stdout (nothing when there are none)."""
+    """The ranked schedule proposals as a table on stdout, or why there are none."""
     if not result.proposals:
+        if result.bounds.max_lr is None:
+            stdout.print(
+                "no schedule proposal: the test found no bounds (see the verdict); "
+                "`finder.fit` trains with the optimizer's own learning rate"
+            )
         return
     plan = result.proposals[0]["plan"]
     table = Table(

@@ -51,7 +51,7 @@ from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.verdict import assess_result, chance_loss
-from finder.suggest import SUGGESTION_NAMES, prior_bounds, suggest
+from finder.suggest import SUGGESTION_NAMES, Bounds, prior_bounds, suggest
 
 # Validation scores per sweep (each costs a pass over `validation_samples`).
 VALIDATION_POINTS = 20
@@ -235,6 +235,8 @@ def range_test(
     result.extra_steps = session.steps_run
     if outcome is not None and outcome.prior_edge is not None:
         result.bounds = prior_bounds(outcome.prior_edge)
+    if outcome is not None and outcome.too_little_data is not None:
+        result.bounds = Bounds(None, None, outcome.too_little_data)
     update_rule = type(innermost_optimizer(model.optimizer)).__name__
     if not validated(update_rule):
         result.bounds = capped_bounds(result.bounds, initial_learning_rate(model.optimizer))
