@@ -313,12 +313,16 @@ def run_auto(
         outcome.reasons.append(
             f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
         )
-    capped = limit.sweep_cap is not None and per_decade < density(
-        limit, None, start_lr, ceiling_lr, cap=False
-    )
-    if num_steps is None and capped and per_decade < MIN_TRUSTED_STEPS_PER_DECADE:
+    cap = limit.sweep_cap
+    capped = cap is not None and per_decade < density(limit, None, start_lr, ceiling_lr, cap=False)
+    if (
+        num_steps is None
+        and cap is not None
+        and capped
+        and per_decade < MIN_TRUSTED_STEPS_PER_DECADE
+    ):
         outcome.too_little_data = (
-            f"too little data: {limit.sweep_cap // MAX_SWEEP_PASSES} batches per pass allow "
+            f"too little data: {cap // MAX_SWEEP_PASSES} batches per pass allow "
             f"only {per_decade:.0f} steps per decade in a sweep of at most "
             f"{MAX_SWEEP_PASSES} passes, so the curve measures memorisation as much as the "
             "learning rate; use a smaller batch size or more data"

@@ -239,7 +239,8 @@ def range_test(
         result.bounds = Bounds(None, None, outcome.too_little_data)
     update_rule = type(innermost_optimizer(model.optimizer)).__name__
     if not validated(update_rule):
-        result.bounds = capped_bounds(result.bounds, initial_learning_rate(model.optimizer))
+        anchor = initial_learning_rate(model.optimizer)
+        result.bounds = capped_bounds(result.bounds, update_rule, anchor)
     result.reliability = _verdict(
         lrs,
         runs,

@@ -16,18 +16,19 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    never this one.
 3. **Too little data.** The sweep needed more than `MAX_SWEEP_PASSES` passes over the training
    data for the density it wanted: its curve measures memorisation as much as the LR.
-4. **The edge is only a lower estimate.** The loss was still falling where the sweep ended
-   (the budget or the ceiling ended it before the turn).
-5. **The sweeps disagree.** With two or more sweeps, their own edges span more than
+4. **The sweeps disagree.** With two or more sweeps, their own edges span more than
    `DISAGREEMENT` (2x) between the 25th and 75th percentile.
-6. **An update rule the suite has not validated** (`finder.rangetest.calibration`): Lamb,
+5. **An update rule the suite has not validated** (`finder.rangetest.calibration`): Lamb,
    Lion, a user's own optimizer; their peak is also capped.
 
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
 jackknife interval of the edge (still reported with four or more sweeps); a budget that ended
-a sweep after its loss had turned; and a validation curve whose minimum sat far below the
-training edge (it flagged runs that trained within 0.3% of the oracle, and none that missed).
+a sweep after its loss had turned; a loss still falling where the sweep ended, so that the
+edge is a lower estimate (the bounds' note says so; a low peak errs on the safe side, and the
+runs it flagged trained within 1%, but for one the data was too small anyway); and a
+validation curve whose minimum sat far below the training edge (it flagged runs that trained
+within 0.3% of the oracle, and none that missed).
 
 `CHANCE_MARGIN` is 3% below the chance loss, and more where the held-out curve is noisy: a
 model at chance reads within about 1% of it on a validation subset of 512 samples, while a
@@ -194,8 +195,7 @@ def assess_result(
                 "the loss of predicting the labels' frequencies: the model learned nothing that "
                 "generalises in these steps (are the labels right for these inputs?)"
             )
-        if bounds_note:
-            reasons.append(bounds_note)
+        signals["bounds_note"] = bounds_note
         if update_rule is not None and not validated(update_rule):
             reasons.append(unvalidated_reason(update_rule))
         found = [e for e in sweep_edges if e is not None]

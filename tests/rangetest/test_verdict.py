@@ -92,6 +92,9 @@ def test_disagreeing_sweeps_and_an_unvalidated_update_rule_are_unreliable():
     assert "sweeps disagree" in curve_verdict(sweep_edges=[0.01, 0.01, 0.1, 0.1]).reasons[0]
     lamb = curve_verdict(update_rule="Lamb")
     assert lamb.verdict == "unreliable" and "not validated for Lamb" in lamb.reasons[0]
+    assert "fixed size" in lamb.reasons[0]
+    assert "accumulate" in curve_verdict(update_rule="Adagrad").reasons[0]
+    assert "no suite task" in curve_verdict(update_rule="MyOptimizer").reasons[0]
     assert validated("SGD") and validated("Adam") and not validated("Lamb")
 
 
@@ -102,14 +105,19 @@ def test_no_bound_is_unreliable_and_the_sweeps_reason_is_kept():
     assert nan.reasons == ["non-finite loss at step 1"]
 
 
-def test_the_peak_of_an_unvalidated_optimizer_is_capped_at_ten_times_its_lr():
+def test_the_peak_of_a_fixed_size_update_is_capped_at_a_multiple_of_its_lr():
     bounds = Bounds(min_lr=0.01, max_lr=0.04, note=None, edge_lr=0.08)
-    capped = capped_bounds(bounds, anchor_lr=1e-3)
+    capped = capped_bounds(bounds, "Lamb", anchor_lr=1e-3)
     assert capped.edge_lr == pytest.approx(0.01)
     assert capped.max_lr == pytest.approx(0.005) and capped.min_lr == pytest.approx(0.00125)
     assert "capped at 0.01" in capped.note and "0.08" in capped.note
-    assert capped_bounds(bounds, anchor_lr=0.1) == bounds  # below the cap: unchanged
-    assert capped_bounds(bounds, anchor_lr=None) == bounds  # unknown LR: nothing to cap at
+    # Lion's sign update: at most its own LR.
+    assert capped_bounds(bounds, "Lion", anchor_lr=1e-3).edge_lr == pytest.approx(1e-3)
+    assert capped_bounds(bounds, "Lamb", anchor_lr=0.1) == bounds  # below the cap: unchanged
+    assert capped_bounds(bounds, "Lamb", anchor_lr=None) == bounds  # unknown LR: no cap
+    # No cap where the reading undershoots (Adagrad) or nothing is known (a user's own).
+    assert capped_bounds(bounds, "Adagrad", anchor_lr=1e-3) == bounds
+    assert capped_bounds(bounds, "MyOptimizer", anchor_lr=1e-3) == bounds
 
 
 @pytest.mark.parametrize(
