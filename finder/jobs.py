@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -46,9 +46,11 @@ from finder.rangetest import range_test
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from finder.train import fit
-from finder.tuning import TrialProgress, TuningResult, tune
 from finder.tuning.space import DEFAULT_FAMILIES
 from finder.zoo import BUILTIN_MODELS, build_model, make_optimizer
+
+if TYPE_CHECKING:  # keras-tuner loads only when a job tunes (`run_tune_spec`)
+    from finder.tuning import TrialProgress, TuningResult
 
 DEFAULT_LOSS = "sparse_categorical_crossentropy"
 VALIDATION_SHARE = 0.1
@@ -371,6 +373,8 @@ def run_tune_spec(
     if result is None:
         result = tuning_range_test(run, search, progress=sweep_progress, dataset=dataset)
     x, y, validation = split_validation(dataset)
+    from finder.tuning.search import tune  # keras-tuner, only for a job that tunes
+
     return tune(
         ModelBuilder(run, dataset),
         x,

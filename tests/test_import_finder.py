@@ -101,6 +101,15 @@ def test_plain_import_is_light_and_resolves_the_documented_names():
     assert run_fresh(code).split() == ["True", "True"]
 
 
+def test_what_finder_run_imports_leaves_keras_tuner_unloaded():
+    # `finder run` never tunes: keras-tuner (and its TensorBoard dependency) stays out.
+    code = (
+        "import sys, finder.cli.run, finder.jobs\n"
+        "print('keras_tuner' in sys.modules, finder.tuning.tune is not None)"
+    )
+    assert run_fresh(code).split()[0] == "False"
+
+
 def test_keras_imported_after_finder_knows_finders_schedules():
     code = (
         "import finder, keras\n"
