@@ -308,3 +308,24 @@ def test_the_quick_start_job_costs_a_hundred_steps_of_its_630_step_plan(tmp_path
     assert f"cost: {saved.extra_steps} steps added to your training" in result.output
     assert "of the 630-step plan" in result.output
     assert saved.proposals and saved.proposals[0]["family"] == "one_cycle"
+
+
+def test_a_command_whose_extra_is_missing_says_what_to_install(monkeypatch):
+    import importlib
+
+    cli_main = importlib.import_module("finder.cli.main")  # the module, not its `main`
+
+    class MissingExtra:
+        name = "serve"
+
+        def load(self):
+            raise ImportError("No module named 'pydantic'")
+
+    monkeypatch.setattr(cli_main, "plugin_commands", lambda: {"serve": MissingExtra()})
+    listed = CliRunner().invoke(cli, ["--help"])
+    # The listing shortens the help: the install line comes first, so it is what shows.
+    assert "serve  (unavailable: pip install 'finder[service]'" in listed.output
+    used = CliRunner().invoke(cli, ["serve"])
+    assert used.exit_code == 1
+    assert "needs the service extra: pip install 'finder[service]'" in used.output
+    assert "No module named 'pydantic'" in used.output

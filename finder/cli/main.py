@@ -39,12 +39,12 @@ def plugin_commands() -> dict[str, EntryPoint]:
 def unavailable(name: str, exc: ImportError) -> click.Command:
     """A stand-in for a contributed command whose dependencies are missing."""
 
-    def fail() -> None:
-        raise click.ClickException(
-            f"`finder {name}` needs the service extra: pip install 'finder[service]' ({exc})"
-        )
+    install = "pip install 'finder[service]'"
 
-    return click.Command(name, callback=fail, help=f"(unavailable: {exc})")
+    def fail() -> None:
+        raise click.ClickException(f"`finder {name}` needs the service extra: {install} ({exc})")
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {install}; {exc})")
 
 
 class LazyGroup(click.Group):
