@@ -153,6 +153,7 @@ def plot_range_test(
     path: str | Path | None = None,
     title: str | None = None,
     show_raw: bool = True,
+    ax: Any = None,
 ) -> Figure:
     """The loss-vs-learning-rate curve of a range test on a log-x axis.
 
@@ -166,12 +167,17 @@ def plot_range_test(
         path: str or Path or None. Where to write the figure (`.png` or `.svg`).
         title: str or None. Defaults to the model and optimizer names.
         show_raw: bool. Draw the raw losses under the smoothed curve. Defaults to `True`.
+        ax: a matplotlib `Axes` to draw into (a subplot of your own figure), or None for a
+            new figure. Defaults to `None`.
 
     Returns:
-        The matplotlib `Figure`.
+        The matplotlib `Figure` drawn into (`ax.figure` when `ax` is given).
     """
-    fig = new_figure(9.0, 5.5)
-    ax = fig.add_subplot()
+    if ax is None:
+        fig = new_figure(9.0, 5.5)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
     lrs = np.asarray(result.lrs, dtype=np.float64)
     raw = np.asarray(result.losses, dtype=np.float64)
     smoothed = np.asarray(result.smoothed_losses, dtype=np.float64)

@@ -172,10 +172,34 @@ class RangeTestResult(JsonDocument):
         )
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
-        """The loss-vs-LR figure (`finder.plot.plot_range_test`), written when `path` is given."""
+        """The loss-vs-LR figure (`finder.plot.plot_range_test`), written when `path` is given;
+        `ax=` draws into a matplotlib axes of your own."""
         from finder.plot import plot_range_test
 
         return plot_range_test(self, path=path, **options)
+
+    def __repr__(self) -> str:
+        """One line a notebook can print: verdict, bounds, cost and suggestions, never the
+        curves (`to_dict()` has them)."""
+        bounds = self.bounds
+        verdict = self.reliability.verdict if self.reliability else None
+        suggestions = ", ".join(f"{k}={_short(v)}" for k, v in self.suggestions.items())
+        return (
+            f"RangeTestResult(verdict={verdict!r}, min_lr={_short(bounds.min_lr)}, "
+            f"max_lr={_short(bounds.max_lr)}, edge_lr={_short(bounds.edge_lr)}, "
+            f"steps_run={self.steps_run}, extra_steps={self.extra_steps}, points={len(self.lrs)}, "
+            f"suggestions=({suggestions}))"
+        )
+
+    def _repr_png_(self) -> bytes:
+        """The curve as PNG bytes: Jupyter shows a result by drawing it."""
+        import io
+
+        from finder.plot import plot_range_test
+
+        buffer = io.BytesIO()
+        plot_range_test(self).savefig(buffer, format="png", dpi=90)
+        return buffer.getvalue()
 
     def to_tensorboard(self, log_dir: str | Path) -> Path:
         """Write the curve, suggestions, bounds and figure as TensorBoard event files under
@@ -191,3 +215,7 @@ class RangeTestResult(JsonDocument):
         from finder.integrations.mlflow import log_range_test
 
         return log_range_test(self, run)
+
+
+def _short(value: float | None) -> str:
+    return "None" if value is None else f"{value:.3g}"

@@ -79,3 +79,22 @@ def test_not_json_is_a_schema_error():
         RangeTestResult.from_json("{nope")
     with pytest.raises(SchemaError, match="object"):
         RangeTestResult.from_json("[1, 2]")
+
+
+def test_a_result_prints_in_one_short_line_and_draws_itself_in_a_notebook(repeated_result):
+    text = repr(repeated_result)
+    assert len(text) < 1000 and "\n" not in text
+    assert text.startswith("RangeTestResult(verdict=")
+    assert f"steps_run={repeated_result.steps_run}" in text and "valley=" in text
+    assert repeated_result._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_plot_draws_into_the_axes_it_is_given(repeated_result):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    drawn = repeated_result.plot(ax=right)
+    assert drawn is figure
+    assert right.get_lines() and not left.get_lines()
+    assert right.get_xscale() == "log"
