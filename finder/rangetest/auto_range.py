@@ -286,6 +286,12 @@ def run_auto(
         outcome.stop = "not_finite"
         outcome.reasons.append(not_finite_reason(lrs, first))
         return outcome
+    outcome.too_little_data = too_little_data(limit, num_steps, per_decade, start_lr, ceiling_lr)
+    if outcome.too_little_data is not None:
+        # One sweep shows the curve; more would measure the same memorisation again.
+        outcome.stop = "too_little_data"
+        outcome.reasons.append(outcome.too_little_data)
+        return outcome
     if outcome.edges[0] is None:
         outcome.stop = "never_fell"
         reason = never_fell_reason(lrs, first, limit)
@@ -313,22 +319,25 @@ def run_auto(
         outcome.reasons.append(
             f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
         )
-    cap = limit.sweep_cap
-    capped = cap is not None and per_decade < density(limit, None, start_lr, ceiling_lr, cap=False)
-    if (
-        num_steps is None
-        and cap is not None
-        and capped
-        and per_decade < MIN_TRUSTED_STEPS_PER_DECADE
-    ):
-        outcome.too_little_data = (
-            f"too little data: {cap // MAX_SWEEP_PASSES} batches per pass allow "
-            f"only {per_decade:.0f} steps per decade in a sweep of at most "
-            f"{MAX_SWEEP_PASSES} passes, so the curve measures memorisation as much as the "
-            "learning rate; use a smaller batch size or more data"
-        )
-        outcome.reasons.append(outcome.too_little_data)
     return outcome
+
+
+def too_little_data(
+    limit: Limits, num_steps: int | None, per_decade: float, start: float, ceiling: float
+) -> str | None:
+    """The reason a grid is too sparse to trust, or None: the data's pass cap (not the budget)
+    made it sparser than `MIN_TRUSTED_STEPS_PER_DECADE` (module docstring)."""
+    cap = limit.sweep_cap
+    if num_steps is not None or cap is None or per_decade >= MIN_TRUSTED_STEPS_PER_DECADE:
+        return None
+    if per_decade >= density(limit, None, start, ceiling, cap=False):
+        return None  # the budget, not the data, set the density
+    return (
+        f"too little data: {cap // MAX_SWEEP_PASSES} batches per pass allow only "
+        f"{per_decade:.0f} steps per decade in a sweep of at most {MAX_SWEEP_PASSES} passes, "
+        "so the curve measures memorisation as much as the learning rate; use a smaller "
+        "batch size or more data"
+    )
 
 
 def _sweep(
