@@ -31,6 +31,7 @@ Every run is cached in `bench/results/frontier.json` under design, task and seed
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import time
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
-from common import RESULTS_DIR, machine
+from common import RESULTS_DIR, edge_rule, machine
 from suite import RESULT_PATH as SUITE_PATH
 from suite import SEEDS, first_spec, ratio, spec_label, train_spec
 from tasks import TASKS, Task
@@ -269,6 +270,12 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seed or SEEDS:
                 run_one(document, design, TASKS[name], seed, screen=args.screen, path=args.out)
     document["summary"] = summarize(document, suite)
+    document.update(
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        # Runs accumulate over invocations (cached per design, task and seed).
+        command="python bench/frontier.py",
+        edge_rule=edge_rule(),
+    )
     _save(document, args.out)
 
 

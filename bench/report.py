@@ -135,9 +135,9 @@ def stability(result: dict[str, Any]) -> list[str]:
         "",
         f"Seeds 0..{result['seeds'] - 1} each set the model's initial weights and the batch "
         "order. Spread = max / min over seeds. Targets: the auto range (no range arguments) "
-        "<= 1.25x on every task, and <= 1,500 steps on `fashion_cnn` + SGD; explicit sweeps "
-        "<= 1.5x. The verdict is the test's own (`finder.reliability`): reliable when the "
-        "jackknife 80% interval of the bound is within +-15%.",
+        "<= 1.25x on every task within its default budget (300 steps without a plan, a tenth "
+        "of the plan with one, at least 100); explicit sweeps <= 1.5x. The verdict is the "
+        "test's own (`finder.rangetest.verdict`).",
         "",
     ]
     fashion = result.get("fashion")
@@ -151,7 +151,7 @@ def stability(result: dict[str, Any]) -> list[str]:
             "### The auto range on every task of the suite (`bench/tasks.py`)",
             "",
             "Each task's optimizer at its Keras default LR; `plan_steps` = the task's training "
-            "plan, so the budget is min(1,500, plan).",
+            "plan, so the budget is max(10% of the plan, 100).",
             "",
             "| task | optimizer | plan steps | max_lr (median) | spread | max steps | reliable |",
             "|---|---|---|---|---|---|---|",
