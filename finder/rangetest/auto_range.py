@@ -27,7 +27,9 @@ Keras's defaults, which most users keep, are each optimizer's authors' "works ge
 value, and on every task of the benchmark suite the edge of stability sat 1.5x to 60x above
 it (BENCHMARKS.md), so two decades below leaves room for the loss to fall before it turns,
 while the 1e-7 of fastai's test spends half its steps in decades where no optimizer moves.
-`SPAN_DECADES` (4.5) covers the start up to 300x the anchor, past every suite task's divergence.
+`SPAN_DECADES` (4.5) covers the start up to 300x the anchor, past every suite task's divergence
+but those of the accumulator methods (Adagrad, Adadelta), whose grid spreads over more decades
+(`finder.rangetest.calibration.span_decades`).
 
 When the first sweep leaves enough budget for another as long, further sweeps climb the same
 grid in fresh batch orders; the median curve of all sweeps is read, and with four or more the
@@ -163,17 +165,23 @@ def anchor_start(anchor: float | None) -> float:
 
 
 def density(
-    limit: Limits, num_steps: int | None, start: float, ceiling: float, *, cap: bool = True
+    limit: Limits,
+    num_steps: int | None,
+    start: float,
+    ceiling: float,
+    *,
+    cap: bool = True,
+    span: float = SPAN_DECADES,
 ) -> float:
     """Steps per decade of the grid: what the budget (and, with `cap`, the data's pass cap)
-    pays for over `SPAN_DECADES`, at most `MAX_STEPS_PER_DECADE`; `num_steps` over
-    start..ceiling when given."""
+    pays for over `span` decades (`SPAN_DECADES`), at most `MAX_STEPS_PER_DECADE`;
+    `num_steps` over start..ceiling when given."""
     if num_steps is not None:
         return (num_steps - 1) / math.log10(ceiling / start)
     steps = limit.budget
     if cap and limit.sweep_cap is not None:
         steps = min(steps, limit.sweep_cap)
-    return max(MIN_STEPS_PER_DECADE, min(MAX_STEPS_PER_DECADE, (steps - 1) / SPAN_DECADES))
+    return max(MIN_STEPS_PER_DECADE, min(MAX_STEPS_PER_DECADE, (steps - 1) / span))
 
 
 def grid(start: float, ceiling: float, per_decade: float) -> np.ndarray:
@@ -267,12 +275,14 @@ def run_auto(
     smoothing: float,
     divergence: float,
     anchor_lr: float | None = None,
+    span: float = SPAN_DECADES,
     min_sweeps: int = MIN_SWEEPS,
     tolerance: float = TOLERANCE,
 ) -> AutoOutcome:
     """Run the sweeps of the auto range test on `session` (module docstring); `anchor_lr` is
-    the optimizer's own LR (None when unknown: `FALLBACK_ANCHOR`)."""
-    per_decade = density(limit, num_steps, start_lr, ceiling_lr)
+    the optimizer's own LR (None when unknown: `FALLBACK_ANCHOR`), `span` the decades the
+    budget spreads the grid over (`finder.rangetest.calibration.span_decades`)."""
+    per_decade = density(limit, num_steps, start_lr, ceiling_lr, span=span)
     lrs = grid(start_lr, ceiling_lr, per_decade)
     beta = stop_smoothing(smoothing, per_decade)
     outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor_lr)
@@ -286,7 +296,9 @@ def run_auto(
         outcome.stop = "not_finite"
         outcome.reasons.append(not_finite_reason(lrs, first))
         return outcome
-    outcome.too_little_data = too_little_data(limit, num_steps, per_decade, start_lr, ceiling_lr)
+    outcome.too_little_data = too_little_data(
+        limit, num_steps, per_decade, start_lr, ceiling_lr, span
+    )
     if outcome.too_little_data is not None:
         # One sweep shows the curve; more would measure the same memorisation again.
         outcome.stop = "too_little_data"
@@ -323,14 +335,19 @@ def run_auto(
 
 
 def too_little_data(
-    limit: Limits, num_steps: int | None, per_decade: float, start: float, ceiling: float
+    limit: Limits,
+    num_steps: int | None,
+    per_decade: float,
+    start: float,
+    ceiling: float,
+    span: float = SPAN_DECADES,
 ) -> str | None:
     """The reason a grid is too sparse to trust, or None: the data's pass cap (not the budget)
     made it sparser than `MIN_TRUSTED_STEPS_PER_DECADE` (module docstring)."""
     cap = limit.sweep_cap
     if num_steps is not None or cap is None or per_decade >= MIN_TRUSTED_STEPS_PER_DECADE:
         return None
-    if per_decade >= density(limit, None, start, ceiling, cap=False):
+    if per_decade >= density(limit, None, start, ceiling, cap=False, span=span):
         return None  # the budget, not the data, set the density
     return (
         f"too little data: {cap // MAX_SWEEP_PASSES} batches per pass allow only "

@@ -15,9 +15,12 @@ three groups:
   default LR (the same prior the auto range uses when it reads no edge). Lion moves every
   weight by the LR itself (a sign update); its authors put its LR 3-10x below AdamW's, and
   Keras's default is already AdamW's, so its peak is capped at its own LR.
-- **Accumulator methods** (Adagrad, Adadelta): the step shrinks as squared gradients
-  accumulate, and their best peaks sat hundreds of times above their Keras defaults, beyond
-  the span a short sweep climbs; the reading undershoots.
+- **Accumulator methods** (Adagrad, Adadelta): the step is the LR over the root of the
+  accumulated squared gradients, so their useful LRs sit decades above other optimizers'
+  (Adadelta's authors use 1.0; Keras's default is 0.001). On the suite their best peaks sat
+  300x and more above their Keras defaults, beyond the 4.5 decades the auto range's grid
+  spreads its budget over, so theirs spreads over `ACCUMULATOR_SPAN_DECADES` (6.5, to 30,000x
+  their LR) at the same budget.
 - **Ftrl, Adafactor, and any optimizer not named here** (a user's own included): no suite task
   validated a reading.
 
@@ -28,13 +31,19 @@ validated, whatever the curve shows.
 
 from __future__ import annotations
 
-from finder.rangetest.auto_range import PRIOR_PEAK_MULTIPLE
+from finder.rangetest.auto_range import PRIOR_PEAK_MULTIPLE, SPAN_DECADES
 from finder.suggest import Bounds
 
 VALIDATED_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Nadam", "Adamax"})
 # The most a 1cycle peak may be, as a multiple of the optimizer's own LR (module docstring).
 PEAK_CAPS = {"Lamb": PRIOR_PEAK_MULTIPLE, "Muon": PRIOR_PEAK_MULTIPLE, "Lion": 1.0}
 ACCUMULATORS = frozenset({"Adagrad", "Adadelta"})
+ACCUMULATOR_SPAN_DECADES = 6.5
+
+
+def span_decades(optimizer_name: str) -> float:
+    """The decades the auto range's grid spreads its budget over for this optimizer class."""
+    return ACCUMULATOR_SPAN_DECADES if optimizer_name in ACCUMULATORS else SPAN_DECADES
 
 
 def validated(optimizer_name: str) -> bool:

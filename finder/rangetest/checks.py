@@ -10,7 +10,13 @@ from typing import Any, cast
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
 from finder.rangetest import batches as batch_sources
-from finder.rangetest.auto_range import ANCHOR_DECADES_BELOW, CEILING_LR, Limits, anchor_start
+from finder.rangetest.auto_range import (
+    ANCHOR_DECADES_BELOW,
+    CEILING_LR,
+    SPAN_DECADES,
+    Limits,
+    anchor_start,
+)
 from finder.rangetest.auto_range import limits as auto_limits
 from finder.rangetest.sweep import SWEEP_MODES, validate_sweep
 from finder.schedules import _checks
@@ -25,6 +31,7 @@ class AutoPlan:
     steps: int | None
     limit: Limits
     anchor: float | None = None
+    span: float = SPAN_DECADES
 
 
 def check_range(

@@ -16,6 +16,7 @@ proposal can be trusted."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,14 +31,13 @@ from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
 from finder.rangetest.auto_range import (
     MIN_SWEEPS,
-    SPAN_DECADES,
     AutoOutcome,
     density,
     limits,
     run_auto,
     sweep_edge,
 )
-from finder.rangetest.calibration import capped_bounds, validated
+from finder.rangetest.calibration import capped_bounds, span_decades, validated
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
 from finder.rangetest.distribution import check_strategy
 from finder.rangetest.model_state import (
@@ -170,6 +170,9 @@ def range_test(
         mode,
         anchor_lr=initial_learning_rate(model.optimizer),
     )
+    update_rule = type(innermost_optimizer(model.optimizer)).__name__
+    if plan is not None:
+        plan = dataclasses.replace(plan, span=span_decades(update_rule))
     check_strategy(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
@@ -237,7 +240,6 @@ def range_test(
         result.bounds = prior_bounds(outcome.prior_edge)
     if outcome is not None and outcome.too_little_data is not None:
         result.bounds = Bounds(None, None, outcome.too_little_data)
-    update_rule = type(innermost_optimizer(model.optimizer)).__name__
     if not validated(update_rule):
         anchor = initial_learning_rate(model.optimizer)
         result.bounds = capped_bounds(result.bounds, update_rule, anchor)
@@ -277,6 +279,7 @@ def _sweep(
             smoothing=smoothing,
             divergence=divergence,
             anchor_lr=plan.anchor,
+            span=plan.span,
             min_sweeps=max(MIN_SWEEPS, repeats),
         )
         return outcome.lrs, outcome.runs, outcome
@@ -330,8 +333,8 @@ def _sweep_length(plan: AutoPlan | None, num_steps: int | str) -> float:
     an explicit sweep's, or the auto grid's over its span."""
     if plan is None:
         return float(num_steps)
-    per_decade = density(plan.limit, plan.steps, plan.start, plan.ceiling)
-    return min(plan.limit.budget, per_decade * SPAN_DECADES)
+    per_decade = density(plan.limit, plan.steps, plan.start, plan.ceiling, span=plan.span)
+    return min(plan.limit.budget, per_decade * plan.span)
 
 
 def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:

@@ -251,3 +251,17 @@ def test_an_update_rule_the_suite_has_not_validated_is_unreliable_and_its_peak_c
     assert any("not validated for Lion" in reason for reason in result.reliability.reasons)
     assert result.bounds.edge_lr is not None
     assert result.bounds.edge_lr <= 1e-3 * (1 + 1e-9)  # at most Lion's own LR
+
+
+def test_an_accumulator_methods_grid_spreads_its_budget_over_more_decades(least_squares):
+    # Adagrad's step is its LR over the root of the accumulated squared gradients: its useful
+    # LRs sit decades above other optimizers', so the same budget covers 6.5 decades, not 4.5.
+    def window(optimizer):
+        model = dense_regressor(inputs=least_squares.x.shape[1], optimizer=optimizer)
+        result = finder.range_test(
+            model, least_squares.x, least_squares.y, batch_size=16, budget=100
+        )
+        return result.auto["window"]["steps_per_decade"]
+
+    assert window(keras.optimizers.Adagrad()) == pytest.approx(99 / 6.5, rel=0.02)
+    assert window(keras.optimizers.SGD()) == pytest.approx(99 / 4.5, rel=0.02)
