@@ -33,38 +33,37 @@ from tasks import TASKS
 
 import finder
 from finder.rangetest import batches
-from finder.rangetest.auto_range import MIN_TRUSTED_STEPS_PER_DECADE, Limits, density, sweep_edge
+from finder.rangetest.auto_range import MIN_TRUSTED_STEPS_PER_DECADE, Limits, density
 from finder.rangetest.recorder import SweepRun
-from finder.rangetest.reliability import jackknife_interval
-from finder.rangetest.verdict import assess_result, chance_loss
+from finder.rangetest.sweep import sweep_lrs
+from finder.rangetest.verdict import assess_sweeps, chance_loss
 
 DESIGN = "anchored_10pct"
 RESULT_PATH = RESULTS_DIR / "verdict.json"
 
 
 def recomputed(document: dict[str, Any], task_name: str) -> finder.RangeTestResult:
-    """The stored range test with its verdict recomputed by today's rule."""
+    """The stored range test with its verdict recomputed by today's rule (`finder.range_test`'s
+    own `assess_sweeps`, on the auto range's whole grid, rebuilt from its window)."""
     result = finder.RangeTestResult.from_dict(document)
     task = TASKS[task_name]
     data = task.load_data()
-    runs = _runs(result)
-    lrs = np.asarray(result.lrs if result.repeats is None else result.lrs)
-    grid = np.asarray((result.auto or {}).get("coarse", {}).get("lrs") or result.lrs)
-    edges = [sweep_edge(grid, run) for run in runs]
-    result.reliability = assess_result(
-        edge_lr=result.bounds.edge_lr,
-        max_lr=result.bounds.max_lr,
-        bounds_note=result.bounds.note,
-        sweep_edges=edges,
-        interval=jackknife_interval(lrs, [run.losses for run in runs]),
+    window = (result.auto or {}).get("window")
+    grid = (
+        sweep_lrs(window["min_lr"], window["max_lr"], window["num_steps"])
+        if window
+        else np.asarray(result.lrs)
+    )
+    result.reliability = assess_sweeps(
+        grid,
+        _runs(result),
+        result.bounds,
         val_losses=result.val_losses,
-        first_lrs=grid,
-        first_losses=runs[0].losses,
+        steps=result.steps_run,
         chance=chance_loss(task.loss, data.y_train),
         steps_per_pass=batches.steps_per_pass(data.x_train, None, task.batch_size),
-        steps=result.steps_run,
-        extra_reasons=_auto_reasons(result),
         update_rule=result.optimizer["name"],
+        extra_reasons=_auto_reasons(result),
     )
     return result
 

@@ -35,7 +35,6 @@ from finder.rangetest.auto_range import (
     density,
     limits,
     run_auto,
-    sweep_edge,
 )
 from finder.rangetest.calibration import capped_bounds, span_decades, validated
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
@@ -46,11 +45,10 @@ from finder.rangetest.model_state import (
     require_compiled,
 )
 from finder.rangetest.recorder import SweepProgress, SweepRun
-from finder.rangetest.reliability import jackknife_interval
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
-from finder.rangetest.verdict import assess_result, chance_loss
+from finder.rangetest.verdict import assess_sweeps, chance_loss
 from finder.suggest import SUGGESTION_NAMES, Bounds, prior_bounds, suggest
 
 # Validation scores per sweep (each costs a pass over `validation_samples`).
@@ -155,6 +153,7 @@ def range_test(
     auto = is_auto(min_lr, max_lr, num_steps)
     validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
+    anchor = initial_learning_rate(model.optimizer)
     if auto and budget is None and repeats > 1:
         # Repeats are asked for: they are paid for, never taken from the default budget.
         budget = repeats * limits(None, plan_steps, None).budget
@@ -168,7 +167,7 @@ def range_test(
         budget,
         plan_steps,
         mode,
-        anchor_lr=initial_learning_rate(model.optimizer),
+        anchor_lr=anchor,
     )
     update_rule = type(innermost_optimizer(model.optimizer)).__name__
     if plan is not None:
@@ -241,16 +240,18 @@ def range_test(
     if outcome is not None and outcome.too_little_data is not None:
         result.bounds = Bounds(None, None, outcome.too_little_data)
     if not validated(update_rule):
-        anchor = initial_learning_rate(model.optimizer)
         result.bounds = capped_bounds(result.bounds, update_rule, anchor)
-    result.reliability = _verdict(
+    result.reliability = assess_sweeps(
         lrs,
         runs,
-        outcome,
-        result,
+        result.bounds,
+        val_losses=result.val_losses,
+        steps=result.steps_run,
         chance=chance_loss(model.loss, y) if y is not None else None,
         steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
         update_rule=update_rule,
+        edges=outcome.edges if outcome else None,
+        extra_reasons=outcome.reasons if outcome else (),
     )
     result.auto = jsonable(outcome.to_dict()) if outcome else None
     return result
@@ -297,35 +298,6 @@ def _sweep(
         for repeat in range(repeats)
     ]
     return lrs, runs, None
-
-
-def _verdict(
-    lrs: Any,
-    runs: list[SweepRun],
-    outcome: AutoOutcome | None,
-    result: RangeTestResult,
-    *,
-    chance: float | None,
-    steps_per_pass: int | None,
-    update_rule: str,
-) -> Any:
-    """The verdict (`finder.rangetest.verdict`) on the finished test."""
-    edges = outcome.edges if outcome else [sweep_edge(lrs, run) for run in runs]
-    return assess_result(
-        edge_lr=result.bounds.edge_lr,
-        max_lr=result.bounds.max_lr,
-        bounds_note=result.bounds.note,
-        sweep_edges=edges,
-        interval=jackknife_interval(lrs, [run.losses for run in runs]),
-        val_losses=result.val_losses,
-        first_lrs=lrs,
-        first_losses=runs[0].losses,
-        chance=chance,
-        steps_per_pass=steps_per_pass,
-        steps=result.steps_run,
-        extra_reasons=outcome.reasons if outcome else (),
-        update_rule=update_rule,
-    )
 
 
 def _sweep_length(plan: AutoPlan | None, num_steps: int | str) -> float:

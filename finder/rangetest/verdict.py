@@ -46,14 +46,17 @@ from typing import Any
 
 import numpy as np
 
+from finder.rangetest.auto_range import sweep_edge
 from finder.rangetest.calibration import unvalidated_reason, validated
+from finder.rangetest.recorder import SweepRun
 from finder.rangetest.reliability import (
     DISAGREEMENT,
     TOLERANCE,
     Reliability,
     disagreement,
+    jackknife_interval,
 )
-from finder.suggest import ZERO_LAG_HALF_WIDTH, zero_lag_curve
+from finder.suggest import ZERO_LAG_HALF_WIDTH, Bounds, zero_lag_curve
 
 CHANCE_MARGIN = 0.97
 NOISE_MARGIN = 3.0
@@ -117,7 +120,7 @@ def chance_loss(loss: Any, y: Any) -> float | None:
 
 def held_out_floor(
     val_losses: Sequence[float] | None,
-    first_lrs: Sequence[float],
+    first_lrs: Sequence[float] | np.ndarray,
     first_losses: Sequence[float],
     steps_per_pass: int | None,
     edge_lr: float | None,
@@ -145,6 +148,42 @@ def floor_noise(first_losses: Sequence[float], steps_per_pass: int | None) -> fl
     return float(np.std(first_pass - curve) / math.sqrt(width))
 
 
+def assess_sweeps(
+    lrs: Sequence[float] | np.ndarray,
+    runs: Sequence[SweepRun],
+    bounds: Bounds,
+    *,
+    val_losses: Sequence[float] | None,
+    steps: int,
+    chance: float | None,
+    steps_per_pass: int | None,
+    update_rule: str | None,
+    edges: Sequence[float | None] | None = None,
+    extra_reasons: Sequence[str] = (),
+) -> Reliability:
+    """The verdict on a finished test from its sweeps on the grid `lrs` (the first sweep is the
+    one the validation curve was scored on) and the `bounds` it reports; `edges` are each
+    sweep's own edge when already read (`sweep_edge` otherwise)."""
+    grid = np.asarray(lrs, dtype=np.float64)
+    if edges is None:
+        edges = [sweep_edge(grid, run) for run in runs]
+    return assess_result(
+        edge_lr=bounds.edge_lr,
+        max_lr=bounds.max_lr,
+        bounds_note=bounds.note,
+        sweep_edges=edges,
+        interval=jackknife_interval(grid, [run.losses for run in runs]),
+        val_losses=val_losses,
+        first_lrs=grid,
+        first_losses=runs[0].losses,
+        chance=chance,
+        steps_per_pass=steps_per_pass,
+        steps=steps,
+        extra_reasons=extra_reasons,
+        update_rule=update_rule,
+    )
+
+
 def assess_result(
     *,
     edge_lr: float | None,
@@ -153,7 +192,7 @@ def assess_result(
     sweep_edges: Sequence[float | None],
     interval: tuple[float, float] | None,
     val_losses: Sequence[float] | None,
-    first_lrs: Sequence[float],
+    first_lrs: Sequence[float] | np.ndarray,
     first_losses: Sequence[float],
     chance: float | None,
     steps_per_pass: int | None,
