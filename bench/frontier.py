@@ -39,11 +39,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 from common import RESULTS_DIR, edge_rule, machine
 from suite import RESULT_PATH as SUITE_PATH
 from suite import SEEDS, first_spec, ratio, spec_label, train_spec
-from tasks import TASKS, Task
+from tasks import TASKS, Task, range_test
 
 import finder
 
@@ -62,24 +61,6 @@ BASE_TASKS = (
 )  # fmt: skip
 
 
-def range_test(task: Task, seed: int, options: dict[str, Any]) -> finder.RangeTestResult:
-    """The range test a user runs before training `task` with `seed` (`bench/tasks.py`'s
-    `auto_range_test`, with the design's options), on the task's validation data too."""
-    data = task.load_data()
-    keras.backend.clear_session()
-    model = task.build_model(seed)
-    task.compile(model, task.make_optimizer(task.default_lr))
-    return finder.range_test(
-        model,
-        data.x_train,
-        data.y_train,
-        batch_size=task.batch_size,
-        seed=seed,
-        validation_data=(data.x_val, data.y_val),
-        **options,
-    )
-
-
 def suite_reference(suite: dict[str, Any], name: str) -> dict[str, Any]:
     """The suite's oracle and default rows for task `name`, and its cached finder row."""
     rows = suite["tasks"][name]["rows"]
@@ -92,7 +73,7 @@ def features(result: finder.RangeTestResult) -> dict[str, Any]:
     return {
         "verdict": reliability.verdict if reliability else None,
         "reasons": list(reliability.reasons) if reliability else [],
-        "signals": dict(getattr(reliability, "signals", {}) or {}),
+        "signals": dict(reliability.signals) if reliability else {},
         "edge_lr": result.bounds.edge_lr,
         "max_lr": result.bounds.max_lr,
         "sweeps": (result.auto or {}).get("sweeps", 1),
@@ -111,7 +92,7 @@ def run_one(
         options = DESIGNS[design](task)
         assert options is not None
         started = time.perf_counter()
-        result = range_test(task, seed, options)
+        result = range_test(task, seed, **options)
         seconds = round(time.perf_counter() - started, 1)
         record = {
             "seconds": seconds,
@@ -130,10 +111,6 @@ def run_one(
             f"edge {record['edge_lr']}, {record['verdict']} ({seconds:.0f} s)",
             flush=True,
         )
-    if record["proposal"] is None:  # recorded before no-bounds runs trained as finder.fit does
-        record["proposal"] = first_spec(
-            task, finder.RangeTestResult.from_dict(record["result"])
-        ).to_dict()
     if not screen and record["score"] is None:
         spec = finder.ScheduleSpec.from_dict(record["proposal"])
         run = _cached_training(task, spec, seed, document)

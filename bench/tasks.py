@@ -404,17 +404,29 @@ def auto_range_test(
 
     `order_seed` gives the test's batch order a seed of its own (default: `seed`), and
     `budget` an explicit step budget (default: finder's), for `bench/stability_sources.py`."""
+    return range_test(
+        task,
+        seed,
+        seed=seed if order_seed is None else order_seed,
+        plan_steps=task.plan.total_steps,
+        budget=budget,
+    )
+
+
+def range_test(task: Task, seed: int, **options: Any) -> Any:
+    """`finder.range_test` on `task`'s model built with `seed`, its optimizer at its default
+    LR, at its batch size, on its training data with its validation data; `options` go to
+    `finder.range_test` (the batch order's `seed` defaults to `seed`)."""
     data = task.load_data()
     keras.backend.clear_session()
     model = task.build_model(seed)
     task.compile(model, task.make_optimizer(task.default_lr))
+    options.setdefault("seed", seed)
     return finder.range_test(
         model,
         data.x_train,
         data.y_train,
         batch_size=task.batch_size,
-        seed=seed if order_seed is None else order_seed,
-        plan_steps=task.plan.total_steps,
-        budget=budget,
         validation_data=(data.x_val, data.y_val),
+        **options,
     )
