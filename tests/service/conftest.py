@@ -7,6 +7,7 @@ are marked slow, so `pytest -m slow` runs the same tests against PostgreSQL and 
   cluster that `initdb` + `pg_ctl` start once per session from Debian's binaries.
 - `ray_cluster` (tests/conftest.py): Ray, embedded or two `ray start` nodes on 127.0.0.1.
 - `make_settings` / `make_client`: the app as it runs, with a dispatcher when asked.
+- `engine`: the job database of `make_settings`, its tables created.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from service import Settings, create_app
+from service.db import create_db_engine, init_db
 from tests.service.utils.jobs import KEY_A, KEY_B
 from tests.service.utils.servers import Server, service_env
 from tests.utils.processes import free_port
@@ -136,6 +139,14 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return build
+
+
+@pytest.fixture
+def engine(make_settings: Callable[..., Settings]) -> Iterator[Engine]:
+    engine = create_db_engine(make_settings().database_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
-from service import Settings, crud
-from service.db import Job, create_db_engine, init_db
+from service import crud
 from service.models import JobPublic
 from service.tasks import ProgressWriter
-from tests.service.utils.jobs import quick_job, sse_events, submit, wait_status
-
-
-@pytest.fixture
-def engine(make_settings: Callable[..., Settings]) -> Iterator[Engine]:
-    engine = create_db_engine(make_settings().database_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
+from tests.service.utils.jobs import quick_job, row, sse_events, submit, wait_status
 
 
 def running_job(engine: Engine, kind: str, steps_total: int) -> str:
@@ -35,13 +25,6 @@ def running_job(engine: Engine, kind: str, steps_total: int) -> str:
         )  # fmt: skip
     crud.claim_next(engine, "dispatcher")
     return job.id
-
-
-def row(engine: Engine, job_id: str) -> Job:
-    with Session(engine, expire_on_commit=False) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job
 
 
 def auto_range_events(budget: int) -> Iterator[SweepProgress]:

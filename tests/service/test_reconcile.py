@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.orm import Session
 
 from service import Settings, crud
 from service.db import Dispatcher as DispatcherRow
-from service.db import Job, create_db_engine, init_db, utcnow
+from service.db import init_db, utcnow
 from service.dispatch import Dispatcher
 from service.tasks import run_job
-
-
-@pytest.fixture
-def engine(make_settings: Callable[..., Settings]) -> Iterator[Engine]:
-    engine = create_db_engine(make_settings().database_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
+from tests.service.utils.jobs import row
 
 
 def queued_job(engine: Engine, max_attempts: int = 3) -> str:
@@ -37,13 +29,6 @@ def queued_job(engine: Engine, max_attempts: int = 3) -> str:
             max_attempts=max_attempts,
         )
     return job.id
-
-
-def row(engine: Engine, job_id: str) -> Job:
-    with Session(engine, expire_on_commit=False) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job
 
 
 def dead_dispatcher(engine: Engine, *, pid: int = 2**22 + 1, age_s: float = 0) -> str:

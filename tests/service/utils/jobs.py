@@ -7,12 +7,23 @@ import time
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from service.db import Job
 from tests.utils.processes import wait_for
 
 KEY_A = "key-a-0123456789abcdef"
 KEY_B = "key-b-0123456789abcdef"
 TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def row(engine: Engine, job_id: str) -> Job:
+    """The job's row as stored."""
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
 
 
 def auth(key: str = KEY_A) -> dict[str, str]:
