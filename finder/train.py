@@ -28,7 +28,7 @@ import keras
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError, UnreliableAnswerWarning
 from finder.plot import plot_range_test
-from finder.propose import Proposal, attach_proposals, propose_schedules
+from finder.propose import Proposal, attach_proposals
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
 from finder.rangetest.model_state import (
@@ -102,11 +102,7 @@ def fit(
         model, x, y, batch_size, validation_data, epochs * steps_per_epoch, range_test_options
     )
     attach_proposals(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    proposal = (
-        propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)[0]
-        if result.bounds.max_lr is not None
-        else None
-    )
+    proposal = Proposal.from_dict(result.proposals[0]) if result.proposals else None
     _warn_if_unreliable(result, model)
     if proposal is not None:
         use_schedule(model, proposal)
