@@ -413,15 +413,15 @@ def auto_range_test(
     )
 
 
-def range_test(task: Task, seed: int, **options: Any) -> Any:
-    """`finder.range_test` on `task`'s model built with `seed`, its optimizer at its default
-    LR, at its batch size, on its training data with its validation data; `options` go to
-    `finder.range_test` (the batch order's `seed` defaults to `seed`)."""
+def range_test(task: Task, model_seed: int, /, **options: Any) -> Any:
+    """`finder.range_test` on `task`'s model built with `model_seed`, its optimizer at its
+    default LR, at its batch size, on its training data with its validation data; `options` go
+    to `finder.range_test` (the batch order's `seed` defaults to `model_seed`)."""
     data = task.load_data()
     keras.backend.clear_session()
-    model = task.build_model(seed)
+    model = task.build_model(model_seed)
     task.compile(model, task.make_optimizer(task.default_lr))
-    options.setdefault("seed", seed)
+    options.setdefault("seed", model_seed)
     return finder.range_test(
         model,
         data.x_train,
