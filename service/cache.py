@@ -2,7 +2,9 @@
 
 A job's row never changes once the job has ended, so `GET /jobs/{id}` of a finished job (what a
 dashboard polls) can answer from memory. Entries are keyed by owner and id, so a hit still
-needs the caller's key; each API process has its own cache.
+needs the caller's key; each API process has its own cache. A job deleted (`DELETE /jobs/{id}`,
+or the retention sweep) is dropped from the cache of the API process that deleted it; another
+API process may answer it from its own cache until that entry is evicted.
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ class FinishedJobCache:
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= len(evicted)
+
+    def discard(self, owner: str, job_id: str) -> None:
+        """Forget a job (deleted)."""
+        with self._lock:
+            document = self._entries.pop((owner, job_id), None)
+            self._bytes -= len(document) if document is not None else 0
+
+    def discard_ids(self, job_ids: set[str]) -> None:
+        """Forget these jobs, whoever owns them (swept)."""
+        with self._lock:
+            for entry in [entry for entry in self._entries if entry[1] in job_ids]:
+                self._bytes -= len(self._entries.pop(entry))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -11,7 +11,12 @@ FINDER_HOST=127.0.0.1 FINDER_PORT=8000
 FINDER_DATABASE_URL=sqlite:///finder-service/jobs.db   or postgresql://user:pw@host/db
 FINDER_UPLOADS_DIR=finder-service    uploads and rendered curves (shared by API and workers)
 FINDER_RAY_ADDRESS=                  empty: start a local Ray; host:port: join that cluster
+FINDER_MAX_QUEUED_JOBS=100 FINDER_MAX_QUEUED_PER_KEY=20 FINDER_MAX_RUNNING_PER_KEY=2
+FINDER_RETENTION_S=604800            finished jobs and unused uploads older than this go
+FINDER_UPLOAD_QUOTA_MB=1024          stored uploads per key
 ```
+
+Every setting, with its meaning, is listed in docs/service.md.
 """
 
 from __future__ import annotations
@@ -99,6 +104,39 @@ class Settings(BaseSettings):
     )
     cache_bytes: int = Field(default=256 * MIB, ge=0, description="Memory cap of that cache.")
     db_pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
+    max_queued_jobs: int = Field(
+        default=100, ge=1, description="Queued jobs over all keys; past it a submission is 429."
+    )
+    max_queued_per_key: int = Field(
+        default=20, ge=1, description="Queued jobs of one API key; past it a submission is 429."
+    )
+    max_running_per_key: int = Field(
+        default=2,
+        ge=1,
+        description="Running jobs of one API key: a dispatcher claims no more of its jobs, and "
+        "claims other keys' jobs instead.",
+    )
+    retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a 429 for a full queue."
+    )
+    idempotency_ttl_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="How long an Idempotency-Key is remembered (a later reuse starts afresh).",
+    )
+    retention_s: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Finished jobs, and uploads no job names, older than this are deleted.",
+    )
+    sweep_interval_s: float = Field(
+        default=300.0, gt=0, description="Period of the API's retention sweep."
+    )
+    upload_quota_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="Total size of one API key's stored uploads (MiB); past it an upload is 413.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -8,17 +8,33 @@ left over from an earlier attempt can never overwrite a newer one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, Text, and_, cast, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import TERMINAL_STATUSES, Dispatcher, Job, Upload, utcnow
-from service.errors import ConflictError, NotFoundError
+from service.db import (
+    TERMINAL_STATUSES,
+    Dispatcher,
+    IdempotencyKey,
+    Job,
+    ServiceLock,
+    Upload,
+    utcnow,
+)
+from service.errors import (
+    ConflictError,
+    IdempotencyConflictError,
+    LimitExceededError,
+    NotFoundError,
+)
 
 
 def new_id() -> str:
@@ -38,8 +54,195 @@ def create_job(
     steps_total: int,
     max_attempts: int,
 ) -> Job:
+    """Queue a job with no bound or key checked (the API uses `submit_job`)."""
+    job = _new_job(owner, kind, request, spec, steps_total, max_attempts)
+    session.add(job)
+    session.commit()
+    return job
+
+
+# --- submissions: idempotency keys and the queue's bounds ---------------------------------
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An `Idempotency-Key` and the hash of the request it came with."""
+
+    key: str
+    request_hash: str
+    ttl_s: float
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    max_queued: int
+    max_queued_per_key: int
+    retry_after_s: int
+
+
+def request_hash(route: str, body: Any) -> str:
+    """SHA-256 of `route` and the canonical JSON of `body` (sorted keys, no spaces), so that
+    the same request spelled differently hashes the same."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
+
+
+def lock(session: Session, name: str) -> None:
+    """Take the `service_locks` row `name` for the rest of the transaction.
+
+    Must be the transaction's first statement: an `UPDATE` takes SQLite's write lock at once
+    (as `BEGIN IMMEDIATE` would; others wait on busy_timeout) and PostgreSQL's row lock (others
+    wait; under READ COMMITTED their later statements see what the holder committed).
+    """
+    session.commit()  # whatever was read before is not part of the locked transaction
+    session.execute(update(ServiceLock).where(ServiceLock.name == name).values(taken_at=utcnow()))
+
+
+def remembered(
+    session: Session, owner: str, idempotency: Idempotency, resource: str
+) -> IdempotencyKey | None:
+    """The unexpired record of `idempotency.key` for this owner, None when there is none.
+
+    Raises:
+        IdempotencyConflictError: the key came with another request (or created another kind
+            of thing).
+    """
+    record = session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.owner == owner, IdempotencyKey.key == idempotency.key
+        )
+    )
+    if record is None or record.created_at < utcnow() - timedelta(seconds=idempotency.ttl_s):
+        return None
+    if record.request_hash != idempotency.request_hash or record.resource != resource:
+        raise IdempotencyConflictError(
+            f"Idempotency-Key {idempotency.key!r} was already used with a different request "
+            f"(it created {record.resource} {record.resource_id}); send a new key for a new "
+            "request."
+        )
+    return record
+
+
+def _forget_expired(session: Session, owner: str, idempotency: Idempotency) -> None:
+    cutoff = utcnow() - timedelta(seconds=idempotency.ttl_s)
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.owner == owner,
+            IdempotencyKey.key == idempotency.key,
+            IdempotencyKey.created_at < cutoff,
+        )
+    )
+
+
+def _check_queue(session: Session, owner: str, limits: QueueLimits) -> None:
+    queued = Job.status == "queued"
+    mine = session.scalar(select(func.count()).where(queued, Job.owner == owner)) or 0
+    if mine >= limits.max_queued_per_key:
+        raise LimitExceededError(
+            f"This key has {mine} jobs queued, the most one key may have "
+            f"(FINDER_MAX_QUEUED_PER_KEY={limits.max_queued_per_key}); retry once some have "
+            "started.",
+            limit="max_queued_per_key",
+            value=limits.max_queued_per_key,
+            retry_after_s=limits.retry_after_s,
+        )
+    everyone = session.scalar(select(func.count()).where(queued)) or 0
+    if everyone >= limits.max_queued:
+        raise LimitExceededError(
+            f"The queue is full: {everyone} jobs are queued "
+            f"(FINDER_MAX_QUEUED_JOBS={limits.max_queued}); retry later.",
+            limit="max_queued_jobs",
+            value=limits.max_queued,
+            retry_after_s=limits.retry_after_s,
+        )
+
+
+def submit_job(
+    session: Session,
+    *,
+    owner: str,
+    kind: str,
+    request: dict[str, Any],
+    spec: dict[str, Any],
+    steps_total: int,
+    max_attempts: int,
+    limits: QueueLimits,
+    idempotency: Idempotency | None,
+    status_code: int = 202,
+) -> tuple[Job, int | None]:
+    """Queue a job within the queue's bounds, once per idempotency key.
+
+    The check and the insert are one transaction under the `submissions` lock, so concurrent
+    submissions (from any number of API processes) cannot overshoot a bound; the key's row is
+    inserted in the same transaction, and its primary key (owner, key) lets only one of
+    concurrent retries commit: the others answer with the winner's job.
+
+    Returns:
+        The job, and None when it was created now, or the status code it was created with when
+        the key replays an earlier submission.
+
+    Raises:
+        IdempotencyConflictError: the key was used with another request.
+        LimitExceededError: a bound on queued jobs is reached (429).
+    """
+    if idempotency is not None:  # a retry needs no lock
+        record = remembered(session, owner, idempotency, "job")
+        if record is not None:
+            return get_job(session, owner, record.resource_id), record.status_code
+    try:
+        lock(session, "submissions")
+        if idempotency is not None:
+            record = remembered(session, owner, idempotency, "job")
+            if record is not None:
+                job = get_job(session, owner, record.resource_id)
+                session.commit()
+                return job, record.status_code
+            _forget_expired(session, owner, idempotency)
+        _check_queue(session, owner, limits)
+        job = _new_job(owner, kind, request, spec, steps_total, max_attempts)
+        session.add(job)
+        if idempotency is not None:
+            session.add(_key_row(owner, idempotency, "job", job.id, status_code))
+        session.commit()
+        return job, None
+    except IntegrityError:
+        # Another request with the same key committed first (its row is there now).
+        session.rollback()
+        if idempotency is None:
+            raise
+        record = remembered(session, owner, idempotency, "job")
+        if record is None:
+            raise
+        return get_job(session, owner, record.resource_id), record.status_code
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _key_row(
+    owner: str, idempotency: Idempotency, resource: str, resource_id: str, status_code: int
+) -> IdempotencyKey:
+    return IdempotencyKey(
+        owner=owner,
+        key=idempotency.key,
+        request_hash=idempotency.request_hash,
+        resource=resource,
+        resource_id=resource_id,
+        status_code=status_code,
+        created_at=utcnow(),
+    )
+
+
+def _new_job(
+    owner: str,
+    kind: str,
+    request: dict[str, Any],
+    spec: dict[str, Any],
+    steps_total: int,
+    max_attempts: int,
+) -> Job:
     now = utcnow()
-    job = Job(
+    return Job(
         id=new_id(),
         owner=owner,
         kind=kind,
@@ -54,9 +257,6 @@ def create_job(
         created_at=now,
         updated_at=now,
     )
-    session.add(job)
-    session.commit()
-    return job
 
 
 def get_job(session: Session, owner: str, job_id: str) -> Job:
@@ -122,6 +322,119 @@ def request_cancel(session: Session, owner: str, job_id: str) -> Job:
     return job
 
 
+def delete_job(session: Session, owner: str, job_id: str) -> Job:
+    """Remove the caller's job in whatever state, with its idempotency keys; return the row as
+    it was. A running job is asked to cancel first (`request_cancel`): its dispatcher stops the
+    task, and finds the row gone if it looks later. The caller removes the job's files.
+
+    Raises:
+        NotFoundError: no such job for this owner.
+    """
+    job = get_job(session, owner, job_id)
+    if job.status == "running":
+        try:
+            request_cancel(session, owner, job_id)
+        except ConflictError:
+            pass  # it ended meanwhile
+    _delete_jobs(session, [job.id])
+    session.commit()
+    return job
+
+
+def _delete_jobs(session: Session, job_ids: Sequence[str]) -> int:
+    if not job_ids:
+        return 0
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.resource == "job", IdempotencyKey.resource_id.in_(job_ids)
+        )
+    )
+    deleted = session.execute(delete(Job).where(Job.id.in_(job_ids)))
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+
+def jobs_using_upload(session: Session, upload_id: str, *, active_only: bool) -> list[str]:
+    """Ids of the jobs whose request names `upload_id` (queued or running ones only, with
+    `active_only`). Upload ids are 32 random hex digits: a match in the request's JSON text is
+    a reference."""
+    where = [cast(Job.request, Text).contains(upload_id)]
+    if active_only:
+        where.append(Job.status.in_(("queued", "running")))
+    return list(session.scalars(select(Job.id).where(*where).limit(10)).all())
+
+
+def delete_upload(session: Session, owner: str, upload_id: str) -> Upload:
+    """Remove the caller's upload row (and its idempotency keys); the caller removes its file.
+
+    Raises:
+        NotFoundError: no such upload for this owner.
+        ConflictError: a queued or running job still needs it.
+    """
+    upload = session.scalar(select(Upload).where(Upload.id == upload_id, Upload.owner == owner))
+    if upload is None:
+        raise NotFoundError(f"No upload {upload_id!r}.")
+    users = jobs_using_upload(session, upload_id, active_only=True)
+    if users:
+        raise ConflictError(
+            f"Upload {upload_id} is used by job {users[0]}, which has not ended; cancel or "
+            "delete the job first."
+        )
+    _delete_uploads(session, [upload_id])
+    session.commit()
+    return upload
+
+
+def _delete_uploads(session: Session, upload_ids: Sequence[str]) -> None:
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.resource == "upload", IdempotencyKey.resource_id.in_(upload_ids)
+        )
+    )
+    session.execute(delete(Upload).where(Upload.id.in_(upload_ids)))
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one retention sweep removed (the caller removes their files)."""
+
+    job_ids: list[str]
+    uploads: list[Upload]
+    keys: int
+
+
+def sweep(engine: Engine, *, retention_s: float, idempotency_ttl_s: float) -> Swept:
+    """Remove finished jobs and unused uploads older than `retention_s`, and idempotency keys
+    older than `idempotency_ttl_s` (a key's job outlives it; a key never outlives its job)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=retention_s)
+    with Session(engine, expire_on_commit=False) as session:
+        ended = Job.status.in_(sorted(TERMINAL_STATUSES))
+        old = func.coalesce(Job.finished_at, Job.updated_at) < cutoff
+        job_ids = list(session.scalars(select(Job.id).where(ended, old).limit(1000)).all())
+        if job_ids:
+            session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.resource == "job", IdempotencyKey.resource_id.in_(job_ids)
+                )
+            )
+            # Conditional: a row that changed meanwhile is not removed.
+            session.execute(delete(Job).where(Job.id.in_(job_ids), ended, old))
+        key_cutoff = now - timedelta(seconds=idempotency_ttl_s)
+        keys = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < key_cutoff))
+        session.commit()
+        uploads = [
+            upload
+            for upload in session.scalars(
+                select(Upload).where(Upload.created_at < cutoff).limit(1000)
+            ).all()
+            if not jobs_using_upload(session, upload.id, active_only=False)
+        ]
+        if uploads:
+            _delete_uploads(session, [upload.id for upload in uploads])
+            session.commit()
+    return Swept(job_ids=job_ids, uploads=uploads, keys=int(keys.rowcount))  # type: ignore[attr-defined]
+
+
 def create_upload(
     session: Session,
     *,
@@ -132,20 +445,67 @@ def create_upload(
     path: str,
     size_bytes: int,
     description: dict[str, Any],
-) -> Upload:
-    upload = Upload(
-        id=upload_id,
-        owner=owner,
-        kind=kind,
-        filename=filename,
-        path=path,
-        size_bytes=size_bytes,
-        description=description,
-        created_at=utcnow(),
-    )
-    session.add(upload)
-    session.commit()
-    return upload
+    quota_mb: float | None = None,
+    idempotency: Idempotency | None = None,
+) -> tuple[Upload, int | None]:
+    """Keep an upload's row, within the owner's quota and once per idempotency key.
+
+    Returns:
+        The upload, and None when it was created now, or 201 when the key replays an earlier
+        upload (then the caller removes its own copy of the file).
+
+    Raises:
+        IdempotencyConflictError: the key was used with another file.
+        LimitExceededError: 413, the owner's uploads would exceed `quota_mb` MiB.
+    """
+    try:
+        lock(session, "uploads")
+        if idempotency is not None:
+            record = remembered(session, owner, idempotency, "upload")
+            if record is not None:
+                earlier = get_upload(session, owner, record.resource_id, kind)
+                session.commit()
+                return earlier, record.status_code
+            _forget_expired(session, owner, idempotency)
+        if quota_mb is not None:
+            stored = session.scalar(
+                select(func.coalesce(func.sum(Upload.size_bytes), 0)).where(Upload.owner == owner)
+            )
+            if int(stored or 0) + size_bytes > quota_mb * (1 << 20):
+                raise LimitExceededError(
+                    f"This key's uploads take {int(stored or 0)} bytes; this one "
+                    f"({size_bytes} bytes) would pass its quota (FINDER_UPLOAD_QUOTA_MB="
+                    f"{quota_mb:g}). Delete uploads it no longer needs (DELETE /uploads/{{id}}).",
+                    limit="upload_quota_mb",
+                    value=quota_mb,
+                    status_code=413,
+                )
+        upload = Upload(
+            id=upload_id,
+            owner=owner,
+            kind=kind,
+            filename=filename,
+            path=path,
+            size_bytes=size_bytes,
+            description=description,
+            created_at=utcnow(),
+        )
+        session.add(upload)
+        if idempotency is not None:
+            session.add(_key_row(owner, idempotency, "upload", upload_id, 201))
+        session.commit()
+        return upload, None
+    except IntegrityError:
+        session.rollback()
+        if idempotency is None:
+            raise
+        record = remembered(session, owner, idempotency, "upload")
+        if record is None:
+            raise
+        return get_upload(session, owner, record.resource_id, kind), record.status_code
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def get_upload(session: Session, owner: str, upload_id: str, kind: str) -> Upload:
@@ -220,15 +580,31 @@ def dispatchers(engine: Engine) -> list[Dispatcher]:
         return list(session.scalars(select(Dispatcher)).all())
 
 
-def claim_next(engine: Engine, dispatcher_id: str) -> Job | None:
-    """Move the oldest queued job to running for `dispatcher_id`; None when none is left."""
+def claim_next(
+    engine: Engine, dispatcher_id: str, max_running_per_key: int | None = None
+) -> Job | None:
+    """Move the oldest queued job to running for `dispatcher_id`; None when none is left.
+
+    With `max_running_per_key`, the jobs of a key that already runs that many are skipped (they
+    wait; other keys' jobs go first), and the claim holds the `claims` lock so that concurrent
+    dispatchers cannot together overshoot a key's bound.
+    """
+    eligible = and_(Job.status == "queued", Job.cancel_requested.is_(False))
+    if max_running_per_key is not None:
+        busy = (
+            select(Job.owner)
+            .where(Job.status == "running")
+            .group_by(Job.owner)
+            .having(func.count() >= max_running_per_key)
+        )
+        eligible = and_(eligible, Job.owner.not_in(busy))
+    oldest = select(Job.id).where(eligible).order_by(Job.created_at, Job.id).limit(8)
     with Session(engine) as session:
-        candidates = session.scalars(
-            select(Job.id)
-            .where(Job.status == "queued", Job.cancel_requested.is_(False))
-            .order_by(Job.created_at, Job.id)
-            .limit(8)
-        ).all()
+        if max_running_per_key is not None:
+            if session.scalar(oldest.limit(1)) is None:
+                return None  # nothing to claim: no lock taken
+            lock(session, "claims")
+        candidates = session.scalars(oldest).all()
         for job_id in candidates:
             now = utcnow()
             claimed = session.execute(
@@ -250,9 +626,10 @@ def claim_next(engine: Engine, dispatcher_id: str) -> Job | None:
                     node_id=None,
                 )
             )
-            session.commit()
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                session.commit()
                 return session.get(Job, job_id)
+        session.commit()
     return None
 
 

@@ -1,4 +1,5 @@
-"""The SQL tables (SQLAlchemy 2): jobs, uploads, and the dispatchers that run jobs.
+"""The SQL tables (SQLAlchemy 2): jobs, uploads, the dispatchers that run jobs, the idempotency
+keys of submissions, and the lock rows that serialise a submission's check-then-insert.
 
 The job table is the single source of truth for a job's state; the Ray queue is not. Every
 state change is one conditional `UPDATE` (see `service.crud`), which works the same on SQLite
@@ -7,8 +8,12 @@ and PostgreSQL:
 ```
 queued ──claim──> running ──task──> succeeded | failed
    │                 │  └──process died, attempts left──> queued
-   └──DELETE──> cancelled <──dispatcher (ray.cancel)──┘
+   └──cancel──> cancelled <──dispatcher (ray.cancel)──┘
 ```
+
+`DELETE /jobs/{id}` removes the row in any state (a running job's dispatcher then stops its
+task, finding the row gone); the retention sweep removes finished rows past
+`FINDER_RETENTION_S`.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    insert,
     inspect,
+    select,
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -131,6 +138,39 @@ class Dispatcher(Base):
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` a caller sent with a POST that created a job or an upload.
+
+    The primary key (owner, key) is the UNIQUE constraint that makes concurrent retries of one
+    request create one thing: the second insert fails, and its request answers with the winner's.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 of the route and the canonical request body (or the uploaded file).
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(16))  # "job" or "upload"
+    resource_id: Mapped[str] = mapped_column(String(32), index=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ServiceLock(Base):
+    """Rows whose `UPDATE` serialises a check-then-insert across processes (`crud.lock`): the
+    first statement of the transaction takes the row's write lock (on SQLite, the database's),
+    held until commit, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "service_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+LOCK_NAMES = ("submissions", "claims", "uploads")
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs that name no driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -176,6 +216,24 @@ def init_db(engine: Engine) -> None:
     """Create the tables that do not exist yet, and add the columns newer versions added."""
     Base.metadata.create_all(engine)
     add_missing_columns(engine)
+    add_lock_rows(engine)
+
+
+def add_lock_rows(engine: Engine) -> None:
+    """Insert the `service_locks` rows that are missing (a racing process may insert one
+    first: its row is as good)."""
+    for name in LOCK_NAMES:
+        with engine.connect() as connection:
+            present = connection.execute(
+                select(ServiceLock.name).where(ServiceLock.name == name)
+            ).first()
+        if present is not None:
+            continue
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(ServiceLock).values(name=name, taken_at=None))
+        except IntegrityError:
+            pass
 
 
 def add_missing_columns(engine: Engine) -> None:

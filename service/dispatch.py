@@ -8,7 +8,8 @@ One loop, every `poll_interval_s`:
 3. collect: finished tasks are read; a task whose process died (SIGKILL, OOM, lost node) is
    retried the same way; cancellations asked for through the API are carried out with
    `ray.cancel(force=True)`, which kills the job's process; overdue jobs are stopped;
-4. claim: queued jobs are moved to running and submitted, up to `max_running_jobs`.
+4. claim: queued jobs are moved to running and submitted, up to `max_running_jobs`; a key
+   running `max_running_per_key` jobs has its queued jobs skipped, so other keys' go first.
 
 `finder serve` runs it on a thread inside the API process; `finder worker` runs it alone, and
 any number of them can share one database (claims are conditional updates).
@@ -259,7 +260,7 @@ class Dispatcher:
             if entry.stop_reason is not None:
                 continue
             row = rows.get(job_id)
-            if row is not None and row.cancel_requested:
+            if row is None or row.cancel_requested:  # cancelled, or deleted (DELETE /jobs/{id})
                 entry.stop_reason, entry.stop_status = CANCELLED_REASON, "cancelled"
             elif now - entry.submitted > self.settings.job_timeout_s:
                 entry.stop_reason = (
@@ -272,7 +273,7 @@ class Dispatcher:
 
     def claim(self) -> None:
         while len(self.inflight) < self.settings.max_running_jobs and not self._stop.is_set():
-            job = crud.claim_next(self.engine, self.id)
+            job = crud.claim_next(self.engine, self.id, self.settings.max_running_per_key)
             if job is None:
                 return
             ref = run_job_remote.options(

@@ -7,8 +7,12 @@ Exception
     ├── NotAuthenticatedError              401: no key, or an unknown key
     ├── NotFoundError(LookupError)         404: no such job/upload for this key
     ├── ConflictError                      409: the job's state does not allow the request
+    │   └── IdempotencyConflictError       409: an Idempotency-Key reused with another body
+    ├── LimitExceededError                 429 (413 for the upload quota): a bound is reached
     └── UploadRefusedError(ValueError)     415/422: wrong file type or unreadable upload
 ```
+
+An error with a `reason` is a refusal that `/metrics` counts (`finder_refusals_total`).
 
 `finder.errors.FinderError`s raised while checking a request or an upload are client errors
 too; `status_for` maps both families, and `service.main` turns them into responses in one
@@ -52,6 +56,41 @@ class ConflictError(ServiceError):
     """The job's state does not allow the request (e.g. a curve of an unfinished job)."""
 
     status_code = 409
+
+
+class IdempotencyConflictError(ConflictError):
+    """The Idempotency-Key was sent before with a different request."""
+
+    reason = "idempotency_conflict"
+
+
+class LimitExceededError(ServiceError):
+    """A bound on queued jobs (429, with `Retry-After`) or on stored uploads (413) is reached.
+
+    `limit` names the setting (`max_queued_jobs`, `max_queued_per_key`, `upload_quota_mb`) and
+    `value` is its value; the response carries both beside `detail`.
+    """
+
+    status_code = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        value: float,
+        retry_after_s: int | None = None,
+        status_code: int = 429,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.retry_after_s = retry_after_s
+        self.status_code = status_code
+
+    @property
+    def reason(self) -> str:
+        return self.limit
 
 
 class UploadRefusedError(ServiceError, ValueError):

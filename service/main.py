@@ -1,4 +1,5 @@
-"""Build the FastAPI app: routers, the one domain-error handler, and the dispatcher's lifespan.
+"""Build the FastAPI app: routers, the one domain-error handler, and the lifespan of the
+dispatcher and the retention sweep.
 
 ```
 uvicorn service.main:create_app --factory        # settings from FINDER_* variables
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -23,14 +25,24 @@ from service.config import Settings, load_settings
 from service.dashboard import mount_dashboard
 from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
-from service.errors import ServiceError, status_for
+from service.errors import LimitExceededError, ServiceError, status_for
+from service.retention import Sweeper
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Every error a client caused, ours or the library's, as `{"detail": reason}`."""
+    """Every error a client caused, ours or the library's, as `{"detail": reason}`; a bound's
+    refusal adds `limit` and `value` (and `Retry-After`), and refusals are counted by reason."""
     status = status_for(exc)
+    body: dict[str, Any] = {"detail": str(exc)}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    if isinstance(exc, LimitExceededError):
+        body.update(limit=exc.limit, value=exc.value)
+        if exc.retry_after_s is not None:
+            headers = {"Retry-After": str(exc.retry_after_s)}
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str):
+        request.app.state.refusals.add(reason)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @asynccontextmanager
@@ -41,9 +53,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = Dispatcher(settings, app.state.engine)
         dispatcher.start()
     app.state.dispatcher = dispatcher
+    sweeper = Sweeper(settings, app.state.engine, app.state.finished_jobs)
+    sweeper.start()
     try:
         yield
     finally:
+        sweeper.stop()
         if dispatcher is not None:
             dispatcher.stop()
         app.state.engine.dispose()
@@ -68,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.finished_jobs = FinishedJobCache(settings.cache_entries, settings.cache_bytes)
     app.state.dispatcher = None
+    app.state.refusals = health.Refusals()
     app.add_exception_handler(ServiceError, domain_error_handler)
     app.add_exception_handler(FinderError, domain_error_handler)
     for router in (

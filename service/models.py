@@ -316,3 +316,12 @@ class HealthPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str | list[dict[str, Any]]
+
+
+class LimitPublic(ErrorPublic):
+    """A refusal by a bound (429, or 413 for the upload quota)."""
+
+    limit: Literal["max_queued_jobs", "max_queued_per_key", "upload_quota_mb"] = Field(
+        description="The setting whose bound was reached (FINDER_ + its name in capitals)."
+    )
+    value: float = Field(description="That setting's value.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -49,3 +49,19 @@ async def get_owner(
 
 
 CurrentOwner = Annotated[str, Depends(get_owner)]
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[!-~]+$",
+        description="Any unique string (a UUID, say), printable ASCII without spaces. A retry "
+        "with the same key and the same body within 24 h (FINDER_IDEMPOTENCY_TTL_S) answers with "
+        "what the first request created (same id, same status, header `Idempotent-Replayed: "
+        "true`), and creates nothing; the same key with a different body is 409. Keys are per "
+        "API key.",
+    ),
+]

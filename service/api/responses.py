@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.models import ErrorPublic
+from service.models import ErrorPublic, LimitPublic
 
 DESCRIPTIONS = {
     401: "No API key, or an unknown one.",
@@ -13,15 +13,50 @@ DESCRIPTIONS = {
     413: "The request body is larger than the service accepts.",
     415: "The upload's file type is refused.",
     422: "The request or the uploaded file is invalid (the reason names the field).",
+    429: "A bound on queued jobs is reached: `limit` names the setting and `value` its value. "
+    "Retry after `Retry-After` seconds (no job was created).",
+}
+# The answers of a POST that creates a job or an upload (`Idempotency-Key`, bounds, quota).
+CREATE_DESCRIPTIONS = {
+    409: "The `Idempotency-Key` was used before (within its lifetime) with a different request.",
+    413: "The request body is larger than the service accepts, or the upload would pass this "
+    "key's storage quota (then `limit` is `upload_quota_mb`).",
+}
+
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
+LIMIT_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/LimitPublic"}}}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
-ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     # Errors are JSON even on routes that answer images or event streams.
-    return {
-        code: {"model": ErrorPublic, "description": DESCRIPTIONS[code], "content": ERROR_CONTENT}
-        for code in codes
-    }
+    described = {**DESCRIPTIONS, **(descriptions or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        if code == 429:
+            responses[code] = {
+                "model": LimitPublic,
+                "description": described[code],
+                "content": LIMIT_CONTENT,
+                "headers": RETRY_AFTER,
+            }
+        else:
+            responses[code] = {
+                "model": ErrorPublic,
+                "description": described[code],
+                "content": ERROR_CONTENT,
+            }
+    return responses
+
+
+def create_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`error_responses` of a route that creates something."""
+    return error_responses(*codes, descriptions=CREATE_DESCRIPTIONS)

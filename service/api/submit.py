@@ -1,4 +1,5 @@
-"""Queueing a job from a validated body: what `POST /find-lr` and `POST /tune` share."""
+"""Queueing a job from a validated body: what `POST /find-lr` and `POST /tune` share (the
+uploads it names, the `Idempotency-Key`, the queue's bounds)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service import crud
 from service.config import Settings
+from service.crud import Idempotency, QueueLimits
 from service.models import JobPublic, RangeTestCreate, UploadedData, UploadedModel
 from service.specs import total_steps
 
@@ -30,6 +32,18 @@ def upload_paths(
     return model_path, data_path
 
 
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def idempotency(settings: Settings, key: str | None, route: str, body: Any) -> Idempotency | None:
+    """The key and the hash of the route and canonical body it came with (None: no key)."""
+    if key is None:
+        return None
+    return Idempotency(
+        key=key, request_hash=crud.request_hash(route, body), ttl_s=settings.idempotency_ttl_s
+    )
+
+
 def submit_job(
     session: Session,
     owner: str,
@@ -39,18 +53,35 @@ def submit_job(
     kind: str,
     body: RangeTestCreate,
     spec: Callable[..., dict[str, Any]],
+    idempotency_key: str | None = None,
 ) -> JobPublic:
     """Store a queued job of `kind` whose spec is `spec(body, model_path=, data_path=)`, and
-    point the `Location` header at it."""
+    point the `Location` header at it; a replayed `idempotency_key` answers with the job it
+    created, with the status it was created with.
+
+    Raises:
+        IdempotencyConflictError: 409, the key came with another body.
+        LimitExceededError: 429, a bound on queued jobs is reached.
+    """
+    request = body.model_dump(mode="json")
     model_path, data_path = upload_paths(session, owner, body)
-    job = crud.create_job(
+    job, replayed = crud.submit_job(
         session,
         owner=owner,
         kind=kind,
-        request=body.model_dump(mode="json"),
+        request=request,
         spec=spec(body, model_path=model_path, data_path=data_path),
         steps_total=total_steps(body),
         max_attempts=settings.max_attempts,
+        limits=QueueLimits(
+            max_queued=settings.max_queued_jobs,
+            max_queued_per_key=settings.max_queued_per_key,
+            retry_after_s=settings.retry_after_s,
+        ),
+        idempotency=idempotency(settings, idempotency_key, kind, request),
     )
+    if replayed is not None:
+        response.status_code = replayed
+        response.headers[REPLAYED_HEADER] = "true"
     response.headers["Location"] = f"/jobs/{job.id}"
     return JobPublic.from_row(job)

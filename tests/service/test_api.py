@@ -138,6 +138,7 @@ def test_another_keys_job_is_404(client: TestClient) -> None:
     for method, path in [
         ("GET", f"/jobs/{job_id}"),
         ("DELETE", f"/jobs/{job_id}"),
+        ("POST", f"/jobs/{job_id}/cancel"),
         ("GET", f"/jobs/{job_id}/curve.png"),
         ("GET", f"/jobs/{job_id}/events"),
     ]:
@@ -155,7 +156,7 @@ def test_unknown_job_is_404(client: TestClient) -> None:
 
 def test_list_newest_first_with_paging_and_filter(client: TestClient) -> None:
     ids = [submit(client, quick_job(seed=seed)) for seed in range(5)]
-    client.delete(f"/jobs/{ids[1]}", headers=auth())
+    client.post(f"/jobs/{ids[1]}/cancel", headers=auth())
 
     page = client.get("/jobs", params={"limit": 2, "offset": 1}, headers=auth()).json()
     assert page["count"] == 5
@@ -175,13 +176,13 @@ def test_list_newest_first_with_paging_and_filter(client: TestClient) -> None:
 
 def test_cancel_a_queued_job(client: TestClient) -> None:
     job_id = submit(client, quick_job())
-    response = client.delete(f"/jobs/{job_id}", headers=auth())
+    response = client.post(f"/jobs/{job_id}/cancel", headers=auth())
     assert response.status_code == 202
     assert response.json()["status"] == "cancelled"
     assert response.json()["error"] == "Cancelled before it started."
     assert response.json()["finished_at"] is not None
     # Cancelling twice is harmless; the curve of a cancelled job does not exist.
-    assert client.delete(f"/jobs/{job_id}", headers=auth()).status_code == 202
+    assert client.post(f"/jobs/{job_id}/cancel", headers=auth()).status_code == 202
     curve = client.get(f"/jobs/{job_id}/curve.png", headers=auth())
     assert curve.status_code == 409
     assert "cancelled" in curve.json()["detail"]
@@ -189,7 +190,7 @@ def test_cancel_a_queued_job(client: TestClient) -> None:
 
 def test_events_of_an_ended_job_end_at_once(client: TestClient) -> None:
     job_id = submit(client, quick_job())
-    client.delete(f"/jobs/{job_id}", headers=auth())
+    client.post(f"/jobs/{job_id}/cancel", headers=auth())
     with client.stream("GET", f"/jobs/{job_id}/events", headers=auth()) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -223,7 +224,7 @@ def test_healthz_needs_no_key(client: TestClient) -> None:
 def test_metrics_are_prometheus_text(client: TestClient) -> None:
     submit(client, quick_job())
     cancelled = submit(client, quick_job())
-    client.delete(f"/jobs/{cancelled}", headers=auth())
+    client.post(f"/jobs/{cancelled}/cancel", headers=auth())
     assert client.get("/metrics").status_code == 401
     response = client.get("/metrics", headers=auth())
     assert response.status_code == 200
@@ -246,7 +247,9 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
         "/jobs/{job_id}",
         "/jobs/{job_id}/curve.{extension}",
         "/jobs/{job_id}/events",
+        "/jobs/{job_id}/cancel",
         "/uploads/models",
+        "/uploads/{upload_id}",
         "/uploads/datasets",
         "/builtins",
         "/healthz",

@@ -71,3 +71,38 @@ def test_relative_sqlite_path_is_made_absolute(monkeypatch: pytest.MonkeyPatch, 
 def test_invalid_values_name_the_setting() -> None:
     with pytest.raises(InvalidSettingsError, match="max_attempts"):
         load_settings(max_attempts=0)
+
+
+def test_bounds_and_retention_are_finite_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.max_queued_jobs, settings.max_queued_per_key) == (100, 20)
+    assert settings.max_running_per_key == 2
+    assert settings.retention_s == 7 * 24 * 3600 and settings.idempotency_ttl_s == 24 * 3600
+    monkeypatch.setenv("FINDER_MAX_QUEUED_JOBS", "7")
+    monkeypatch.setenv("FINDER_MAX_QUEUED_PER_KEY", "3")
+    monkeypatch.setenv("FINDER_MAX_RUNNING_PER_KEY", "1")
+    monkeypatch.setenv("FINDER_RETENTION_S", "60")
+    settings = Settings()
+    assert (settings.max_queued_jobs, settings.max_queued_per_key) == (7, 3)
+    assert (settings.max_running_per_key, settings.retention_s) == (1, 60)
+    with pytest.raises(InvalidSettingsError, match="max_queued_per_key"):
+        load_settings(max_queued_per_key=0)
+
+
+def test_every_setting_is_documented() -> None:
+    from pathlib import Path
+
+    from pydantic import AliasChoices
+
+    docs = (Path(__file__).parents[2] / "docs" / "service.md").read_text()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = (
+            [c for c in alias.choices if isinstance(c, str) and c.isupper()]
+            if isinstance(alias, AliasChoices)
+            else [f"FINDER_{name.upper()}"]
+        )
+        if not any(f"`{variable}`" in docs for variable in names):
+            missing.append(names[0])
+    assert missing == []

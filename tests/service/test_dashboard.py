@@ -585,7 +585,7 @@ def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
     if jobs["count"] < 2:
         for _ in range(2 - jobs["count"]):
             job_id = api(server, "POST", "/find-lr", json=QUICK_BODY)["id"]
-            api(server, "DELETE", f"/jobs/{job_id}")
+            api(server, "POST", f"/jobs/{job_id}/cancel")
         jobs = api(server, "GET", "/jobs", params={"limit": 100})
     newest = [job["id"] for job in jobs["data"]]
 
@@ -685,4 +685,4 @@ def test_a_running_jobs_attempts_follow_the_stream(
         engine.dispose()
     # The retry's attempt count arrives through the event stream, without a reload.
     expect(attempts).to_contain_text(re.compile(r"Attempts\s*2 of \d"), timeout=60_000)
-    api(server, "DELETE", f"/jobs/{job_id}")
+    api(server, "POST", f"/jobs/{job_id}/cancel")

@@ -77,7 +77,7 @@ def test_end_to_end(running_client: TestClient) -> None:
         == client.get(f"/jobs/{job_id}", headers=auth()).content
     )
     assert client.get(f"/jobs/{job_id}", headers=auth(KEY_B)).status_code == 404
-    finished = client.delete(f"/jobs/{job_id}", headers=auth())
+    finished = client.post(f"/jobs/{job_id}/cancel", headers=auth())
     assert finished.status_code == 409
     assert finished.json() == {"detail": f"Job {job_id} already ended (succeeded)."}
 
@@ -118,14 +118,14 @@ def test_cancel_a_running_job_stops_its_process(running_client: TestClient) -> N
     pid = job_row(client, job_id).worker_pid
     assert pid is not None and process_alive(pid)
 
-    response = client.delete(f"/jobs/{job_id}", headers=auth())
+    response = client.post(f"/jobs/{job_id}/cancel", headers=auth())
     assert response.status_code == 202
     assert response.json()["cancel_requested"] is True
 
     document = wait_status(client, job_id, {"cancelled"}, timeout=10)
     assert document["error"] == "Cancelled by the caller."
     wait_for(lambda: not process_alive(pid), 10, f"job process {pid} to exit")
-    again = client.delete(f"/jobs/{job_id}", headers=auth())  # idempotent
+    again = client.post(f"/jobs/{job_id}/cancel", headers=auth())  # idempotent
     assert again.status_code == 202 and again.json()["status"] == "cancelled"
 
 
@@ -177,7 +177,7 @@ def test_concurrent_jobs_use_every_node(
         wait_progress(client, job_id)
     nodes = [job_row(client, job_id).node_id for job_id in job_ids]
     for job_id in job_ids:
-        client.delete(f"/jobs/{job_id}", headers=auth())
+        client.post(f"/jobs/{job_id}/cancel", headers=auth())
     assert set(nodes) <= set(ray_cluster.node_ids)
     # Two 1-CPU jobs: on the 2-node cluster (1 CPU per node) they must run on different nodes.
     assert len(set(nodes)) == len(ray_cluster.node_ids), (nodes, ray_cluster)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.api.deps import CurrentOwner, SessionDep, SettingsDep
-from service.api.responses import error_responses
+from service.api.deps import CurrentOwner, IdempotencyKeyHeader, SessionDep, SettingsDep
+from service.api.responses import create_responses
 from service.api.submit import submit_job
 from service.models import FindLRCreate, JobPublic
 from service.specs import find_lr_spec
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/find-lr", tags=["jobs"])
     "",
     status_code=202,
     response_model=JobPublic,
-    responses=error_responses(401, 404, 413, 422),
+    responses=create_responses(401, 404, 409, 413, 422, 429),
     summary="Queue an LR range test",
 )
 def create_find_lr_job(
@@ -26,9 +26,18 @@ def create_find_lr_job(
     session: SessionDep,
     owner: CurrentOwner,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobPublic:
     """Queue a range test; poll `GET /jobs/{id}` (the `Location` header) or stream its
-    `/events`. Upload ids must belong to the caller (404 otherwise)."""
+    `/events`. Upload ids must belong to the caller (404 otherwise). Send an `Idempotency-Key`
+    to retry safely; a full queue is 429 with `Retry-After`."""
     return submit_job(
-        session, owner, settings, response, kind="find_lr", body=body, spec=find_lr_spec
+        session,
+        owner,
+        settings,
+        response,
+        kind="find_lr",
+        body=body,
+        spec=find_lr_spec,
+        idempotency_key=idempotency_key,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from collections import Counter
+
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from service import crud
@@ -12,6 +15,30 @@ from service.db import JOB_STATUSES
 from service.models import HealthPublic
 
 router = APIRouter(tags=["health"])
+
+REFUSAL_REASONS = (
+    "max_queued_jobs",
+    "max_queued_per_key",
+    "upload_quota_mb",
+    "idempotency_conflict",
+)
+
+
+class Refusals:
+    """Requests this API process refused by a bound or an idempotency conflict, by reason."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, reason: str) -> None:
+        with self._lock:
+            self._counts[reason] += 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {reason: self._counts[reason] for reason in (*REFUSAL_REASONS, *self._counts)}
+
 
 DURATION_BUCKETS_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -27,7 +54,10 @@ def healthz(session: SessionDep, settings: SettingsDep) -> HealthPublic:
 
 
 def render_metrics(
-    counts: dict[str, int], durations: list[tuple[str, float]], dispatchers: int
+    counts: dict[str, int],
+    durations: list[tuple[str, float]],
+    dispatchers: int,
+    refusals: dict[str, int] | None = None,
 ) -> str:
     lines = [
         "# HELP finder_jobs Jobs in the store, by status.",
@@ -52,6 +82,10 @@ def render_metrics(
         "# HELP finder_dispatchers Dispatchers whose heartbeat is fresh.",
         "# TYPE finder_dispatchers gauge",
         f"finder_dispatchers {dispatchers}",
+        "# HELP finder_refusals_total Requests this API process refused (429, 413 quota, 409 "
+        "idempotency conflict), by reason.",
+        "# TYPE finder_refusals_total counter",
+        *(f'finder_refusals_total{{reason="{r}"}} {n}' for r, n in (refusals or {}).items()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -64,11 +98,15 @@ def render_metrics(
         **error_responses(401),
     },
 )
-def metrics(session: SessionDep, settings: SettingsDep, owner: CurrentOwner) -> PlainTextResponse:
-    """Jobs by status and job durations, over all keys (for the operator's Prometheus)."""
+def metrics(
+    session: SessionDep, settings: SettingsDep, owner: CurrentOwner, request: Request
+) -> PlainTextResponse:
+    """Jobs by status and job durations, over all keys (for the operator's Prometheus), and
+    this process's refusals by reason."""
     text = render_metrics(
         crud.count_by_status(session),
         crud.durations(session),
         crud.alive_dispatchers(session, settings.dispatcher_timeout_s),
+        request.app.state.refusals.counts(),
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

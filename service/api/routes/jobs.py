@@ -1,9 +1,10 @@
-"""`/jobs`: list, read, follow, plot and cancel the caller's jobs."""
+"""`/jobs`: list, read, follow, plot, cancel and delete the caller's jobs."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,17 +78,42 @@ async def read_job(job_id: str, owner: CurrentOwner, request: Request) -> Respon
     return Response(document, media_type="application/json")
 
 
-@router.delete(
-    "/{job_id}",
+@router.post(
+    "/{job_id}/cancel",
     status_code=202,
     response_model=JobPublic,
     responses=error_responses(401, 404, 409),
-    summary="Cancel a queued or running job",
+    summary="Cancel a queued or running job (it is kept)",
 )
 def cancel_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> JobPublic:
     """A queued job is cancelled at once; a running one has its process stopped by the
-    dispatcher within a poll or two (`cancel_requested` is true until then)."""
+    dispatcher within a poll or two (`cancel_requested` is true until then). Cancelling a
+    cancelled job again is harmless; a job that succeeded or failed is 409."""
     return JobPublic.from_row(crud.request_cancel(session, owner, job_id))
+
+
+def remove_job_files(results_dir: Path, job_id: str) -> None:
+    """The job's rendered curves (`results_dir/<id>/`)."""
+    shutil.rmtree(results_dir / job_id, ignore_errors=True)
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+    summary="Delete a job in any state, with its files",
+)
+def delete_job(
+    job_id: str, session: SessionDep, owner: CurrentOwner, settings: SettingsDep, request: Request
+) -> Response:
+    """The job's row, its idempotency keys and its files are removed, and `GET /jobs/{id}` is
+    404 from then on. A running job is cancelled first (its dispatcher stops its process within
+    a poll or two); its uploads are kept."""
+    crud.delete_job(session, owner, job_id)
+    request.app.state.finished_jobs.discard(owner, job_id)
+    remove_job_files(settings.results_dir, job_id)
+    return Response(status_code=204)
 
 
 def render_curve(job: Job, directory: Path, extension: str) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.api.deps import CurrentOwner, SessionDep, SettingsDep
-from service.api.responses import error_responses
+from service.api.deps import CurrentOwner, IdempotencyKeyHeader, SessionDep, SettingsDep
+from service.api.responses import create_responses
 from service.api.submit import submit_job
 from service.models import JobPublic, TuneCreate
 from service.specs import tune_spec
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/tune", tags=["jobs"])
     "",
     status_code=202,
     response_model=JobPublic,
-    responses=error_responses(401, 404, 413, 422),
+    responses=create_responses(401, 404, 409, 413, 422, 429),
     summary="Queue a schedule search inside the range test's bounds",
 )
 def create_tune_job(
@@ -26,8 +26,19 @@ def create_tune_job(
     session: SessionDep,
     owner: CurrentOwner,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobPublic:
     """Queue a range test followed by a keras-tuner search of schedule families and their
     parameters inside its bounds (`finder.tune`); the job's `result` is the tuning result JSON,
-    which carries the range test. Progress counts the range test's steps, then trial epochs."""
-    return submit_job(session, owner, settings, response, kind="tune", body=body, spec=tune_spec)
+    which carries the range test. Progress counts the range test's steps, then trial epochs.
+    `Idempotency-Key` and the queue's bounds work as for `POST /find-lr`."""
+    return submit_job(
+        session,
+        owner,
+        settings,
+        response,
+        kind="tune",
+        body=body,
+        spec=tune_spec,
+        idempotency_key=idempotency_key,
+    )

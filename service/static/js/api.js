@@ -97,7 +97,7 @@ export function getJob(id, signal) {
 }
 
 export function cancelJob(id) {
-  return sendJson("DELETE", `/jobs/${encodeURIComponent(id)}`);
+  return sendJson("POST", `/jobs/${encodeURIComponent(id)}/cancel`);
 }
 
 export function getBuiltins(signal) {
