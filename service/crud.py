@@ -168,6 +168,7 @@ def submit_job(
     max_attempts: int,
     limits: QueueLimits,
     idempotency: Idempotency | None,
+    upload_ids: Sequence[str] = (),
     status_code: int = 202,
 ) -> tuple[Job, int | None]:
     """Queue a job within the queue's bounds, once per idempotency key.
@@ -181,9 +182,13 @@ def submit_job(
         The job, and None when it was created now, or the status code it was created with when
         the key replays an earlier submission.
 
+    The uploads the job names (`upload_ids`) are looked up again under the lock, which
+    deleting an upload takes too: a job is never queued with an upload deleted meanwhile.
+
     Raises:
         IdempotencyConflictError: the key was used with another request.
         LimitExceededError: a bound on queued jobs is reached (429).
+        NotFoundError: one of `upload_ids` was deleted meanwhile (404).
     """
     if idempotency is not None:  # a retry needs no lock
         record = remembered(session, owner, idempotency, "job")
@@ -199,6 +204,7 @@ def submit_job(
                 return job, record.status_code
             _forget_expired(session, owner, idempotency)
         _check_queue(session, owner, limits)
+        _check_uploads_exist(session, owner, upload_ids)
         job = _new_job(owner, kind, request, spec, steps_total, max_attempts)
         session.add(job)
         if idempotency is not None:
@@ -217,6 +223,19 @@ def submit_job(
     except BaseException:
         session.rollback()
         raise
+
+
+def _check_uploads_exist(session: Session, owner: str, upload_ids: Sequence[str]) -> None:
+    if not upload_ids:
+        return
+    present = set(
+        session.scalars(
+            select(Upload.id).where(Upload.id.in_(upload_ids), Upload.owner == owner)
+        ).all()
+    )
+    for upload_id in upload_ids:
+        if upload_id not in present:
+            raise NotFoundError(f"No upload {upload_id!r}: it was deleted.")
 
 
 def _key_row(
@@ -370,18 +389,24 @@ def delete_upload(session: Session, owner: str, upload_id: str) -> Upload:
         NotFoundError: no such upload for this owner.
         ConflictError: a queued or running job still needs it.
     """
-    upload = session.scalar(select(Upload).where(Upload.id == upload_id, Upload.owner == owner))
-    if upload is None:
-        raise NotFoundError(f"No upload {upload_id!r}.")
-    users = jobs_using_upload(session, upload_id, active_only=True)
-    if users:
-        raise ConflictError(
-            f"Upload {upload_id} is used by job {users[0]}, which has not ended; cancel or "
-            "delete the job first."
-        )
-    _delete_uploads(session, [upload_id])
-    session.commit()
-    return upload
+    try:
+        # The lock of submissions: no job naming it is queued between the check and the delete.
+        lock(session, "submissions")
+        upload = session.scalar(select(Upload).where(Upload.id == upload_id, Upload.owner == owner))
+        if upload is None:
+            raise NotFoundError(f"No upload {upload_id!r}.")
+        users = jobs_using_upload(session, upload_id, active_only=True)
+        if users:
+            raise ConflictError(
+                f"Upload {upload_id} is used by job {users[0]}, which has not ended; cancel or "
+                "delete the job first."
+            )
+        _delete_uploads(session, [upload_id])
+        session.commit()
+        return upload
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _delete_uploads(session: Session, upload_ids: Sequence[str]) -> None:
@@ -422,15 +447,18 @@ def sweep(engine: Engine, *, retention_s: float, idempotency_ttl_s: float) -> Sw
         key_cutoff = now - timedelta(seconds=idempotency_ttl_s)
         keys = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < key_cutoff))
         session.commit()
-        uploads = [
-            upload
-            for upload in session.scalars(
-                select(Upload).where(Upload.created_at < cutoff).limit(1000)
-            ).all()
-            if not jobs_using_upload(session, upload.id, active_only=False)
-        ]
-        if uploads:
-            _delete_uploads(session, [upload.id for upload in uploads])
+        uploads: list[Upload] = []
+        if session.scalar(select(Upload.id).where(Upload.created_at < cutoff).limit(1)):
+            lock(session, "submissions")  # as in delete_upload
+            uploads = [
+                upload
+                for upload in session.scalars(
+                    select(Upload).where(Upload.created_at < cutoff).limit(1000)
+                ).all()
+                if not jobs_using_upload(session, upload.id, active_only=False)
+            ]
+            if uploads:
+                _delete_uploads(session, [upload.id for upload in uploads])
             session.commit()
     return Swept(job_ids=job_ids, uploads=uploads, keys=int(keys.rowcount))  # type: ignore[attr-defined]
 

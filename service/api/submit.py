@@ -79,6 +79,11 @@ def submit_job(
             retry_after_s=settings.retry_after_s,
         ),
         idempotency=idempotency(settings, idempotency_key, kind, request),
+        upload_ids=[
+            part.upload_id
+            for part in (body.model, body.data)
+            if isinstance(part, UploadedModel | UploadedData)
+        ],
     )
     if replayed is not None:
         response.status_code = replayed

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from service import Settings, crud, dispatch, retention
 from service.db import IdempotencyKey, Job, Upload, utcnow
 from service.dispatch import Dispatcher, InFlight
+from service.errors import NotFoundError
 from tests.service.utils import files
 from tests.service.utils.jobs import KEY_B, auth, quick_job, submit
 from tests.utils.processes import wait_for
@@ -148,6 +149,18 @@ def test_delete_an_upload(client: TestClient, tmp_path: Path) -> None:
     # A job naming it now is refused, as for any unknown upload.
     body = quick_job(data={"upload_id": data["upload_id"]})
     assert client.post("/find-lr", json=body, headers=auth()).status_code == 404
+
+
+def test_a_job_is_not_queued_with_an_upload_deleted_meanwhile(engine: Engine) -> None:
+    # The API looked the upload up, then it was deleted: the locked insert looks again.
+    with Session(engine) as session, pytest.raises(NotFoundError, match="it was deleted"):
+        crud.submit_job(
+            session, owner="owner", kind="find_lr", request={}, spec={}, steps_total=1,
+            max_attempts=1, limits=crud.QueueLimits(10, 10, 5), idempotency=None,
+            upload_ids=["0" * 32],
+        )  # fmt: skip
+    with Session(engine) as session:
+        assert session.scalars(select(Job)).all() == []
 
 
 # --- the retention sweep ---------------------------------------------------------------------
