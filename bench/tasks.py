@@ -338,6 +338,7 @@ def train(
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     optimizer: OptimizerFactory | None = None,
+    before: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, Any]:
     """One full training run of `task`, scored on its validation data.
 
@@ -375,7 +376,12 @@ def train(
         validation_data=(data.x_val, data.y_val),
         shuffle=True,
         verbose=0,
-        callbacks=[keras.callbacks.TerminateOnNaN(), *task.callbacks(task.plan), *callbacks],
+        callbacks=[
+            *before,
+            keras.callbacks.TerminateOnNaN(),
+            *task.callbacks(task.plan),
+            *callbacks,
+        ],
     )
     wall_s = time.perf_counter() - start
     scores = [_finite(v) for v in history.history[f"val_{task.metric}"]]

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         UnsafeModelError,
         UnsupportedStrategyError,
     )
+    from finder.lr_finder import LearningRateFinder
     from finder.plot import plot_range_test, plot_schedule
     from finder.propose import Proposal, propose_schedules
     from finder.rangetest import range_test
@@ -70,6 +71,7 @@ _EXPORTS = {
     "FinderError": ("finder.errors", "FinderError"),
     "InvalidArgumentError": ("finder.errors", "InvalidArgumentError"),
     "InvalidRangeError": ("finder.errors", "InvalidRangeError"),
+    "LearningRateFinder": ("finder.lr_finder", "LearningRateFinder"),
     "LearningRateLogger": ("finder.callbacks", "LearningRateLogger"),
     "MissingDependencyError": ("finder.errors", "MissingDependencyError"),
     "ModelError": ("finder.errors", "ModelError"),
@@ -100,6 +102,7 @@ __all__ = [
     "FinderError",
     "InvalidArgumentError",
     "InvalidRangeError",
+    "LearningRateFinder",
     "LearningRateLogger",
     "MissingDependencyError",
     "ModelError",

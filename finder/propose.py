@@ -266,3 +266,39 @@ def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
         return
     proposals = propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
     result.proposals = [proposal.to_dict() for proposal in proposals]
+
+
+def resume_at_peak(proposal: Proposal, *, warmed_up: int, remaining: int) -> Proposal:
+    """`proposal` (a 1cycle) for a run whose warm-up already happened: the range test's own
+    ramp ran `warmed_up` steps up to the peak, and `remaining` steps are left to train.
+
+    The cycle keeps its peak and anneal and spans `warmed_up + remaining` steps with
+    `pct_start = warmed_up / (warmed_up + remaining)`, so at optimizer step `warmed_up` (where
+    the run resumes) it stands at its peak and anneals over exactly the steps left; its own
+    warm-up is never run. With `warmed_up == 0` it is the plain cycle over `remaining` steps.
+
+    Raises:
+        InvalidArgumentError: `proposal` is not a 1cycle, or `remaining < 1`.
+    """
+    if proposal.family != "one_cycle":
+        raise InvalidArgumentError(
+            f"Only a 1cycle can resume at its peak. Received: family={proposal.family!r}"
+        )
+    if remaining < 1:
+        raise InvalidArgumentError(f"Argument `remaining` must be >= 1. Received: {remaining}")
+    params = dict(proposal.spec.params, total_steps=warmed_up + remaining)
+    if warmed_up > 0:
+        params["pct_start"] = warmed_up / (warmed_up + remaining)
+    rationale = (
+        f"{proposal.rationale}; resumed at its peak after the range test's {warmed_up}-step "
+        f"ramp, annealing over the {remaining} steps left"
+        if warmed_up > 0
+        else proposal.rationale
+    )
+    return Proposal(
+        rank=proposal.rank,
+        spec=ScheduleSpec("one_cycle", params),
+        rationale=rationale,
+        rule=proposal.rule,
+        plan=proposal.plan,
+    )

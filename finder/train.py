@@ -1,9 +1,13 @@
 """`finder.fit`: `model.fit` with the learning-rate schedule finder proposes, in one call.
 
-It is the manual route of README's Python API, as one function:
+By default it is `model.fit` with a `finder.LearningRateFinder` callback: the range test is the
+fit's own warm-up (`finder.lr_finder`), and the fit trains on with the first proposal
+from the snapshot at its peak.
+
+With an explicit range it is the manual route of README's Python API, as one function:
 
 ```
-result   = range_test(model, x, y, batch_size, plan_steps = epochs * steps_per_epoch)
+result   = range_test(model, x, y, batch_size, min_lr, max_lr, num_steps, repeats, ...)
 proposal = propose_schedules(result, epochs, steps_per_epoch)[0]      # finder's first pick
 optimizer.learning_rate = proposal.to_keras()                        # the schedule object
 history  = model.fit(x, y, epochs, callbacks = user callbacks + proposal.callbacks())
@@ -17,8 +21,6 @@ from its start; the plan is sized from the training data the way Keras batches i
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,21 +28,17 @@ from typing import Any
 import keras
 
 from finder.defaults import AUTO, is_auto
-from finder.errors import InvalidArgumentError, UnreliableAnswerWarning
-from finder.plot import plot_range_test
+from finder.errors import InvalidArgumentError
+from finder.lr_finder import LearningRateFinder, save, warn_if_unreliable
 from finder.propose import Proposal, attach_proposals
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
-from finder.rangetest.model_state import (
-    initial_learning_rate,
-    innermost_optimizer,
-    require_compiled,
-)
-from finder.rangetest.result import RangeTestResult
+from finder.rangetest.model_state import innermost_optimizer, require_compiled
+from finder.rangetest.verdict import chance_loss
 
 KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
-# fit() arguments finder.fit cannot honour: the range test would train on held-out samples, or
-# the plan would not match the steps Keras takes.
+# fit() arguments finder.fit cannot honour with an explicit range: the range test would train
+# on held-out samples, or the plan would not match the steps Keras takes.
 REFUSED_FIT_ARGUMENTS = ("validation_split", "initial_epoch")
 
 
@@ -65,6 +63,14 @@ def fit(
     history.range_test_result.bounds, history.proposal.spec
     ```
 
+    By default the range test is the warm-up of this very fit: `model.fit` with a
+    `finder.LearningRateFinder` callback (`finder.lr_finder`), which ramps the LR over
+    the fit's first batches, rolls back to the snapshot at the proposal's peak and anneals over
+    the batches left, so the test costs only the steps it throws away. With an explicit range
+    in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`) the test runs
+    before the fit instead (`finder.range_test`, repeats need passes of their own), and the fit
+    trains the whole plan with the first proposal.
+
     Args:
         model: keras.Model. Compiled, with an optimizer and a loss.
         x, y: the training data, as for `model.fit` (arrays, `tf.data.Dataset`, `PyDataset`).
@@ -73,15 +79,15 @@ def fit(
             Defaults to `None`.
         batch_size: int or None. As for `model.fit` (32 for arrays when `None`); the range
             test runs at the same batch size. Defaults to `None`.
-        callbacks: Keras callbacks for `model.fit`; the proposal's (e.g. `MomentumCycler`)
-            run after them. Defaults to `()`.
-        range_test_options: keyword arguments for `finder.range_test` (`budget`, `min_lr`,
-            `max_lr`, `num_steps`, `repeats`, `seed`, `progress`, ...). Defaults to the auto
-            range test within the training plan.
+        callbacks: Keras callbacks for `model.fit`; finder's run before them. Defaults to `()`.
+        range_test_options: the callback's options (`budget`, `smoothing`, `divergence`,
+            `validation_samples`, `progress`), or an explicit range for `finder.range_test`
+            (`min_lr`, `max_lr`, `num_steps`, `repeats`, `seed`, ...). Defaults to the auto
+            range inside the fit.
         save_dir: str, Path or None. Where to write `result.json` (the range test with all
             proposals), `curve.png` and `proposal.json` (the schedule used). Defaults to `None`.
         **fit_kwargs: the rest of `model.fit`'s arguments (`verbose`, `shuffle`,
-            `steps_per_epoch`, ...).
+            `steps_per_epoch`, `validation_split`, ...).
 
     Returns:
         The `History` of `model.fit`, with `range_test_result` (`RangeTestResult`) and
@@ -93,17 +99,94 @@ def fit(
             reasons), or it found no bounds and the optimizer keeps its own learning rate.
 
     Raises:
-        InvalidArgumentError: `epochs < 1` or a refused `fit` argument.
+        InvalidArgumentError: `epochs < 1`, a refused argument, or data of unknown length
+            without `steps_per_epoch`.
         ModelError: the model is not compiled.
     """
-    _check(model, epochs, fit_kwargs)
-    steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
-    result = _range_test(
-        model, x, y, batch_size, validation_data, epochs * steps_per_epoch, range_test_options
+    _check(model, epochs)
+    options = dict(range_test_options or {})
+    if "batch_size" in options:
+        raise InvalidArgumentError(
+            "Pass batch_size to finder.fit itself: the range test runs at fit's batch size."
+        )
+    if _explicit(options):
+        return _fit_after_test(
+            model,
+            x,
+            y,
+            epochs,
+            validation_data,
+            batch_size,
+            callbacks,
+            options,
+            save_dir,
+            fit_kwargs,
+        )
+    unknown = sorted(set(options) - set(IN_FIT_OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(
+            f"Unknown range_test_options for the test inside the fit: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
+            "num_steps) to run finder.range_test before the fit."
+        )
+    lr_finder = LearningRateFinder(
+        validation_data=validation_data,
+        chance_loss=chance_loss(model.loss, y) if y is not None else None,
+        save_dir=save_dir,
+        verbose=0,
+        **options,
     )
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        callbacks=[lr_finder, *callbacks],
+        **fit_kwargs,
+    )
+    history.range_test_result = lr_finder.result
+    history.proposal = lr_finder.proposal
+    return history
+
+
+# The options of the in-fit test (`LearningRateFinder`); any other asks for a test of its own.
+IN_FIT_OPTIONS = ("budget", "smoothing", "divergence", "validation_samples", "progress")
+EXPLICIT_OPTIONS = ("min_lr", "max_lr", "num_steps")
+
+
+def _explicit(options: Mapping[str, Any]) -> bool:
+    """Whether `options` ask for a range test of its own: an explicit range or repeats."""
+    explicit = not is_auto(*(options.get(name, AUTO) for name in EXPLICIT_OPTIONS))
+    return explicit or int(options.get("repeats", 1)) > 1
+
+
+def _fit_after_test(
+    model: keras.Model,
+    x: Any,
+    y: Any,
+    epochs: int,
+    validation_data: Any,
+    batch_size: int | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    options: dict[str, Any],
+    save_dir: str | Path | None,
+    fit_kwargs: dict[str, Any],
+) -> keras.callbacks.History:
+    """finder.fit with an explicit range: `finder.range_test`, then the whole plan with the
+    first proposal."""
+    refused = sorted(set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS))
+    if refused:
+        raise InvalidArgumentError(
+            f"finder.fit with an explicit range does not take {', '.join(refused)}: pass "
+            "validation_data, and train from the start of the plan."
+        )
+    steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
+    options.setdefault("validation_data", validation_data)
+    result = range_test(model, x, y, batch_size=batch_size or KERAS_BATCH_SIZE, **options)
     attach_proposals(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
     proposal = Proposal.from_dict(result.proposals[0]) if result.proposals else None
-    _warn_if_unreliable(result, model)
+    warn_if_unreliable(result, model, "finder.fit")
     if proposal is not None:
         use_schedule(model, proposal)
     if save_dir is not None:
@@ -122,39 +205,12 @@ def fit(
     return history
 
 
-def _warn_if_unreliable(result: RangeTestResult, model: keras.Model) -> None:
-    """Warn (`UnreliableAnswerWarning`) when the model trains on an answer the test calls
-    unreliable, or, with no bounds, on the optimizer's own learning rate."""
-    reliability = result.reliability
-    if reliability is None or reliability.reliable:
-        return
-    reasons = "; ".join(reliability.reasons)
-    if result.bounds.max_lr is None:
-        rate = initial_learning_rate(model.optimizer)
-        message = (
-            "finder.fit: the range test found no bounds, so the model trains with the "
-            f"optimizer's own learning rate ({rate:.3g}) as compiled: {reasons}"
-            if rate is not None
-            else "finder.fit: the range test found no bounds; the optimizer is unchanged: "
-            + reasons
-        )
-    else:
-        message = f"finder.fit: training on an unreliable range test: {reasons}"
-    warnings.warn(message, UnreliableAnswerWarning, stacklevel=3)
-
-
-def _check(model: Any, epochs: Any, fit_kwargs: Mapping[str, Any]) -> None:
+def _check(model: Any, epochs: Any) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise InvalidArgumentError(
             f"Argument `epochs` must be an integer >= 1. Received: epochs={epochs!r}"
         )
     require_compiled(model)
-    refused = sorted(set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS))
-    if refused:
-        raise InvalidArgumentError(
-            f"finder.fit does not take {', '.join(refused)}: pass validation_data, and train "
-            "from the start of the plan."
-        )
 
 
 def _steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) -> int:
@@ -170,28 +226,6 @@ def _steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) 
     return steps
 
 
-def _range_test(
-    model: keras.Model,
-    x: Any,
-    y: Any,
-    batch_size: int | None,
-    validation_data: Any,
-    plan_steps: int,
-    options: Mapping[str, Any] | None,
-) -> RangeTestResult:
-    """The range test on the training data, at the batch size `fit` will use, sized by the
-    plan unless `options` set an explicit range."""
-    options = dict(options or {})
-    if "batch_size" in options:
-        raise InvalidArgumentError(
-            "Pass batch_size to finder.fit itself: the range test runs at fit's batch size."
-        )
-    if is_auto(*(options.get(name, AUTO) for name in ("min_lr", "max_lr", "num_steps"))):
-        options.setdefault("plan_steps", plan_steps)
-    options.setdefault("validation_data", validation_data)
-    return range_test(model, x, y, batch_size=batch_size or KERAS_BATCH_SIZE, **options)
-
-
 def use_schedule(model: keras.Model, proposal: Proposal) -> None:
     """Set the optimizer's learning rate to `proposal`'s schedule.
 
@@ -201,15 +235,3 @@ def use_schedule(model: keras.Model, proposal: Proposal) -> None:
     """
     innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras()
     model.make_train_function(force=True)
-
-
-def save(result: RangeTestResult, proposal: Proposal | None, directory: Path) -> list[Path]:
-    """Write `result.json`, `curve.png` and `proposal.json` (when there is one) into
-    `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [result.save(directory / "result.json"), directory / "curve.png"]
-    plot_range_test(result, path=paths[1])
-    if proposal is not None:
-        paths.append(directory / "proposal.json")
-        paths[2].write_text(json.dumps(proposal.to_dict(), indent=2))
-    return paths

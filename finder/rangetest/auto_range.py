@@ -244,7 +244,7 @@ def steps_per_decade(lrs: Sequence[float] | np.ndarray) -> float:
     return (len(lrs) - 1) / decades if decades > 0 else float("inf")
 
 
-def _dead_window(lrs: np.ndarray) -> int:
+def dead_window(lrs: np.ndarray) -> int:
     return max(DEAD_WINDOW_MIN, round(steps_per_decade(lrs) * DEAD_WINDOW_DECADES))
 
 
@@ -292,28 +292,15 @@ def run_auto(
         lrs = grid(start_lr / 10**RETRY_DECADES, ceiling_lr, per_decade)
         outcome = AutoOutcome(lrs, [], [], limit, retried=True, anchor_lr=anchor_lr)
         first = _sweep(session, lrs, outcome, beta, divergence, score_validation=True)
-    if first.stop_reason == "non_finite" and outcome.edges[0] is None:
-        outcome.stop = "not_finite"
-        outcome.reasons.append(not_finite_reason(lrs, first))
-        return outcome
-    outcome.too_little_data = too_little_data(
-        limit, num_steps, per_decade, start_lr, ceiling_lr, span
-    )
-    if outcome.too_little_data is not None:
-        # One sweep shows the curve; more would measure the same memorisation again.
-        outcome.stop = "too_little_data"
-        outcome.reasons.append(outcome.too_little_data)
-        return outcome
-    if outcome.edges[0] is None:
-        outcome.stop = "never_fell"
-        reason = never_fell_reason(lrs, first, limit)
-        outcome.reasons.append(reason)
-        # A flat curve will stay flat at any LR: no prior stands in for a model that does not
-        # see its inputs.
-        if first.stop_reason == "completed" and first.losses and reason != NOT_LEARNING:
-            survived = float(lrs[len(first.losses) - 1])
-            anchor = start_lr * 10**ANCHOR_DECADES_BELOW if anchor_lr is None else anchor_lr
-            outcome.prior_edge = min(PRIOR_PEAK_MULTIPLE * anchor, survived / PRIOR_SURVIVAL_MARGIN)
+    if judge_first_sweep(
+        outcome,
+        first,
+        num_steps=num_steps,
+        per_decade=per_decade,
+        start_lr=start_lr,
+        ceiling_lr=ceiling_lr,
+        span=span,
+    ):
         return outcome
     while True:
         remaining = limit.budget - session.steps_run
@@ -332,6 +319,46 @@ def run_auto(
             f"the loss did not diverge up to lr {ceiling_lr:g}: the edge may lie higher"
         )
     return outcome
+
+
+def judge_first_sweep(
+    outcome: AutoOutcome,
+    first: SweepRun,
+    *,
+    num_steps: int | None,
+    per_decade: float,
+    start_lr: float,
+    ceiling_lr: float,
+    span: float,
+) -> bool:
+    """Whether the first sweep ends the test (a non-finite loss before the loss fell, too
+    little data, or a loss that never fell); sets the outcome's stop, reasons and prior edge
+    as the module docstring says. Shared with the in-fit test (`finder.lr_finder`)."""
+    lrs, limit, anchor_lr = outcome.lrs, outcome.limits, outcome.anchor_lr
+    if first.stop_reason == "non_finite" and outcome.edges[0] is None:
+        outcome.stop = "not_finite"
+        outcome.reasons.append(not_finite_reason(lrs, first))
+        return True
+    outcome.too_little_data = too_little_data(
+        limit, num_steps, per_decade, start_lr, ceiling_lr, span
+    )
+    if outcome.too_little_data is not None:
+        # One sweep shows the curve; more would measure the same memorisation again.
+        outcome.stop = "too_little_data"
+        outcome.reasons.append(outcome.too_little_data)
+        return True
+    if outcome.edges[0] is not None:
+        return False
+    outcome.stop = "never_fell"
+    reason = never_fell_reason(lrs, first, limit)
+    outcome.reasons.append(reason)
+    # A flat curve will stay flat at any LR: no prior stands in for a model that does not see
+    # its inputs.
+    if first.stop_reason == "completed" and first.losses and reason != NOT_LEARNING:
+        survived = float(lrs[len(first.losses) - 1])
+        anchor = start_lr * 10**ANCHOR_DECADES_BELOW if anchor_lr is None else anchor_lr
+        outcome.prior_edge = min(PRIOR_PEAK_MULTIPLE * anchor, survived / PRIOR_SURVIVAL_MARGIN)
+    return True
 
 
 def too_little_data(
@@ -376,7 +403,7 @@ def _sweep(
         smoothing=smoothing,
         divergence=divergence,
         score_validation=score_validation,
-        dead_window=_dead_window(lrs),
+        dead_window=dead_window(lrs),
         phase="sweep",
         budget=outcome.limits.budget,
         limit=remaining if cap is None else min(remaining, cap),

@@ -52,10 +52,19 @@ def skips_steps(optimizer: Any) -> bool:
     return hasattr(optimizer, "inner_optimizer")
 
 
+def variable_to_numpy(value: Any) -> np.ndarray:
+    """A Keras variable's (or tensor's) value as numpy. Not numpy's own conversion of the
+    variable, which warns under numpy 2 (its `__array__` takes no `copy`); on JAX, where the
+    variable's `numpy()` does the same inside a `fit`, through its value as a JAX array."""
+    if keras.backend.backend() == "jax":
+        return np.asarray(keras.ops.convert_to_tensor(value))
+    return value.numpy() if hasattr(value, "numpy") else keras.ops.convert_to_numpy(value)
+
+
 def micro_batch_count(optimizer: Any) -> int:
     """The counter a learning-rate schedule is evaluated at (micro-batches with accumulation)."""
     inner = innermost_optimizer(optimizer)
-    return int(getattr(inner, "_iterations", inner.iterations).numpy())
+    return int(variable_to_numpy(getattr(inner, "_iterations", inner.iterations)))
 
 
 def require_compiled(model: Any) -> keras.Model:
@@ -109,9 +118,9 @@ class ModelState:
             with model_scope(model):
                 optimizer.build(model.trainable_variables)
         return cls(
-            model_values=[np.array(v.numpy(), copy=True) for v in model.variables],
-            metric_values=[np.array(v.numpy(), copy=True) for v in model.metrics_variables],
-            optimizer_values=[np.array(v.numpy(), copy=True) for v in optimizer.variables],
+            model_values=host_copies(model.variables),
+            metric_values=host_copies(model.metrics_variables),
+            optimizer_values=host_copies(optimizer.variables),
             learning_rate=innermost_optimizer(optimizer)._learning_rate,
             train_function=model.train_function,
             own_train_step=vars(model).get("train_step", _NO_OWN_TRAIN_STEP),
@@ -181,6 +190,11 @@ def _set_global_rng_state(state: Any) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+def host_copies(variables: list[Any]) -> list[np.ndarray]:
+    """Copies of `variables`' values in host memory."""
+    return [np.array(variable_to_numpy(v), copy=True) for v in variables]
+
+
 def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:
     if len(variables) != len(values):
         raise ModelError(
@@ -210,8 +224,7 @@ def initial_learning_rate(optimizer: Any) -> float | None:
     try:
         schedule = isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
         value = rate(0) if schedule else rate
-        # A Keras variable's own `numpy()`: numpy's conversion of one warns under numpy 2.
-        value = value.numpy() if hasattr(value, "numpy") else keras.ops.convert_to_numpy(value)
+        value = variable_to_numpy(value)
         # float32 variables hold 0.01 as 0.0099999998: read back the decimal it was given
         return float(f"{float(value):.7g}")
     except Exception:  # noqa: BLE001 - any failure means "unknown": the auto range has a fallback

@@ -184,6 +184,9 @@ class SweepRecorder(keras.callbacks.Callback):
         iteration_counter: callable or None. Called with the model, returns its optimizer's
             step counter; given when the optimizer may skip steps (loss scaling), so that
             skipped steps are not recorded (module docstring). Defaults to `None`.
+        stop_fit: bool. End the `fit` when the sweep ends; False when the sweep is only the
+            start of a longer fit (`finder.lr_finder`), which reads `finished`.
+            Defaults to `True`.
     """
 
     def __init__(
@@ -206,6 +209,7 @@ class SweepRecorder(keras.callbacks.Callback):
         steps_before: int = 0,
         budget: int | None = None,
         iteration_counter: Callable[[keras.Model], int] | None = None,
+        stop_fit: bool = True,
     ) -> None:
         super().__init__()
         self.lrs = lrs
@@ -225,6 +229,8 @@ class SweepRecorder(keras.callbacks.Callback):
         self.steps_before = steps_before
         self.budget = budget
         self.iteration_counter = iteration_counter
+        self.stop_fit = stop_fit
+        self.finished = False
         self._last_count: int | None = None
         self._window_best = math.inf
         self._pending_micro_batches = 0
@@ -283,7 +289,7 @@ class SweepRecorder(keras.callbacks.Callback):
         elif self._died():
             self._stop("diverged", lr)
         elif run.steps_run >= len(self.lrs):
-            self.model.stop_training = True
+            self._finish()
 
     def _skipped(self) -> bool:
         """Whether the optimizer skipped this step's update (its counter did not move)."""
@@ -335,4 +341,9 @@ class SweepRecorder(keras.callbacks.Callback):
     def _stop(self, reason: str, lr: float) -> None:
         self.run.stop_reason = reason
         self.run.stopped_at_lr = lr
-        self.model.stop_training = True
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        if self.stop_fit:
+            self.model.stop_training = True

@@ -181,7 +181,7 @@ def range_test(
         else None
     )
     every = validation_every or max(1, round(_sweep_length(plan, num_steps) / VALIDATION_POINTS))
-    optimizer_description = _describe_optimizer(model.optimizer)
+    optimizer_description = describe_optimizer(model.optimizer)
     if not model.built:
         _build_on_first_batch(model, x, y, batch_size)
 
@@ -222,19 +222,47 @@ def range_test(
     }
     if auto:
         config.update(budget=budget, plan_steps=plan_steps)
-    result = _assemble(
+    result = assemble_result(
         lrs=lrs,
         runs=runs,
         steps_run=session.steps_run,
         wall_time=wall_time,
         optimizer=optimizer_description,
-        model=_describe_model(model),
+        model=describe_model(model),
         data=batch_sources.describe_input(x, y, batch_size),
         config=config,
         metadata=dict(metadata or {}),
     )
     result.skipped_steps = session.skipped_steps
     result.extra_steps = session.steps_run
+    conclude(
+        result,
+        lrs,
+        runs,
+        outcome,
+        update_rule=update_rule,
+        anchor=anchor,
+        chance=chance_loss(model.loss, y) if y is not None else None,
+        steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+    )
+    return result
+
+
+def conclude(
+    result: RangeTestResult,
+    lrs: np.ndarray,
+    runs: list[SweepRun],
+    outcome: AutoOutcome | None,
+    *,
+    update_rule: str,
+    anchor: float | None,
+    chance: float | None,
+    steps_per_pass: int | None,
+) -> None:
+    """Finish `result` from its sweeps: the auto outcome's bounds (a prior, or none for too
+    little data), the cap of an update rule the suite has not validated, the verdict, and the
+    `auto` section. Shared by `range_test` and the in-fit test (`finder.lr_finder`).
+    `chance` is the loss of a model that ignores its inputs (`verdict.chance_loss`)."""
     if outcome is not None and outcome.prior_edge is not None:
         result.bounds = prior_bounds(outcome.prior_edge)
     if outcome is not None and outcome.too_little_data is not None:
@@ -247,14 +275,13 @@ def range_test(
         result.bounds,
         val_losses=result.val_losses,
         steps=result.steps_run,
-        chance=chance_loss(model.loss, y) if y is not None else None,
-        steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+        chance=chance,
+        steps_per_pass=steps_per_pass,
         update_rule=update_rule,
         edges=outcome.edges if outcome else None,
         extra_reasons=outcome.reasons if outcome else (),
     )
     result.auto = jsonable(outcome.to_dict()) if outcome else None
-    return result
 
 
 def _sweep(
@@ -315,11 +342,11 @@ def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -
     model(first, training=False)
 
 
-def _describe_optimizer(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
+def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
     return {"name": type(optimizer).__name__, "config": jsonable(optimizer.get_config())}
 
 
-def _describe_model(model: keras.Model) -> dict[str, Any]:
+def describe_model(model: keras.Model) -> dict[str, Any]:
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     total = sum(int(np.prod(v.shape)) for v in model.weights)
     description: dict[str, Any] = {
@@ -335,7 +362,7 @@ def _describe_model(model: keras.Model) -> dict[str, Any]:
     return description
 
 
-def _assemble(
+def assemble_result(
     *,
     lrs: np.ndarray,
     runs: list[SweepRun],
