@@ -18,7 +18,11 @@ Designs (`DESIGNS`):
   (a coarse pass from 1e-7 and dense refining sweeps, budget up to the whole plan);
 - `fastai_100`: fastai's `lr_find` grid, 100 steps from 1e-7 to 10, one sweep;
 - `anchored_10pct`: finder's default, the anchored auto range at max(10% of the plan, 100);
-- `anchored_30pct`: the same at max(30% of the plan, 300).
+- `anchored_30pct`: the same at max(30% of the plan, 300);
+- `in_fit`: the range test as the run's own warm-up (`finder.LearningRateFinder` in the
+  task's `fit`, which is what `finder.fit` runs): the ramp over the fit's first batches
+  (budget max(10% of the plan, 100)), rollback to the snapshot at the 1cycle's peak, and the
+  anneal over the batches left. Its cost is the steps thrown away; its score is that fit's.
 
 Every run is cached in `bench/results/frontier.json` under design, task and seed.
 
@@ -35,6 +39,7 @@ import datetime as dt
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,9 +47,10 @@ from typing import Any
 from common import RESULTS_DIR, edge_rule, machine
 from suite import RESULT_PATH as SUITE_PATH
 from suite import SEEDS, first_spec, ratio, spec_label, train_spec
-from tasks import TASKS, Task, range_test
+from tasks import TASKS, Task, range_test, train
 
 import finder
+from finder.rangetest.verdict import chance_loss
 
 RESULT_PATH = RESULTS_DIR / "frontier.json"
 DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
@@ -52,7 +58,9 @@ DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
     "fastai_100": lambda task: {"min_lr": 1e-7, "max_lr": 10.0, "num_steps": 100},
     "anchored_10pct": lambda task: {"plan_steps": task.plan.total_steps},
     "anchored_30pct": lambda task: {"budget": max(300, math.floor(0.3 * task.plan.total_steps))},
+    "in_fit": lambda task: {},  # no separate range test: see `run_in_fit`
 }
+IN_FIT = "in_fit"
 WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
 # The tasks the design before the cost cap was run on (the optimizer variants came after it).
 BASE_TASKS = (
@@ -88,6 +96,14 @@ def run_one(
     entry = document.setdefault("runs", {}).setdefault(design, {}).setdefault(task.name, {})
     key = str(seed)
     record = entry.get(key)
+    if record is None and design == IN_FIT:
+        record = entry[key] = run_in_fit(task, seed)
+        _save(document, path)
+        print(
+            f"  {design:15s} {task.name:18s} seed {seed}: {record['extra_steps']:>5d} steps, "
+            f"score {record['score']}, {record['verdict']} ({record['seconds']:.0f} s)",
+            flush=True,
+        )
     if record is None:
         options = DESIGNS[design](task)
         assert options is not None
@@ -118,6 +134,34 @@ def run_one(
         _save(document, path)
         print(f"  {design:15s} {task.name:18s} seed {seed}: score {run['score']}", flush=True)
     return record
+
+
+def run_in_fit(task: Task, seed: int) -> dict[str, Any]:
+    """The `in_fit` design: one `fit` of the task with `finder.LearningRateFinder` first in its
+    callbacks (as `finder.fit` lists it), scored as the suite scores every run."""
+    data = task.load_data()
+    lr_finder = finder.LearningRateFinder(
+        validation_data=(data.x_val, data.y_val),
+        chance_loss=chance_loss(task.loss, data.y_train),
+        verbose=0,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        run = train(task, task.default_lr, seed, before=[lr_finder])
+    result = lr_finder.result
+    assert result is not None
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "steps_run": result.steps_run,
+        "extra_steps": result.extra_steps,
+        **features(result),
+        "result": {**result.to_dict(), "proposals": []},
+        "proposal": lr_finder.proposal.spec.to_dict() if lr_finder.proposal else None,
+        "handover": (result.auto or {}).get("handover"),
+        "score": run["score"],
+        "diverged": run["diverged"],
+    }
 
 
 def _cached_training(

@@ -631,6 +631,10 @@ def fit(result: dict[str, Any]) -> list[str]:
         "",
         f"Difference finder.fit - manual: {result['difference']:+.4f}; within the seeds' "
         f"spread: {fmt(result['within_noise'])}.",
+        "",
+        f"Measured {result.get('date', '?')[:10]}, when `finder.fit` ran the range test before "
+        "the fit. Its default route is now the test inside the fit (`finder.LearningRateFinder`),"
+        " measured on every suite task as design `in_fit` of the frontier below.",
         edge_rule_line(result),
         machine_line(result),
         "",
@@ -642,9 +646,12 @@ DESIGN_NOTES = {
     "dense_multi": "before the cost cap: coarse pass from 1e-7, refining sweeps at 80/decade, "
     "budget min(1,500, plan)",
     "fastai_100": "fastai's grid: one sweep of 100 steps over 1e-7..10",
-    "anchored_10pct": "**finder's default**: one grid from the optimizer's LR / 100, budget "
-    "max(10% of plan, 100)",
+    "anchored_10pct": "**`finder.range_test`'s default** (the test before the run): one grid "
+    "from the optimizer's LR / 100, budget max(10% of plan, 100)",
     "anchored_30pct": "the same grid, budget max(30% of plan, 300)",
+    "in_fit": "**`finder.fit`'s default** (`finder.LearningRateFinder`): the same grid as the "
+    "warm-up of the run itself, rolled back to the snapshot at the 1cycle's peak, which anneals "
+    "over the batches left; cost = the steps thrown away",
 }
 
 
