@@ -53,7 +53,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,7 @@ from finder.rangetest.run import (
     describe_optimizer,
 )
 from finder.rangetest.sweep import SweepSchedule
+from finder.suggest import SuggestionRule, named_rules
 
 # The ramp may take at most this share of the fit: the rest is the run it prepares.
 MAX_PLAN_SHARE = 0.5
@@ -190,6 +191,7 @@ class LearningRateFinder(keras.callbacks.Callback):
             `proposal.json` (the schedule trained with) at the handover. Defaults to `None`.
         verbose: int. 1 prints one line at the handover. Defaults to `1`.
         progress: callable or None. Called with a `SweepProgress` after each ramp step.
+        suggestion_rules: your own suggestion rules, as `finder.range_test` takes them.
 
     Attributes:
         result: the `RangeTestResult` (with all proposals for the fit's plan), after the
@@ -220,8 +222,10 @@ class LearningRateFinder(keras.callbacks.Callback):
         save_dir: str | Path | None = None,
         verbose: int = 1,
         progress: Callable[[SweepProgress], None] | None = None,
+        suggestion_rules: Sequence[SuggestionRule] | Mapping[str, SuggestionRule] | None = None,
     ) -> None:
         super().__init__()
+        self.rules = named_rules(suggestion_rules)
         validate_options(smoothing, divergence, 1, None, validation_samples)
         limits(budget, None, None)  # checks `budget`
         self.budget = budget
@@ -488,6 +492,7 @@ class _Ramp:
                 "in_fit": True,
             },
             metadata={},
+            rules=self.owner.rules,
         )
         result.skipped_steps = run.skipped_steps
         conclude(

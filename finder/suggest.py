@@ -24,10 +24,13 @@ zero-lag curve instead, the centred running mean of the raw losses; see `smith_b
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from finder.errors import InvalidArgumentError
 
 SUGGESTION_NAMES = ("steepest", "valley", "minimum")
 MIN_POINTS = 8
@@ -342,3 +345,73 @@ def suggest(
             "the loss was still falling at the end of the range: the minimum is a lower bound"
         )
     return Suggestions(values, notes, bounds)
+
+
+SuggestionRule = Callable[[np.ndarray, np.ndarray], Any]
+
+
+def named_rules(
+    rules: Sequence[SuggestionRule] | Mapping[str, SuggestionRule] | None,
+) -> dict[str, SuggestionRule]:
+    """User suggestion rules by name: a mapping's keys, else each function's `__name__`.
+
+    Raises:
+        InvalidArgumentError: a rule that is not callable, a name that is empty, repeated or
+            one of the built-in names (`SUGGESTION_NAMES`).
+    """
+    if rules is None:
+        return {}
+    if isinstance(rules, Mapping):
+        pairs = [(str(name), rule) for name, rule in rules.items()]
+    elif isinstance(rules, (str, bytes)) or not isinstance(rules, Sequence):
+        raise InvalidArgumentError(
+            "Argument `suggestion_rules` must be a list of functions (lrs, losses) -> lr or a "
+            f"dict of them by name. Received: {type(rules).__name__}"
+        )
+    else:
+        pairs = [(getattr(rule, "__name__", ""), rule) for rule in rules]
+    named: dict[str, SuggestionRule] = {}
+    for name, rule in pairs:
+        if not callable(rule):
+            raise InvalidArgumentError(
+                f"Suggestion rule {name or rule!r} is not callable: pass functions "
+                "(lrs, losses) -> lr."
+            )
+        if not name or name == "<lambda>" or name in SUGGESTION_NAMES or name in named:
+            raise InvalidArgumentError(
+                f"Suggestion rule name {name!r} is empty, a lambda's, repeated or a built-in "
+                f"name ({', '.join(SUGGESTION_NAMES)}): pass a dict {{name: rule}}."
+            )
+        named[name] = rule
+    return named
+
+
+def apply_rules(
+    rules: Mapping[str, SuggestionRule], lrs: np.ndarray, losses: np.ndarray
+) -> Suggestions:
+    """Each user rule's suggestion for the curve (`lrs`, smoothed `losses`: what the built-in
+    rules read), or None and a note saying why: the rule raised, or returned something that
+    is not a finite positive learning rate. A rule's failure never costs the test's result."""
+    values: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    for name, rule in rules.items():
+        try:
+            value = rule(np.array(lrs, dtype=np.float64), np.array(losses, dtype=np.float64))
+        except Exception as error:  # noqa: BLE001 - the user's code; the result is kept
+            values[name] = None
+            notes[name] = f"the rule raised {type(error).__name__}: {error}"
+            continue
+        if value is None:
+            values[name] = None
+            notes[name] = "the rule gave no suggestion"
+            continue
+        try:
+            lr = float(value)
+        except (TypeError, ValueError):
+            lr = math.nan
+        if not math.isfinite(lr) or lr <= 0:
+            values[name] = None
+            notes[name] = f"the rule returned {value!r}, not a learning rate > 0"
+            continue
+        values[name] = lr
+    return Suggestions(values, notes)

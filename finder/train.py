@@ -81,9 +81,9 @@ def fit(
             test runs at the same batch size. Defaults to `None`.
         callbacks: Keras callbacks for `model.fit`; finder's run before them. Defaults to `()`.
         range_test_options: the callback's options (`budget`, `smoothing`, `divergence`,
-            `validation_samples`, `progress`), or an explicit range for `finder.range_test`
-            (`min_lr`, `max_lr`, `num_steps`, `repeats`, `seed`, ...). Defaults to the auto
-            range inside the fit.
+            `validation_samples`, `progress`, `suggestion_rules`), or an explicit range for
+            `finder.range_test` (`min_lr`, `max_lr`, `num_steps`, `repeats`, `seed`, ...).
+            Defaults to the auto range inside the fit.
         save_dir: str, Path or None. Where to write `result.json` (the range test with all
             proposals), `curve.png` and `proposal.json` (the schedule used). Defaults to `None`.
         **fit_kwargs: the rest of `model.fit`'s arguments (`verbose`, `shuffle`,
@@ -151,7 +151,14 @@ def fit(
 
 
 # The options of the in-fit test (`LearningRateFinder`); any other asks for a test of its own.
-IN_FIT_OPTIONS = ("budget", "smoothing", "divergence", "validation_samples", "progress")
+IN_FIT_OPTIONS = (
+    "budget",
+    "smoothing",
+    "divergence",
+    "validation_samples",
+    "progress",
+    "suggestion_rules",
+)
 EXPLICIT_OPTIONS = ("min_lr", "max_lr", "num_steps")
 
 

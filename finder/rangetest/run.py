@@ -49,7 +49,15 @@ from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.verdict import assess_sweeps, chance_loss
-from finder.suggest import SUGGESTION_NAMES, Bounds, prior_bounds, suggest
+from finder.suggest import (
+    SUGGESTION_NAMES,
+    Bounds,
+    SuggestionRule,
+    apply_rules,
+    named_rules,
+    prior_bounds,
+    suggest,
+)
 
 # Validation scores per sweep (each costs a pass over `validation_samples`).
 VALIDATION_POINTS = 20
@@ -79,6 +87,7 @@ def range_test(
     progress: Callable[[SweepProgress], None] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     metadata: Mapping[str, Any] | None = None,
+    suggestion_rules: Sequence[SuggestionRule] | Mapping[str, SuggestionRule] | None = None,
 ) -> RangeTestResult:
     """Run the learning-rate range test and return the curve, suggestions, bounds and verdict.
 
@@ -140,6 +149,12 @@ def range_test(
         callbacks: Keras callbacks run during the sweeps; after each step the logs hold `lr`,
             `batch_loss`, `smoothed_loss` and `sweep_step`.
         metadata: JSON-ready mapping copied into the result (e.g. the dataset's name).
+        suggestion_rules: your own suggestion rules, beside the built-in ones: functions
+            `(lrs, losses) -> lr` (numpy arrays of the curve's LRs and smoothed losses; a
+            float, or None for no suggestion), as a list (named by `__name__`) or a dict by
+            name. Their suggestions go into `result.suggestions` (so the JSON, the CLI table
+            and the plot); a rule that raises or returns no positive LR gives None and a note.
+            Defaults to `None`.
 
     Returns:
         A `RangeTestResult`.
@@ -151,6 +166,7 @@ def range_test(
         DataError: the data cannot be read or cycled.
     """
     auto = is_auto(min_lr, max_lr, num_steps)
+    rules = named_rules(suggestion_rules)
     validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
     anchor = initial_learning_rate(model.optimizer)
@@ -232,6 +248,7 @@ def range_test(
         data=batch_sources.describe_input(x, y, batch_size),
         config=config,
         metadata=dict(metadata or {}),
+        rules=rules,
     )
     result.skipped_steps = session.skipped_steps
     result.extra_steps = session.steps_run
@@ -373,7 +390,11 @@ def assemble_result(
     data: dict[str, Any],
     config: dict[str, Any],
     metadata: dict[str, Any],
+    rules: Mapping[str, SuggestionRule] | None = None,
 ) -> RangeTestResult:
+    """The result of the sweeps `runs` over `lrs`: one sweep's curve, or the median of
+    several with their spread; the suggestions (built-in, then `rules`' on the same curve)
+    and the bounds. The verdict and the auto section come after (`conclude`)."""
     first = runs[0]
     if len(runs) == 1:
         losses = np.asarray(first.losses)
@@ -413,6 +434,7 @@ def assemble_result(
             ],
         }
     found = suggest(lrs[: len(smoothed)], losses, smoothed)
+    own = apply_rules(rules or {}, np.asarray(lrs[: len(smoothed)]), np.asarray(smoothed))
     return RangeTestResult(
         lrs=[float(v) for v in lrs[: len(losses)]],
         losses=[float(v) for v in losses],
@@ -429,8 +451,8 @@ def assemble_result(
         data=data,
         config=config,
         repeats=jsonable(repeats),
-        suggestions=found.values,
-        suggestion_notes=found.notes,
+        suggestions={**found.values, **own.values},
+        suggestion_notes={**found.notes, **own.notes},
         bounds=found.bounds,
         metadata=metadata,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
