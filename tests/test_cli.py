@@ -329,3 +329,28 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(monkeypatch):
     assert used.exit_code == 1
     assert "needs the service extra: pip install 'finder[service]'" in used.output
     assert "No module named 'pydantic'" in used.output
+
+
+def test_help_texts_docstrings_and_readme_state_the_defaults_the_code_uses():
+    """Each figure below is read from `finder.defaults`, where the code reads it too, and
+    searched in every text that states it."""
+    import re
+    from pathlib import Path
+
+    import finder
+    from finder.defaults import DEFAULT_BUDGET, MAX_STEPS_PER_DECADE, MIN_PLAN_BUDGET, PLAN_FRACTION
+
+    def words(text: str) -> str:
+        return re.sub(r"\s+", " ", text)
+
+    help_text = words(CliRunner().invoke(cli, ["run", "--help"]).output)
+    assert f"{PLAN_FRACTION:.0%} of the training plan, at least {MIN_PLAN_BUDGET}" in help_text
+    assert f"{DEFAULT_BUDGET} without a plan" in help_text
+    assert f"at most {MAX_STEPS_PER_DECADE} per decade" in help_text
+    docstring = words(finder.range_test.__doc__ or "")
+    assert f"at least {MIN_PLAN_BUDGET}), or {DEFAULT_BUDGET} without a plan" in docstring
+    assert f"most {MAX_STEPS_PER_DECADE} per decade" in docstring
+    assert f"(at least {MIN_PLAN_BUDGET})" in words(finder.LearningRateFinder.__doc__ or "")
+    readme = words((Path(__file__).parents[1] / "README.md").read_text())
+    assert f"at least {MIN_PLAN_BUDGET} steps, and {DEFAULT_BUDGET} without a plan" in readme
+    assert f"at most {MAX_STEPS_PER_DECADE} steps per decade" in readme
