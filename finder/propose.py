@@ -54,6 +54,7 @@ MOMENTUM_OPTIMIZERS = ("SGD", "Adam", "AdamW")
 WARMUP_FRACTION = 0.05
 EXPONENTIAL_TOTAL_DECAY = 4.0
 WSD_DECAY_FRACTION = 0.2
+ONE_CYCLE_PCT_START = 0.3  # `OneCycle`'s default, which the first proposal keeps
 
 
 @dataclass(frozen=True)
@@ -268,30 +269,37 @@ def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
     result.proposals = [proposal.to_dict() for proposal in proposals]
 
 
-def resume_at_peak(proposal: Proposal, *, warmed_up: int, remaining: int) -> Proposal:
-    """`proposal` (a 1cycle) for a run whose warm-up already happened: the range test's own
-    ramp ran `warmed_up` steps up to the peak, and `remaining` steps are left to train.
+def resume_after_ramp(
+    proposal: Proposal, *, warmed_up: int, remaining: int, keep_warmup: bool = True
+) -> Proposal:
+    """`proposal` (a 1cycle) for a run whose first `warmed_up` steps were the range test's
+    ramp, with `remaining` steps left to train; the run resumes at optimizer step `warmed_up`.
 
-    The cycle keeps its peak and anneal and spans `warmed_up + remaining` steps with
-    `pct_start = warmed_up / (warmed_up + remaining)`, so at optimizer step `warmed_up` (where
-    the run resumes) it stands at its peak and anneals over exactly the steps left; its own
-    warm-up is never run. With `warmed_up == 0` it is the plain cycle over `remaining` steps.
+    The cycle spans `T = warmed_up + remaining` steps, so it ends with the run. With
+    `keep_warmup` (the default) it keeps its own shape, `pct_start = max(p, warmed_up / T)` with
+    `p` the proposal's (0.3): the ramp stands in for the cycle's first `warmed_up` steps and the
+    run goes on along the cycle from there, as the proposal validated on the benchmark suite
+    would; a ramp longer than the cycle's warm-up resumes it at its peak. Without, the cycle
+    resumes at its peak whatever the ramp's length (`pct_start = warmed_up / T`) and anneals
+    over every step left. With `warmed_up == 0` both are the plain cycle over `remaining`.
 
     Raises:
         InvalidArgumentError: `proposal` is not a 1cycle, or `remaining < 1`.
     """
     if proposal.family != "one_cycle":
         raise InvalidArgumentError(
-            f"Only a 1cycle can resume at its peak. Received: family={proposal.family!r}"
+            f"Only a 1cycle can resume after the ramp. Received: family={proposal.family!r}"
         )
     if remaining < 1:
         raise InvalidArgumentError(f"Argument `remaining` must be >= 1. Received: {remaining}")
-    params = dict(proposal.spec.params, total_steps=warmed_up + remaining)
+    total = warmed_up + remaining
+    params = dict(proposal.spec.params, total_steps=total)
     if warmed_up > 0:
-        params["pct_start"] = warmed_up / (warmed_up + remaining)
+        own = float(params.get("pct_start", ONE_CYCLE_PCT_START))
+        params["pct_start"] = max(own, warmed_up / total) if keep_warmup else warmed_up / total
     rationale = (
-        f"{proposal.rationale}; resumed at its peak after the range test's {warmed_up}-step "
-        f"ramp, annealing over the {remaining} steps left"
+        f"{proposal.rationale}; the range test's {warmed_up}-step ramp stood in for the "
+        f"cycle's first steps, and it runs on over the {remaining} steps left"
         if warmed_up > 0
         else proposal.rationale
     )

@@ -182,11 +182,12 @@ def test_without_bounds_the_fit_goes_on_at_the_optimizers_own_rate_and_warns():
     result = lr_finder.result
     assert result.bounds.max_lr is None and "too little data" in result.bounds.note
     assert lr_finder.proposal is None
-    # The ramp took a tenth of the 50-step plan, all of it thrown away.
-    assert result.extra_steps == result.steps_run == 5
+    # The ramp climbed only to the optimizer's own LR, a warm-up kept whole: nothing discarded.
+    assert result.lrs[-1] < 0.05 and result.auto["handover"]["rollback_step"] == result.steps_run
+    assert result.extra_steps == 0
     rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
     assert float(rate) == pytest.approx(0.05)
-    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 50 - 5
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 50
 
 
 @pytest.mark.parametrize(
@@ -212,3 +213,13 @@ def test_bad_arguments_are_refused_when_the_callback_is_made():
         finder.LearningRateFinder(budget=0)
     with pytest.raises(InvalidArgumentError, match="divergence"):
         finder.LearningRateFinder(divergence=1.0)
+
+
+def test_thinning_keeps_the_last_decade_whole_and_the_rest_at_growing_spacing():
+    from finder.lr_finder import _Snapshot, thin
+
+    snapshots = [_Snapshot(step, [], []) for step in range(0, 200, 8)]  # 25 snapshots
+    kept = thin(snapshots, keep_last=10)
+    steps = [snapshot.step for snapshot in kept]
+    assert steps[-10:] == list(range(120, 200, 8))
+    assert steps[:-10] == list(range(0, 120, 16))

@@ -134,3 +134,36 @@ def test_no_bounds_means_no_proposals_and_says_why():
 def test_a_bad_plan_is_refused(plan):
     with pytest.raises(InvalidArgumentError, match="Received"):
         propose_schedules(fake_result(BOUNDS), **plan)
+
+
+@pytest.mark.parametrize(
+    "warmed_up, keep_warmup, pct_start",
+    [
+        (0, True, None),  # no ramp kept: the plain cycle over the steps left
+        (30, True, 0.3),  # a short ramp stands in for the cycle's first steps
+        (600, True, 0.6),  # a ramp past the cycle's warm-up: resume at the peak
+        (30, False, 0.03),  # resume at the peak whatever the ramp
+    ],
+)
+def test_the_cycle_after_the_ramp(warmed_up, keep_warmup, pct_start):
+    from finder.propose import resume_after_ramp
+
+    first = propose_schedules(fake_result(BOUNDS), epochs=10, steps_per_epoch=100)[0]
+    remaining = 1000 - warmed_up
+    resumed = resume_after_ramp(
+        first, warmed_up=warmed_up, remaining=remaining, keep_warmup=keep_warmup
+    )
+    params = resumed.spec.params
+    assert params["total_steps"] == 1000 and params["max_lr"] == first.spec.params["max_lr"]
+    assert params.get("pct_start") == (pytest.approx(pct_start) if pct_start else None)
+    # Its LR at the step the run resumes never exceeds the peak; the cycle ends with the run.
+    lrs = resumed.spec.lr_at(np.array([warmed_up, 999]))
+    assert lrs[0] <= params["max_lr"] * (1 + 1e-6) and lrs[1] < params["max_lr"] / 1000
+
+
+def test_only_a_cycle_resumes_after_the_ramp():
+    from finder.propose import resume_after_ramp
+
+    second = propose_schedules(fake_result(BOUNDS), epochs=10, steps_per_epoch=100)[1]
+    with pytest.raises(InvalidArgumentError, match="Only a 1cycle"):
+        resume_after_ramp(second, warmed_up=10, remaining=90)
