@@ -1,10 +1,11 @@
-"""Render BENCHMARKS.md from bench/results/*.json, so every figure there comes from a result
-file written by a benchmark script. Run after any benchmark: `python bench/report.py`."""
+"""Render BENCHMARKS.md from bench/results/*.json, so every measured figure there comes from a
+result file written by a benchmark script; the prose around the figures is written here. Run
+after any benchmark: `python bench/report.py`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,23 @@ def edge_rule_line(result: dict[str, Any]) -> str:
     )
 
 
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A Markdown table: the header line, the separator line, then one line per row.
+
+    Cells are written as given (`str()` of each: format them with `fmt`, `_target`, ... first);
+    an empty cell is written as `| |`. Every row must have as many cells as the header."""
+
+    def line(cells: Sequence[Any]) -> str:
+        return "|" + "|".join(f" {cell} " if cell != "" else " " for cell in map(str, cells)) + "|"
+
+    lines = [line(header), "|" + "---|" * len(header)]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} cells under a header of {len(header)}: {row!r}")
+        lines.append(line(row))
+    return lines
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -69,19 +87,35 @@ def overhead(result: dict[str, Any]) -> list[str]:
         "excluded). Ratio = median over rounds of each round's range-test / fit ratio (the two "
         "arms of a round run back to back); target <= 1.10.",
         "",
-        "| setup | backend | devices | fit's callbacks | fit ms / step | range test ms / step "
-        "| ratio (quartiles) | CPU ratio | target met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *table(
+            [
+                "setup",
+                "backend",
+                "devices",
+                "fit's callbacks",
+                "fit ms / step",
+                "range test ms / step",
+                "ratio (quartiles)",
+                "CPU ratio",
+                "target met",
+            ],
+            [
+                [
+                    f"`{name}`",
+                    arm["backend"],
+                    ", ".join(arm["devices"]),
+                    arm.get("fit_callbacks", "async"),
+                    f"{arm['fit_ms_per_step']:.2f}",
+                    f"{arm['range_test_ms_per_step']:.2f}",
+                    f"**{arm['ratio']:.3f}** ({arm['ratio_quartiles'][0]:.3f}.."
+                    f"{arm['ratio_quartiles'][1]:.3f})",
+                    f"{arm['cpu_ratio']:.3f}",
+                    fmt(arm["meets_target"]),
+                ]
+                for name, arm in result["setups"].items()
+            ],
+        ),
     ]
-    for name, arm in result["setups"].items():
-        q = arm["ratio_quartiles"]
-        lines.append(
-            f"| `{name}` | {arm['backend']} | {', '.join(arm['devices'])} | "
-            f"{arm.get('fit_callbacks', 'async')} | {arm['fit_ms_per_step']:.2f} | "
-            f"{arm['range_test_ms_per_step']:.2f} | "
-            f"**{arm['ratio']:.3f}** ({q[0]:.3f}..{q[1]:.3f}) | {arm['cpu_ratio']:.3f} | "
-            f"{fmt(arm['meets_target'])} |"
-        )
     data = {arm["data"] for arm in result["setups"].values()}
     lines += [
         "",
@@ -105,22 +139,40 @@ def overhead(result: dict[str, Any]) -> list[str]:
 
 
 def _stability_rows(config: dict[str, Any]) -> list[str]:
-    lines = [
-        "| seed | min_lr | max_lr | max_lr 80% interval | edge_lr | verdict | sweeps | steps | s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows: list[list[Any]] = []
     for row in config["seeds"]:
         interval = row.get("max_lr_interval")
         shown = f"{fmt(interval[0])} .. {fmt(interval[1])}" if interval else "—"
-        lines.append(
-            f"| {row['seed']} | {fmt(row['min_lr'])} | {fmt(row['max_lr'])} | {shown} | "
-            f"{fmt(row['edge_lr'])} | {fmt(row.get('verdict'))} | {fmt(row.get('sweeps'))} | "
-            f"{row['steps']} | {row['seconds']} |"
+        rows.append(
+            [
+                row["seed"],
+                fmt(row["min_lr"]),
+                fmt(row["max_lr"]),
+                shown,
+                fmt(row["edge_lr"]),
+                fmt(row.get("verdict")),
+                fmt(row.get("sweeps")),
+                row["steps"],
+                row["seconds"],
+            ]
         )
     spread = config["spread"]
-    lines += [
-        f"| **spread** | {fmt(spread['min_lr'])}x | **{fmt(spread['max_lr'])}x** | | "
-        f"{fmt(spread['edge_lr'])}x | | | max {config['max_steps']} | |",
+    rows.append(
+        [
+            "**spread**",
+            f"{fmt(spread['min_lr'])}x",
+            f"**{fmt(spread['max_lr'])}x**",
+            "",
+            f"{fmt(spread['edge_lr'])}x",
+            "",
+            "",
+            f"max {config['max_steps']}",
+            "",
+        ]
+    )
+    header = ["seed", "min_lr", "max_lr", "max_lr 80% interval", "edge_lr", "verdict", "sweeps"]
+    lines = [
+        *table([*header, "steps", "s"], rows),
         "",
         f"Meets the {config['target']}x target: {fmt(config['meets_target'])}; "
         f"verdict reliable on {config['reliable']} of {len(config['seeds'])} seeds.",
@@ -153,18 +205,24 @@ def stability(result: dict[str, Any]) -> list[str]:
             "Each task's optimizer at its Keras default LR; `plan_steps` = the task's training "
             "plan, so the budget is max(10% of the plan, 100).",
             "",
-            "| task | optimizer | plan steps | max_lr (median) | spread | max steps | reliable |",
-            "|---|---|---|---|---|---|---|",
         ]
+        rows = []
         for name, task in tasks.items():
             values = sorted(r["max_lr"] for r in task["seeds"] if r["max_lr"] is not None)
             median = values[len(values) // 2] if values else None
-            lines.append(
-                f"| `{name}` | {task['optimizer']} | {task['plan_steps']} | {fmt(median)} | "
-                f"**{fmt(task['spread']['max_lr'])}x** | {task['max_steps']} | "
-                f"{task['reliable']}/{len(task['seeds'])} |"
+            rows.append(
+                [
+                    f"`{name}`",
+                    task["optimizer"],
+                    task["plan_steps"],
+                    fmt(median),
+                    f"**{fmt(task['spread']['max_lr'])}x**",
+                    task["max_steps"],
+                    f"{task['reliable']}/{len(task['seeds'])}",
+                ]
             )
-        lines.append("")
+        header = ["task", "optimizer", "plan steps", "max_lr (median)", "spread", "max steps"]
+        lines += [*table([*header, "reliable"], rows), ""]
         for name, task in tasks.items():
             lines += [f"**{name}**: {task['description']}", "", *_stability_rows(task)]
     lines += [edge_rule_line(result), machine_line(result), ""]
@@ -180,13 +238,14 @@ def stability_sources(result: dict[str, Any]) -> list[str]:
         "weights only (batch order seed 0), or the batch order only (model seed 0). Spread "
         "of `bounds.max_lr` = max / min over the seeds.",
         "",
-        "| task | both | init only | order only | max_lr per seed (both; init only; order only) |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for name, ways in result["tasks"].items():
         spreads = [f"{fmt(w['spread'])}x" if w["spread"] else "—" for w in ways.values()]
         values = "; ".join(", ".join(fmt(v) for v in w["max_lr"]) for w in ways.values())
-        lines.append(f"| `{name}` | {' | '.join(spreads)} | {values} |")
+        rows.append([f"`{name}`", *spreads, values])
+    header = ["task", "both", "init only", "order only"]
+    lines += table([*header, "max_lr per seed (both; init only; order only)"], rows)
     tasks = result["tasks"].values()
     wide = [w for w in tasks if (w["order only"]["spread"] or float("inf")) > 1.25]
     lines += [
@@ -230,17 +289,22 @@ def edge_precision(result: dict[str, Any]) -> list[str]:
         f"-> finder's rule (+-{100 * current['half_width']:g}%, "
         f"{100 * current['floor_fraction']:g}%):",
         "",
-        "| task | sd within | sd between | edge new / old | spread at budget | sweeps at budget |",
-        "|---|---|---|---|---|---|",
     ]
+    rows = []
     for name, after in new["tasks"].items():
         before = old["tasks"][name]
-        lines.append(
-            f"| `{name}` | {before['sd_within']:.3f} -> {after['sd_within']:.3f} | "
-            f"{before['sd_between']:.3f} -> {after['sd_between']:.3f} | "
-            f"{fmt(after['ratio'])} | {fmt(before['spread'])}x -> **{fmt(after['spread'])}x** | "
-            f"{', '.join(map(str, after['sweeps_at_budget']))} |"
+        rows.append(
+            [
+                f"`{name}`",
+                f"{before['sd_within']:.3f} -> {after['sd_within']:.3f}",
+                f"{before['sd_between']:.3f} -> {after['sd_between']:.3f}",
+                fmt(after["ratio"]),
+                f"{fmt(before['spread'])}x -> **{fmt(after['spread'])}x**",
+                ", ".join(map(str, after["sweeps_at_budget"])),
+            ]
         )
+    header = ["task", "sd within", "sd between", "edge new / old", "spread at budget"]
+    lines += table([*header, "sweeps at budget"], rows)
     lines += [
         "",
         "Pooled sd within per rule (rows: half-width; columns: floor level), over the tasks "
@@ -248,16 +312,21 @@ def edge_precision(result: dict[str, Any]) -> list[str]:
         + ", ".join(f"`{n}`" for n in result["dense_tasks"])
         + "), and in brackets over all tasks:",
         "",
-        "| half-width | " + " | ".join(f"{100 * f:g}%" for f in fractions) + " |",
-        "|---" * (len(fractions) + 1) + "|",
+        *table(
+            ["half-width", *(f"{100 * f:g}%" for f in fractions)],
+            [
+                [
+                    f"+-{100 * width:g}%",
+                    *(
+                        f"{rules[(width, f)]['pooled_sd_within_dense']:.3f} "
+                        f"({rules[(width, f)]['pooled_sd_within']:.3f})"
+                        for f in fractions
+                    ),
+                ]
+                for width in widths
+            ],
+        ),
     ]
-    for width in widths:
-        cells = [
-            f"{rules[(width, f)]['pooled_sd_within_dense']:.3f} "
-            f"({rules[(width, f)]['pooled_sd_within']:.3f})"
-            for f in fractions
-        ]
-        lines.append(f"| +-{100 * width:g}% | " + " | ".join(cells) + " |")
     lag = result.get("lag")
     if lag:
         lines += [
@@ -267,9 +336,10 @@ def edge_precision(result: dict[str, Any]) -> list[str]:
             "median curve of four 80-per-decade sweeps) / (1/20 - 1/80), in steps; finder's "
             f"`LAG_STEPS` is the median over tasks, {fmt(lag['median'], 2)}.",
             "",
-            "| task | lag (steps) |",
-            "|---|---|",
-            *[f"| `{name}` | {fmt(value, 2)} |" for name, value in lag["per_task"].items()],
+            *table(
+                ["task", "lag (steps)"],
+                [[f"`{name}`", fmt(value, 2)] for name, value in lag["per_task"].items()],
+            ),
         ]
     lines += ["", machine_line(result), ""]
     return lines
@@ -284,20 +354,25 @@ def reference_table(result: dict[str, Any]) -> list[str]:
         f"epochs, seed {setup['seed']}; every row trained in one run on one machine. "
         "val_accuracy after the last epoch.",
         "",
-        "| row | schedule | val_accuracy | training steps | train s |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for row in result["rows"]:
         schedule = row.get("schedule") or {}
         params = ", ".join(
             f"{k}={fmt(v)}" for k, v in schedule.get("params", {}).items() if k != "total_steps"
         )
         name = row["name"] + (" (diverged)" if row.get("diverged") else "")
-        lines.append(
-            f"| {name} | {schedule.get('family', '')} {params} | {row['val_accuracy']:.4f} | "
-            f"{row['train_steps']} | {row['wall_s']} |"
+        rows.append(
+            [
+                name,
+                f"{schedule.get('family', '')} {params}",
+                f"{row['val_accuracy']:.4f}",
+                row["train_steps"],
+                row["wall_s"],
+            ]
         )
-    lines.append("")
+    header = ["row", "schedule", "val_accuracy", "training steps", "train s"]
+    lines += [*table(header, rows), ""]
     for row in result["rows"]:
         if "range_test" in row:
             test = row["range_test"]
@@ -361,21 +436,27 @@ def tuning(result: dict[str, Any]) -> list[str]:
         f"{fmt(test['bounds']['min_lr'])}..{fmt(test['bounds']['max_lr'])}, edge "
         f"{fmt(test['bounds']['edge_lr'])}.",
         "",
-        "| arm | space | best trial | retrain val_accuracy (seed 0) | mean over seeds | "
-        "trials not ok | wasted on divergence | search s |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for name, arm in arms.items():
         best = arm["retrain"]["spec"]
         params = ", ".join(
             f"{k}={fmt(v)}" for k, v in best["params"].items() if k not in ("total_steps",)
         )
-        lines.append(
-            f"| {name} | {arm['space']['rule']} | {best['family']} {params} | "
-            f"{arm['retrain']['val_accuracy']:.4f} | {arm['retrain']['val_accuracy_mean']:.4f} | "
-            f"{arm['wasted_trials']} of {len(arm['trials'])} | {arm['wasted_on_divergence']} | "
-            f"{arm['search_wall_s']} |"
+        rows.append(
+            [
+                name,
+                arm["space"]["rule"],
+                f"{best['family']} {params}",
+                f"{arm['retrain']['val_accuracy']:.4f}",
+                f"{arm['retrain']['val_accuracy_mean']:.4f}",
+                f"{arm['wasted_trials']} of {len(arm['trials'])}",
+                arm["wasted_on_divergence"],
+                arm["search_wall_s"],
+            ]
         )
+    header = ["arm", "space", "best trial", "retrain val_accuracy (seed 0)", "mean over seeds"]
+    lines += table([*header, "trials not ok", "wasted on divergence", "search s"], rows)
     memory = result["memory"]
     lines += [
         "",
@@ -399,12 +480,15 @@ def tuning(result: dict[str, Any]) -> list[str]:
 def service_load(result: dict[str, Any]) -> list[str]:
     read, latency, m = result["read_finished_job"], result["submit_to_running"], result["machine"]
 
-    def row(name: str, run: dict[str, Any]) -> str:
+    def row(name: str, run: dict[str, Any]) -> list[Any]:
         p = run["latency"]
-        return (
-            f"| {name} | {run['requests_per_s']:.0f} | {p.get('p50', '')} | {p.get('p99', '')} | "
-            f"{run['non_2xx']} |"
-        )
+        return [
+            name,
+            f"{run['requests_per_s']:.0f}",
+            p.get("p50", ""),
+            p.get("p99", ""),
+            run["non_2xx"],
+        ]
 
     return [
         "## Service under load (`bench/service_load.py`)",
@@ -414,11 +498,14 @@ def service_load(result: dict[str, Any]) -> list[str]:
         f"{read['duration_s']} s with `wrk`, against a bare FastAPI endpoint returning the same "
         f"bytes; the same uvicorn settings (`{result['uvicorn_flags']}`), one run each.",
         "",
-        "| endpoint | requests/s | p50 | p99 | non-2xx |",
-        "|---|---|---|---|---|",
-        row("finder `GET /jobs/{id}`", read["service"]),
-        row("finder, finished-job cache off", read["service_uncached"]),
-        row("bare FastAPI, same bytes", read["bare_fastapi"]),
+        *table(
+            ["endpoint", "requests/s", "p50", "p99", "non-2xx"],
+            [
+                row("finder `GET /jobs/{id}`", read["service"]),
+                row("finder, finished-job cache off", read["service_uncached"]),
+                row("bare FastAPI, same bytes", read["bare_fastapi"]),
+            ],
+        ),
         "",
         f"finder / bare = **{read['service_over_bare']:.3f}** (target {read['target']}); "
         f"uncached / bare = {read['service_uncached_over_bare']:.3f}.",
@@ -560,28 +647,50 @@ def suite(result: dict[str, Any]) -> list[str]:
         "same ratio without seed 0, on which the grid chose the oracle's configuration (so "
         "seed 0 favours the oracle); shown beside the target's ratio, never instead of it.",
         "",
-        "| task | oracle (config) | default | SF | finder (first proposal) | vs oracle | "
-        "vs oracle, seeds 1-2 | vs default | vs SF | range test / grid steps |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = [
+        "task",
+        "oracle (config)",
+        "default",
+        "SF",
+        "finder (first proposal)",
+        "vs oracle",
+        "vs oracle, seeds 1-2",
+        "vs default",
+        "vs SF",
+        "range test / grid steps",
+    ]
+    table_rows: list[list[Any]] = []
     for name, task in result["tasks"].items():
         rows = task.get("rows")
         if rows is None:
-            lines.append(f"| `{name}` | not finished | | | | | | | | |")
+            table_rows.append([f"`{name}`", "not finished", *[""] * (len(header) - 2)])
             continue
         oracle, finder_row = rows["oracle"], rows["finder"]
         proposals = sorted({_spec(d["proposal"]) for d in finder_row["seeds_detail"]})
         share = finder_row["range_test_share_of_grid"]
-        lines.append(
-            f"| `{name}` | {_mean(oracle)} ({_spec(oracle['spec'])}) | {_mean(rows['default'])} "
-            f"| {_mean(rows['schedule_free'])} | {_mean(finder_row)} ({'; '.join(proposals)}) "
-            f"| {_target(finder_row['vs_oracle'], 0.995)} "
-            f"| {_ratio(_unselected_ratio(task))} "
-            f"| {_target(finder_row['vs_default'], 1.0)} "
-            f"| {_target(finder_row.get('vs_schedule_free'), 1.0)} "
-            f"| {share:.1%}{'' if share <= 0.02 else ' ✗'} |"
+        table_rows.append(
+            [
+                f"`{name}`",
+                f"{_mean(oracle)} ({_spec(oracle['spec'])})",
+                _mean(rows["default"]),
+                _mean(rows["schedule_free"]),
+                f"{_mean(finder_row)} ({'; '.join(proposals)})",
+                _target(finder_row["vs_oracle"], 0.995),
+                _ratio(_unselected_ratio(task)),
+                _target(finder_row["vs_default"], 1.0),
+                _target(finder_row.get("vs_schedule_free"), 1.0),
+                f"{share:.1%}{'' if share <= 0.02 else ' ✗'}",
+            ]
         )
-    lines += [*_misses(result), "", edge_rule_line(result), machine_line(result), ""]
+    lines += [
+        *table(header, table_rows),
+        *_misses(result),
+        "",
+        edge_rule_line(result),
+        machine_line(result),
+        "",
+    ]
     return lines
 
 
@@ -597,15 +706,28 @@ def api_memory(result: dict[str, Any]) -> list[str]:
         "(`git archive 1b53722 | tar -x -C DIR`), before job outcomes crossed Ray as plain "
         "data: there the dispatcher unpickled the TensorFlow exception.",
         "",
-        "| code | RSS before | RSS after | TensorFlow in the API process | attempts | kind |",
-        "|---|---|---|---|---|---|",
+        *table(
+            [
+                "code",
+                "RSS before",
+                "RSS after",
+                "TensorFlow in the API process",
+                "attempts",
+                "kind",
+            ],
+            [
+                [
+                    label,
+                    f"{run['rss_before_mib']:.0f} MiB",
+                    f"{run['rss_after_mib']:.0f} MiB",
+                    fmt(run["tensorflow_after"]),
+                    run["job"]["attempts"],
+                    fmt(run["job"]["failure_kind"]),
+                ]
+                for label, run in runs.items()
+            ],
+        ),
     ]
-    for label, run in runs.items():
-        job = run["job"]
-        lines.append(
-            f"| {label} | {run['rss_before_mib']:.0f} MiB | {run['rss_after_mib']:.0f} MiB | "
-            f"{fmt(run['tensorflow_after'])} | {job['attempts']} | {fmt(job['failure_kind'])} |"
-        )
     return [*lines, "", machine_line(result), ""]
 
 
@@ -617,16 +739,20 @@ def fit(result: dict[str, Any]) -> list[str]:
         f"{', '.join(map(str, result['seeds']))}: validation accuracy after the last epoch of "
         "range test + first proposal + `model.fit` written out, and of one `finder.fit` call.",
         "",
-        "| route | mean | std | per seed | first proposal's max_lr per seed |",
-        "|---|---|---|---|---|",
+        *table(
+            ["route", "mean", "std", "per seed", "first proposal's max_lr per seed"],
+            [
+                [
+                    name,
+                    fmt(route["mean"], 4),
+                    fmt(route["std"], 2),
+                    ", ".join(fmt(r["score"], 4) for r in route["runs"]),
+                    ", ".join(fmt(r.get("max_lr")) for r in route["runs"]),
+                ]
+                for name, route in result["routes"].items()
+            ],
+        ),
     ]
-    for name, route in result["routes"].items():
-        runs = route["runs"]
-        lines.append(
-            f"| {name} | {fmt(route['mean'], 4)} | {fmt(route['std'], 2)} | "
-            f"{', '.join(fmt(r['score'], 4) for r in runs)} | "
-            f"{', '.join(fmt(r.get('max_lr')) for r in runs)} |"
-        )
     lines += [
         "",
         f"Difference finder.fit - manual: {result['difference']:+.4f}; within the seeds' "
@@ -673,9 +799,8 @@ def frontier(result: dict[str, Any]) -> list[str]:
         "",
         *[f"- `{name}`: {note}" for name, note in DESIGN_NOTES.items() if name in summary],
         "",
-        "| design | task | cost | vs oracle | worst seed | vs default | verdicts |",
-        "|---|---|---|---|---|---|---|",
     ]
+    rows: list[list[Any]] = []
     totals = []
     for design, tasks in summary.items():
         met = 0
@@ -686,11 +811,16 @@ def frontier(result: dict[str, Any]) -> list[str]:
                 and row["vs_default"] >= 1.0
             )
             met += ok
-            verdicts = ", ".join(fmt(seed["verdict"]) for seed in row["seeds"])
-            lines.append(
-                f"| {design} | `{name}` | {row['cost']:.1%} | {_target(row['vs_oracle'], 0.995)} "
-                f"| {_target(row['worst_vs_oracle'], 0.99)} "
-                f"| {_target(row['vs_default'], 1.0)} | {verdicts} |"
+            rows.append(
+                [
+                    design,
+                    f"`{name}`",
+                    f"{row['cost']:.1%}",
+                    _target(row["vs_oracle"], 0.995),
+                    _target(row["worst_vs_oracle"], 0.99),
+                    _target(row["vs_default"], 1.0),
+                    ", ".join(fmt(seed["verdict"]) for seed in row["seeds"]),
+                ]
             )
         if tasks:
             cost = sum(row["cost"] for row in tasks.values()) / len(tasks)
@@ -698,11 +828,12 @@ def frontier(result: dict[str, Any]) -> list[str]:
                 f"- {design}: all three targets met on {met} of {len(tasks)} tasks; mean cost "
                 f"{cost:.1%} of the plan."
             )
-    return [*lines, "", *totals, "", machine_line(result), ""]
+    header = ["design", "task", "cost", "vs oracle", "worst seed", "vs default", "verdicts"]
+    return [*lines, *table(header, rows), "", *totals, "", machine_line(result), ""]
 
 
 def verdict(result: dict[str, Any]) -> list[str]:
-    table = result["confusion"]
+    confusion = result["confusion"]
     lines = [
         "## Does the verdict predict the outcome? (`bench/verdict.py`)",
         "",
@@ -712,10 +843,13 @@ def verdict(result: dict[str, Any]) -> list[str]:
         'Target: "reliable" on >= 90% of the runs within 1%, "unreliable" on every run '
         "that is not, and on every control.",
         "",
-        "| verdict | within 1% | not within 1% |",
-        "|---|---|---|",
-        f"| reliable | {table['reliable_within']} | {table['reliable_not']} |",
-        f"| unreliable | {table['unreliable_within']} | {table['unreliable_not']} |",
+        *table(
+            ["verdict", "within 1%", "not within 1%"],
+            [
+                ["reliable", confusion["reliable_within"], confusion["reliable_not"]],
+                ["unreliable", confusion["unreliable_within"], confusion["unreliable_not"]],
+            ],
+        ),
         "",
         f'"reliable" on {fmt(result["reliable_share_of_within"])} of the runs within 1%.',
         "",
@@ -758,8 +892,12 @@ def main() -> None:
         "# Benchmarks",
         "",
         "Generated by `python bench/report.py` from `bench/results/*.json`; each section names "
-        "the script, the machine and the command that produced its numbers. Nothing here is "
-        "typed by hand.",
+        "the script, the machine and the command that produced its numbers. Every measured "
+        "figure (scores, ratios, costs, timings, bounds, counts of runs) is read from a result "
+        "file. The prose around the figures is written by hand in `bench/report.py`: each "
+        "section's description with the targets and settings it states, the notes on the "
+        "frontier's designs (`DESIGN_NOTES`) and the reasons given for a missed target "
+        "(`MISS_REASONS`).",
         "",
     ]
     for name, render in SECTIONS:
