@@ -265,15 +265,29 @@ def train_spec(
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         validation_data=validation_data(spec, dataset),
-        range_test_options={
-            name: value
-            for name, value in range_test_options(spec, dataset, progress=progress).items()
-            if name != "batch_size"
-        },
+        range_test_options=fit_options(spec, dataset, progress),
         verbose=0,
         **steps,
     )
     return model, history
+
+
+def fit_options(
+    spec: RunSpec, dataset: Dataset, progress: Callable[[SweepProgress], None] | None
+) -> dict[str, Any]:
+    """`finder.fit`'s `range_test_options` for a job: the auto range runs inside the fit (its
+    budget, stop rule and progress; the fit's batches and order); an explicit range runs
+    `range_test` first, with all the job's settings (`fit` sets the batch size)."""
+    if spec.auto:
+        return {
+            "budget": spec.budget,
+            "smoothing": spec.smoothing,
+            "divergence": spec.divergence,
+            "progress": progress,
+        }
+    options = range_test_options(spec, dataset, progress=progress)
+    options.pop("batch_size")
+    return options
 
 
 @dataclass(frozen=True)

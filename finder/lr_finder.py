@@ -12,6 +12,7 @@ plan   = (epochs - initial_epoch) * steps            (self.params, when the firs
 budget = budget given, else max(0.1 * plan, 100)     (finder.rangetest.auto_range.limits)
 ramp   = the auto range's grid (two decades below the optimizer's own LR, as dense as the
          budget pays for), over at most min(budget, 4 passes, plan / 2) steps
+         (a budget given is not held to plan / 2)
 ```
 
 During the ramp the learning rate climbs the grid while the model really trains, the true
@@ -45,7 +46,8 @@ with, and nothing is rolled back.
 What it needs: `steps_per_execution=1` and no gradient accumulation (it reads every step's
 loss), and data of known length (the plan is epochs x steps). During the ramp the fit's
 logged loss and metrics are those of single batches; they are reset at the handover, so the
-first epoch's logs cover the batches after it. Other callbacks see the ramp's batches as
+first epoch's logs cover the batches after it (an epoch that ends with the ramp logs its last
+batch's). Other callbacks see the ramp's batches as
 ordinary training batches (an `EarlyStopping` or checkpoint callback may act on them); list
 this callback before `TerminateOnNaN`, which would otherwise end the fit on the ramp's last,
 rolled-back step when its loss is not finite.
@@ -185,7 +187,8 @@ class LearningRateFinder(keras.callbacks.Callback):
 
     Args:
         budget: int or None. Most steps the ramp may take; None gives a tenth of the fit's
-            steps (at least 100), never more than half of them. Defaults to `None`.
+            steps (at least 100), never more than half of them; a budget given may take all
+            but the fit's last step. Defaults to `None`.
         validation_data: (x_val, y_val), a `tf.data.Dataset`, a `PyDataset` or None. A subset
             (`validation_samples`) is scored about 20 times during the ramp; the verdict reads
             it. Defaults to `None` (the verdict reads the first pass's losses instead).
@@ -287,7 +290,7 @@ class LearningRateFinder(keras.callbacks.Callback):
                     # The step is rolled back: its non-finite loss must not end the fit
                     # (`TerminateOnNaN` listed after this callback reads the same logs).
                     logs.pop("loss")
-                self._hand_over(ramp)
+                self._hand_over(ramp, epoch_ends=batch + 1 >= ramp.steps_per_epoch)
             return
         for callback in self._after:
             callback.on_train_batch_end(batch, logs)
@@ -298,12 +301,14 @@ class LearningRateFinder(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._ramp is not None:  # the fit ended before the ramp did
-            self._hand_over(self._ramp)
+            self._hand_over(self._ramp, epoch_ends=True)
         for callback in self._after:
             callback.on_train_end(logs)
 
-    def _hand_over(self, ramp: _Ramp) -> None:
-        """Read the ramp's curve, roll back, and go on with the proposal (module docstring)."""
+    def _hand_over(self, ramp: _Ramp, *, epoch_ends: bool) -> None:
+        """Read the ramp's curve, roll back, and go on with the proposal (module docstring).
+        The metrics restart with the batches after the ramp; an epoch that ends with the ramp
+        logs its last batch's loss and metrics (not empty means, which Keras reports as 0)."""
         self._ramp = None
         model = self.model
         result = ramp.conclude()
@@ -315,6 +320,7 @@ class LearningRateFinder(keras.callbacks.Callback):
             snapshot = _Snapshot.take(model, ramp.run.steps_run)  # a warm-up: keep it all
         elif first is not None and remaining > 0:
             snapshot = ramp.rollback_snapshot(peak)
+        last_metrics = host_copies(model.metrics_variables) if epoch_ends else None
         ramp.state.restore(model)  # the user's LR object, train step and start values
         warmed_up = 0
         if snapshot is not None:
@@ -330,7 +336,11 @@ class LearningRateFinder(keras.callbacks.Callback):
         if self.proposal is not None:
             innermost_optimizer(model.optimizer).learning_rate = self.proposal.to_keras()
         model.make_train_function(force=True)
-        model.reset_metrics()
+        if last_metrics is None:
+            model.reset_metrics()
+        else:  # the epoch's logs: its last batch's, not empty means
+            for variable, value in zip(model.metrics_variables, last_metrics, strict=False):
+                variable.assign(value)
         self.handover = Handover(ramp.batches, warmed_up, remaining, peak)
         result.extra_steps = self.handover.discarded_steps
         result.auto = {**(result.auto or {}), "handover": self.handover.to_dict()}
@@ -433,7 +443,9 @@ class _Ramp:
         per_decade = density(limit, None, start, CEILING_LR, span=span)
         lrs = grid(start, CEILING_LR, per_decade)
         cap = limit.sweep_cap if limit.sweep_cap is not None else limit.budget
-        steps = max(2, min(limit.budget, cap, len(lrs), math.floor(MAX_PLAN_SHARE * plan)))
+        # A budget given is taken as given, up to the fit's last step but one.
+        share = math.floor(MAX_PLAN_SHARE * plan) if owner.budget is None else plan - 1
+        steps = max(2, min(limit.budget, cap, len(lrs), share))
         warmup_only = too_little_data(limit, None, per_decade, start, CEILING_LR, span) is not None
         if warmup_only:
             # "No bounds" whatever the curve: climb only to the LR the fit goes on with.

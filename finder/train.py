@@ -33,6 +33,7 @@ from finder.lr_finder import LearningRateFinder, save, warn_if_unreliable
 from finder.propose import Proposal, attach_proposals
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
+from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import innermost_optimizer, require_compiled
 from finder.rangetest.verdict import chance_loss
 
@@ -73,7 +74,8 @@ def fit(
 
     Args:
         model: keras.Model. Compiled, with an optimizer and a loss.
-        x, y: the training data, as for `model.fit` (arrays, `tf.data.Dataset`, `PyDataset`).
+        x, y: the training data, as for `model.fit` (arrays, `tf.data.Dataset`, `PyDataset`;
+            a list of lists or a pandas DataFrame/Series is converted to an array).
         epochs: int. Epochs to train; the proposal is sized for them.
         validation_data: as for `model.fit`; also the range test's validation curve.
             Defaults to `None`.
@@ -102,8 +104,15 @@ def fit(
         InvalidArgumentError: `epochs < 1`, a refused argument, or data of unknown length
             without `steps_per_epoch`.
         ModelError: the model is not compiled.
+        DataError: the data does not fit the model or its loss (string labels, an unbatched
+            dataset, ...: `finder.rangetest.input_checks`).
     """
     _check(model, epochs)
+    # Before model.fit sees the data: lists and pandas become arrays, and the common mistakes
+    # (string labels, an unbatched dataset, ...) get finder's errors, not TensorFlow's.
+    checked_batch_size = batch_size or KERAS_BATCH_SIZE
+    x, y = check_data(model, x, y, batch_size=checked_batch_size)
+    validation_data = check_validation_data(model, validation_data, batch_size=checked_batch_size)
     options = dict(range_test_options or {})
     if "batch_size" in options:
         raise InvalidArgumentError(
@@ -122,6 +131,8 @@ def fit(
             save_dir,
             fit_kwargs,
         )
+    # Values that say what the test inside the fit does anyway are accepted and dropped.
+    options = {k: v for k, v in options.items() if IN_FIT_IMPLIED.get(k, _UNSET) != v}
     unknown = sorted(set(options) - set(IN_FIT_OPTIONS))
     if unknown:
         raise InvalidArgumentError(
@@ -160,6 +171,8 @@ IN_FIT_OPTIONS = (
     "suggestion_rules",
 )
 EXPLICIT_OPTIONS = ("min_lr", "max_lr", "num_steps")
+IN_FIT_IMPLIED = {"min_lr": AUTO, "max_lr": AUTO, "num_steps": AUTO, "mode": "exp", "repeats": 1}
+_UNSET = object()
 
 
 def _explicit(options: Mapping[str, Any]) -> bool:

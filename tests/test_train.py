@@ -257,3 +257,29 @@ def test_on_too_little_data_fit_keeps_the_optimizers_own_rate_and_warns():
     # The ramp climbed to the optimizer's own LR, a warm-up the fit keeps.
     assert result.extra_steps == 0 and result.steps_run > 0
     assert int(model.optimizer.iterations) == 3 * 10
+
+
+def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
+    """`finder run --train` without a range: the job's auto range runs inside the fit."""
+    from click.testing import CliRunner
+
+    from finder.cli import cli
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    x = rng.integers(0, 255, size=(640, 28, 28, 1)).astype("uint8")
+    y = np.arange(640) % 10
+    np.savez(data, x_train=x, y_train=y, x_val=x[:64], y_val=y[:64])
+    out = tmp_path / "out"
+    arguments = ["run", "--model", "mlp", "--data", str(data), "--batch-size", "16"]
+    arguments += ["--epochs", "3", "--train", "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        outcome = CliRunner().invoke(cli, arguments)
+    assert outcome.exit_code == 0, outcome.output
+    assert "of the fit's steps thrown away" in outcome.output
+    result = finder.RangeTestResult.load(out / "result.json")
+    handover = result.auto["handover"]
+    assert handover["ramp_steps"] == result.steps_run <= 60  # half the 120-step plan
+    model = keras.models.load_model(out / "model.keras")
+    assert int(model.optimizer.iterations) == 120 - result.extra_steps

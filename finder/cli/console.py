@@ -136,7 +136,14 @@ def print_summary(result: RangeTestResult) -> None:
         f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
         f"optimizer {result.optimizer['name']}, model {result.model['name']}"
     )
-    stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
+    handover = (result.auto or {}).get("handover")
+    if handover is not None:  # the test ran inside the fit (finder.LearningRateFinder)
+        stdout.print(
+            f"cost: {result.extra_steps} of the fit's steps thrown away{share} (the ramp ran "
+            f"{handover['ramp_steps']}, training resumed from step {handover['rollback_step']})"
+        )
+    else:
+        stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
     print_verdict(result)
 
 
