@@ -84,7 +84,16 @@ def worker(debug: bool) -> None:
         def shut_down(signum: int, frame: Any) -> None:
             dispatcher.request_stop()
 
-        signal.signal(signal.SIGTERM, shut_down)
+        def drain(signum: int, frame: Any) -> None:
+            # The first SIGTERM drains (no new claims, FINDER_DRAIN_GRACE_S for the running
+            # jobs to finish); a second one, or SIGINT, stops at once. Either way the jobs
+            # still running then go back to the queue without using an attempt.
+            if dispatcher.draining:
+                dispatcher.request_stop()
+            else:
+                dispatcher.drain(settings.drain_grace_s)
+
+        signal.signal(signal.SIGTERM, drain)
         signal.signal(signal.SIGINT, shut_down)
         click.echo(
             f"finder worker {dispatcher.id} dispatching jobs of "

@@ -14,6 +14,7 @@ FINDER_RAY_ADDRESS=                  empty: start a local Ray; host:port: join t
 FINDER_MAX_QUEUED_JOBS=100 FINDER_MAX_QUEUED_PER_KEY=20 FINDER_MAX_RUNNING_PER_KEY=2
 FINDER_RETENTION_S=604800            finished jobs and unused uploads older than this go
 FINDER_UPLOAD_QUOTA_MB=1024          stored uploads per key
+FINDER_DRAIN_GRACE_S=20              on SIGTERM, running jobs get this long before going back
 ```
 
 Every setting, with its meaning, is listed in docs/service.md.
@@ -136,6 +137,12 @@ class Settings(BaseSettings):
         default=1024.0,
         gt=0,
         description="Total size of one API key's stored uploads (MiB); past it an upload is 413.",
+    )
+    drain_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long running jobs may go on to finish before they are "
+        "handed back to the queue (no attempt used); meanwhile job submissions are 503.",
     )
 
     @field_validator("api_keys", mode="before")

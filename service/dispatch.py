@@ -11,6 +11,9 @@ One loop, every `poll_interval_s`:
 4. claim: queued jobs are moved to running and submitted, up to `max_running_jobs`; a key
    running `max_running_per_key` jobs has its queued jobs skipped, so other keys' go first.
 
+Draining (`drain(grace_s)`, on SIGTERM) skips step 4; the loop ends once none of this
+dispatcher's tasks is left, or after `grace_s`, and `stop()` hands what still runs back.
+
 `finder serve` runs it on a thread inside the API process; `finder worker` runs it alone, and
 any number of them can share one database (claims are conditional updates).
 """
@@ -119,6 +122,10 @@ class Dispatcher:
         self.pid = os.getpid()
         self.inflight: dict[str, InFlight] = {}
         self._stop = threading.Event()
+        self._draining = threading.Event()
+        self._drain_deadline = float("inf")
+        # Set once the loop has ended (stopped, or drained: no task left or the grace over).
+        self.drained = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_reconcile = -float("inf")
 
@@ -146,6 +153,22 @@ class Dispatcher:
         """Ask the loop to end after its current tick (safe from a signal handler)."""
         self._stop.set()
 
+    def drain(self, grace_s: float) -> None:
+        """Claim no more jobs, and end the loop once this dispatcher runs none, or after
+        `grace_s` (safe from a signal handler); `stop()` then hands back what still runs."""
+        self._drain_deadline = time.monotonic() + grace_s
+        self._draining.set()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def drain_over(self) -> bool:
+        """Draining, and no task left or the grace over."""
+        return self._draining.is_set() and (
+            not self.inflight or time.monotonic() >= self._drain_deadline
+        )
+
     def stop(self, *, release: bool = True) -> None:
         """Stop the loop; with `release`, stop this dispatcher's tasks and requeue their jobs
         without charging an attempt, so another dispatcher can run them."""
@@ -160,12 +183,17 @@ class Dispatcher:
         crud.heartbeat(self.engine, self.id, stopped=True)
 
     def loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # The loop must outlive a database hiccup; the next tick retries.
-                logger.exception("dispatcher tick failed")
-            self._stop.wait(self.settings.poll_interval_s)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # Outlive a database hiccup; the next tick retries.
+                    logger.exception("dispatcher tick failed")
+                if self.drain_over():
+                    return
+                self._stop.wait(self.settings.poll_interval_s)
+        finally:
+            self.drained.set()
 
     # --- one tick ---------------------------------------------------------------------------
 
@@ -272,7 +300,11 @@ class Dispatcher:
             ray.cancel(entry.ref, force=True)
 
     def claim(self) -> None:
-        while len(self.inflight) < self.settings.max_running_jobs and not self._stop.is_set():
+        while (
+            len(self.inflight) < self.settings.max_running_jobs
+            and not self._stop.is_set()
+            and not self._draining.is_set()
+        ):
             job = crud.claim_next(self.engine, self.id, self.settings.max_running_per_key)
             if job is None:
                 return

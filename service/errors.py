@@ -9,6 +9,7 @@ Exception
     ├── ConflictError                      409: the job's state does not allow the request
     │   └── IdempotencyConflictError       409: an Idempotency-Key reused with another body
     ├── LimitExceededError                 429 (413 for the upload quota): a bound is reached
+    │   └── DrainingError                  503: the service is draining (SIGTERM), no new jobs
     └── UploadRefusedError(ValueError)     415/422: wrong file type or unreadable upload
 ```
 
@@ -91,6 +92,20 @@ class LimitExceededError(ServiceError):
     @property
     def reason(self) -> str:
         return self.limit
+
+
+class DrainingError(LimitExceededError):
+    """A job submission while the service drains after SIGTERM: 503 with `Retry-After`, and
+    `limit: "draining"` with `value` the drain's grace (`FINDER_DRAIN_GRACE_S`)."""
+
+    def __init__(self, message: str, *, grace_s: float, retry_after_s: int) -> None:
+        super().__init__(
+            message,
+            limit="draining",
+            value=grace_s,
+            retry_after_s=retry_after_s,
+            status_code=503,
+        )
 
 
 class UploadRefusedError(ServiceError, ValueError):

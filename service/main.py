@@ -1,5 +1,5 @@
 """Build the FastAPI app: routers, the one domain-error handler, and the lifespan of the
-dispatcher and the retention sweep.
+dispatcher, the retention sweep and the drain on SIGTERM (`service.drain`).
 
 ```
 uvicorn service.main:create_app --factory        # settings from FINDER_* variables
@@ -9,6 +9,7 @@ finder serve                                     # the same, plus CLI overrides
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from service.config import Settings, load_settings
 from service.dashboard import mount_dashboard
 from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
+from service.drain import Drain, DrainOnSigterm
 from service.errors import LimitExceededError, ServiceError, status_for
 from service.retention import Sweeper
 
@@ -55,9 +57,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.dispatcher = dispatcher
     sweeper = Sweeper(settings, app.state.engine, app.state.finished_jobs)
     sweeper.start()
+    # After the dispatcher's start: ray.init sets SIGTERM's handler (connect_ray restores it).
+    on_sigterm = DrainOnSigterm(app.state.drain, dispatcher, asyncio.get_running_loop())
+    on_sigterm.install()
     try:
         yield
     finally:
+        on_sigterm.uninstall()
         sweeper.stop()
         if dispatcher is not None:
             dispatcher.stop()
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.finished_jobs = FinishedJobCache(settings.cache_entries, settings.cache_bytes)
     app.state.dispatcher = None
     app.state.refusals = health.Refusals()
+    app.state.drain = Drain(settings.drain_grace_s, settings.retry_after_s)
     app.add_exception_handler(ServiceError, domain_error_handler)
     app.add_exception_handler(FinderError, domain_error_handler)
     for router in (

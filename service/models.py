@@ -309,7 +309,10 @@ class BuiltinsPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "draining"] = Field(
+        description="`draining` (with status code 503) once the process got SIGTERM: it takes "
+        "no new jobs and is about to stop."
+    )
     database: Literal["ok"]
     dispatchers: int = Field(description="Dispatchers whose heartbeat is fresh.")
 
@@ -319,9 +322,10 @@ class ErrorPublic(BaseModel):
 
 
 class LimitPublic(ErrorPublic):
-    """A refusal by a bound (429, or 413 for the upload quota)."""
+    """A refusal by a bound (429, or 413 for the upload quota), or by a drain (503)."""
 
-    limit: Literal["max_queued_jobs", "max_queued_per_key", "upload_quota_mb"] = Field(
-        description="The setting whose bound was reached (FINDER_ + its name in capitals)."
+    limit: Literal["max_queued_jobs", "max_queued_per_key", "upload_quota_mb", "draining"] = Field(
+        description="The setting whose bound was reached (FINDER_ + its name in capitals), "
+        "or `draining`: the service is shutting down (SIGTERM) and takes no new jobs."
     )
-    value: float = Field(description="That setting's value.")
+    value: float = Field(description="That setting's value (for `draining`, FINDER_DRAIN_GRACE_S).")

@@ -35,6 +35,12 @@ async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIt
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+
+async def refuse_jobs_while_draining(request: Request) -> None:
+    """503 with `Retry-After` once the process drains (SIGTERM, `service.drain`)."""
+    request.app.state.drain.refuse_jobs()
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 

@@ -15,6 +15,9 @@ DESCRIPTIONS = {
     422: "The request or the uploaded file is invalid (the reason names the field).",
     429: "A bound on queued jobs is reached: `limit` names the setting and `value` its value. "
     "Retry after `Retry-After` seconds (no job was created).",
+    503: "The service is draining (it got SIGTERM and is about to stop): `limit` is `draining` "
+    "and `value` FINDER_DRAIN_GRACE_S. Retry after `Retry-After` seconds, here or on another "
+    "replica (no job was created).",
 }
 # The answers of a POST that creates a job or an upload (`Idempotency-Key`, bounds, quota).
 CREATE_DESCRIPTIONS = {
@@ -41,7 +44,7 @@ def error_responses(
     described = {**DESCRIPTIONS, **(descriptions or {})}
     responses: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        if code == 429:
+        if code in (429, 503):
             responses[code] = {
                 "model": LimitPublic,
                 "description": described[code],

@@ -167,14 +167,15 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
 
 @pytest.fixture
 def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """`serve(*command)`: start `finder serve` (default) or another finder command with the
-    test's database; every process it started is gone after the test."""
+    """`serve(*command, env=None)`: start `finder serve` (default) or another finder command
+    with the test's database (and `env`'s variables); every process it started is gone after
+    the test."""
     servers: list[Server] = []
-    env = service_env(database_url, tmp_path / "data")
+    base_env = service_env(database_url, tmp_path / "data")
 
-    def start(*command: str, wait: bool = True) -> Server:
+    def start(*command: str, wait: bool = True, env: dict[str, str] | None = None) -> Server:
         server = Server(
-            {**env, "FINDER_PORT": str(free_port())},
+            {**base_env, **(env or {}), "FINDER_PORT": str(free_port())},
             tmp_path / "service.log",
             command or ("serve", "--log-level", "warning"),
         )

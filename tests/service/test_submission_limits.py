@@ -178,6 +178,7 @@ def test_the_overall_bound_and_a_retry_when_full(make_client: Callable[..., Test
         "max_queued_per_key": 1,
         "upload_quota_mb": 0,
         "idempotency_conflict": 0,
+        "draining": 0,
     }
 
 

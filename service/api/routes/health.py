@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from service import crud
@@ -21,6 +21,7 @@ REFUSAL_REASONS = (
     "max_queued_per_key",
     "upload_quota_mb",
     "idempotency_conflict",
+    "draining",
 )
 
 
@@ -43,11 +44,21 @@ class Refusals:
 DURATION_BUCKETS_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
-@router.get("/healthz", response_model=HealthPublic)
-def healthz(session: SessionDep, settings: SettingsDep) -> HealthPublic:
-    """The database answers; how many dispatchers are alive."""
+@router.get(
+    "/healthz",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "Draining (SIGTERM): about to stop."}},
+)
+def healthz(
+    session: SessionDep, settings: SettingsDep, request: Request, response: Response
+) -> HealthPublic:
+    """The database answers; how many dispatchers are alive. 503 `draining` once the process
+    got SIGTERM, so that a load balancer sends it no more traffic."""
+    draining = request.app.state.drain.active
+    if draining:
+        response.status_code = 503
     return HealthPublic(
-        status="ok",
+        status="draining" if draining else "ok",
         database="ok",
         dispatchers=crud.alive_dispatchers(session, settings.dispatcher_timeout_s),
     )
@@ -83,7 +94,7 @@ def render_metrics(
         "# TYPE finder_dispatchers gauge",
         f"finder_dispatchers {dispatchers}",
         "# HELP finder_refusals_total Requests this API process refused (429, 413 quota, 409 "
-        "idempotency conflict), by reason.",
+        "idempotency conflict, 503 draining), by reason.",
         "# TYPE finder_refusals_total counter",
         *(f'finder_refusals_total{{reason="{r}"}} {n}' for r, n in (refusals or {}).items()),
     ]

@@ -174,10 +174,14 @@ def progress_event(job: Job) -> ServerSentEvent:
     responses=error_responses(401, 404),
     summary="Progress as Server-Sent Events until the job ends",
 )
-async def job_events(job: OwnedJob, engine: EngineDep) -> AsyncIterator[ServerSentEvent]:
+async def job_events(
+    job: OwnedJob, engine: EngineDep, request: Request
+) -> AsyncIterator[ServerSentEvent]:
     """`event: progress` whenever the job's state or progress changes, then one `event: end`
     with the final status. Each event's data is `{id, status, attempts, progress, error,
-    failure_kind}`."""
+    failure_kind}`. A server that stops (its drain over) closes the stream without `end`:
+    reconnect to follow the job on."""
+    drain = request.app.state.drain
 
     def reload() -> Job | None:
         with Session(engine, expire_on_commit=False) as session:
@@ -185,7 +189,7 @@ async def job_events(job: OwnedJob, engine: EngineDep) -> AsyncIterator[ServerSe
 
     last = None
     current: Job | None = job
-    while current is not None:
+    while current is not None and not drain.over:
         key = (current.status, current.attempts, current.steps_done, current.cancel_requested)
         if key != last:
             last = key

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from service.api.deps import CurrentOwner, IdempotencyKeyHeader, SessionDep, SettingsDep
+from service.api.deps import (
+    CurrentOwner,
+    IdempotencyKeyHeader,
+    SessionDep,
+    SettingsDep,
+    refuse_jobs_while_draining,
+)
 from service.api.responses import create_responses
 from service.api.submit import submit_job
 from service.models import JobPublic, TuneCreate
@@ -17,7 +23,8 @@ router = APIRouter(prefix="/tune", tags=["jobs"])
     "",
     status_code=202,
     response_model=JobPublic,
-    responses=create_responses(401, 404, 409, 413, 422, 429),
+    responses=create_responses(401, 404, 409, 413, 422, 429, 503),
+    dependencies=[Depends(refuse_jobs_while_draining)],
     summary="Queue a schedule search inside the range test's bounds",
 )
 def create_tune_job(
