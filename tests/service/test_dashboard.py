@@ -664,6 +664,40 @@ def test_the_form_offers_tuning_workers(keyed_page: Page) -> None:
     assert sent[0]["tuning"]["workers"] == 2
 
 
+def test_a_full_queue_or_a_draining_service_is_a_message_not_an_error(keyed_page: Page) -> None:
+    page = keyed_page
+    # The answers of a full queue (429) and of a draining service (503), as the API gives them.
+    answers = [
+        (429, {"detail": "The queue is full.", "limit": "max_queued_jobs", "value": 20}, "7"),
+        (503, {"detail": "The service is draining.", "limit": "draining", "value": 20}, "5"),
+    ]
+
+    def refuse(route: Route) -> None:
+        status, body, wait = answers.pop(0)
+        route.fulfill(status=status, json=body, headers={"Retry-After": wait})
+
+    page.route(re.compile(r"/find-lr$"), refuse)
+    page.goto("/#/new")
+    fill_form(page, {"Steps per sweep": "40"})
+    start = page.get_by_role("button", name="Start range test")
+    notice = page.get_by_test_id("notice")
+
+    start.click()
+    expect(notice).to_have_attribute("data-limit", "max_queued_jobs")
+    expect(notice).to_contain_text("The queue is full: 20 jobs are waiting")
+    expect(notice).to_contain_text("FINDER_MAX_QUEUED_JOBS")
+    expect(notice).to_contain_text("try again in 7 s")
+    expect(page.get_by_test_id("alert")).to_have_count(0)
+
+    start.click()
+    expect(notice).to_have_attribute("data-limit", "draining")
+    expect(notice).to_contain_text("shutting down (draining)")
+    expect(notice).to_contain_text("try again in 5 s")
+    expect(page.get_by_test_id("alert")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"#/new$"))  # still on the form, to send it again
+    assert not answers
+
+
 def test_a_running_jobs_attempts_follow_the_stream(
     keyed_page: Page, server: Server, service_database: str
 ) -> None:

@@ -2,13 +2,25 @@
 
 const KEY_STORAGE = "finder.apiKey";
 
-/** A response other than 2xx: `detail` is FastAPI's string or its list of validation errors. */
+/**
+ * A response other than 2xx: `detail` is FastAPI's string or its list of validation errors.
+ * A refusal by a bound (429) or by a draining service (503) also has `limit` (the setting, or
+ * "draining"), its `value`, and `retryAfter`, the seconds its `Retry-After` asks to wait.
+ */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, { limit = null, value = null, retryAfter = null } = {}) {
     super(typeof detail === "string" ? detail : `The service answered ${status}.`);
     this.name = "ApiError";
     this.status = status;
     this.detail = detail;
+    this.limit = limit;
+    this.value = value;
+    this.retryAfter = retryAfter;
+  }
+
+  /** 429 or 503: not a failure, a "not now" (nothing was created; retry later). */
+  get retryLater() {
+    return this.status === 429 || this.status === 503;
   }
 
   /** FastAPI's 422 list: `[{loc: ["body", "range", "max_lr"], msg: "..."}]`. */
@@ -44,11 +56,24 @@ export function onUnauthorized(handler) {
   unauthorized = handler;
 }
 
+/** `Retry-After` in seconds (a number, or an HTTP date), null when absent or unreadable. */
+export function retryAfterSeconds(header, now = Date.now()) {
+  if (header === null || header === undefined || header === "") return null;
+  if (/^\s*\d+\s*$/.test(header)) return Number(header);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
 async function errorFrom(response) {
   let detail = `${response.status} ${response.statusText}`.trim();
+  const extra = { retryAfter: retryAfterSeconds(response.headers.get("Retry-After")) };
   try {
     const body = await response.json();
     if (body && body.detail !== undefined) detail = body.detail;
+    if (body && typeof body.limit === "string") {
+      extra.limit = body.limit;
+      extra.value = body.value ?? null;
+    }
   } catch {
     // Not JSON (a proxy's error page): keep the status line.
   }
@@ -57,7 +82,7 @@ async function errorFrom(response) {
     unauthorized(error);
     return error;
   }
-  return new ApiError(response.status, detail);
+  return new ApiError(response.status, detail, extra);
 }
 
 async function send(method, path, { json, body, signal, key } = {}) {
