@@ -523,6 +523,72 @@ def service_load(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def service_storm(result: dict[str, Any]) -> list[str]:
+    storm, get, m = result["storm"], result["get_job"], result["machine"]
+    expected = result["expected"]
+
+    def row(name: str, summary: dict[str, Any] | None) -> list[Any]:
+        if summary is None:
+            return [name, 0, "", "", ""]
+        return [
+            name,
+            summary["count"],
+            f"{summary['p50_ms']:.0f} ms",
+            f"{summary['p99_ms']:.0f} ms",
+            f"{summary['max_ms']:.0f} ms",
+        ]
+
+    limits = ", ".join(f"`{limit}` {n}" for limit, n in storm["refused_limits"].items())
+    retry = ", ".join(f"{s} s" for s in storm["retry_after_s"]) or "none"
+    lines = [
+        "## Submission storm (`bench/service_storm.py`)",
+        "",
+        f"{storm['submissions']} concurrent `POST /find-lr` (one connection each, all released "
+        f"at once) against a queue bound of {result['settings']['FINDER_MAX_QUEUED_JOBS']} "
+        "(`FINDER_MAX_QUEUED_JOBS`; no dispatcher, so accepted jobs stay queued), each answer "
+        "timed from the connect to its last byte; the same uvicorn settings as above "
+        f"(`{result['uvicorn_flags']}`), SQLite, one run.",
+        "",
+        *table(
+            ["answer", "count", "p50", "p99", "max"],
+            [
+                row("202 accepted", storm["accepted"]),
+                row(f"429 refused (limit: {limits}; Retry-After: {retry})", storm["refused"]),
+            ],
+        ),
+        "",
+        f"Answers by status: {', '.join(f'{s}: {n}' for s, n in storm['by_status'].items())}; "
+        f"5xx: {storm['server_errors']}; 429s without `Retry-After`: "
+        f"{storm['refused_without_retry_after']}; jobs queued afterwards: "
+        f"{storm['queued_after']}. Expected {expected['accepted']} x 202 and "
+        f"{expected['refused']} x 429: **{'met' if expected['met'] else 'not met'}**. The "
+        f"storm took {storm['wall_s']:.2f} s ({storm['answers_per_s']:.0f} answers/s).",
+        "",
+        f"Beside it, the same server's `GET /jobs/{{id}}` of one of the accepted (queued, so "
+        f"uncached) jobs with `wrk`, {get['connections']} connections for "
+        f"{get['duration_s']} s: **{get['requests_per_s']:.0f} requests/s**, p50 "
+        f"{get['latency'].get('p50', '')}, p99 {get['latency'].get('p99', '')}, non-2xx "
+        f"{get['non_2xx']}.",
+    ]
+    load_result = load("service_load")
+    if load_result is not None:
+        read = load_result["read_finished_job"]
+        lines.append(
+            f"`bench/service_load.py`'s finished-job read (cached) for comparison: "
+            f"{read['service']['requests_per_s']:.0f} requests/s (run {load_result['date']})."
+        )
+    before = ", ".join(f"{x:.1f}" for x in m["load_average_before"])
+    return [
+        *lines,
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; FastAPI "
+        f"{m['fastapi']}, uvicorn {m['uvicorn']}; the client runs on the same cores as the "
+        f"server, and the load average was {before} before the run (other work on the "
+        f"machine). Run {result['date']} with `{result['command'].strip()}`.",
+        "",
+    ]
+
+
 def _spec(spec: dict[str, Any]) -> str:
     params = spec["params"]
     peak = params.get("max_lr", params.get("learning_rate"))
@@ -883,6 +949,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("edge_precision", edge_precision),
     ("overhead", overhead),
     ("service_load", service_load),
+    ("service_storm", service_storm),
     ("api_memory", api_memory),
 ]
 
