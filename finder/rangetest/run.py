@@ -39,6 +39,7 @@ from finder.rangetest.auto_range import (
 from finder.rangetest.calibration import capped_bounds, span_decades, validated
 from finder.rangetest.checks import AutoPlan, check_range, validate_options
 from finder.rangetest.distribution import check_strategy
+from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import (
     initial_learning_rate,
     innermost_optimizer,
@@ -112,7 +113,8 @@ def range_test(
     Args:
         model: keras.Model. A compiled model.
         x: numpy array (or nest of arrays) with `y`, a `tf.data.Dataset` of batches, or a
-            `keras.utils.PyDataset`. Cycled when it has fewer batches than needed.
+            `keras.utils.PyDataset`. Cycled when it has fewer batches than needed. A list of
+            lists or a pandas DataFrame/Series is converted to an array.
         y: numpy array of targets when `x` is an array, else None.
         batch_size: int. Samples per step for array input (datasets bring their own).
             Defaults to `64`.
@@ -163,12 +165,16 @@ def range_test(
         InvalidRangeError: an empty or inverted LR range, or `num_steps < 2`.
         InvalidArgumentError: another argument out of range.
         ModelError: the model is not compiled.
-        DataError: the data cannot be read or cycled.
+        DataError: the data cannot be read or cycled, or does not fit the model or its loss
+            (string labels, an unbatched dataset, ...: `finder.rangetest.input_checks`).
     """
     auto = is_auto(min_lr, max_lr, num_steps)
     rules = named_rules(suggestion_rules)
     validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
+    # Lists and pandas become arrays; the common mistakes get finder's errors, not TF's.
+    x, y = check_data(model, x, y, batch_size=batch_size)
+    validation_data = check_validation_data(model, validation_data, batch_size=batch_size)
     anchor = initial_learning_rate(model.optimizer)
     if auto and budget is None and repeats > 1:
         # Repeats are asked for: they are paid for, never taken from the default budget.
