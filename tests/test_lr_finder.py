@@ -216,9 +216,9 @@ def test_bad_arguments_are_refused_when_the_callback_is_made():
 
 
 def test_thinning_keeps_the_last_decade_whole_and_the_rest_at_growing_spacing():
-    from finder.lr_finder import _Snapshot, thin
+    from finder.lr_finder.ramp import Snapshot, thin
 
-    snapshots = [_Snapshot(step, [], []) for step in range(0, 200, 8)]  # 25 snapshots
+    snapshots = [Snapshot(step, [], []) for step in range(0, 200, 8)]  # 25 snapshots
     kept = thin(snapshots, keep_last=10)
     steps = [snapshot.step for snapshot in kept]
     assert steps[-10:] == list(range(120, 200, 8))

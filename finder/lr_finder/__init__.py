@@ -1,0 +1,66 @@
+"""`finder.LearningRateFinder`: the range test as the warm-up of the user's own `model.fit`.
+
+```python
+model.fit(x, y, epochs=10, callbacks=[finder.LearningRateFinder()])
+```
+
+A Keras callback never sees the data, only the batches `fit` feeds it, and it cannot add
+steps to a fit. So the test runs on the fit's first batches, as its warm-up:
+
+```
+plan   = (epochs - initial_epoch) * steps            (self.params, when the first epoch begins)
+budget = budget given, else max(0.1 * plan, 100)     (finder.rangetest.auto_range.limits)
+ramp   = the auto range's grid (two decades below the optimizer's own LR, as dense as the
+         budget pays for), over at most min(budget, 4 passes, plan / 2) steps
+         (a budget given is not held to plan / 2)
+```
+
+During the ramp the learning rate climbs the grid while the model really trains, the true
+loss of every batch is recorded (`SweepRecorder`), and every tenth of a decade the training
+state (weights, optimizer slots, `iterations`) is copied to host memory. When the loss
+diverges (or the ramp ends), the curve is read as `finder.range_test` reads it (same bounds,
+same verdict), and the fit rolls back to the last snapshot taken at or below the first
+proposal's peak (1cycle at `edge_lr`). The steps up to the snapshot were real training and
+are kept; only the steps past it are thrown away (`result.extra_steps`). From there the run
+follows the 1cycle (`finder.propose.resume_after_ramp`): a cycle over the whole run, the ramp
+standing in for its first steps, so it goes on along the cycle's own warm-up (or, after a ramp
+longer than that warm-up, from its peak) and anneals to the end of the fit.
+
+Why the rollback is sound: a warm-up exists to bring the weights to where the peak rate is
+stable (Goyal et al., 2017; Smith & Topin, 2018), and the ramp is one, geometric rather than
+linear. The state at the snapshot was trained only at rates below the peak, so the proposed
+cycle could have produced it. The cycle keeps its validated shape (`pct_start` 0.3) rather than
+resuming at its peak after a short ramp: on the benchmark suite, resuming at the peak after a
+ramp of 3% of the run left plain SGD on Fashion-MNIST 1-2% below the proposal trained from the
+start, while the other tasks were within noise (BENCHMARKS.md, designs `in_fit_peak` and
+`in_fit`).
+
+When the test found no bounds, the fit rolls back to its start and trains with the optimizer's
+own learning rate over the batches left, with an `UnreliableAnswerWarning` naming the reason,
+as `finder.fit` does (`finder.fit` is this callback around `model.fit`). One case is known
+before the ramp starts: data too small for a curve to trust (fewer than 25 batches a pass;
+`finder.rangetest.auto_range.too_little_data`), whose answer is "no bounds" whatever the curve.
+There the ramp climbs only to the optimizer's own LR, a warm-up to the rate the fit goes on
+with, and nothing is rolled back.
+
+What it needs: `steps_per_execution=1` and no gradient accumulation (it reads every step's
+loss), and data of known length (the plan is epochs x steps). During the ramp the fit's
+logged loss and metrics are those of single batches; they are reset at the handover, so the
+first epoch's logs cover the batches after it (an epoch that ends with the ramp logs its last
+batch's). Other callbacks see the ramp's batches as
+ordinary training batches (an `EarlyStopping` or checkpoint callback may act on them); list
+this callback before `TerminateOnNaN`, which would otherwise end the fit on the ramp's last,
+rolled-back step when its loss is not finite.
+
+Memory: at most `KEPT_SNAPSHOTS` host copies of the weights and optimizer slots, plus one of
+the state at the start. When they fill up, every other snapshot older than the last decade is
+dropped, so the last decade before the turn stays at full resolution and the rest of the ramp
+at coarser and coarser spacing.
+"""
+
+from __future__ import annotations
+
+from finder.lr_finder.callback import LearningRateFinder
+from finder.lr_finder.outcome import Handover, save, warn_if_unreliable
+
+__all__ = ["Handover", "LearningRateFinder", "save", "warn_if_unreliable"]

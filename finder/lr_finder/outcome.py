@@ -1,0 +1,92 @@
+"""What the in-fit test leaves behind: `Handover` (where the ramp handed the fit over), the
+warning on an unreliable answer, one line on the handover, and the files of `save_dir`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from finder.errors import UnreliableAnswerWarning
+from finder.plot import plot_range_test
+from finder.propose import Proposal
+from finder.rangetest.model_state import initial_learning_rate
+from finder.rangetest.result import RangeTestResult
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Where the ramp handed the fit over to the proposal."""
+
+    ramp_steps: int
+    rollback_step: int
+    remaining_steps: int
+    peak_lr: float | None
+
+    @property
+    def discarded_steps(self) -> int:
+        """The ramp's steps past the rollback snapshot: the test's cost to the run."""
+        return self.ramp_steps - self.rollback_step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ramp_steps": self.ramp_steps,
+            "rollback_step": self.rollback_step,
+            "discarded_steps": self.discarded_steps,
+            "remaining_steps": self.remaining_steps,
+            "peak_lr": self.peak_lr,
+        }
+
+
+def warn_if_unreliable(result: RangeTestResult, model: keras.Model, caller: str) -> None:
+    """Warn (`UnreliableAnswerWarning`) when the model trains on an answer the test calls
+    unreliable, or, with no bounds, on the optimizer's own learning rate."""
+    reliability = result.reliability
+    if reliability is None or reliability.reliable:
+        return
+    reasons = "; ".join(reliability.reasons)
+    if result.bounds.max_lr is None:
+        rate = initial_learning_rate(model.optimizer)
+        message = (
+            f"{caller}: the range test found no bounds, so the model trains with the "
+            f"optimizer's own learning rate ({rate:.3g}) as compiled: {reasons}"
+            if rate is not None
+            else f"{caller}: the range test found no bounds; the optimizer is unchanged: " + reasons
+        )
+    else:
+        message = f"{caller}: training on an unreliable range test: {reasons}"
+    warnings.warn(message, UnreliableAnswerWarning, stacklevel=4)
+
+
+def describe_handover(
+    result: RangeTestResult, handover: Handover, proposal: Proposal | None
+) -> str:
+    """One line on what the ramp found and how the fit goes on."""
+    verdict = result.reliability.verdict if result.reliability is not None else "?"
+    head = f"finder: range test over the first {handover.ramp_steps} steps ({verdict})"
+    if proposal is None:
+        return (
+            f"{head}: no bounds ({result.bounds.note}); training on with the optimizer's own "
+            f"learning rate, {handover.remaining_steps} steps left"
+        )
+    return (
+        f"{head}: 1cycle peaking at {handover.peak_lr:.3g}, resumed from step "
+        f"{handover.rollback_step} ({handover.discarded_steps} steps discarded), "
+        f"{handover.remaining_steps} steps left"
+    )
+
+
+def save(result: RangeTestResult, proposal: Proposal | None, directory: Path) -> list[Path]:
+    """Write `result.json`, `curve.png` and `proposal.json` (when there is one) into
+    `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [result.save(directory / "result.json"), directory / "curve.png"]
+    plot_range_test(result, path=paths[1])
+    if proposal is not None:
+        paths.append(directory / "proposal.json")
+        paths[2].write_text(json.dumps(proposal.to_dict(), indent=2))
+    return paths
