@@ -17,35 +17,15 @@ backends, the recorder resets from `on_train_batch_begin`.
 
 Every recorded step costs one device-to-host copy: the recorder reads the step's loss as a
 Python float (and Keras copies all the logs, since a callback with a batch hook is not
-asynchronous), because the stop rules below decide after each step whether the next one runs.
+asynchronous), because the stop rules decide after each step whether the next one runs.
 On an accelerator that copy waits for the step to finish before the next is queued, so the
 device idles for the host's part of each step; `bench/overhead.py` measures what that costs
 (BENCHMARKS.md).
 
-The smoothed curve is the debiased exponential moving average
-
-```
-avg_i = beta * avg_{i-1} + (1 - beta) * loss_i,   avg_{-1} = 0
-smoothed_i = avg_i / (1 - beta ** (i + 1))
-```
-
-and the sweep stops at the first non-finite loss, or when
-`smoothed_i > divergence * min(smoothed_0..i)` (only while that minimum is positive: a ratio
-means nothing for losses that go below zero).
-
-The auto range test (`finder.rangetest.auto_range`) also stops a sweep whose network DIED instead of
-blowing up: a classifier whose loss jumps back to chance level and stays there never passes
-4x its minimum. With `dead_window = w`, after step `w`,
-
-```
-start = mean(loss_0 .. loss_{w-1})           # the level the sweep started from
-best  = min over i of mean(loss_{i-w+1} .. loss_i)
-stop ("diverged") when  start - best >= DEAD_MIN_DROP * |start|      # it had learned (30%)
-                  and   mean(last w losses) >= best + DEAD_RETURN * (start - best)   # 75%
-```
-
-a raw-loss window rather than the EMA, whose lag (up to 49 steps at beta 0.98) would spend a
-decade of a fast sweep on a dead network.
+The curve is smoothed, and the sweep stopped, by the rules of `finder.rangetest.stop_rules`:
+a non-finite loss, the smoothed loss 4x its minimum (`Divergence`), and with `dead_window` a
+network that died back to its starting loss (`DeadNetwork`); each is a small object the
+recorder feeds every step.
 
 Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
 skips the update of a step whose scaled gradients are not finite (and halves the scale); the
@@ -66,11 +46,7 @@ from typing import Any
 import keras
 import numpy as np
 
-# A dead network: it had fallen by >= 30% of its start and climbed back >= 75% of the way.
-# 30%, because the mean of a few noisy batch losses moves by 10-15% on its own (least squares
-# with noisy targets tripped a 10% rule within nine steps of the start).
-DEAD_MIN_DROP = 0.3
-DEAD_RETURN = 0.75
+from finder.rangetest.stop_rules import DeadNetwork, DebiasedEma, Divergence, StopRule
 
 
 @dataclass(frozen=True)
@@ -232,10 +208,11 @@ class SweepRecorder(keras.callbacks.Callback):
         self.stop_fit = stop_fit
         self.finished = False
         self._last_count: int | None = None
-        self._window_best = math.inf
         self._pending_micro_batches = 0
-        self._average = 0.0
-        self._best = math.inf
+        self._smooth = DebiasedEma(smoothing)
+        self._rules: list[StopRule] = [Divergence(divergence)]
+        if dead_window is not None:
+            self._rules.append(DeadNetwork(dead_window))
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.reset_metrics and self._pending_micro_batches == 0:
@@ -260,7 +237,7 @@ class SweepRecorder(keras.callbacks.Callback):
         if not math.isfinite(loss):
             self._stop("non_finite", lr)
             return
-        smoothed = self._smooth(loss, step)
+        smoothed = self._smooth(loss)
         run.losses.append(loss)
         run.smoothed_losses.append(smoothed)
         logs.update(lr=lr, batch_loss=loss, smoothed_loss=smoothed, sweep_step=step)
@@ -283,10 +260,7 @@ class SweepRecorder(keras.callbacks.Callback):
                     budget=self.budget,
                 )
             )
-        self._best = min(self._best, smoothed)
-        if self._best > 0 and smoothed > self.divergence * self._best:
-            self._stop("diverged", lr)
-        elif self._died():
+        if any(rule.fires(smoothed, run.losses) for rule in self._rules):
             self._stop("diverged", lr)
         elif run.steps_run >= len(self.lrs):
             self._finish()
@@ -304,28 +278,6 @@ class SweepRecorder(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.iteration_counter is not None:
             self._last_count = self.iteration_counter(self.model)
-
-    def _died(self) -> bool:
-        """The dead-network rule of the module docstring."""
-        window = self.dead_window
-        losses = self.run.losses
-        if window is None or len(losses) < window:
-            return False
-        recent = sum(losses[-window:]) / window
-        self._window_best = min(self._window_best, recent)
-        if len(losses) < 2 * window:
-            return False
-        start = sum(losses[:window]) / window
-        drop = start - self._window_best
-        return drop >= DEAD_MIN_DROP * abs(start) and recent >= (
-            self._window_best + DEAD_RETURN * drop
-        )
-
-    def _smooth(self, loss: float, step: int) -> float:
-        if self.smoothing == 0:
-            return loss
-        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
-        return self._average / (1 - self.smoothing ** (step + 1))
 
     def _score_validation(self, lr: float) -> None:
         assert self.validation is not None
