@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
+from service import crud
 from service.db import Job, normalize_url
+from service.dispatch import Dispatcher, InFlight
 from tests.service.utils.jobs import TERMINAL, auth, quick_job, submit
 from tests.service.utils.servers import Server
 from tests.utils.processes import wait_for
@@ -54,6 +56,43 @@ def test_while_draining_submissions_are_503_and_reads_still_work(client: TestCli
     # Cancelling and deleting stay possible.
     assert client.post(f"/jobs/{queued}/cancel", headers=auth()).status_code == 202
     assert client.delete(f"/jobs/{queued}", headers=auth()).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("grace_s", "task_ends_after_s", "loop_ends_after_s"),
+    [(5.0, 0.3, 0.3), (0.3, None, 0.3)],
+    ids=["task-ends-within-grace", "grace-over"],
+)
+def test_a_draining_dispatcher_claims_nothing_and_waits_out_its_jobs(
+    make_settings: Any,
+    engine: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    grace_s: float,
+    task_ends_after_s: float | None,
+    loop_ends_after_s: float,
+) -> None:
+    """The loop's drain alone (no Ray): no claim; the loop ends when its last task does, or
+    when the grace is over with a task still running (`stop()` hands that one back)."""
+    claims: list[str] = []
+    monkeypatch.setattr(crud, "claim_next", lambda *args: claims.append("claim"))
+    dispatcher = Dispatcher(make_settings(poll_interval_s=0.01), engine)
+    dispatcher.inflight["job"] = InFlight("job", 1, ref=None, submitted=time.monotonic())
+    signalled = time.monotonic()
+
+    def tick() -> None:
+        if task_ends_after_s is not None and time.monotonic() - signalled >= task_ends_after_s:
+            dispatcher.inflight.clear()  # what collect() does once the task has ended
+        dispatcher.claim()
+
+    dispatcher.tick = tick  # type: ignore[method-assign]
+    dispatcher.drain(grace_s)
+    thread = threading.Thread(target=dispatcher.loop)
+    thread.start()
+    assert dispatcher.drained.wait(10)
+    took = time.monotonic() - signalled
+    thread.join()
+    assert loop_ends_after_s <= took < loop_ends_after_s + 2, took
+    assert claims == []
 
 
 def stored(database_url: str, job_id: str) -> Any:
@@ -123,3 +162,22 @@ def test_sigterm_hands_a_running_job_back_then_lets_one_finish(
     assert drain(second, job_id) < 300
     row = stored(database_url, job_id)
     assert (row.status, row.attempts) == ("succeeded", 1), row.error
+
+
+def test_a_worker_drains_on_sigterm_too(serve: Any, database_url: str) -> None:
+    api: Server = serve("serve", "--no-dispatcher", "--log-level", "warning")
+    response = api.request("POST", "/find-lr", json=DRAINED_JOB)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    worker: Server = serve("worker", wait=False)  # a 1 s grace (service_env)
+    wait_progress(api, job_id)
+    worker.process.send_signal(signal.SIGTERM)
+    # Submitted while the worker drains: it has room for a second job, but claims no more.
+    later = api.request("POST", "/find-lr", json=quick_job()).json()["id"]
+    assert worker.process.wait(timeout=60) == 0
+    row = stored(database_url, job_id)
+    assert (row.status, row.attempts, row.dispatcher_id) == ("queued", 0, None), row.error
+    assert (stored(database_url, later).status, stored(database_url, later).attempts) == (
+        "queued",
+        0,
+    )

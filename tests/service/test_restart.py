@@ -68,7 +68,8 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     assert document["status"] == "succeeded", document["error"]
     assert document["attempts"] == 2
 
-    # A clean stop (SIGTERM) hands a running job back to the queue without using an attempt.
+    # A clean stop (SIGTERM) drains (a 1 s grace here, service_env), then hands the running
+    # job back to the queue without using an attempt.
     def progressing() -> bool:
         document = second.request("GET", f"/jobs/{other}").json()
         assert document["status"] not in TERMINAL, document

@@ -63,5 +63,7 @@ def service_env(database_url: str, data_dir: Path) -> dict[str, str]:
         "FINDER_PROGRESS_INTERVAL_S": "0.05",
         # Long: a restart on the same host must notice the dead process, not wait this out.
         "FINDER_DISPATCHER_TIMEOUT_S": "600",
+        # SIGTERM drains for this long before handing running jobs back (test_drain sets its own).
+        "FINDER_DRAIN_GRACE_S": "1",
         LOOPBACK_RAY_VAR: "0",  # embedded Ray on loopback (see conftest)
     }
