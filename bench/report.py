@@ -903,7 +903,7 @@ def verdict(result: dict[str, Any]) -> list[str]:
     lines = [
         "## Does the verdict predict the outcome? (`bench/verdict.py`)",
         "",
-        f"Every suite task x seed of finder's default design (`{result['design']}`): the "
+        f"Every suite task x seed of the design `{result['design']}` (the frontier's): the "
         "verdict, recomputed from the stored range test with today's rule, against whether "
         f"the first proposal trained within {1 - result['within']:.0%} of the grid oracle. "
         'Target: "reliable" on >= 90% of the runs within 1%, "unreliable" on every run '
@@ -917,7 +917,15 @@ def verdict(result: dict[str, Any]) -> list[str]:
             ],
         ),
         "",
-        f'"reliable" on {fmt(result["reliable_share_of_within"])} of the runs within 1%.',
+        f'"reliable" on {fmt(result["reliable_share_of_within"])} of the runs within 1%'
+        + (
+            f"; {result['within_without_proposal']} of those runs had no proposal (no bounds: "
+            "the optimizer's own LR, which matched the best schedule there); among the runs "
+            f'with a proposal, "reliable" on '
+            f"{fmt(result['reliable_share_of_within_with_proposal'])}."
+            if "within_without_proposal" in result
+            else "."
+        ),
         "",
         "Runs the verdict gets wrong:",
         "",

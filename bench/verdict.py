@@ -1,11 +1,12 @@
 """Does the verdict predict the outcome? Verdict x "the first proposal trained within 1% of the
 best schedule we know", over every suite task x seed, plus cases that must be "unreliable".
 
-The outcome of each (task, seed) is read from `bench/results/frontier.json` (finder's default
-design, `anchored_10pct`: its range test, kept whole, and its first proposal's score against the
-suite's grid oracle). The verdict is recomputed from the stored range-test document with the
-verdict code as it is now (`finder.rangetest.verdict.assess_result`), so a change to the rule
-re-scores every run in seconds, without training anything.
+The outcome of each (task, seed) is read from `bench/results/frontier.json` (a design's range
+test, kept whole, and the score its first proposal trained to against the suite's grid oracle;
+by default `in_fit`, what `finder.fit` and `finder.LearningRateFinder` run). The verdict is
+recomputed from the stored range-test document with the verdict code as it is now
+(`finder.rangetest.verdict.assess_result`), so a change to the rule re-scores every run in
+seconds, without training anything.
 
 The controls are range tests that must come out "unreliable", run here on real (small) Keras
 training: labels drawn independently of the inputs (nothing generalises), a loss that is NaN from
@@ -14,11 +15,13 @@ the first step, and too little data for a sweep (48 samples).
 Targets (issue "the answer for the price of a warm-up"): "reliable" on >= 90% of the runs within
 1%, "unreliable" on every run that is not, and on every control.
 
-    python bench/verdict.py              # writes bench/results/verdict.json
+    python bench/verdict.py                         # writes bench/results/verdict.json
+    python bench/verdict.py --design anchored_10pct  # finder.range_test's own default
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -38,7 +41,7 @@ from finder.rangetest.recorder import SweepRun
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.verdict import assess_sweeps, chance_loss
 
-DESIGN = "anchored_10pct"
+DESIGN = "in_fit"
 RESULT_PATH = RESULTS_DIR / "verdict.json"
 
 
@@ -98,12 +101,12 @@ def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
     return reasons
 
 
-def suite_runs() -> list[dict[str, Any]]:
-    """Every (task, seed) of the default design: its verdict now, and its outcome."""
+def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
+    """Every (task, seed) of `design`: its verdict now, and its outcome."""
     frontier = json.loads(FRONTIER_PATH.read_text())
     suite = json.loads(SUITE_PATH.read_text())
     rows = []
-    for name, by_seed in frontier["runs"].get(DESIGN, {}).items():
+    for name, by_seed in frontier["runs"].get(design, {}).items():
         task = TASKS[name]
         oracle = suite["tasks"][name]["rows"]["oracle"]["mean"]
         for seed in SEEDS:
@@ -121,6 +124,7 @@ def suite_runs() -> list[dict[str, Any]]:
                     "within": (value or 0.0) >= WITHIN,
                     "verdict": result.reliability.verdict,
                     "reasons": result.reliability.reasons,
+                    "proposal": record.get("proposal") is not None,
                 }
             )
     return rows
@@ -191,21 +195,36 @@ def confusion(rows: list[dict[str, Any]]) -> dict[str, int]:
     return table
 
 
-def main() -> None:
-    rows = suite_runs()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--design", default=DESIGN)
+    args = parser.parse_args(argv)
+    rows = suite_runs(args.design)
     cases = controls()
     table = confusion(rows)
     within = table["reliable_within"] + table["unreliable_within"]
+    # Runs with no proposal at all (no bounds: the fit kept the optimizer's own LR) are
+    # "unreliable" by definition; within 1% there means the default LR was as good as the best.
+    no_proposal = sum(1 for r in rows if r["within"] and not r["proposal"])
+    with_proposal = within - no_proposal
+    reliable_with_proposal = sum(
+        1 for r in rows if r["within"] and r["proposal"] and r["verdict"] == "reliable"
+    )
     payload = {
         "benchmark": "verdict",
         "machine": machine(),
-        "design": DESIGN,
+        "design": args.design,
         "within": WITHIN,
         "confusion": table,
         "reliable_share_of_within": table["reliable_within"] / within if within else None,
+        "within_without_proposal": no_proposal,
+        "reliable_share_of_within_with_proposal": (
+            reliable_with_proposal / with_proposal if with_proposal else None
+        ),
         "runs": rows,
         "controls": cases,
-        "command": "python bench/verdict.py",
+        "command": "python bench/verdict.py"
+        + ("" if args.design == DESIGN else f" --design {args.design}"),
     }
     print(json.dumps({"confusion": table, "controls": [(c["case"], c["verdict"]) for c in cases]}))
     print(f"wrote {write_result('verdict', payload)}")
