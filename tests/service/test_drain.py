@@ -164,6 +164,9 @@ def test_sigterm_hands_a_running_job_back_then_lets_one_finish(
     assert (row.status, row.attempts) == ("succeeded", 1), row.error
 
 
+# slow: a `finder worker` with its Ray and a job process importing TensorFlow (15-35 s on 2
+# busy cores).
+@pytest.mark.slow
 def test_a_worker_drains_on_sigterm_too(serve: Any, database_url: str) -> None:
     api: Server = serve("serve", "--no-dispatcher", "--log-level", "warning")
     response = api.request("POST", "/find-lr", json=DRAINED_JOB)
