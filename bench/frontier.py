@@ -22,10 +22,10 @@ Designs (`DESIGNS`):
 - `in_fit`: the range test as the run's own warm-up (`finder.LearningRateFinder` in the
   task's `fit`, which is what `finder.fit` runs): the ramp over the fit's first batches
   (budget max(10% of the plan, 100)), rollback to the snapshot at the 1cycle's peak, and the
-  1cycle over the whole run, the ramp standing in for its first steps. Its cost is the steps
-  thrown away; its score is that fit's;
-- `in_fit_peak`: the same, but the 1cycle resumes at its peak after the ramp, however short,
-  and anneals over every step left.
+  1cycle resumed at its peak, annealing over the batches left. Its cost is the steps thrown
+  away; its score is that fit's;
+- `in_fit_cycle`: the same, but the 1cycle spans the whole run with its own linear warm-up,
+  the ramp standing in for its first steps.
 
 Every run is cached in `bench/results/frontier.json` under design, task and seed.
 
@@ -62,9 +62,9 @@ DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
     "anchored_10pct": lambda task: {"plan_steps": task.plan.total_steps},
     "anchored_30pct": lambda task: {"budget": max(300, math.floor(0.3 * task.plan.total_steps))},
     "in_fit": lambda task: {},  # no separate range test: see `run_in_fit`
-    "in_fit_peak": lambda task: {},
+    "in_fit_cycle": lambda task: {},
 }
-IN_FIT = ("in_fit", "in_fit_peak")
+IN_FIT = ("in_fit", "in_fit_cycle")
 WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
 # The tasks the design before the cost cap was run on (the optimizer variants came after it).
 BASE_TASKS = (
@@ -101,7 +101,7 @@ def run_one(
     key = str(seed)
     record = entry.get(key)
     if record is None and design in IN_FIT:
-        record = entry[key] = run_in_fit(task, seed, keep_warmup=design == "in_fit")
+        record = entry[key] = run_in_fit(task, seed, keep_warmup=design == "in_fit_cycle")
         _save(document, path)
         print(
             f"  {design:15s} {task.name:18s} seed {seed}: {record['extra_steps']:>5d} steps, "

@@ -842,11 +842,10 @@ DESIGN_NOTES = {
     "from the optimizer's LR / 100, budget max(10% of plan, 100)",
     "anchored_30pct": "the same grid, budget max(30% of plan, 300)",
     "in_fit": "**`finder.fit`'s default** (`finder.LearningRateFinder`): the same grid as the "
-    "warm-up of the run itself, rolled back to the snapshot at the 1cycle's peak; the 1cycle "
-    "spans the whole run, the ramp standing in for its first steps; cost = the steps thrown "
-    "away",
-    "in_fit_peak": "the same, but the 1cycle resumes at its peak after the ramp and anneals "
-    "over every step left",
+    "warm-up of the run itself, rolled back to the snapshot at the 1cycle's peak, where the "
+    "1cycle resumes and anneals over the batches left; cost = the steps thrown away",
+    "in_fit_cycle": "the same, but the 1cycle spans the whole run with its own linear warm-up, "
+    "the ramp standing in for its first steps",
 }
 
 

@@ -270,18 +270,18 @@ def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
 
 
 def resume_after_ramp(
-    proposal: Proposal, *, warmed_up: int, remaining: int, keep_warmup: bool = True
+    proposal: Proposal, *, warmed_up: int, remaining: int, keep_warmup: bool = False
 ) -> Proposal:
     """`proposal` (a 1cycle) for a run whose first `warmed_up` steps were the range test's
     ramp, with `remaining` steps left to train; the run resumes at optimizer step `warmed_up`.
 
-    The cycle spans `T = warmed_up + remaining` steps, so it ends with the run. With
-    `keep_warmup` (the default) it keeps its own shape, `pct_start = max(p, warmed_up / T)` with
-    `p` the proposal's (0.3): the ramp stands in for the cycle's first `warmed_up` steps and the
-    run goes on along the cycle from there, as the proposal validated on the benchmark suite
-    would; a ramp longer than the cycle's warm-up resumes it at its peak. Without, the cycle
-    resumes at its peak whatever the ramp's length (`pct_start = warmed_up / T`) and anneals
-    over every step left. With `warmed_up == 0` both are the plain cycle over `remaining`.
+    The cycle spans `T = warmed_up + remaining` steps, so it ends with the run. By default it
+    resumes at its peak (`pct_start = warmed_up / T`: the ramp was its warm-up) and anneals
+    over every step left. With `keep_warmup` it keeps its own shape, `pct_start = max(p,
+    warmed_up / T)` with `p` the proposal's (0.3): the ramp stands in for the cycle's first
+    `warmed_up` steps and the run goes on along the cycle's linear warm-up from there (the
+    benchmark's design `in_fit_cycle`). With `warmed_up == 0` both are the plain cycle over
+    `remaining`.
 
     Raises:
         InvalidArgumentError: `proposal` is not a 1cycle, or `remaining < 1`.

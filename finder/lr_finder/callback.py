@@ -105,9 +105,9 @@ class LearningRateFinder(keras.callbacks.Callback):
         self._after: list[keras.callbacks.Callback] = []
         self._started = False
 
-    # The 1cycle keeps its own warm-up after the ramp (`resume_after_ramp`); the benchmark's
-    # design `in_fit_peak` turns it off.
-    keep_warmup = True
+    # After the ramp the 1cycle resumes at its peak (`resume_after_ramp`); the benchmark's
+    # design `in_fit_cycle` keeps the cycle's own warm-up instead.
+    keep_warmup = False
 
     # The ramp starts when the first epoch begins: only then is `initial_epoch` known.
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
