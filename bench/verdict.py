@@ -36,7 +36,8 @@ from tasks import TASKS
 
 import finder
 from finder.rangetest import batches
-from finder.rangetest.auto_range import MIN_TRUSTED_STEPS_PER_DECADE, Limits, density
+from finder.rangetest.auto_range import Limits, too_little_data
+from finder.rangetest.calibration import span_decades
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.verdict import assess_sweeps, chance_loss
@@ -93,11 +94,16 @@ def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
     if first.get("stop_reason") == "completed" and len(first["losses"]) == window["num_steps"]:
         reasons.append(f"the loss did not diverge up to lr {window['max_lr']:g}")
     limit = Limits(auto["budget"], auto["sweep_cap"], auto["reason"])
-    wanted = density(limit, None, window["min_lr"], window["max_lr"], cap=False)
-    per_decade = window["steps_per_decade"]
-    capped = limit.sweep_cap is not None and per_decade < wanted - 1e-9
-    if capped and per_decade < MIN_TRUSTED_STEPS_PER_DECADE:
-        reasons.append("too little data")
+    too_little = too_little_data(
+        limit,
+        None,
+        window["steps_per_decade"],
+        window["min_lr"],
+        window["max_lr"],
+        span_decades(result.optimizer["name"]),
+    )
+    if too_little is not None:
+        reasons.append(too_little)
     return reasons
 
 
