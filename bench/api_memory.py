@@ -4,8 +4,10 @@
 
 Starts `finder serve` (embedded Ray, a fresh SQLite file) and reads its resident memory
 (`VmRSS` in /proc/PID/status) and whether any TensorFlow library is mapped into it
-(/proc/PID/maps); uploads a small `.keras` classifier with 10 outputs and an `.npz` whose labels
-are all 50, runs a range test on them, which fails inside TensorFlow with
+(/proc/PID/maps); uploads a small `.keras` classifier with 10 outputs and an `.npz` with 64
+labels of 50 past 1,000 valid ones (finder's own input checks read the first 1,000 labels and
+would refuse a 50 among them before TensorFlow sees it), runs a range test on them, which
+fails inside TensorFlow, at the first batch holding a 50, with
 `InvalidArgumentError` ("Received a label value of 50 which is outside the valid range of
 [0, 10)"); then reads both again. With `--baseline DIR`, does the same with the `finder` and
 `service` packages of another checkout (e.g. the commit before a change) first on the path.
@@ -53,7 +55,8 @@ def tensorflow_mapped(pid: int) -> bool:
 
 
 def label_error_files(directory: Path) -> tuple[Path, Path]:
-    """A 10-class `.keras` model and an `.npz` whose labels (all 50) it cannot take."""
+    """A 10-class `.keras` model and an `.npz` with labels it cannot take (50), past the
+    first 1,000 (valid) labels that finder's own checks read (module docstring)."""
     import keras
 
     model = keras.Sequential(
@@ -63,8 +66,9 @@ def label_error_files(directory: Path) -> tuple[Path, Path]:
     model_path = directory / "ten_classes.keras"
     model.save(model_path)
     data_path = directory / "labels_50.npz"
-    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
-    np.savez(data_path, x_train=x, y_train=np.full(64, BAD_LABEL))
+    x = np.random.default_rng(0).normal(size=(1064, 8)).astype("float32")
+    y = np.concatenate([np.arange(1000) % 10, np.full(64, BAD_LABEL)])
+    np.savez(data_path, x_train=x, y_train=y)
     return model_path, data_path
 
 

@@ -765,8 +765,8 @@ def api_memory(result: dict[str, Any]) -> list[str]:
     lines = [
         "## The API process around a job that fails in TensorFlow (`bench/api_memory.py`)",
         "",
-        "`finder serve` (embedded Ray, SQLite), a 10-class `.keras` and an `.npz` whose labels "
-        "are all 50: the range test fails inside TensorFlow (`InvalidArgumentError`). Resident "
+        "`finder serve` (embedded Ray, SQLite), a 10-class `.keras` and an `.npz` with labels of "
+        "50: the range test fails inside TensorFlow (`InvalidArgumentError`). Resident "
         "memory of the API process (`VmRSS`) and whether a TensorFlow library is mapped into it "
         "(`/proc/PID/maps`), before and after the job. `baseline` is commit 1b53722 "
         "(`git archive 1b53722 | tar -x -C DIR`), before job outcomes crossed Ray as plain "

@@ -1,5 +1,7 @@
 """The API process stays free of TensorFlow: a job that fails inside TensorFlow reaches it as
-plain data (status, reason, kind), not as a pickled TensorFlow exception."""
+plain data (status, reason, kind), not as a pickled TensorFlow exception. The bad labels sit
+past the 1,000 that finder's own input checks read (`bench.api_memory.label_error_files`), so
+the failure is TensorFlow's, as with any error those checks cannot see."""
 
 from __future__ import annotations
 
