@@ -53,12 +53,17 @@ def skips_steps(optimizer: Any) -> bool:
 
 
 def variable_to_numpy(value: Any) -> np.ndarray:
-    """A Keras variable's (or tensor's) value as numpy. Not numpy's own conversion of the
-    variable, which warns under numpy 2 (its `__array__` takes no `copy`); on JAX, where the
-    variable's `numpy()` does the same inside a `fit`, through its value as a JAX array."""
-    if keras.backend.backend() == "jax":
-        return np.asarray(keras.ops.convert_to_tensor(value))
-    return value.numpy() if hasattr(value, "numpy") else keras.ops.convert_to_numpy(value)
+    """A Keras variable's (or tensor's) value as numpy, through the backend's own tensor: numpy's
+    conversion of the Keras variable itself (which its `numpy()` is, on JAX and PyTorch) warns
+    under numpy 2, its `__array__` taking no `copy`."""
+    if isinstance(value, keras.Variable):
+        value = value.value  # the backend's own tensor (a tf.Variable on TensorFlow)
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    if backend == "torch" and hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def micro_batch_count(optimizer: Any) -> int:
