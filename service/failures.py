@@ -11,7 +11,11 @@ Classifications (`Job.failure_kind`); only `infrastructure` is retried, up to `m
   `TypeError`, TensorFlow's `InvalidArgumentError`);
 - `resources`: the model or data is too large (`MemoryError`, `ResourceExhaustedError`);
 - `internal`: any other error the job's code raised: deterministic, a bug to report;
-- `infrastructure`: the process or node was lost, or the database or a connection failed;
+- `infrastructure`: the process or node was lost, the database or a connection failed, or the
+  job's fresh process failed to import a library (`ImportError`: seen as numpy's
+  "initialization failed" in a process started while others were being killed; a package
+  that is really missing fails the same way on every attempt, so it still ends, after
+  `max_attempts`, with its message);
 - `timeout`: stopped at `job_timeout_s`.
 
 A retry only helps when the failure came from outside the job's input; running the same
@@ -36,7 +40,12 @@ FAILURE_KINDS: tuple[FailureKind, ...] = (
 )
 RETRIED_KINDS = frozenset({"infrastructure"})
 INPUT_ERRORS: tuple[type[Exception], ...] = (FinderError, ValueError, TypeError)
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, ConnectionError, TimeoutError)
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    ConnectionError,
+    TimeoutError,
+    ImportError,
+)
 # TensorFlow's error classes by name: the dispatcher's process must not import TensorFlow to
 # classify them (and neither has to a job that failed before importing it).
 FRAMEWORK_KINDS: dict[str, FailureKind] = {

@@ -39,6 +39,8 @@ def tf_error(name: str, message: str) -> Exception:
         (lambda: OperationalError("SELECT 1", {}, Exception("gone")), "infrastructure", "retry"),
         (lambda: ConnectionResetError(), "infrastructure", "retry"),
         (lambda: tf_error("UnavailableError", "socket closed"), "infrastructure", "retry"),
+        # a fresh job process that could not import a library (seen in the soak, under kills)
+        (lambda: ImportError("initialization failed"), "infrastructure", "retry"),
     ],
 )
 def test_classification(build, kind: str, status: str) -> None:
