@@ -259,6 +259,12 @@ def default_steps_per_epoch(samples: int, batch_size: int) -> int:
     return max(1, math.ceil(samples / batch_size))
 
 
+def first_proposal(result: Any) -> Proposal | None:
+    """The first of the proposals attached to `result` (`attach_proposals`), None when the
+    test found no bounds."""
+    return Proposal.from_dict(result.proposals[0]) if result.proposals else None
+
+
 def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
     """Put the proposals for a plan into `result.proposals` (JSON), or leave it empty when the
     result has no bounds (`result.bounds.note` then says why)."""

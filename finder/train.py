@@ -29,12 +29,12 @@ import keras
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
-from finder.lr_finder import LearningRateFinder, save, warn_if_unreliable
-from finder.propose import Proposal, attach_proposals
+from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
+from finder.propose import attach_proposals, first_proposal
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
 from finder.rangetest.input_checks import check_data, check_validation_data
-from finder.rangetest.model_state import innermost_optimizer, require_compiled
+from finder.rangetest.model_state import require_compiled
 from finder.rangetest.verdict import chance_loss
 
 KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
@@ -205,7 +205,7 @@ def _fit_after_test(
     options.setdefault("validation_data", validation_data)
     result = range_test(model, x, y, batch_size=batch_size or KERAS_BATCH_SIZE, **options)
     attach_proposals(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    proposal = Proposal.from_dict(result.proposals[0]) if result.proposals else None
+    proposal = first_proposal(result)
     warn_if_unreliable(result, model, "finder.fit")
     if proposal is not None:
         use_schedule(model, proposal)
@@ -244,14 +244,3 @@ def _steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) 
             "The training data has no known length: pass steps_per_epoch= to finder.fit."
         )
     return steps
-
-
-def use_schedule(model: keras.Model, proposal: Proposal) -> None:
-    """Set the optimizer's learning rate to `proposal`'s schedule.
-
-    Keras accepts a new schedule object on any optimizer (the first proposal is always one).
-    A train function already traced (by the range test, or an earlier `fit`) read the old
-    rate variable as it was traced, so it is rebuilt.
-    """
-    innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras()
-    model.make_train_function(force=True)

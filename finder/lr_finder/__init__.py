@@ -60,6 +60,6 @@ at coarser and coarser spacing.
 from __future__ import annotations
 
 from finder.lr_finder.callback import LearningRateFinder
-from finder.lr_finder.outcome import Handover, save, warn_if_unreliable
+from finder.lr_finder.outcome import Handover, save, use_schedule, warn_if_unreliable
 
-__all__ = ["Handover", "LearningRateFinder", "save", "warn_if_unreliable"]
+__all__ = ["Handover", "LearningRateFinder", "save", "use_schedule", "warn_if_unreliable"]

@@ -11,12 +11,18 @@ from typing import Any
 import keras
 
 from finder.defaults import DIVERGENCE, SMOOTHING
-from finder.lr_finder.outcome import Handover, describe_handover, save, warn_if_unreliable
+from finder.lr_finder.outcome import (
+    Handover,
+    describe_handover,
+    save,
+    use_schedule,
+    warn_if_unreliable,
+)
 from finder.lr_finder.ramp import Ramp, Snapshot
-from finder.propose import Proposal, resume_after_ramp
+from finder.propose import Proposal, first_proposal, resume_after_ramp
 from finder.rangetest.auto_range import limits
 from finder.rangetest.checks import validate_options
-from finder.rangetest.model_state import host_copies, innermost_optimizer
+from finder.rangetest.model_state import host_copies
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import SuggestionRule, named_rules
@@ -161,7 +167,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         model = self.model
         result = ramp.conclude()
         remaining = ramp.plan - ramp.batches
-        first = Proposal.from_dict(result.proposals[0]) if result.proposals else None
+        first = first_proposal(result)
         peak = float(first.spec.params["max_lr"]) if first is not None else None
         snapshot: Snapshot | None = None
         if ramp.warmup_only and ramp.run.stop_reason == "completed":
@@ -182,8 +188,9 @@ class LearningRateFinder(keras.callbacks.Callback):
             else None
         )
         if self.proposal is not None:
-            innermost_optimizer(model.optimizer).learning_rate = self.proposal.to_keras()
-        model.make_train_function(force=True)
+            use_schedule(model, self.proposal)
+        else:  # the user's own LR object is back: retrace with it
+            model.make_train_function(force=True)
         if last_metrics is None:
             model.reset_metrics()
         else:  # the epoch's logs: its last batch's, not empty means

@@ -1,5 +1,6 @@
 """What the in-fit test leaves behind: `Handover` (where the ramp handed the fit over), the
-warning on an unreliable answer, one line on the handover, and the files of `save_dir`."""
+schedule it installs (`use_schedule`, shared with `finder.fit`), the warning on an unreliable
+answer, one line on the handover, and the files of `save_dir`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import keras
 from finder.errors import UnreliableAnswerWarning
 from finder.plot import plot_range_test
 from finder.propose import Proposal
-from finder.rangetest.model_state import initial_learning_rate
+from finder.rangetest.model_state import initial_learning_rate, innermost_optimizer
 from finder.rangetest.result import RangeTestResult
 
 
@@ -90,3 +91,14 @@ def save(result: RangeTestResult, proposal: Proposal | None, directory: Path) ->
         paths.append(directory / "proposal.json")
         paths[2].write_text(json.dumps(proposal.to_dict(), indent=2))
     return paths
+
+
+def use_schedule(model: keras.Model, proposal: Proposal) -> None:
+    """Set the optimizer's learning rate to `proposal`'s schedule.
+
+    Keras accepts a new schedule object on any optimizer (the first proposal is always one).
+    A train function already traced (by the range test, or an earlier `fit`) read the old
+    rate variable as it was traced, so it is rebuilt.
+    """
+    innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras()
+    model.make_train_function(force=True)

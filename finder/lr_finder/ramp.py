@@ -33,6 +33,7 @@ from finder.rangetest.auto_range import (
 from finder.rangetest.calibration import span_decades
 from finder.rangetest.model_state import (
     ModelState,
+    assign_weights,
     host_copies,
     initial_learning_rate,
     innermost_optimizer,
@@ -98,10 +99,7 @@ class Snapshot:
         return cls(step, host_copies(model.variables), host_copies(model.optimizer.variables))
 
     def restore(self, model: keras.Model) -> None:
-        for variable, value in zip(model.variables, self.model_values, strict=True):
-            variable.assign(value)
-        for variable, value in zip(model.optimizer.variables, self.optimizer_values, strict=True):
-            variable.assign(value)
+        assign_weights(model, self.model_values, self.optimizer_values)
 
 
 class Ramp:

@@ -156,9 +156,7 @@ class ModelState:
 
     def reset_weights(self, model: keras.Model) -> None:
         """Back to the captured values but keep whatever learning rate is installed."""
-        with model_scope(model):
-            _assign_all(model.variables, self.model_values)
-            _assign_all(model.optimizer.variables, self.optimizer_values)
+        assign_weights(model, self.model_values, self.optimizer_values)
 
     def sweep_callbacks(self) -> list[keras.callbacks.Callback]:
         """Callbacks every sweep runs first: the global generators' reset (module docstring)."""
@@ -198,6 +196,16 @@ def _set_global_rng_state(state: Any) -> None:
 def host_copies(variables: list[Any]) -> list[np.ndarray]:
     """Copies of `variables`' values in host memory."""
     return [np.array(variable_to_numpy(v), copy=True) for v in variables]
+
+
+def assign_weights(
+    model: keras.Model, model_values: list[np.ndarray], optimizer_values: list[np.ndarray]
+) -> None:
+    """Put `model_values` on the model's variables and `optimizer_values` on its optimizer's,
+    in the model's distribution scope."""
+    with model_scope(model):
+        _assign_all(model.variables, model_values)
+        _assign_all(model.optimizer.variables, optimizer_values)
 
 
 def _assign_all(variables: list[Any], values: list[np.ndarray]) -> None:
