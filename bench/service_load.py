@@ -197,6 +197,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def report_header(benchmark: str) -> dict[str, Any]:
+    """The fields every service benchmark's result starts with: what ran, when, where, how."""
+    return {
+        "benchmark": benchmark,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"python bench/{benchmark}.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "uvicorn_flags": " ".join(UVICORN_FLAGS),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15, help="Seconds of load per endpoint.")
@@ -206,13 +217,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
 
-    report: dict[str, Any] = {
-        "benchmark": "service_load",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python bench/service_load.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "uvicorn_flags": " ".join(UVICORN_FLAGS),
-    }
+    report = report_header("service_load")
     with tempfile.TemporaryDirectory(prefix="finder-bench-") as scratch:
         workdir = Path(scratch)
         env = {

@@ -32,12 +32,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from service_load import KEY, LATENCY_JOB, ROOT, UVICORN_FLAGS, Uvicorn, machine, run_wrk
+from service_load import KEY, LATENCY_JOB, ROOT, Uvicorn, report_header, run_wrk
 
 RESULT_PATH = ROOT / "bench" / "results" / "service_storm.json"
 
@@ -135,13 +134,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
 
-    report: dict[str, Any] = {
-        "benchmark": "service_storm",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python bench/service_storm.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "uvicorn_flags": " ".join(UVICORN_FLAGS),
-    }
+    report = report_header("service_storm")
     with tempfile.TemporaryDirectory(prefix="finder-bench-") as scratch:
         workdir = Path(scratch)
         settings = {
