@@ -41,11 +41,11 @@ import numpy as np
 from common import RESULTS_DIR, write_result
 from tasks import TASKS
 
+from finder.defaults import DIVERGENCE, SMOOTHING
 from finder.rangetest import batches
 from finder.rangetest.auto_range import CEILING_LR, steps_per_decade
 from finder.rangetest.reliability import MIN_INTERVAL_SWEEPS
 from finder.rangetest.repeats import combine
-from finder.rangetest.run import DIVERGENCE, SMOOTHING
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
 from finder.suggest import FLOOR_FRACTION, ZERO_LAG_HALF_WIDTH, smith_bounds

@@ -55,8 +55,9 @@ if TYPE_CHECKING:
     )
     from finder.lr_finder import LearningRateFinder
     from finder.plot import plot_range_test, plot_schedule
-    from finder.propose import Proposal, propose_schedules
+    from finder.propose import Plan, Proposal, propose_schedules
     from finder.rangetest import range_test
+    from finder.rangetest.config import RangeTestConfig
     from finder.rangetest.recorder import SweepProgress
     from finder.rangetest.result import RangeTestResult
     from finder.schedules import ScheduleSpec
@@ -75,7 +76,9 @@ _EXPORTS = {
     "LearningRateLogger": ("finder.callbacks", "LearningRateLogger"),
     "MissingDependencyError": ("finder.errors", "MissingDependencyError"),
     "ModelError": ("finder.errors", "ModelError"),
+    "Plan": ("finder.propose", "Plan"),
     "Proposal": ("finder.propose", "Proposal"),
+    "RangeTestConfig": ("finder.rangetest.config", "RangeTestConfig"),
     "RangeTestResult": ("finder.rangetest.result", "RangeTestResult"),
     "ScheduleSpec": ("finder.schedules", "ScheduleSpec"),
     "SchemaError": ("finder.errors", "SchemaError"),
@@ -106,7 +109,9 @@ __all__ = [
     "LearningRateLogger",
     "MissingDependencyError",
     "ModelError",
+    "Plan",
     "Proposal",
+    "RangeTestConfig",
     "RangeTestResult",
     "ScheduleSpec",
     "SchemaError",

@@ -1,6 +1,7 @@
-"""The range-test defaults, in one place: `finder.range_test`, the job specs (`finder.jobs`), the
-CLI's options and the service's request models read them here, without importing Keras.
-`finder.rangetest.auto_range` documents the auto range's; `finder.range_test` the others."""
+"""The range-test defaults, in one place, without importing Keras: `RangeTestConfig`
+(`finder.rangetest.config`) reads them into its fields, from which `finder.range_test`, the job
+specs (`finder.jobs`), the CLI's options and the service's request models take them.
+`finder.rangetest.auto_range` documents the auto range's; `RangeTestConfig` the others."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ BATCH_SIZE = 64
 # The EMA coefficient of the smoothed curve, and the multiple of its minimum that stops a sweep.
 SMOOTHING = 0.98
 DIVERGENCE = 4.0
+# Samples of the fixed validation subset a range test scores along its first sweep.
+VALIDATION_SAMPLES = 512
 # Sweeps of an explicit-range job (CLI, service) over different batch orders when none are asked
 # for; an auto-range job sweeps as its budget allows (`finder.range_test` itself does one).
 JOB_REPEATS = 3

@@ -30,19 +30,12 @@ import keras
 import numpy as np
 
 from finder.data import Dataset, load_dataset
-from finder.defaults import (
-    AUTO,
-    BATCH_SIZE,
-    DEFAULT_BUDGET,
-    DIVERGENCE,
-    SMOOTHING,
-    is_auto,
-    job_repeats,
-)
+from finder.defaults import DEFAULT_BUDGET, job_repeats
 from finder.errors import DataError, InvalidArgumentError
 from finder.model_files import load_model_file
-from finder.propose import attach_proposals, default_steps_per_epoch
+from finder.propose import Plan, default_steps_per_epoch
 from finder.rangetest import range_test
+from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from finder.train import fit
@@ -54,32 +47,23 @@ if TYPE_CHECKING:  # keras-tuner loads only when a job tunes (`run_tune_spec`)
 
 DEFAULT_LOSS = "sparse_categorical_crossentropy"
 VALIDATION_SHARE = 0.1
-# The `RunSpec` fields that `finder.range_test` takes as they are.
-RANGE_TEST_FIELDS = (
-    "batch_size",
-    "min_lr",
-    "max_lr",
-    "num_steps",
-    "mode",
-    "smoothing",
-    "divergence",
-    "repeats",
-    "seed",
-)
 HYPERBAND_TRIALS = 10
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """Everything a range-test job needs, as JSON-ready values.
+class RunSpec(RangeTestConfig):
+    """Everything a range-test job needs, as JSON-ready values: the range test's settings
+    (the fields of `RangeTestConfig`, checked when the spec is built) and the job's own.
 
     `model` is a built-in model name or a path to a `.keras` file; `data` is a built-in dataset
     name or a path to an `.npz` file. `epochs` (and `steps_per_epoch`, by default one pass over
     the training data) is the training plan the schedule proposals are sized for; None skips
     the proposals. `min_lr`, `max_lr` and `num_steps` are `"auto"` by default (the auto range
-    test, within `budget` steps and the plan); `optimizer=None` keeps a model
+    test, within `budget` steps and the plan); `repeats=None` sweeps `JOB_REPEATS` times over an
+    explicit range (`finder.defaults.job_repeats`); `optimizer=None` keeps a model
     file's own compiled optimizer (SGD for built-in or uncompiled models); `loss=None`
-    likewise keeps the file's loss (sparse categorical cross-entropy otherwise).
+    likewise keeps the file's loss (sparse categorical cross-entropy otherwise); `validation`
+    scores the data's validation set along the sweep.
     """
 
     model: str = "fashion_cnn"
@@ -87,24 +71,9 @@ class RunSpec:
     optimizer: str | None = None
     optimizer_settings: Mapping[str, Any] = field(default_factory=dict)
     loss: str | None = None
-    batch_size: int = BATCH_SIZE
-    min_lr: float | str = AUTO
-    max_lr: float | str = AUTO
-    num_steps: int | str = AUTO
-    budget: int | None = None
-    mode: str = "exp"
-    smoothing: float = SMOOTHING
-    divergence: float = DIVERGENCE
-    repeats: int | None = None
-    seed: int = 0
     validation: bool = True
     epochs: int | None = 10
     steps_per_epoch: int | None = None
-
-    @property
-    def auto(self) -> bool:
-        """Whether the range test finds its range itself (`finder.rangetest.auto_range`)."""
-        return is_auto(self.min_lr, self.max_lr, self.num_steps)
 
     @property
     def progress_steps(self) -> int:
@@ -113,6 +82,12 @@ class RunSpec:
         if self.auto:
             return repeats * int(self.budget or DEFAULT_BUDGET)
         return int(self.num_steps) * repeats
+
+    def range_test_config(self) -> RangeTestConfig:
+        """The range test's settings, with the job's default repeats."""
+        return dataclasses.replace(
+            RangeTestConfig(**self.settings()), repeats=job_repeats(self.repeats, self.auto)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -200,17 +175,15 @@ def run_spec(
     )
     if plan_steps is None and spec.epochs:
         plan_steps = spec.epochs * steps_per_epoch
-    result = range_test(
+    return range_test(
         model,
         dataset.x_train,
         dataset.y_train,
         **range_test_options(spec, dataset, progress=progress, callbacks=callbacks),
+        plan=Plan(spec.epochs, steps_per_epoch) if spec.epochs is not None else None,
         plan_steps=plan_steps if spec.auto else None,
         validation_data=validation_data(spec, dataset),
     )
-    if spec.epochs is not None:
-        attach_proposals(result, epochs=spec.epochs, steps_per_epoch=steps_per_epoch)
-    return result
 
 
 def validation_data(spec: RunSpec, dataset: Dataset) -> tuple[Any, Any] | None:
@@ -229,9 +202,7 @@ def range_test_options(
 ) -> dict[str, Any]:
     """`finder.range_test`'s keywords for a job (all but the data, plan and validation)."""
     return {
-        **{name: getattr(spec, name) for name in RANGE_TEST_FIELDS},
-        "repeats": job_repeats(spec.repeats, spec.auto),
-        "budget": spec.budget if spec.auto else None,
+        "config": spec.range_test_config(),
         "progress": progress,
         "callbacks": callbacks or (),
         "metadata": {"run": spec.to_dict(), "dataset": dataset.describe()},
@@ -286,8 +257,10 @@ def fit_options(
             "progress": progress,
         }
     options = range_test_options(spec, dataset, progress=progress)
-    options.pop("batch_size")
-    return options
+    # `fit` sets the batch size: the config's settings go in as keywords, without it.
+    settings = options.pop("config").settings()
+    settings.pop("batch_size")
+    return {**options, **settings}
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from finder.errors import InvalidArgumentError
 from finder.schedules import ScheduleSpec
+from finder.suggest import Bounds
+
+
+class Measured(Protocol):
+    """What proposals read of a `RangeTestResult` (which holds its proposals, and so is built
+    above this module): its bounds and the optimizer it ran with."""
+
+    @property
+    def bounds(self) -> Bounds: ...
+
+    @property
+    def optimizer(self) -> dict[str, Any]: ...
+
 
 CURVE_POINTS = 200
 MOMENTUM_OPTIMIZERS = ("SGD", "Adam", "AdamW")
@@ -148,13 +161,10 @@ def has_momentum(optimizer: Any) -> bool:
 
 
 def propose_schedules(
-    result: Any, *, epochs: int, steps_per_epoch: int, optimizer: Any = None
+    result: Measured, *, epochs: int, steps_per_epoch: int, optimizer: Any = None
 ) -> list[Proposal]:
     """Ranked proposals for training `epochs` x `steps_per_epoch` steps; the first is finder's
     recommendation. The rules are in this module's docstring.
-
-    (Its body runs to ~80 lines because most of it is one table: a spec, a rationale and a
-    rule per family, in rank order. Kept in one place so the ranking reads top to bottom.)
 
     Args:
         result: a `RangeTestResult` with bounds.
@@ -171,12 +181,33 @@ def propose_schedules(
             `bounds.note` says why, e.g. the loss never fell).
     """
     plan = Plan(epochs, steps_per_epoch)
-    bounds = result.bounds
+    return ranked(result.bounds, optimizer if optimizer is not None else result.optimizer, plan)
+
+
+def proposals_for(bounds: Bounds, optimizer: Any, plan: Plan) -> list[Proposal]:
+    """The proposals a range test's result holds for `plan`: `ranked`, or none when the test
+    found no bounds (`bounds.note` then says why)."""
+    if bounds.max_lr is None or bounds.min_lr is None or bounds.edge_lr is None:
+        return []
+    return ranked(bounds, optimizer, plan)
+
+
+def ranked(bounds: Bounds, optimizer: Any, plan: Plan) -> list[Proposal]:
+    """The proposals from `bounds`, best first (this module's rules; `optimizer`, a Keras
+    optimizer or `{"name", "config"}`, decides momentum cycling).
+
+    (Its body runs to ~80 lines because most of it is one table: a spec, a rationale and a
+    rule per family, in rank order. Kept in one place so the ranking reads top to bottom.)
+
+    Raises:
+        InvalidArgumentError: `bounds` are incomplete (their `note` says why).
+    """
     if bounds.max_lr is None or bounds.min_lr is None or bounds.edge_lr is None:
         raise InvalidArgumentError(f"No bounds to propose schedules from: {bounds.note}")
+    epochs, steps_per_epoch = plan.epochs, plan.steps_per_epoch
     lo, hi, edge = float(bounds.min_lr), float(bounds.max_lr), float(bounds.edge_lr)
     total = plan.total_steps
-    cycle_momentum = has_momentum(optimizer if optimizer is not None else result.optimizer)
+    cycle_momentum = has_momentum(optimizer)
     warmup = max(1, round(WARMUP_FRACTION * total))
     wsd_decay = max(1, round(WSD_DECAY_FRACTION * total))
     step_size = steps_per_epoch * max(1, round(epochs / 5))
@@ -259,20 +290,17 @@ def default_steps_per_epoch(samples: int, batch_size: int) -> int:
     return max(1, math.ceil(samples / batch_size))
 
 
-def first_proposal(result: Any) -> Proposal | None:
-    """The first of the proposals attached to `result` (`attach_proposals`), None when the
-    test found no bounds."""
-    return Proposal.from_dict(result.proposals[0]) if result.proposals else None
+class Proposed(Protocol):
+    """A result that holds its proposals (`RangeTestResult`)."""
+
+    @property
+    def proposals(self) -> list[Proposal]: ...
 
 
-def attach_proposals(result: Any, *, epochs: int, steps_per_epoch: int) -> None:
-    """Put the proposals for a plan into `result.proposals` (JSON), or leave it empty when the
-    result has no bounds (`result.bounds.note` then says why)."""
-    if result.bounds.max_lr is None:
-        result.proposals = []
-        return
-    proposals = propose_schedules(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    result.proposals = [proposal.to_dict() for proposal in proposals]
+def first_proposal(result: Proposed) -> Proposal | None:
+    """The first of the proposals `result` holds, None when it holds none (no plan, or the
+    test found no bounds)."""
+    return result.proposals[0] if result.proposals else None
 
 
 def resume_after_ramp(

@@ -30,7 +30,7 @@ import keras
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
 from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
-from finder.propose import attach_proposals, first_proposal
+from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
 from finder.rangetest.batches import steps_per_pass
 from finder.rangetest.input_checks import check_data, check_validation_data
@@ -203,8 +203,14 @@ def _fit_after_test(
         )
     steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
     options.setdefault("validation_data", validation_data)
-    result = range_test(model, x, y, batch_size=batch_size or KERAS_BATCH_SIZE, **options)
-    attach_proposals(result, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    result = range_test(
+        model,
+        x,
+        y,
+        batch_size=batch_size or KERAS_BATCH_SIZE,
+        plan=Plan(epochs, steps_per_epoch),
+        **options,
+    )
     proposal = first_proposal(result)
     warn_if_unreliable(result, model, "finder.fit")
     if proposal is not None:

@@ -307,7 +307,7 @@ def test_the_quick_start_job_costs_a_hundred_steps_of_its_630_step_plan(tmp_path
     assert saved.config["plan_steps"] == 630
     assert f"cost: {saved.extra_steps} steps added to your training" in result.output
     assert "of the 630-step plan" in result.output
-    assert saved.proposals and saved.proposals[0]["family"] == "one_cycle"
+    assert saved.proposals and saved.proposals[0].family == "one_cycle"
 
 
 def test_a_command_whose_extra_is_missing_says_what_to_install(monkeypatch):
@@ -339,6 +339,7 @@ def test_help_texts_docstrings_and_readme_state_the_defaults_the_code_uses():
 
     import finder
     from finder.defaults import DEFAULT_BUDGET, MAX_STEPS_PER_DECADE, MIN_PLAN_BUDGET, PLAN_FRACTION
+    from finder.rangetest.config import RangeTestConfig
 
     def words(text: str) -> str:
         return re.sub(r"\s+", " ", text)
@@ -348,8 +349,11 @@ def test_help_texts_docstrings_and_readme_state_the_defaults_the_code_uses():
     assert f"{DEFAULT_BUDGET} without a plan" in help_text
     assert f"at most {MAX_STEPS_PER_DECADE} per decade" in help_text
     docstring = words(finder.range_test.__doc__ or "")
-    assert f"at least {MIN_PLAN_BUDGET}), or {DEFAULT_BUDGET} without a plan" in docstring
-    assert f"most {MAX_STEPS_PER_DECADE} per decade" in docstring
+    assert f"(at least {MIN_PLAN_BUDGET}; {DEFAULT_BUDGET} without a plan)" in docstring
+    # The settings' own documentation is generated from their help texts.
+    settings_doc = words(RangeTestConfig.__doc__ or "")
+    assert f"at least {MIN_PLAN_BUDGET}; {DEFAULT_BUDGET} without a plan" in settings_doc
+    assert f"most {MAX_STEPS_PER_DECADE} per decade" in settings_doc
     assert f"(at least {MIN_PLAN_BUDGET})" in words(finder.LearningRateFinder.__doc__ or "")
     readme = words((Path(__file__).parents[1] / "README.md").read_text())
     assert f"at least {MIN_PLAN_BUDGET} steps, and {DEFAULT_BUDGET} without a plan" in readme

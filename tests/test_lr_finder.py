@@ -73,7 +73,7 @@ def test_the_callback_on_arrays_ends_with_a_proposal_and_a_trained_model(tmp_pat
     assert isinstance(model.optimizer._learning_rate, OneCycle)
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == total
     # The proposals of the record are for the whole plan.
-    assert result.proposals[0]["plan"]["total_steps"] == plan
+    assert result.proposals[0].plan.total_steps == plan
     # A trained model, far above chance (10 classes), and the fit's own History.
     assert len(history.history["val_accuracy"]) == EPOCHS
     assert history.history["val_accuracy"][-1] > 0.8

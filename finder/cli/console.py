@@ -181,10 +181,10 @@ def print_proposals(result: RangeTestResult) -> None:
                 "`finder.fit` trains with the optimizer's own learning rate"
             )
         return
-    plan = result.proposals[0]["plan"]
+    plan = result.proposals[0].plan
     table = Table(
         title=(
-            f"Schedule proposals for {plan['epochs']} epochs x {plan['steps_per_epoch']} steps "
+            f"Schedule proposals for {plan.epochs} epochs x {plan.steps_per_epoch} steps "
             "(1 = recommended)"
         ),
         title_justify="left",
@@ -192,13 +192,12 @@ def print_proposals(result: RangeTestResult) -> None:
     for column in ("#", "family", "parameters", "why"):
         table.add_column(column)
     for proposal in result.proposals:
-        params = proposal["spec"]["params"]
         shown = ", ".join(
             f"{k}={format_lr(v) if isinstance(v, float) else v}"
-            for k, v in params.items()
+            for k, v in proposal.spec.params.items()
             if k not in ("total_steps",)
         )
-        table.add_row(str(proposal["rank"]), proposal["family"], shown, proposal["rationale"])
+        table.add_row(str(proposal.rank), proposal.family, shown, proposal.rationale)
     stdout.print(table)
 
 

@@ -1,28 +1,23 @@
-"""What the `finder` commands share: the click options of a job (model, data, optimizer,
-range-test sweep, output), their conversion to `RunSpec` fields, and one-line errors."""
+"""What the `finder` commands share: the click options of a job (model, data, optimizer, the
+range test's settings generated from `RangeTestConfig`, output), their conversion to `RunSpec`
+fields, and one-line errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import click
 
 from finder.cli import quiet
-from finder.defaults import (
-    AUTO,
-    DEFAULT_BUDGET,
-    EXPLICIT_STEPS,
-    JOB_REPEATS,
-    MAX_STEPS_PER_DECADE,
-    MIN_PLAN_BUDGET,
-    PLAN_FRACTION,
-)
+from finder.defaults import AUTO, EXPLICIT_STEPS
 from finder.errors import FinderError, UnreliableAnswerWarning
+from finder.rangetest.config import RangeTestConfig, config_fields, setting_of
 
 DEFAULT_OUT = "finder-out"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,16 +104,14 @@ def model_options(*, data_help: str, optimizer_help: str, loss_help: str) -> Cal
     return decorate
 
 
-BUDGET_HELP = (
-    f"Auto range: optimizer steps for all sweeps. Default: {PLAN_FRACTION:.0%} of the training "
-    f"plan, at least {MIN_PLAN_BUDGET}; {DEFAULT_BUDGET} without a plan."
-)
-
-
-def sweep_click_options(
-    *, lr_range_help: str, budget_help: str, repeats_help: str
-) -> Callable[[F], F]:
-    """`--lr-range --steps --budget --repeats`: the range test's sweep (see `sweep_options`)."""
+def config_options(config_type: type[Any] = RangeTestConfig) -> Callable[[F], F]:
+    """One option per field of `config_type` (a `RangeTestConfig`): its flag (`--field-name`,
+    or the `Setting`'s own), type, default, choices and help text all come from the field, so
+    a new field is an option of every command without editing it. `min_lr` and `max_lr` come
+    together as `--lr-range MIN MAX`. The command receives them as the dict `settings` (see
+    `range_test_settings`)."""
+    items = config_fields(config_type)
+    names = [item.name for item in items]
     options = [
         click.option(
             "--lr-range",
@@ -126,25 +119,67 @@ def sweep_click_options(
             type=float,
             default=None,
             metavar="MIN MAX",
-            help=lr_range_help,
+            help="First and last learning rate of the sweep. Default: found automatically.",
         ),
-        click.option(
-            "--steps",
-            type=int,
-            default=None,
-            help=f"Optimizer steps per sweep. Default: {EXPLICIT_STEPS} with --lr-range, "
-            f"else as dense as the budget allows (at most {MAX_STEPS_PER_DECADE} per decade).",
-        ),
-        click.option("--budget", type=int, default=None, help=budget_help),
-        click.option(
-            "--repeats",
-            type=int,
-            default=None,
-            help=f"{repeats_help} Default: {JOB_REPEATS} with --lr-range; the auto range sweeps "
-            "as its budget allows.",
-        ),
+        *(_config_option(item) for item in items if setting_of(item).flag != ""),
     ]
-    return lambda function: _apply(options, function)
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def command(**kwargs: Any) -> Any:
+            settings = {name: kwargs.pop(name) for name in names if name in kwargs}
+            settings["lr_range"] = kwargs.pop("lr_range")
+            return function(settings=settings, **kwargs)
+
+        return _apply(options, cast(F, command))
+
+    return decorate
+
+
+def _config_option(item: dataclasses.Field[Any]) -> Callable[[F], F]:
+    """The click option of one config field."""
+    rule = setting_of(item)
+    flag = rule.flag or "--" + item.name.replace("_", "-")
+    if rule.kind is bool:
+        negative = "--no-" + flag.removeprefix("--")
+        return click.option(
+            f"{flag}/{negative}", item.name, default=item.default, show_default=True, help=rule.help
+        )
+    shown = not (rule.auto or rule.optional)  # "auto" and None are spelled by leaving it out
+    return click.option(
+        flag,
+        item.name,
+        type=click.Choice(rule.choices) if rule.choices else rule.kind,
+        default=item.default if shown else None,
+        show_default=shown,
+        help=rule.help,
+    )
+
+
+def range_test_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`RunSpec` fields of the range test from `config_options`' `settings`: the auto range
+    unless `--lr-range` is given, whose sweep takes `EXPLICIT_STEPS` unless `--steps` says.
+
+    Raises:
+        click.BadParameter: `--budget` with `--lr-range`.
+    """
+    chosen = {k: v for k, v in settings.items() if k != "lr_range"}
+    lr_range = settings.get("lr_range")
+    if lr_range is None:
+        # An "auto" field left out stays "auto"; the auto range sweeps geometric steps.
+        for item in config_fields(RangeTestConfig):
+            if setting_of(item).auto and chosen.get(item.name) is None:
+                chosen[item.name] = AUTO
+        return {**chosen, "mode": "exp"}
+    if chosen.get("budget") is not None:
+        raise click.BadParameter("--budget applies to the auto range; drop it or --lr-range")
+    steps = chosen.get("num_steps")
+    return {
+        **chosen,
+        "min_lr": lr_range[0],
+        "max_lr": lr_range[1],
+        "num_steps": EXPLICIT_STEPS if steps is None else steps,
+    }
 
 
 def output_options(*, out_help: str, json_help: str) -> Callable[[F], F]:
@@ -167,33 +202,12 @@ def output_options(*, out_help: str, json_help: str) -> Callable[[F], F]:
     return lambda function: _apply(options, function)
 
 
-def sweep_options(
-    lr_range: tuple[float, float] | None, steps: int | None, budget: int | None, mode: str
-) -> dict[str, Any]:
-    """`RunSpec` fields of the sweep: the auto range unless `--lr-range` is given."""
-    from finder.rangetest.sweep import validate_sweep
-
-    if lr_range is None:
-        if steps is not None:
-            validate_sweep(1e-7, 1.0, steps, "exp")
-        return {"num_steps": steps or AUTO, "budget": budget, "mode": "exp"}
-    if budget is not None:
-        raise click.BadParameter("--budget applies to the auto range; drop it or --lr-range")
-    steps = steps or EXPLICIT_STEPS
-    validate_sweep(lr_range[0], lr_range[1], steps, mode)
-    return {"min_lr": lr_range[0], "max_lr": lr_range[1], "num_steps": steps, "mode": mode}
-
-
-def run_spec_fields(
-    source: dict[str, Any], batch_size: int, repeats: int | None, seed: int
-) -> dict[str, Any]:
+def run_spec_fields(source: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """The `RunSpec` fields that `finder run` and `finder tune` read the same way: the
-    `source` of `model_options`, the batch size, the sweeps and the seed."""
-    settings = dict(parse_setting(s) for s in source["optimizer_settings"])
+    `source` of `model_options` and the range test's `settings` of `config_options`."""
+    optimizer_settings = dict(parse_setting(s) for s in source["optimizer_settings"])
     return {
         **source,
-        "optimizer_settings": settings,
-        "batch_size": batch_size,
-        "repeats": repeats,
-        "seed": seed,
+        "optimizer_settings": optimizer_settings,
+        **range_test_settings(settings),
     }

@@ -15,12 +15,14 @@ covers exactly that range (`--steps` per sweep, 500 unless given) `--repeats` ti
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from finder.cli import options
-from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
+
+if TYPE_CHECKING:
+    from finder.propose import Proposal
 
 
 @click.command()
@@ -31,27 +33,7 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
     loss_help="Keras loss name. Default: a model file's own loss, "
     "else sparse_categorical_crossentropy.",
 )
-@options.sweep_click_options(
-    lr_range_help="First and last learning rate of the sweep. Default: found automatically.",
-    budget_help=options.BUDGET_HELP,
-    repeats_help="Sweeps over different batch orders; the median curve is reported.",
-)
-@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
-@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
-@click.option(
-    "--smoothing",
-    type=float,
-    default=SMOOTHING,
-    show_default=True,
-    help="EMA coefficient of the smoothed curve (0 = off).",
-)
-@click.option(
-    "--divergence",
-    type=float,
-    default=DIVERGENCE,
-    show_default=True,
-    help="Stop when the smoothed loss exceeds this multiple of its minimum.",
-)
+@options.config_options()
 @click.option(
     "--epochs",
     type=int,
@@ -65,7 +47,6 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
     default=None,
     help="Optimizer steps per epoch of the plan. Default: one pass over the data.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--train",
     is_flag=True,
@@ -102,17 +83,9 @@ from finder.defaults import BATCH_SIZE, DIVERGENCE, SMOOTHING
 )
 def run(
     source: dict[str, Any],
-    lr_range: tuple[float, float] | None,
-    steps: int | None,
-    budget: int | None,
-    repeats: int,
-    batch_size: int,
-    mode: str,
-    smoothing: float,
-    divergence: float,
+    settings: dict[str, Any],
     epochs: int,
     steps_per_epoch: int | None,
-    seed: int,
     train: bool,
     validation: bool,
     tensorboard_dir: str | None,
@@ -132,14 +105,10 @@ def run(
             from finder.integrations.mlflow import mlflow_module
 
             mlflow_module()  # a missing extra fails now, not after the sweep
-        sweep = options.sweep_options(lr_range, steps, budget, mode)
         if epochs < 0 or (steps_per_epoch is not None and steps_per_epoch < 1):
             raise click.BadParameter("--epochs must be >= 0 and --steps-per-epoch >= 1")
         spec = RunSpec(
-            **options.run_spec_fields(source, batch_size, repeats, seed),
-            **sweep,
-            smoothing=smoothing,
-            divergence=divergence,
+            **options.run_spec_fields(source, settings),
             validation=validation,
             epochs=epochs or None,
             steps_per_epoch=steps_per_epoch,
@@ -177,17 +146,16 @@ def run(
             console.stderr.print(f"logged to MLflow run {run_id}")
 
 
-def plot_proposals(proposals: list[dict[str, Any]], path: Path) -> Path:
+def plot_proposals(proposals: list[Proposal], path: Path) -> Path:
     """All proposed schedules' LR against step on one figure."""
     from finder.plot import plot_schedule
-    from finder.schedules import ScheduleSpec
 
-    plan = proposals[0]["plan"]
+    plan = proposals[0].plan
     plot_schedule(
-        {f"{p['rank']}. {p['family']}": ScheduleSpec.from_dict(p["spec"]) for p in proposals},
-        plan["total_steps"],
-        steps_per_epoch=plan["steps_per_epoch"],
+        {f"{p.rank}. {p.family}": p.spec for p in proposals},
+        plan.total_steps,
+        steps_per_epoch=plan.steps_per_epoch,
         path=path,
-        title=f"Proposed schedules for {plan['epochs']} epochs",
+        title=f"Proposed schedules for {plan.epochs} epochs",
     )
     return path

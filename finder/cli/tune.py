@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from finder.cli import options
-from finder.defaults import BATCH_SIZE
 from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
 
 if TYPE_CHECKING:
@@ -51,11 +50,7 @@ if TYPE_CHECKING:
     default=None,
     help="A range-test result.json to take the bounds from (skips the range test).",
 )
-@options.sweep_click_options(
-    lr_range_help="Range-test sweep, without --result. Default: found automatically.",
-    budget_help=options.BUDGET_HELP,
-    repeats_help="Range-test sweeps.",
-)
+@options.config_options()
 @click.option(
     "--families",
     default=None,
@@ -73,11 +68,9 @@ if TYPE_CHECKING:
 )
 @click.option("--max-trials", type=int, default=10, show_default=True)
 @click.option("--epochs", type=int, default=3, show_default=True, help="Epochs per trial.")
-@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
 @click.option("--objective", default="val_loss", show_default=True, help="A validation metric.")
 @click.option("--executions", type=int, default=1, show_default=True, help="Trainings per trial.")
 @click.option("--workers", type=int, default=0, show_default=True, help="Ray worker tasks.")
-@click.option("--seed", type=int, default=0, show_default=True)
 @options.output_options(
     out_help="Directory for tuning.json (and result.json when the range test runs).",
     json_help="Print the tuning JSON on stdout.",
@@ -86,19 +79,14 @@ def tune(
     source: dict[str, Any],
     metrics: tuple[str, ...],
     result_file: str | None,
-    lr_range: tuple[float, float] | None,
-    steps: int | None,
-    budget: int | None,
-    repeats: int,
+    settings: dict[str, Any],
     families: str | None,
     tuner_name: str,
     max_trials: int,
     epochs: int,
-    batch_size: int,
     objective: str,
     executions: int,
     workers: int,
-    seed: int,
     out_dir: str,
     as_json: bool,
     debug: bool,
@@ -111,10 +99,7 @@ def tune(
         from finder.jobs import RunSpec, TuneSpec, run_tune_spec, tuning_range_test
         from finder.rangetest.result import RangeTestResult
 
-        run = RunSpec(
-            **options.run_spec_fields(source, batch_size, repeats, seed),
-            **options.sweep_options(lr_range, steps, budget, "exp"),
-        )
+        run = RunSpec(**options.run_spec_fields(source, settings))
         search = TuneSpec(
             families=[f.strip() for f in families.split(",")] if families else None,
             tuner=tuner_name,

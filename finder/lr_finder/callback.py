@@ -3,6 +3,7 @@ over to the proposal (the package docstring says how)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import keras
 
-from finder.defaults import DIVERGENCE, SMOOTHING
+from finder.defaults import DIVERGENCE, SMOOTHING, VALIDATION_SAMPLES
 from finder.lr_finder.outcome import (
     Handover,
     describe_handover,
@@ -20,8 +21,7 @@ from finder.lr_finder.outcome import (
 )
 from finder.lr_finder.ramp import Ramp, Snapshot
 from finder.propose import Proposal, first_proposal, resume_after_ramp
-from finder.rangetest.auto_range import limits
-from finder.rangetest.checks import validate_options
+from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.model_state import host_copies
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
@@ -82,7 +82,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         *,
         budget: int | None = None,
         validation_data: Any = None,
-        validation_samples: int = 512,
+        validation_samples: int = VALIDATION_SAMPLES,
         smoothing: float = SMOOTHING,
         divergence: float = DIVERGENCE,
         chance_loss: float | None = None,
@@ -93,8 +93,13 @@ class LearningRateFinder(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.rules = named_rules(suggestion_rules)
-        validate_options(smoothing, divergence, 1, None, validation_samples)
-        limits(budget, None, None)  # checks `budget`
+        # The settings the ramp shares with `finder.range_test`, checked as it checks them.
+        RangeTestConfig(
+            budget=budget,
+            smoothing=smoothing,
+            divergence=divergence,
+            validation_samples=validation_samples,
+        )
         self.budget = budget
         self.validation_data = validation_data
         self.validation_samples = validation_samples
@@ -197,8 +202,12 @@ class LearningRateFinder(keras.callbacks.Callback):
             for variable, value in zip(model.metrics_variables, last_metrics, strict=False):
                 variable.assign(value)
         self.handover = Handover(ramp.batches, warmed_up, remaining, peak)
-        result.extra_steps = self.handover.discarded_steps
-        result.auto = {**(result.auto or {}), "handover": self.handover.to_dict()}
+        # The ramp's result, with what the handover decided: its cost and the handover itself.
+        result = dataclasses.replace(
+            result,
+            extra_steps=self.handover.discarded_steps,
+            auto={**(result.auto or {}), "handover": self.handover.to_dict()},
+        )
         self.result = result
         self._after = self.proposal.callbacks() if self.proposal is not None else []
         for callback in self._after:

@@ -14,7 +14,7 @@ import numpy as np
 
 from finder.defaults import BATCH_SIZE
 from finder.errors import InvalidArgumentError
-from finder.propose import attach_proposals
+from finder.propose import Plan
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import (
     ANCHOR_DECADES_BELOW,
@@ -53,8 +53,9 @@ from finder.rangetest.recorder import (
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.run import (
     VALIDATION_POINTS,
+    Reading,
+    Sweeps,
     assemble_result,
-    conclude,
     describe_model,
     describe_optimizer,
 )
@@ -247,11 +248,8 @@ class Ramp:
         ):
             outcome.stop = "budget"
         wall_time = time.perf_counter() - self.started
-        result = assemble_result(
-            lrs=lrs,
-            runs=[run],
-            steps_run=run.steps_run,
-            wall_time=wall_time,
+        return assemble_result(
+            Sweeps(lrs, [run], outcome, steps_run=run.steps_run, wall_time=wall_time),
             optimizer=describe_optimizer(model.optimizer),
             model=describe_model(model),
             data={
@@ -274,20 +272,15 @@ class Ramp:
             },
             metadata={},
             rules=self.owner.rules,
+            reading=Reading(
+                update_rule=self.update_rule,
+                anchor=outcome.anchor_lr,
+                chance=self.owner.chance_loss,
+                steps_per_pass=self.steps_per_epoch,
+            ),
+            plan=Plan(self.epochs, self.steps_per_epoch),
+            skipped_steps=run.skipped_steps,
         )
-        result.skipped_steps = run.skipped_steps
-        conclude(
-            result,
-            lrs,
-            [run],
-            outcome,
-            update_rule=self.update_rule,
-            anchor=outcome.anchor_lr,
-            chance=self.owner.chance_loss,
-            steps_per_pass=self.steps_per_epoch,
-        )
-        attach_proposals(result, epochs=self.epochs, steps_per_epoch=self.steps_per_epoch)
-        return result
 
 
 def thin(snapshots: list[Snapshot], *, keep_last: int) -> list[Snapshot]:

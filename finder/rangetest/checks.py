@@ -1,13 +1,12 @@
-"""The range test's argument checks: the data and the LR range (resolving the auto range's
-"auto" values into an `AutoPlan`), and the curve options."""
+"""The range test's checks of the data against its LR range, resolving the auto range's "auto"
+values into an `AutoPlan` (the settings themselves check themselves: `RangeTestConfig`)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, cast
 
-from finder.defaults import AUTO, is_auto
+from finder.defaults import AUTO
 from finder.errors import InvalidArgumentError
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import (
@@ -18,8 +17,8 @@ from finder.rangetest.auto_range import (
     anchor_start,
 )
 from finder.rangetest.auto_range import limits as auto_limits
-from finder.rangetest.sweep import SWEEP_MODES, validate_sweep
-from finder.schedules import _checks
+from finder.rangetest.config import RangeTestConfig
+from finder.rangetest.sweep import validate_sweep
 
 
 @dataclass(frozen=True)
@@ -37,30 +36,29 @@ class AutoPlan:
 def check_range(
     x: Any,
     y: Any,
-    batch_size: int,
-    min_lr: float | str,
-    max_lr: float | str,
-    num_steps: int | str,
+    config: RangeTestConfig,
     budget: int | None,
     plan_steps: int | None,
-    mode: str,
     anchor_lr: float | None = None,
 ) -> AutoPlan | None:
-    """Check the data and the LR range; the auto range's plan, None for an explicit range.
+    """Check the data against the config's LR range; the auto range's plan (within `budget`
+    steps, sized by `plan_steps`), None for an explicit range. The config checked its own
+    settings when it was built.
 
     `anchor_lr` is the optimizer's own learning rate, from which the auto range starts.
 
     Raises:
         InvalidRangeError, InvalidArgumentError, DataError: as `range_test` says.
     """
+    batch_size, min_lr, max_lr, num_steps = (
+        config.batch_size,
+        config.min_lr,
+        config.max_lr,
+        config.num_steps,
+    )
     batch_sources.validate_input(x, y, batch_size)
-    if mode not in SWEEP_MODES:
-        raise InvalidArgumentError(
-            f"Argument `mode` must be one of {SWEEP_MODES}. Received: mode={mode!r}"
-        )
-    if not is_auto(min_lr, max_lr, num_steps):
-        validate_sweep(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
-        if budget is not None or plan_steps is not None:
+    if not config.auto:
+        if plan_steps is not None:
             raise InvalidArgumentError(
                 "Arguments `budget` and `plan_steps` apply to the auto range only; with "
                 "explicit `min_lr`, `max_lr` and `num_steps` the sweep runs all its steps."
@@ -78,24 +76,3 @@ def check_range(
     validate_sweep(start, ceiling, 2 if steps is None else steps, "exp")
     limit = auto_limits(budget, plan_steps, batch_sources.steps_per_pass(x, y, batch_size))
     return AutoPlan(float(start), float(ceiling), steps, limit, anchor_lr)
-
-
-def validate_options(
-    smoothing: float,
-    divergence: float,
-    repeats: int,
-    validation_every: int | None,
-    validation_samples: int,
-) -> None:
-    if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
-        raise InvalidArgumentError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
-    if not (isinstance(divergence, (int, float)) and math.isfinite(divergence) and divergence > 1):
-        raise InvalidArgumentError(
-            "Argument `divergence` must be a finite number > 1. "
-            f"Received: divergence={divergence!r}"
-        )
-    _checks.integer("repeats", repeats, low=1)
-    _checks.integer("validation_samples", validation_samples, low=1)
-    _checks.optional_integer("validation_every", validation_every, low=1)

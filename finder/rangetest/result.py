@@ -12,13 +12,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
 from finder.document import JsonDocument, check, jsonable, load_schema
 from finder.rangetest.reliability import Reliability
 from finder.suggest import Bounds
+
+if TYPE_CHECKING:  # a proposal's schedule spec loads Keras: imported when a document is read
+    from finder.propose import Proposal
 
 SCHEMA_VERSION = 2
 RESULT_KIND = "range_test"
@@ -69,7 +72,8 @@ class RangeTestResult(JsonDocument):
         suggestion_notes: name -> why a suggestion is None or is only a bound.
         bounds: Smith's (min_lr, max_lr).
         metadata: free-form JSON the caller attached.
-        proposals: ranked schedule proposals (empty unless a training plan was given).
+        proposals: ranked schedule `Proposal`s for the training plan the test was given (empty
+            without a plan, or without bounds).
         reliability: the verdict and the 80% interval of the bound (None in v1 documents).
         auto: the auto range test's budget, first sweep ("coarse", its name in documents
             written before the auto range swept one grid) and grid (None for an explicit
@@ -97,7 +101,7 @@ class RangeTestResult(JsonDocument):
     repeats: dict[str, Any] | None = None
     suggestion_notes: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
-    proposals: list[dict[str, Any]] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
     created_at: str = ""
     finder_version: str = ""
     reliability: Reliability | None = None
@@ -137,7 +141,7 @@ class RangeTestResult(JsonDocument):
                 "suggestions": self.suggestions,
                 "suggestion_notes": self.suggestion_notes,
                 "bounds": self.bounds.to_dict(),
-                "proposals": self.proposals,
+                "proposals": [proposal.to_dict() for proposal in self.proposals],
                 "metadata": self.metadata,
                 "reliability": None if self.reliability is None else self.reliability.to_dict(),
                 "auto": self.auto,
@@ -151,6 +155,8 @@ class RangeTestResult(JsonDocument):
         Raises:
             SchemaError: the document is not a v1 or v2 range-test result.
         """
+        from finder.propose import Proposal
+
         validate(document)
         bounds = document["bounds"]
         reliability = document.get("reliability")
@@ -158,12 +164,14 @@ class RangeTestResult(JsonDocument):
         stored = {
             f.name: copy.copy(document[f.name])
             for f in fields(cls)
-            if f.name not in ("bounds", "reliability", "auto", "skipped_steps", "extra_steps")
+            if f.name
+            not in ("bounds", "reliability", "auto", "skipped_steps", "extra_steps", "proposals")
         }
         return cls(
             **stored,
             bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
             reliability=None if reliability is None else Reliability.from_dict(reliability),
+            proposals=[Proposal.from_dict(proposal) for proposal in document["proposals"]],
             auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
             # absent from v2 documents written before it was added: none were skipped then
             skipped_steps=document.get("skipped_steps", 0),

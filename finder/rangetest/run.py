@@ -20,13 +20,14 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from finder.defaults import AUTO, BATCH_SIZE, DIVERGENCE, SMOOTHING, is_auto
 from finder.document import finder_version, jsonable
+from finder.propose import Plan, proposals_for
 from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
 from finder.rangetest.auto_range import (
@@ -37,7 +38,8 @@ from finder.rangetest.auto_range import (
     run_auto,
 )
 from finder.rangetest.calibration import capped_bounds, span_decades, validated
-from finder.rangetest.checks import AutoPlan, check_range, validate_options
+from finder.rangetest.checks import AutoPlan, check_range
+from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.distribution import check_strategy
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import (
@@ -62,7 +64,6 @@ from finder.suggest import (
 
 # Validation scores per sweep (each costs a pass over `validation_samples`).
 VALIDATION_POINTS = 20
-DEFAULT_VALIDATION_SAMPLES = 512
 
 
 def range_test(
@@ -70,25 +71,15 @@ def range_test(
     x: Any,
     y: Any = None,
     *,
-    batch_size: int = BATCH_SIZE,
-    min_lr: float | str = AUTO,
-    max_lr: float | str = AUTO,
-    num_steps: int | str = AUTO,
-    budget: int | None = None,
+    config: RangeTestConfig | None = None,
+    plan: Plan | None = None,
     plan_steps: int | None = None,
-    mode: str = "exp",
-    smoothing: float = SMOOTHING,
-    divergence: float = DIVERGENCE,
-    repeats: int = 1,
-    seed: int = 0,
     validation_data: Any = None,
-    validation_every: int | None = None,
-    validation_samples: int = DEFAULT_VALIDATION_SAMPLES,
-    shuffle: bool = True,
     progress: Callable[[SweepProgress], None] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     metadata: Mapping[str, Any] | None = None,
     suggestion_rules: Sequence[SuggestionRule] | Mapping[str, SuggestionRule] | None = None,
+    **settings: Any,
 ) -> RangeTestResult:
     """Run the learning-rate range test and return the curve, suggestions, bounds and verdict.
 
@@ -116,37 +107,14 @@ def range_test(
             `keras.utils.PyDataset`. Cycled when it has fewer batches than needed. A list of
             lists or a pandas DataFrame/Series is converted to an array.
         y: numpy array of targets when `x` is an array, else None.
-        batch_size: int. Samples per step for array input (datasets bring their own).
-            Defaults to `64`.
-        min_lr: float or "auto". First learning rate of the sweep; in auto mode the start of
-            the grid (two decades below the optimizer's LR when "auto"). Defaults to `"auto"`.
-        max_lr: float or "auto". Last learning rate of the sweep; in auto mode the ceiling
-            of all sweeps (1e4 when "auto"). Defaults to `"auto"`.
-        num_steps: int or "auto". Optimizer steps per sweep, >= 2; in auto mode the steps of
-            the grid from its start to its ceiling ("auto": as dense as the budget allows, at
-            most 80 per decade). Defaults to `"auto"`.
-        budget: int or None. Auto mode: optimizer steps for all sweeps together; None gives
-            a tenth of `plan_steps` (at least 100), or 300 without a plan. A budget given is
-            used whatever the plan. Defaults to `None`.
+        config: `RangeTestConfig` or None. The test's settings; None gives the defaults.
+        plan: `finder.propose.Plan` or None. The training this test prepares: the result then
+            holds the schedule proposals for it (`result.proposals`). Defaults to `None`.
         plan_steps: int or None. Auto mode: optimizer steps of the training run this test
             prepares, which sizes the default budget. Defaults to `None`.
-        mode: str. `"exp"` (geometric steps) or `"linear"`; auto mode is always geometric.
-            Defaults to `"exp"`.
-        smoothing: float. EMA coefficient in [0, 1); 0 turns smoothing off. Defaults to `0.98`.
-        divergence: float. Stop when the smoothed loss exceeds this multiple of its minimum
-            so far; > 1. Defaults to `4.0`.
-        repeats: int. Sweeps over different batch orders; > 1 gives the median curve and the
-            spread of every suggestion. In auto mode, the fewest sweeps, paid for: without a
-            `budget`, the default budget times `repeats`. Defaults to `1`.
-        seed: int. Seed of the batch order (sweep `r` uses `seed + r`). Defaults to `0`.
         validation_data: (x_val, y_val), a `tf.data.Dataset` or a `PyDataset`, or None. A fixed
             subset of it (`validation_samples`) is scored every `validation_every` steps of the
             first sweep and kept as a second curve; the verdict reads it. Defaults to `None`.
-        validation_every: int or None. Steps between validation scores; None gives about 20
-            points per sweep. Defaults to `None`.
-        validation_samples: int. Size of the validation subset. Defaults to `512`.
-        shuffle: bool. Shuffle array input (with `seed`); datasets keep their order in the
-            first sweep. Defaults to `True`.
         progress: callable or None. Called with a `SweepProgress` after every step.
         callbacks: Keras callbacks run during the sweeps; after each step the logs hold `lr`,
             `batch_loss`, `smoothed_loss` and `sweep_step`.
@@ -157,6 +125,10 @@ def range_test(
             name. Their suggestions go into `result.suggestions` (so the JSON, the CLI table
             and the plot); a rule that raises or returns no positive LR gives None and a note.
             Defaults to `None`.
+        **settings: any field of `RangeTestConfig` by name, over `config`: `batch_size`,
+            `min_lr`, `max_lr`, `num_steps`, `budget`, `mode`, `smoothing`, `divergence`,
+            `repeats`, `seed`, `shuffle`, `validation_every`, `validation_samples`. Each
+            field's help text, default and bounds are in `RangeTestConfig`.
 
     Returns:
         A `RangeTestResult`.
@@ -164,45 +136,38 @@ def range_test(
     Raises:
         InvalidRangeError: an empty or inverted LR range, or `num_steps < 2`.
         InvalidArgumentError: another argument out of range.
+        TypeError: a setting that `RangeTestConfig` does not have.
         ModelError: the model is not compiled.
         DataError: the data cannot be read or cycled, or does not fit the model or its loss
             (string labels, an unbatched dataset, ...: `finder.rangetest.input_checks`).
     """
-    auto = is_auto(min_lr, max_lr, num_steps)
+    config = RangeTestConfig.build(config, settings)
+    batch_size, repeats = config.batch_size, config.sweeps
     rules = named_rules(suggestion_rules)
-    validate_options(smoothing, divergence, repeats, validation_every, validation_samples)
     require_compiled(model)
     # Lists and pandas become arrays; the common mistakes get finder's errors, not TF's.
     x, y = check_data(model, x, y, batch_size=batch_size)
     validation_data = check_validation_data(model, validation_data, batch_size=batch_size)
     anchor = initial_learning_rate(model.optimizer)
-    if auto and budget is None and repeats > 1:
+    budget = config.budget
+    if config.auto and budget is None and repeats > 1:
         # Repeats are asked for: they are paid for, never taken from the default budget.
         budget = repeats * limits(None, plan_steps, None).budget
-    plan = check_range(
-        x,
-        y,
-        batch_size,
-        min_lr,
-        max_lr,
-        num_steps,
-        budget,
-        plan_steps,
-        mode,
-        anchor_lr=anchor,
-    )
+    auto_plan = check_range(x, y, config, budget, plan_steps, anchor_lr=anchor)
     update_rule = type(innermost_optimizer(model.optimizer)).__name__
-    if plan is not None:
-        plan = dataclasses.replace(plan, span=span_decades(update_rule))
+    if auto_plan is not None:
+        auto_plan = dataclasses.replace(auto_plan, span=span_decades(update_rule))
     check_strategy(model)
 
     accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
     validation = (
-        batch_sources.take_samples(validation_data, validation_samples)
+        batch_sources.take_samples(validation_data, config.validation_samples)
         if validation_data is not None
         else None
     )
-    every = validation_every or max(1, round(_sweep_length(plan, num_steps) / VALIDATION_POINTS))
+    every = config.validation_every or max(
+        1, round(_sweep_length(auto_plan, config.num_steps) / VALIDATION_POINTS)
+    )
     optimizer_description = describe_optimizer(model.optimizer)
     if not model.built:
         _build_on_first_batch(model, x, y, batch_size)
@@ -212,8 +177,8 @@ def range_test(
         x,
         y,
         batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
+        shuffle=config.shuffle,
+        seed=config.seed,
         accumulation=accumulation,
         validation=validation,
         validation_every=every,
@@ -222,101 +187,85 @@ def range_test(
     )
     started = time.perf_counter()
     with session:
-        lrs, runs, outcome = _sweep(
-            session, plan, min_lr, max_lr, num_steps, mode, repeats, smoothing, divergence
-        )
+        lrs, runs, outcome = _sweep(session, auto_plan, config)
     wall_time = time.perf_counter() - started
 
-    config = {
+    recorded = {
         "batch_size": batch_size,
-        "min_lr": min_lr,
-        "max_lr": max_lr,
-        "num_steps": num_steps,
-        "mode": mode,
-        "smoothing": smoothing,
-        "divergence": divergence,
+        "min_lr": config.min_lr,
+        "max_lr": config.max_lr,
+        "num_steps": config.num_steps,
+        "mode": config.mode,
+        "smoothing": config.smoothing,
+        "divergence": config.divergence,
         "repeats": repeats,
-        "seed": seed,
-        "shuffle": shuffle,
+        "seed": config.seed,
+        "shuffle": config.shuffle,
         "validation_every": every if validation is not None else None,
-        "validation_samples": validation_samples if validation is not None else None,
+        "validation_samples": config.validation_samples if validation is not None else None,
         "accumulation_steps": accumulation,
     }
-    if auto:
-        config.update(budget=budget, plan_steps=plan_steps)
-    result = assemble_result(
-        lrs=lrs,
-        runs=runs,
-        steps_run=session.steps_run,
-        wall_time=wall_time,
+    if config.auto:
+        recorded.update(budget=budget, plan_steps=plan_steps)
+    return assemble_result(
+        Sweeps(lrs, runs, outcome, steps_run=session.steps_run, wall_time=wall_time),
         optimizer=optimizer_description,
         model=describe_model(model),
         data=batch_sources.describe_input(x, y, batch_size),
-        config=config,
+        config=recorded,
         metadata=dict(metadata or {}),
         rules=rules,
+        reading=Reading(
+            update_rule=update_rule,
+            anchor=anchor,
+            chance=chance_loss(model.loss, y) if y is not None else None,
+            steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+        ),
+        plan=plan,
+        skipped_steps=session.skipped_steps,
     )
-    result.skipped_steps = session.skipped_steps
-    result.extra_steps = session.steps_run
-    conclude(
-        result,
-        lrs,
-        runs,
-        outcome,
-        update_rule=update_rule,
-        anchor=anchor,
-        chance=chance_loss(model.loss, y) if y is not None else None,
-        steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
-    )
-    return result
 
 
-def conclude(
-    result: RangeTestResult,
-    lrs: np.ndarray,
-    runs: list[SweepRun],
-    outcome: AutoOutcome | None,
-    *,
-    update_rule: str,
-    anchor: float | None,
-    chance: float | None,
-    steps_per_pass: int | None,
-) -> None:
-    """Finish `result` from its sweeps: the auto outcome's bounds (a prior, or none for too
-    little data), the cap of an update rule the suite has not validated, the verdict, and the
-    `auto` section. Shared by `range_test` and the in-fit test (`finder.lr_finder`).
-    `chance` is the loss of a model that ignores its inputs (`verdict.chance_loss`)."""
+@dataclass(frozen=True)
+class Sweeps:
+    """What the sweeps measured: the LR grid, the runs over it, the auto range's outcome (None
+    for an explicit range), the optimizer steps run and the seconds they took."""
+
+    lrs: np.ndarray
+    runs: list[SweepRun]
+    outcome: AutoOutcome | None
+    steps_run: int
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the verdict reads beside the curve: the update rule (the cap of one the suite has
+    not validated), the optimizer's own LR, the loss of a model that ignores its inputs
+    (`verdict.chance_loss`) and the steps of one pass over the data."""
+
+    update_rule: str
+    anchor: float | None
+    chance: float | None
+    steps_per_pass: int | None
+
+
+def final_bounds(
+    bounds: Bounds, outcome: AutoOutcome | None, update_rule: str, anchor: float | None
+) -> Bounds:
+    """The curve's bounds as the result reports them: the auto outcome's prior, or none for
+    too little data, capped for an update rule the suite has not validated."""
     if outcome is not None and outcome.prior_edge is not None:
-        result.bounds = prior_bounds(outcome.prior_edge)
+        bounds = prior_bounds(outcome.prior_edge)
     if outcome is not None and outcome.too_little_data is not None:
-        result.bounds = Bounds(None, None, outcome.too_little_data)
+        bounds = Bounds(None, None, outcome.too_little_data)
     if not validated(update_rule):
-        result.bounds = capped_bounds(result.bounds, update_rule, anchor)
-    result.reliability = assess_sweeps(
-        lrs,
-        runs,
-        result.bounds,
-        val_losses=result.val_losses,
-        steps=result.steps_run,
-        chance=chance,
-        steps_per_pass=steps_per_pass,
-        update_rule=update_rule,
-        edges=outcome.edges if outcome else None,
-        extra_reasons=outcome.reasons if outcome else (),
-    )
-    result.auto = jsonable(outcome.to_dict()) if outcome else None
+        bounds = capped_bounds(bounds, update_rule, anchor)
+    return bounds
 
 
 def _sweep(
-    session: SweepSession,
-    plan: AutoPlan | None,
-    min_lr: float | str,
-    max_lr: float | str,
-    num_steps: int | str,
-    mode: str,
-    repeats: int,
-    smoothing: float,
-    divergence: float,
+    session: SweepSession, plan: AutoPlan | None, config: RangeTestConfig
 ) -> tuple[Any, list[SweepRun], AutoOutcome | None]:
     """The sweeps: the auto range's `plan`, or `repeats` sweeps of the explicit range; returns
     the LR grid, the runs and the auto range's outcome (None for an explicit range)."""
@@ -327,25 +276,25 @@ def _sweep(
             ceiling_lr=plan.ceiling,
             num_steps=plan.steps,
             limit=plan.limit,
-            smoothing=smoothing,
-            divergence=divergence,
+            smoothing=config.smoothing,
+            divergence=config.divergence,
             anchor_lr=plan.anchor,
             span=plan.span,
-            min_sweeps=max(MIN_SWEEPS, repeats),
+            min_sweeps=max(MIN_SWEEPS, config.sweeps),
         )
         return outcome.lrs, outcome.runs, outcome
-    lrs = sweep_lrs(min_lr, max_lr, num_steps, mode)  # type: ignore[arg-type]
+    lrs = sweep_lrs(config.min_lr, config.max_lr, config.num_steps, config.mode)  # type: ignore[arg-type]
     runs = [
         session.sweep(
             lrs,
-            mode=mode,
+            mode=config.mode,
             repeat=repeat,
-            repeats=repeats,
-            smoothing=smoothing,
-            divergence=divergence,
+            repeats=config.sweeps,
+            smoothing=config.smoothing,
+            divergence=config.divergence,
             score_validation=repeat == 0,
         )
-        for repeat in range(repeats)
+        for repeat in range(config.sweeps)
     ]
     return lrs, runs, None
 
@@ -386,21 +335,23 @@ def describe_model(model: keras.Model) -> dict[str, Any]:
 
 
 def assemble_result(
+    sweeps: Sweeps,
     *,
-    lrs: np.ndarray,
-    runs: list[SweepRun],
-    steps_run: int,
-    wall_time: float,
     optimizer: dict[str, Any],
     model: dict[str, Any],
     data: dict[str, Any],
     config: dict[str, Any],
     metadata: dict[str, Any],
+    reading: Reading,
     rules: Mapping[str, SuggestionRule] | None = None,
+    plan: Plan | None = None,
+    skipped_steps: int = 0,
 ) -> RangeTestResult:
-    """The result of the sweeps `runs` over `lrs`: one sweep's curve, or the median of
-    several with their spread; the suggestions (built-in, then `rules`' on the same curve)
-    and the bounds. The verdict and the auto section come after (`conclude`)."""
+    """The result of `sweeps`, built once: one sweep's curve, or the median of several with
+    their spread; the suggestions (built-in, then `rules`' on the same curve); the bounds
+    (`final_bounds`), the verdict, the auto section, and the proposals for `plan` (none without
+    a plan or bounds). Shared by `range_test` and the in-fit test (`finder.lr_finder`)."""
+    lrs, runs, outcome = sweeps.lrs, sweeps.runs, sweeps.outcome
     first = runs[0]
     if len(runs) == 1:
         losses = np.asarray(first.losses)
@@ -413,45 +364,36 @@ def assemble_result(
         )
         losses, smoothed = combined.losses, combined.smoothed_losses
         stop_reason, stopped_at_lr = _combined_stop(runs, len(losses), len(lrs), lrs)
-        per_run = [suggest(lrs[: len(r.losses)], r.losses, r.smoothed_losses) for r in runs]
-        spreads = {
-            name: repeat_stats.spread([s.values[name] for s in per_run])
-            for name in SUGGESTION_NAMES
-        }
-        spreads["max_lr"] = repeat_stats.spread([s.bounds.max_lr for s in per_run])
-        spreads["min_lr"] = repeat_stats.spread([s.bounds.min_lr for s in per_run])
-        repeats = {
-            "count": len(runs),
-            "loss_lower": combined.lower,
-            "loss_upper": combined.upper,
-            "suggestion_spread": spreads,
-            "runs": [
-                {
-                    "seed": run.seed,
-                    "stop_reason": run.stop_reason,
-                    "stopped_at_lr": run.stopped_at_lr,
-                    "steps_run": run.steps_run,
-                    "losses": run.losses,
-                    "smoothed_losses": run.smoothed_losses,
-                    "suggestions": found.values,
-                    "bounds": found.bounds.to_dict(),
-                }
-                for run, found in zip(runs, per_run, strict=True)
-            ],
-        }
+        repeats = _repeats_section(lrs, runs, combined)
     found = suggest(lrs[: len(smoothed)], losses, smoothed)
     own = apply_rules(rules or {}, np.asarray(lrs[: len(smoothed)]), np.asarray(smoothed))
+    bounds = final_bounds(found.bounds, outcome, reading.update_rule, reading.anchor)
+    val_losses = list(first.val_losses) if first.val_losses else None
+    reliability = assess_sweeps(
+        lrs,
+        runs,
+        bounds,
+        val_losses=val_losses,
+        steps=sweeps.steps_run,
+        chance=reading.chance,
+        steps_per_pass=reading.steps_per_pass,
+        update_rule=reading.update_rule,
+        edges=outcome.edges if outcome else None,
+        extra_reasons=outcome.reasons if outcome else (),
+    )
+    wall_time = sweeps.wall_time
     return RangeTestResult(
         lrs=[float(v) for v in lrs[: len(losses)]],
         losses=[float(v) for v in losses],
         smoothed_losses=[float(v) for v in smoothed],
         val_lrs=list(first.val_lrs) if first.val_lrs else None,
-        val_losses=list(first.val_losses) if first.val_losses else None,
+        val_losses=val_losses,
         stop_reason=stop_reason,
         stopped_at_lr=stopped_at_lr,
-        steps_run=steps_run,
+        steps_run=sweeps.steps_run,
+        skipped_steps=skipped_steps,
         wall_time_s=wall_time,
-        steps_per_second=steps_run / wall_time if wall_time > 0 else 0.0,
+        steps_per_second=sweeps.steps_run / wall_time if wall_time > 0 else 0.0,
         optimizer=optimizer,
         model=model,
         data=data,
@@ -459,11 +401,46 @@ def assemble_result(
         repeats=jsonable(repeats),
         suggestions={**found.values, **own.values},
         suggestion_notes={**found.notes, **own.notes},
-        bounds=found.bounds,
+        bounds=bounds,
         metadata=metadata,
+        proposals=proposals_for(bounds, optimizer, plan) if plan is not None else [],
+        reliability=reliability,
+        auto=jsonable(outcome.to_dict()) if outcome else None,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         finder_version=finder_version(),
     )
+
+
+def _repeats_section(
+    lrs: np.ndarray, runs: list[SweepRun], combined: repeat_stats.CombinedCurve
+) -> dict[str, Any]:
+    """The repeats' part of the result: each run's curve and suggestions, the spread band and
+    every suggestion's spread across the runs."""
+    per_run = [suggest(lrs[: len(r.losses)], r.losses, r.smoothed_losses) for r in runs]
+    spreads = {
+        name: repeat_stats.spread([s.values[name] for s in per_run]) for name in SUGGESTION_NAMES
+    }
+    spreads["max_lr"] = repeat_stats.spread([s.bounds.max_lr for s in per_run])
+    spreads["min_lr"] = repeat_stats.spread([s.bounds.min_lr for s in per_run])
+    return {
+        "count": len(runs),
+        "loss_lower": combined.lower,
+        "loss_upper": combined.upper,
+        "suggestion_spread": spreads,
+        "runs": [
+            {
+                "seed": run.seed,
+                "stop_reason": run.stop_reason,
+                "stopped_at_lr": run.stopped_at_lr,
+                "steps_run": run.steps_run,
+                "losses": run.losses,
+                "smoothed_losses": run.smoothed_losses,
+                "suggestions": found.values,
+                "bounds": found.bounds.to_dict(),
+            }
+            for run, found in zip(runs, per_run, strict=True)
+        ],
+    }
 
 
 def _combined_stop(

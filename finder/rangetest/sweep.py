@@ -19,9 +19,8 @@ import keras
 import numpy as np
 
 from finder.errors import InvalidArgumentError, InvalidRangeError
+from finder.rangetest.config import SWEEP_MODES
 from finder.schedules import _checks
-
-SWEEP_MODES = ("exp", "linear")
 
 
 def validate_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str) -> None:

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from finder.errors import SchemaError
-from finder.propose import attach_proposals
+from finder.propose import Plan, Proposal
 from finder.rangetest.result import RangeTestResult, schema
 from tests.utils.factories import tiny_range_test
 
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.backend_neutral
 
 @pytest.fixture(scope="module")
 def repeated_result():
-    result = tiny_range_test(num_steps=40, repeats=3, metadata={"dataset": "tiny"})
-    attach_proposals(result, epochs=3, steps_per_epoch=8)
-    return result
+    return tiny_range_test(num_steps=40, repeats=3, metadata={"dataset": "tiny"}, plan=Plan(3, 8))
 
 
 def test_json_round_trip_is_exact(repeated_result):
@@ -30,6 +28,9 @@ def test_json_round_trip_is_exact(repeated_result):
     assert again.to_json() == text
     assert again.bounds == repeated_result.bounds
     assert again.lrs == repeated_result.lrs and again.losses == repeated_result.losses
+    # The proposals come back as objects, equal to those the test built.
+    assert all(isinstance(p, Proposal) for p in again.proposals)
+    assert again.proposals == repeated_result.proposals
 
 
 def test_document_validates_against_the_shipped_schema(repeated_result):
