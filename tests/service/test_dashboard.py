@@ -2,7 +2,8 @@
 
 One server (SQLite, embedded Ray, an API key) and one browser serve the whole module; each test
 has its own browser context. Jobs are real range tests; the assertions read what the page shows
-(and the SVG elements the charts mark with `data-testid`) and compare it with the API's answer.
+(and what each chart plots and draws, and where its markers stand) and compare it with the API's
+answer.
 The tuning view is fed a job row written straight into the server's database, holding a tuning
 result document built around a real range-test result and checked against the shipped schema.
 """
@@ -33,6 +34,7 @@ from sqlalchemy import create_engine, select
 from service.db import Job
 from service.models import DEFAULT_FAMILIES, FamilyName
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
+from tests.service.utils.charts import assert_drawn, assert_plots, plotted, x_on_page
 from tests.service.utils.files import tiny_dataset_npz
 from tests.service.utils.jobs import KEY_A
 from tests.service.utils.servers import Server, service_env
@@ -254,9 +256,17 @@ def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server
 
     chart = page.get_by_test_id("range-chart")
     expect(chart).to_be_visible()
-    for curve in ("curve-raw", "curve-smoothed", "curve-val", "repeats-band"):
-        expect(chart.get_by_test_id(curve)).to_have_attribute("d", re.compile(r"^M[\d.-]+,"))
-    # One labelled marker per suggestion the API gives, at the API's LR.
+    # Each curve and the sweeps' band plot the API's numbers, and the canvas shows the curves.
+    series = plotted(chart)
+    assert_plots(series["curve-raw"][0], result["lrs"], result["losses"])
+    assert_plots(series["curve-smoothed"][0], result["lrs"], result["smoothed_losses"])
+    assert_plots(series["curve-val"][0], result["val_lrs"], result["val_losses"])
+    upper, lower = series["repeats-band"]
+    assert_plots(upper, result["lrs"], result["repeats"]["loss_upper"])
+    assert_plots(lower, result["lrs"], result["repeats"]["loss_lower"])
+    for curve in ("curve-raw", "curve-smoothed", "curve-val"):
+        assert_drawn(chart, curve)
+    # One labelled marker per suggestion the API gives, standing at the API's LR.
     markers = chart.get_by_test_id("suggestion-marker")
     suggested = {name: lr for name, lr in result["suggestions"].items() if lr is not None}
     assert suggested, result["suggestion_notes"]
@@ -264,16 +274,24 @@ def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server
     for name, lr in suggested.items():
         marker = chart.locator(f'[data-testid="suggestion-marker"][data-name="{name}"]')
         assert float(marker.get_attribute("data-lr") or "nan") == pytest.approx(lr)
+        box = marker.bounding_box()
+        assert box is not None and box["x"] == pytest.approx(x_on_page(chart, lr), abs=1)
         label = chart.locator(f'[data-testid="suggestion-marker-label"][data-name="{name}"]')
+        expect(label).to_be_visible()
         expect(label).to_contain_text(name)
     band = chart.get_by_test_id("bounds-band")
-    assert float(band.get_attribute("data-min-lr") or "nan") == pytest.approx(
-        result["bounds"]["min_lr"]
-    )
-    assert float(band.get_attribute("data-max-lr") or "nan") == pytest.approx(
-        result["bounds"]["max_lr"]
-    )
-    assert float(band.locator("rect").get_attribute("width") or 0) > 1
+    bounds = result["bounds"]
+    assert float(band.get_attribute("data-min-lr") or "nan") == pytest.approx(bounds["min_lr"])
+    assert float(band.get_attribute("data-max-lr") or "nan") == pytest.approx(bounds["max_lr"])
+    box = band.bounding_box()
+    assert box is not None and box["width"] > 1
+    assert box["x"] == pytest.approx(x_on_page(chart, bounds["min_lr"]), abs=1)
+    assert box["x"] + box["width"] == pytest.approx(x_on_page(chart, bounds["max_lr"]), abs=1)
+    # The text alternative names what the chart marks.
+    caption = chart.locator("figcaption")
+    expect(chart).to_have_attribute("aria-describedby", caption.get_attribute("id") or "")
+    for name in suggested:
+        expect(caption).to_contain_text(name)
     expect(page.get_by_test_id("suggestions-table")).to_contain_text("valley")
     # What the test cost: the steps it added to the user's training.
     cost = page.locator("dl.facts div", has=page.locator("dt", has_text="Cost"))
@@ -284,14 +302,22 @@ def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server
     for reason in result["reliability"]["reasons"]:
         expect(verdict).to_contain_text(reason)
 
-    # Hovering reads the curve: a crosshair and the LR and losses under the pointer.
-    box = chart.bounding_box()
+    # Hovering reads the curve: a crosshair and the LR and losses under the pointer; so do the
+    # arrow keys.
+    box = chart.locator(".u-over").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     tooltip = page.locator(".chart .tooltip").first
     expect(tooltip).to_be_visible()
     expect(tooltip).to_contain_text(re.compile(r"lr \d"))
     expect(tooltip).to_contain_text("smoothed")
+    page.mouse.move(0, 0)
+    expect(tooltip).to_be_hidden()
+    chart.focus()
+    page.keyboard.press("Home")
+    expect(tooltip).to_be_visible()
+    first_lr = next(x for x, y in series["curve-raw"][0] if y is not None)
+    assert chart.evaluate("({ uplot: u }) => u.data[0][u.cursor.idx]") == first_lr
 
 
 def test_schedules_chart_parameters_and_copy(
@@ -305,9 +331,11 @@ def test_schedules_chart_parameters_and_copy(
     expect(cards).to_have_count(len(proposals))
     first = cards.first
     expect(first).to_have_attribute("data-family", proposals[0]["family"])
-    expect(first.get_by_test_id("schedule-chart").locator("path.line")).to_have_attribute(
-        "d", re.compile(r"^M[\d.-]+,")
-    )
+    schedule = first.get_by_test_id("schedule-chart")
+    expect(schedule).to_be_visible()
+    curve = proposals[0]["curve"]
+    assert_plots(plotted(schedule)["schedule-curve"][0], curve["steps"], curve["lrs"], log_x=False)
+    assert_drawn(schedule, "schedule-curve")
 
     first.get_by_text("Parameters and code").click()
     params = first.get_by_test_id("schedule-params")
@@ -505,7 +533,10 @@ def test_schedule_search_from_the_form_live_then_its_trials(
 
     # Its range test, drawn as a range test's view draws one.
     chart = page.get_by_test_id("range-chart")
-    expect(chart.get_by_test_id("curve-smoothed")).to_have_attribute("d", re.compile(r"^M[\d.-]+,"))
+    expect(chart).to_be_visible()
+    range_test = result["range_test"]
+    smoothed = plotted(chart)["curve-smoothed"][0]
+    assert_plots(smoothed, range_test["lrs"], range_test["smoothed_losses"])
     suggested = [lr for lr in result["range_test"]["suggestions"].values() if lr is not None]
     expect(chart.get_by_test_id("suggestion-marker")).to_have_count(len(suggested))
 
@@ -516,7 +547,10 @@ def test_schedule_search_from_the_form_live_then_its_trials(
 
     # Readable on a phone-sized window: nothing wider than the screen.
     page.set_viewport_size({"width": 400, "height": 800})
-    expect(chart).to_have_attribute("width", re.compile(r"^[1-3]\d\d$"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=range-chart]').uplot.width < 400"
+    )
+    assert chart.evaluate("(figure) => figure.uplot.width") >= 100
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
 
 

@@ -1,7 +1,5 @@
 // Small DOM and formatting helpers shared by the views.
 
-const SVG_NS = "http://www.w3.org/2000/svg";
-
 function assign(element, attrs) {
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
@@ -26,13 +24,6 @@ function append(element, children) {
 /** An HTML element: `h("a", {href: "#/jobs", class: "link"}, "Jobs")`. */
 export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
-  assign(element, attrs);
-  return append(element, children);
-}
-
-/** An SVG element, same calling convention as `h`. */
-export function s(tag, attrs, ...children) {
-  const element = document.createElementNS(SVG_NS, tag);
   assign(element, attrs);
   return append(element, children);
 }

@@ -51,18 +51,50 @@ function smoothedAt(result, lr) {
   return best >= 0 ? result.smoothed_losses[best] : NaN;
 }
 
+/** The chart's text alternative: the sweep, where the smoothed loss bottoms out, the marks. */
+function rangeTestSummary(result) {
+  const { lrs, smoothed_losses: smoothed, bounds } = result;
+  const parts = [`${lrs.length} steps from lr ${formatLr(lrs[0])} to ${formatLr(lrs.at(-1))}`];
+  let lowest = -1;
+  smoothed.forEach((v, i) => {
+    if (Number.isFinite(v) && (lowest < 0 || v < smoothed[lowest])) lowest = i;
+  });
+  if (lowest >= 0) {
+    parts.push(
+      `smoothed loss lowest (${formatNumber(smoothed[lowest])}) at lr ${formatLr(lrs[lowest])}`,
+    );
+  }
+  const marks = Object.entries(result.suggestions)
+    .filter(([, lr]) => lr != null)
+    .map(([name, lr]) => `${name} ${formatLr(lr)}`);
+  if (marks.length) parts.push(`suggestions: ${marks.join(", ")}`);
+  if (bounds.min_lr != null && bounds.max_lr != null) {
+    parts.push(`bounds ${formatLr(bounds.min_lr)} to ${formatLr(bounds.max_lr)}`);
+  }
+  if (bounds.edge_lr != null) parts.push(`edge of stability ${formatLr(bounds.edge_lr)}`);
+  return `Loss against learning rate: ${parts.join("; ")}.`;
+}
+
 export function rangeTestChart(result) {
   const { bounds, repeats, suggestions } = result;
   const hasBounds = bounds.min_lr != null && bounds.max_lr != null;
   const hasVal =
     Array.isArray(result.val_lrs) && Array.isArray(result.val_losses) && result.val_lrs.length > 0;
   const lines = [
-    { x: result.lrs, y: result.losses, label: "loss", className: "c-raw", testid: "curve-raw" },
+    {
+      x: result.lrs,
+      y: result.losses,
+      label: "loss",
+      className: "c-raw",
+      width: 1,
+      testid: "curve-raw",
+    },
     {
       x: result.lrs,
       y: result.smoothed_losses,
       label: "smoothed",
       className: "c-smooth",
+      width: 2.4,
       testid: "curve-smoothed",
     },
   ];
@@ -72,6 +104,7 @@ export function rangeTestChart(result) {
       y: result.val_losses,
       label: "validation",
       className: "c-val",
+      width: 1.6,
       testid: "curve-val",
       dots: true,
     });
@@ -118,10 +151,11 @@ export function rangeTestChart(result) {
     legend.push({ label: "edge of stability", className: "c-edge", kind: "dash" });
   return createChart({
     title: "Loss against learning rate",
+    summary: rangeTestSummary(result),
     testid: "range-chart",
     height: 445,
     x: { scale: "log", label: "learning rate (log)", name: "lr", tooltipFormat: formatLr },
-    y: { label: "loss", domain: lossDomain(result), format: undefined },
+    y: { label: "loss", domain: lossDomain(result) },
     lines,
     bands: repeats
       ? [
@@ -331,20 +365,32 @@ function curveDownloads(jobId, alert) {
 
 function proposalCard(proposal) {
   const { spec, plan, curve } = proposal;
+  const peak = curve.lrs.indexOf(Math.max(...curve.lrs));
   const chart = createChart({
     title: `${proposal.family} schedule: learning rate against step`,
+    summary:
+      `Learning rate ${formatLr(curve.lrs[0])} at step ${curve.steps[0]}, peak ` +
+      `${formatLr(curve.lrs[peak])} at step ${curve.steps[peak]}, ` +
+      `${formatLr(curve.lrs.at(-1))} at step ${curve.steps.at(-1)}.`,
     testid: "schedule-chart",
     className: "mini",
     height: 190,
     minHeight: 150,
-    margin: { top: 10, right: 12, bottom: 42, left: 62 },
-    yLabelOffset: 50,
+    top: 10,
     xTickCount: 4,
     yTickCount: 4,
     x: { scale: "linear", label: "step", name: "step", tooltipFormat: (v) => String(v) },
     y: { label: "learning rate", format: formatLr, zero: true },
     lines: [
-      { x: curve.steps, y: curve.lrs, label: "lr", className: "c-schedule", format: formatLr },
+      {
+        x: curve.steps,
+        y: curve.lrs,
+        label: "lr",
+        className: "c-schedule",
+        width: 2,
+        testid: "schedule-curve",
+        format: formatLr,
+      },
     ],
   });
   const params = Object.entries(spec.params);
