@@ -6,14 +6,16 @@ names the field instead of a silently ignored option.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
-from finder.defaults import BATCH_SIZE, DIVERGENCE, JOB_REPEATS, SMOOTHING, is_auto
+from finder.defaults import is_auto
 from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
+from finder.rangetest.config import RangeTestConfig, config_fields, setting_of
 
 if TYPE_CHECKING:
     from service.db import Job
@@ -44,7 +46,6 @@ DEFAULT_FAMILIES: tuple[FamilyName, ...] = DEFAULT_TUNED_FAMILIES
 UploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="An id from /uploads.")]
 SettingName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
 SettingValue = float | int | bool | str | None
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
@@ -78,17 +79,43 @@ class OptimizerCreate(StrictModel):
     )
 
 
-class RangeCreate(StrictModel):
-    """The swept learning rates: found automatically by default (`finder.rangetest.auto_range`,
-    within `budget` optimizer steps), or `num_steps` values from `min_lr` to `max_lr`."""
+def setting_field(item: dataclasses.Field[Any]) -> tuple[Any, Any]:
+    """A pydantic field (type, `Field`) from a `RangeTestConfig` field: its `Setting`'s type,
+    bounds, choices, the service's cap on a request (`limit`), its default and help text."""
+    rule = setting_of(item)
+    if rule.choices:
+        kind: Any = Literal[rule.choices]  # type: ignore[valid-type]
+    else:
+        bounds = {name: getattr(rule, name) for name in ("ge", "gt", "lt")}
+        bounds = {name: value for name, value in bounds.items() if value is not None}
+        if rule.limit is not None:
+            bounds["le"] = rule.limit
+        if rule.kind is float:
+            bounds["allow_inf_nan"] = False
+        kind = Annotated[rule.kind, Field(**bounds)] if bounds else rule.kind
+    if rule.auto:
+        kind = kind | Literal["auto"]
+    if rule.optional:
+        kind = kind | None
+    return kind, Field(default=item.default, description=rule.help)
 
-    min_lr: PositiveFloat | Literal["auto"] = "auto"
-    max_lr: PositiveFloat | Literal["auto"] = "auto"
-    num_steps: Annotated[int, Field(ge=2, le=10_000)] | Literal["auto"] = "auto"
-    budget: int | None = Field(default=None, ge=1, le=100_000)
-    mode: Literal["exp", "linear"] = "exp"
 
-    @field_validator("max_lr")
+def settings_fields(
+    config_type: type[Any] = RangeTestConfig, *, group: str | None = None
+) -> dict[str, Any]:
+    """The pydantic fields of the config's settings in `group` (None: those of the request
+    itself), for `create_model`."""
+    return {
+        item.name: setting_field(item)
+        for item in config_fields(config_type)
+        if setting_of(item).group == group
+    }
+
+
+class RangeBase(StrictModel):
+    """The checks of the swept range that span two fields."""
+
+    @field_validator("max_lr", check_fields=False)
     @classmethod
     def above_min(cls, max_lr: float | str, info: ValidationInfo) -> float | str:
         min_lr = info.data.get("min_lr")
@@ -99,7 +126,25 @@ class RangeCreate(StrictModel):
 
     @property
     def auto(self) -> bool:
-        return is_auto(self.min_lr, self.max_lr, self.num_steps)
+        return is_auto(*(getattr(self, name, None) for name in ("min_lr", "max_lr", "num_steps")))
+
+
+# The request's parts built from `RangeTestConfig`'s fields: a field added there is a field of
+# every job request (and of the OpenAPI document) without an edit here.
+RangeCreate: Any = create_model(
+    "RangeCreate",
+    __base__=RangeBase,
+    __doc__="The swept learning rates: found automatically by default "
+    "(`finder.rangetest.auto_range`, within `budget` optimizer steps), or `num_steps` values "
+    "from `min_lr` to `max_lr`.",
+    **settings_fields(group="range"),
+)
+RangeTestSettings: Any = create_model(
+    "RangeTestSettings",
+    __base__=StrictModel,
+    __doc__="The range test's settings outside the swept range.",
+    **settings_fields(),
+)
 
 
 class PlanCreate(StrictModel):
@@ -111,8 +156,9 @@ class PlanCreate(StrictModel):
     )
 
 
-class RangeTestCreate(StrictModel):
-    """What every job starts with: model, data, optimizer and the range test's sweep."""
+class RangeTestCreate(RangeTestSettings):  # type: ignore[misc]
+    """What every job starts with: model, data, optimizer and the range test's settings (the
+    sweep's range in `range`)."""
 
     model: BuiltinModel | UploadedModel = Field(
         default_factory=lambda: BuiltinModel(builtin="fashion_cnn")
@@ -126,23 +172,7 @@ class RangeTestCreate(StrictModel):
     loss: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")] | None = Field(
         default=None, description="A Keras loss name. None: the model's own, else sparse CE."
     )
-    batch_size: int = Field(default=BATCH_SIZE, ge=1, le=8192)
     range: RangeCreate = Field(default_factory=RangeCreate)
-    smoothing: float = Field(default=SMOOTHING, ge=0, lt=1, description="EMA coefficient; 0 = off.")
-    divergence: float = Field(
-        default=DIVERGENCE,
-        gt=1,
-        le=1e6,
-        description="Stop when the smoothed loss exceeds this multiple of its minimum.",
-    )
-    repeats: int | None = Field(
-        default=None,
-        ge=1,
-        le=10,
-        description=f"Sweeps over different batch orders; default {JOB_REPEATS} for an explicit "
-        "range, and for the auto range as many as its budget pays for.",
-    )
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
     validation: bool = True
 
 

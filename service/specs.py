@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from finder.defaults import DEFAULT_BUDGET, job_repeats
+from finder.rangetest.config import RangeTestConfig, config_fields, setting_of
 from service.models import (
     FindLRCreate,
     RangeTestCreate,
@@ -27,22 +28,20 @@ def run_spec_fields(
     """`RunSpec` keyword arguments without a plan; upload ids are replaced by file paths."""
     model = model_path if isinstance(body.model, UploadedModel) else body.model.builtin
     data = data_path if isinstance(body.data, UploadedData) else body.data.builtin
+    # Every `RangeTestConfig` setting, from the request or its `range` (see service.models).
+    settings = {
+        item.name: getattr(body.range if setting_of(item).group == "range" else body, item.name)
+        for item in config_fields(RangeTestConfig)
+    }
+    if not body.range.auto:
+        settings["budget"] = None  # the budget bounds the auto range only
     return {
         "model": model,
         "data": data,
         "optimizer": body.optimizer.name if body.optimizer is not None else None,
         "optimizer_settings": dict(body.optimizer.settings) if body.optimizer is not None else {},
         "loss": body.loss,
-        "batch_size": body.batch_size,
-        "min_lr": body.range.min_lr,
-        "max_lr": body.range.max_lr,
-        "num_steps": body.range.num_steps,
-        "budget": body.range.budget if body.range.auto else None,
-        "mode": body.range.mode,
-        "smoothing": body.smoothing,
-        "divergence": body.divergence,
-        "repeats": body.repeats,
-        "seed": body.seed,
+        **settings,
         "validation": body.validation,
         "epochs": None,
         "steps_per_epoch": None,
