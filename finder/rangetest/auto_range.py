@@ -44,6 +44,9 @@ that lag out (see `finder.suggest.lag_factor`).
 
 **Never empty-handed, never wasteful.**
 - A non-finite loss before the loss fell stops the test at once, with the step and LR.
+- A loss that never fell over weights that went NaN or inf (the recorder counts them when the
+  sweep ends; a ReLU can hide NaN weights behind a finite, constant loss) gives no bound, and
+  says the optimizer's update broke the weights.
 - A first sweep that diverged within its first decade without falling started too high (an
   anchor far above this model's edge): one more sweep starts `RETRY_DECADES` (3) lower.
 - A loss that never fell says so, with what to try (`budget=`, `min_lr=`).
@@ -339,6 +342,11 @@ def judge_first_sweep(
         outcome.stop = "not_finite"
         outcome.reasons.append(not_finite_reason(lrs, first))
         return True
+    if first.non_finite_weights and outcome.edges[0] is None:
+        # A loss that never fell over NaN weights is no curve to read: the update broke them.
+        outcome.stop = "not_finite"
+        outcome.reasons.append(non_finite_weights_reason(lrs, first))
+        return True
     outcome.too_little_data = too_little_data(
         limit, num_steps, per_decade, start_lr, ceiling_lr, span
     )
@@ -434,6 +442,19 @@ def not_finite_reason(lrs: np.ndarray, run: SweepRun) -> str:
         f"non-finite loss at step {step}, lr {lr:.3g}, before the loss fell: the model or "
         "the data gives NaN or inf (check the inputs and labels for NaN, the loss for the "
         "labels' format, and layers that divide or take logs); lower LRs will not help"
+    )
+
+
+def non_finite_weights_reason(lrs: np.ndarray, run: SweepRun) -> str:
+    """The reason for a first sweep whose loss never fell while its weights went NaN or inf."""
+    last = float(lrs[max(0, run.steps_run - 1)])
+    return (
+        f"the weights held {run.non_finite_weights:,} NaN or inf values after {run.steps_run} "
+        f"steps up to lr {last:.3g}, while the loss stayed finite (a ReLU or a max hides NaN "
+        "from the loss): the optimizer's update produced them, so no bound can be "
+        "read and training would not learn; check the optimizer's epsilon settings (Keras's "
+        "Adafactor, with its default epsilon_1=1e-30, divides 0 by 0 in float32 where a weight "
+        "gets no gradient along both its row and its column; epsilon_1=1e-20 avoids it)"
     )
 
 

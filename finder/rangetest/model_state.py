@@ -66,6 +66,16 @@ def variable_to_numpy(value: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
+def non_finite_weights(model: keras.Model) -> int:
+    """How many of the model's trainable weights are NaN or inf. The loss alone can hide them:
+    a ReLU or a max maps NaN to a finite value on some backends, so a network whose first layer
+    is all NaN can report a steady, finite loss (that of a constant output)."""
+    return sum(
+        int(array.size - np.count_nonzero(np.isfinite(array)))
+        for array in (variable_to_numpy(v) for v in model.trainable_variables)
+    )
+
+
 def micro_batch_count(optimizer: Any) -> int:
     """The counter a learning-rate schedule is evaluated at (micro-batches with accumulation)."""
     inner = innermost_optimizer(optimizer)

@@ -25,7 +25,9 @@ device idles for the host's part of each step; `bench/overhead.py` measures what
 The curve is smoothed, and the sweep stopped, by the rules of `finder.rangetest.stop_rules`:
 a non-finite loss, the smoothed loss 4x its minimum (`Divergence`), and with `dead_window` a
 network that died back to its starting loss (`DeadNetwork`); each is a small object the
-recorder feeds every step.
+recorder feeds every step. When the sweep ends the recorder counts the model's NaN or inf
+weights (`SweepRun.non_finite_weights`, one host copy of the weights per sweep): a network whose
+weights went NaN can still report a finite, constant loss, and only the weights show why.
 
 Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
 skips the update of a step whose scaled gradients are not finite (and halves the scale); the
@@ -46,6 +48,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from finder.rangetest.model_state import non_finite_weights
 from finder.rangetest.stop_rules import DeadNetwork, DebiasedEma, Divergence, StopRule
 
 
@@ -105,6 +108,8 @@ class SweepRun:
     stopped_at_lr: float | None = None
     steps_run: int = 0
     skipped_steps: int = 0
+    # NaN or inf weights when the sweep ended (`model_state.non_finite_weights`).
+    non_finite_weights: int = 0
 
 
 def resets_in_step(accumulation_steps: int) -> bool:
@@ -275,6 +280,10 @@ class SweepRecorder(keras.callbacks.Callback):
         self._last_count = count
         return skipped
 
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self.finished:  # the data ran out before the grid did
+            self.run.non_finite_weights = non_finite_weights(self.model)
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.iteration_counter is not None:
             self._last_count = self.iteration_counter(self.model)
@@ -297,5 +306,6 @@ class SweepRecorder(keras.callbacks.Callback):
 
     def _finish(self) -> None:
         self.finished = True
+        self.run.non_finite_weights = non_finite_weights(self.model)
         if self.stop_fit:
             self.model.stop_training = True
