@@ -2,7 +2,7 @@
 keys of submissions, and the lock rows that serialise a submission's check-then-insert.
 
 The job table is the single source of truth for a job's state; the Ray queue is not. Every
-state change is one conditional `UPDATE` (see `service.crud`), which works the same on SQLite
+state change is one conditional `UPDATE` (see `service.store`), which works the same on SQLite
 and PostgreSQL:
 
 ```
@@ -14,6 +14,9 @@ queued ──claim──> running ──task──> succeeded | failed
 `DELETE /jobs/{id}` removes the row in any state (a running job's dispatcher then stops its
 task, finding the row gone); the retention sweep removes finished rows past
 `FINDER_RETENTION_S`.
+
+The schema is Alembic's: `init_db` runs the migrations packaged in `service/migrations`, whose
+newest revision matches these models (a test compares them).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -34,13 +40,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    insert,
-    inspect,
-    select,
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -158,17 +160,15 @@ class IdempotencyKey(Base):
 
 
 class ServiceLock(Base):
-    """Rows whose `UPDATE` serialises a check-then-insert across processes (`crud.lock`): the
-    first statement of the transaction takes the row's write lock (on SQLite, the database's),
-    held until commit, on SQLite and PostgreSQL alike."""
+    """Rows whose `UPDATE` serialises a check-then-write across processes
+    (`service.store.locks.lock`): the transaction's first write takes the row's write lock (on
+    SQLite, the database's), held until commit, on SQLite and PostgreSQL alike. The rows
+    (`submissions`, `claims`, `uploads`) are inserted by the migrations."""
 
     __tablename__ = "service_locks"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-LOCK_NAMES = ("submissions", "claims", "uploads")
 
 
 def normalize_url(url: str) -> str:
@@ -212,54 +212,57 @@ def create_db_engine(url: str, *, pooled: bool = True, pool_size: int = 10) -> E
     return engine
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The key of the PostgreSQL advisory lock that lets one process at a time migrate.
+MIGRATION_LOCK_KEY = 0x66696E646572  # "finder"
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet, and add the columns newer versions added."""
-    Base.metadata.create_all(engine)
-    add_missing_columns(engine)
-    add_lock_rows(engine)
+    """Bring the database to the newest schema: Alembic's `upgrade head` (`service.migrations`).
 
-
-def add_lock_rows(engine: Engine) -> None:
-    """Insert the `service_locks` rows that are missing (a racing process may insert one
-    first: its row is as good)."""
-    for name in LOCK_NAMES:
-        with engine.connect() as connection:
-            present = connection.execute(
-                select(ServiceLock.name).where(ServiceLock.name == name)
-            ).first()
-        if present is not None:
-            continue
-        try:
-            with engine.begin() as connection:
-                connection.execute(insert(ServiceLock).values(name=name, taken_at=None))
-        except IntegrityError:
-            pass
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns of the models that an existing table lacks.
-
-    `create_all` creates missing tables only; a database made by an older finder lacks columns
-    added since (such as `jobs.failure_kind`). New columns are nullable, so a plain
-    `ALTER TABLE ... ADD COLUMN` (the same on SQLite and PostgreSQL) is the whole migration. Two
-    processes starting at once may race to add a column: the loser's error is ignored when the
-    column is there afterwards.
+    Processes that start at once (an API and its workers) migrate one after the other: the
+    whole upgrade is one transaction that begins by taking a lock, PostgreSQL's advisory lock
+    or SQLite's write lock (`BEGIN IMMEDIATE`); the next process then finds the database at
+    head and does nothing. Both databases roll DDL back with the transaction, so an upgrade
+    that fails leaves the schema as it was.
     """
-    for table in Base.metadata.sorted_tables:
-        inspector = inspect(engine)
-        if not inspector.has_table(table.name):
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            try:
-                with engine.begin() as connection:
-                    connection.execute(
-                        text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
-                    )
-            except DBAPIError:
-                columns = inspect(engine).get_columns(table.name)
-                if column.name not in {c["name"] for c in columns}:
-                    raise
+    migrating = _migration_engine(engine)
+    try:
+        with migrating.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            command.upgrade(alembic_config(connection), "head")
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the packaged migrations, bound to `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _migration_engine(engine: Engine) -> Engine:
+    """`engine`, or for SQLite one whose transactions begin with `BEGIN IMMEDIATE`: Python's
+    sqlite3 would begin them only at the first write, after Alembic has read the version."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    migrating = create_engine(
+        engine.url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @event.listens_for(migrating, "connect")
+    def connect(dbapi_connection: Any, connection_record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, connection_record)
+        dbapi_connection.isolation_level = None  # the driver begins nothing by itself
+
+    @event.listens_for(migrating, "begin")
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return migrating

@@ -6,12 +6,12 @@ import socket
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import Engine, inspect, text, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from service import Settings, crud
 from service.db import Dispatcher as DispatcherRow
-from service.db import init_db, utcnow
+from service.db import utcnow
 from service.dispatch import Dispatcher
 from service.tasks import run_job
 from tests.service.utils.jobs import row
@@ -170,14 +170,3 @@ def test_an_unreachable_database_is_returned_for_a_retry() -> None:
     ended = run_job("x", 1, "postgresql://nobody@127.0.0.1:1/none", "find_lr", {}, 0.05)
     assert ended["status"] == "retry" and ended["kind"] == "infrastructure"
     assert "OperationalError" in str(ended["reason"])
-
-
-def test_init_db_adds_columns_an_older_database_lacks(engine: Engine) -> None:
-    job_id = queued_job(engine)
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE jobs DROP COLUMN failure_kind"))
-    assert "failure_kind" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
-    init_db(engine)
-    init_db(engine)  # idempotent
-    assert "failure_kind" in {c["name"] for c in inspect(engine).get_columns("jobs")}
-    assert row(engine, job_id).failure_kind is None
