@@ -70,8 +70,12 @@ def describe_handover(
     verdict = result.reliability.verdict if result.reliability is not None else "?"
     head = f"finder: range test over the first {handover.ramp_steps} steps ({verdict})"
     if proposal is None:
+        # The verdict's first reason is the most specific (NaN weights behind a flat loss, say);
+        # the bounds' note only describes the curve.
+        reasons = result.reliability.reasons if result.reliability is not None else []
+        why = reasons[0] if reasons else result.bounds.note
         return (
-            f"{head}: no bounds ({result.bounds.note}); training on with the optimizer's own "
+            f"{head}: no bounds ({why}); training on with the optimizer's own "
             f"learning rate, {handover.remaining_steps} steps left"
         )
     return (

@@ -18,6 +18,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import finder
+from finder.lr_finder.outcome import describe_handover
 from finder.rangetest.model_state import non_finite_weights
 
 NAN_WEIGHTS = "NaN or inf values"
@@ -78,6 +79,9 @@ def test_the_in_fit_test_warns_with_the_same_reason(digits):
     assert callback.result is not None
     assert NAN_WEIGHTS in " ".join(callback.result.reliability.reasons)
     assert any(NAN_WEIGHTS in str(w.message) for w in caught)
+    # The line the callback prints at the handover names them too.
+    assert callback.handover is not None
+    assert NAN_WEIGHTS in describe_handover(callback.result, callback.handover, None)
 
 
 def test_the_same_model_with_a_larger_epsilon_gets_bounds(digits):
