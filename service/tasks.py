@@ -14,8 +14,10 @@ dispatcher requeues the job like a crashed process.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -160,7 +162,25 @@ def run_tune(spec: dict[str, Any], sweep: ProgressWriter) -> dict[str, Any]:
     return run_tune_spec(run, search, sweep_progress=sweep, trial_progress=trials).to_dict()
 
 
-RUNNERS = {"find_lr": run_find_lr, "tune": run_tune}
+Runner = Callable[[dict[str, Any], ProgressWriter], dict[str, Any]]
+RUNNERS: dict[str, Runner] = {"find_lr": run_find_lr, "tune": run_tune}
+# For the repository's tests only, never set by the service: names ("module:attribute") a table
+# of stand-in runners, in a module of the `tests` package (not installed with the service), that
+# a job process uses instead of `RUNNERS` (the service's tests check the job state machine, the
+# API and the dashboard on a stub that needs no TensorFlow).
+TEST_RUNNERS_VAR = "FINDER_TEST_JOB_RUNNERS"
+
+
+def runners() -> Mapping[str, Runner]:
+    """The runner of each job kind: `RUNNERS`, or the test table `TEST_RUNNERS_VAR` names."""
+    named = os.environ.get(TEST_RUNNERS_VAR)
+    if not named:
+        return RUNNERS
+    module, _, attribute = named.partition(":")
+    if module.split(".")[0] != "tests":
+        raise RuntimeError(f"{TEST_RUNNERS_VAR} names {named!r}, not a table in tests")
+    table: Mapping[str, Runner] = getattr(importlib.import_module(module), attribute)
+    return table
 
 
 def run_job(
@@ -202,7 +222,7 @@ def attempt_job(
         sweep = ProgressWriter(
             engine, job_id, attempt, progress_interval_s, owns_total=kind == "find_lr"
         )
-        result = RUNNERS[kind](spec, sweep)
+        result = runners()[kind](spec, sweep)
     except Exception as exc:
         ended = failure(exc)
         if ended["status"] == "failed":

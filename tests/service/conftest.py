@@ -7,6 +7,8 @@ are marked slow, so `pytest -m slow` runs the same tests against PostgreSQL and 
   cluster that `initdb` + `pg_ctl` start once per session from Debian's binaries.
 - `ray_cluster` (tests/conftest.py): Ray, embedded or two `ray start` nodes on 127.0.0.1.
 - `make_settings` / `make_client`: the app as it runs, with a dispatcher when asked.
+- `stub_runner`: the in-process dispatcher's jobs run `tests.service.utils.stub_jobs` (no
+  TensorFlow) instead of real range tests; `running_client` runs real ones, `stub_client` stubs.
 - `engine`: the job database of `make_settings`, its tables created.
 """
 
@@ -25,8 +27,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from service import Settings, create_app
+from service import Settings, create_app, dispatch
 from service.db import create_db_engine, init_db
+from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import KEY_A, KEY_B
 from tests.service.utils.servers import Server, service_env
 from tests.utils.processes import free_port
@@ -197,5 +200,19 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 @pytest.fixture
 def running_client(make_client: Callable[..., TestClient], ray_cluster: RayCluster) -> TestClient:
-    """The API with its dispatcher on the session's Ray."""
+    """The API with its dispatcher on the session's Ray, running real jobs."""
+    return make_client(run_dispatcher=True)
+
+
+@pytest.fixture
+def stub_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs the dispatchers of this process submit run the stub runners (`stub_jobs`)."""
+    monkeypatch.setattr(dispatch, "run_job_remote", stub_jobs.remote_function())
+
+
+@pytest.fixture
+def stub_client(
+    make_client: Callable[..., TestClient], ray_cluster: RayCluster, stub_runner: None
+) -> TestClient:
+    """The API with its dispatcher on the session's Ray, running stub jobs."""
     return make_client(run_dispatcher=True)

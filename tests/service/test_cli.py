@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli import cli
+from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import TERMINAL, quick_job
 from tests.service.utils.servers import Server
 from tests.utils.processes import wait_for
@@ -54,7 +55,7 @@ def test_api_without_dispatcher_and_a_separate_worker(serve: Callable[..., Serve
     job_id = response.json()["id"]
     assert api.request("GET", "/healthz").json()["dispatchers"] == 0
 
-    worker = serve("worker", wait=False)
+    worker = serve("worker", wait=False, env=stub_jobs.env())  # no TensorFlow in its job
 
     def ended() -> dict | None:
         document = api.request("GET", f"/jobs/{job_id}").json()

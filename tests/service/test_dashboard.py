@@ -1,11 +1,14 @@
 """The dashboard in a real browser: Debian's Chromium (Playwright) against a real `finder serve`.
 
-One server (SQLite, embedded Ray, an API key) and one browser serve the whole module; each test
-has its own browser context. Jobs are real range tests; the assertions read what the page shows
+One server (SQLite, an API key, `--no-dispatcher`) and one browser serve the whole module; each
+test has its own browser context. The module's jobs run on a dispatcher in this process, on the
+session's Ray: stub jobs (`tests.service.utils.stub_jobs`: a job's progress as the library
+reports it, and results real jobs wrote), but for the form's range test, a real one, whose
+curve the page draws. The assertions read what the page shows
 (and what each chart plots and draws, and where its markers stand) and compare it with the API's
 answer.
-The tuning view is fed a job row written straight into the server's database, holding a tuning
-result document built around a real range-test result and checked against the shipped schema.
+The tuning view shows the search a stub job reports: its range test's steps, its trials'
+epochs, and a tuning result a real search wrote.
 """
 
 from __future__ import annotations
@@ -31,14 +34,18 @@ from playwright.sync_api import (
 )
 from sqlalchemy import create_engine, select
 
-from service.db import Job
+from service import Settings, dispatch, tasks
+from service.db import Job, create_db_engine
+from service.dispatch import Dispatcher
 from service.models import DEFAULT_FAMILIES, FamilyName
+from tests.service.utils import stub_jobs
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
 from tests.service.utils.charts import assert_drawn, assert_plots, plotted, x_on_page
 from tests.service.utils.files import tiny_dataset_npz
 from tests.service.utils.jobs import KEY_A
 from tests.service.utils.servers import Server, service_env
 from tests.utils.processes import free_port, wait_for
+from tests.utils.ray_nodes import RayCluster
 
 JOB_TIMEOUT_MS = 120_000
 PHASES = ("range_test", "tuning")
@@ -72,12 +79,46 @@ def service_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory, service_database: str) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("dashboard")
     env = {**service_env(service_database, root / "data"), "FINDER_PORT": str(free_port())}
-    server = Server(env, root / "service.log", ("serve", "--log-level", "warning"))
+    command = ("serve", "--no-dispatcher", "--log-level", "warning")
+    server = Server(env, root / "service.log", command)
     try:
         server.wait_ready()
         yield server
     finally:
         server.clean_up()
+
+
+@pytest.fixture(scope="module")
+def dispatcher(
+    tmp_path_factory: pytest.TempPathFactory,
+    server: Server,
+    service_database: str,
+    ray_cluster: RayCluster,
+) -> Iterator[Dispatcher]:
+    """The server's jobs' dispatcher, in this process on the session's Ray (as a `finder
+    worker` beside the API): stub jobs, unless a test asks for real ones (`real_jobs`)."""
+    settings = Settings(
+        database_url=service_database,
+        data_dir=tmp_path_factory.mktemp("dispatcher"),
+        poll_interval_s=0.1,
+        progress_interval_s=0.05,
+    )
+    engine = create_db_engine(service_database)
+    runner = Dispatcher(settings, engine)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dispatch, "run_job_remote", stub_jobs.remote_function())
+        runner.start()
+        try:
+            yield runner
+        finally:
+            runner.stop()
+            engine.dispose()
+
+
+@pytest.fixture
+def real_jobs(dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs this test submits run real range tests (TensorFlow, training)."""
+    monkeypatch.setattr(dispatch, "run_job_remote", tasks.run_job_remote)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +186,7 @@ def wait_job(server: Server, job_id: str, statuses: set[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def succeeded_job(server: Server) -> dict[str, Any]:
+def succeeded_job(server: Server, dispatcher: Dispatcher) -> dict[str, Any]:
     """A succeeded range test with proposals: the one the form test ran, or a new one."""
     for job in api(server, "GET", "/jobs", params={"status": "succeeded"})["data"]:
         if job["kind"] == "find_lr" and job["request"].get("plan"):
@@ -209,7 +250,9 @@ def test_key_form_guards_the_dashboard(page: Page) -> None:
     assert page.evaluate("sessionStorage.getItem('finder.apiKey')") == KEY_A
 
 
-def test_submit_from_the_form_and_watch_it_live(keyed_page: Page, server: Server) -> None:
+def test_submit_from_the_form_and_watch_it_live(
+    keyed_page: Page, server: Server, real_jobs: None
+) -> None:
     page = keyed_page
     page.goto("/#/jobs")
     page.get_by_role("link", name="New job").first.click()
@@ -360,7 +403,9 @@ def test_schedules_chart_parameters_and_copy(
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cancel_a_running_job_from_its_view(keyed_page: Page, server: Server) -> None:
+def test_cancel_a_running_job_from_its_view(
+    keyed_page: Page, server: Server, dispatcher: Dispatcher
+) -> None:
     page = keyed_page
     job_id = api(server, "POST", "/find-lr", json=LONG_BODY)["id"]
     page.goto(f"/#/jobs/{job_id}")
@@ -468,7 +513,7 @@ def shown_number(text: str) -> float | None:
 
 
 def test_schedule_search_from_the_form_live_then_its_trials(
-    keyed_page: Page, server: Server
+    keyed_page: Page, server: Server, dispatcher: Dispatcher
 ) -> None:
     page = keyed_page
     page.goto("/#/jobs")
@@ -654,7 +699,9 @@ def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
     expect(page).to_have_url(re.compile(f"#/jobs/{newest[1]}$"))
 
 
-def test_a_failed_job_shows_its_classified_reason(keyed_page: Page, server: Server) -> None:
+def test_a_failed_job_shows_its_classified_reason(
+    keyed_page: Page, server: Server, dispatcher: Dispatcher
+) -> None:
     job_id = api(server, "POST", "/find-lr", json={**QUICK_BODY, "loss": "not_a_loss"})["id"]
     assert wait_job(server, job_id, {"failed"})["failure_kind"] == "input"
     keyed_page.goto(f"/#/jobs/{job_id}")
@@ -733,7 +780,7 @@ def test_a_full_queue_or_a_draining_service_is_a_message_not_an_error(keyed_page
 
 
 def test_a_running_jobs_attempts_follow_the_stream(
-    keyed_page: Page, server: Server, service_database: str
+    keyed_page: Page, server: Server, service_database: str, dispatcher: Dispatcher
 ) -> None:
     page = keyed_page
     job_id = api(server, "POST", "/find-lr", json=LONG_BODY)["id"]

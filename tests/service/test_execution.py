@@ -1,6 +1,9 @@
 """Jobs on a real Ray: results, curves, events, retries after SIGKILL, cancellation.
 
-Each test runs real range tests in fresh job processes (TensorFlow is imported each time).
+Every job runs in a fresh job process. The end-to-end tests run real range tests (TensorFlow is
+imported each time): a result, an uploaded model and data, a genuine Keras error. The retries,
+cancellation and placement run the stub runner (`stub_client`): a real job's progress and
+result without training.
 """
 
 from __future__ import annotations
@@ -82,8 +85,8 @@ def test_end_to_end(running_client: TestClient) -> None:
     assert finished.json() == {"detail": f"Job {job_id} already ended (succeeded)."}
 
 
-def test_sigkill_is_retried_and_succeeds(running_client: TestClient) -> None:
-    client = running_client
+def test_sigkill_is_retried_and_succeeds(stub_client: TestClient) -> None:
+    client = stub_client
     job_id = submit(client, quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 300}))
     wait_progress(client, job_id)
     first_pid = job_row(client, job_id).worker_pid
@@ -97,7 +100,7 @@ def test_sigkill_is_retried_and_succeeds(running_client: TestClient) -> None:
 
 
 def test_sigkill_after_the_last_attempt_fails_with_the_reason(
-    make_client: Callable[..., TestClient], ray_cluster: RayCluster
+    make_client: Callable[..., TestClient], ray_cluster: RayCluster, stub_runner: None
 ) -> None:
     client = make_client(run_dispatcher=True, max_attempts=1)
     job_id = submit(client, long_job())
@@ -111,8 +114,8 @@ def test_sigkill_after_the_last_attempt_fails_with_the_reason(
     assert document["result"] is None
 
 
-def test_cancel_a_running_job_stops_its_process(running_client: TestClient) -> None:
-    client = running_client
+def test_cancel_a_running_job_stops_its_process(stub_client: TestClient) -> None:
+    client = stub_client
     job_id = submit(client, long_job())
     wait_progress(client, job_id)
     pid = job_row(client, job_id).worker_pid
@@ -167,10 +170,8 @@ def test_uploaded_model_and_data_with_a_plan(running_client: TestClient, tmp_pat
     assert result["proposals"], "a plan asks for schedule proposals"
 
 
-def test_concurrent_jobs_use_every_node(
-    running_client: TestClient, ray_cluster: RayCluster
-) -> None:
-    client = running_client
+def test_concurrent_jobs_use_every_node(stub_client: TestClient, ray_cluster: RayCluster) -> None:
+    client = stub_client
     body = quick_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 3000})
     job_ids = [submit(client, body), submit(client, body)]
     for job_id in job_ids:
