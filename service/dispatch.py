@@ -15,7 +15,7 @@ Draining (`drain(grace_s)`, on SIGTERM) skips step 4; the loop ends once none of
 dispatcher's tasks is left, or after `grace_s`, and `stop()` hands what still runs back.
 
 `finder serve` runs it on a thread inside the API process; `finder worker` runs it alone, and
-any number of them can share one database (claims are conditional updates).
+any number of them can share one database (`service.store.claims`).
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ import ray
 from ray import exceptions as ray_errors
 from sqlalchemy import Engine
 
-from service import crud
 from service.config import Settings
 from service.db import Dispatcher as DispatcherRow
 from service.db import utcnow
 from service.reaper import start_reaper
+from service.store import claims, dispatchers, jobs, lifecycle
+from service.store.locks import new_id
+from service.store.sessions import transaction
 from service.tasks import run_job_remote
 
 logger = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ class Dispatcher:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.id = crud.new_id()
+        self.id = new_id()
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.inflight: dict[str, InFlight] = {}
@@ -134,7 +136,8 @@ class Dispatcher:
     def open(self) -> None:
         """Connect to Ray, register, and reconcile what dead dispatchers left running."""
         connect_ray(self.settings)
-        crud.register_dispatcher(self.engine, self.id, self.host, self.pid)
+        with transaction(self.engine) as session:
+            dispatchers.register_dispatcher(session, self.id, self.host, self.pid)
         self.reconcile()
 
     def start(self) -> None:
@@ -178,9 +181,11 @@ class Dispatcher:
         if release:
             for entry in list(self.inflight.values()):
                 ray.cancel(entry.ref, force=True)
-                crud.release(self.engine, entry.job_id, entry.attempt)
+                with transaction(self.engine) as session:
+                    lifecycle.release(session, entry.job_id, entry.attempt)
             self.inflight.clear()
-        crud.heartbeat(self.engine, self.id, stopped=True)
+        with transaction(self.engine) as session:
+            dispatchers.heartbeat(session, self.id, stopped=True)
 
     def loop(self) -> None:
         try:
@@ -198,7 +203,8 @@ class Dispatcher:
     # --- one tick ---------------------------------------------------------------------------
 
     def tick(self) -> None:
-        crud.heartbeat(self.engine, self.id)
+        with transaction(self.engine) as session:
+            dispatchers.heartbeat(session, self.id)
         if time.monotonic() - self._last_reconcile >= RECONCILE_EVERY_S:
             self.reconcile()
         self.collect()
@@ -218,18 +224,22 @@ class Dispatcher:
     def reconcile(self) -> None:
         """Requeue (or fail) running jobs that no live dispatcher is running."""
         self._last_reconcile = time.monotonic()
-        live = {row.id for row in crud.dispatchers(self.engine) if self.is_alive(row)}
-        for job in crud.running_jobs(self.engine):
+        with transaction(self.engine) as session:
+            rows = dispatchers.list_dispatchers(session)
+            running = jobs.running_jobs(session)
+        live = {row.id for row in rows if self.is_alive(row)}
+        for job in running:
             if job.dispatcher_id == self.id:
                 if job.id not in self.inflight:
-                    crud.retry_or_fail(self.engine, job.id, job.attempts, "its task was lost")
+                    self.retry_or_fail(job.id, job.attempts, "its task was lost")
             elif job.dispatcher_id not in live:
-                crud.retry_or_fail(
-                    self.engine,
-                    job.id,
-                    job.attempts,
-                    f"the dispatcher running it ({job.dispatcher_id}) stopped",
+                self.retry_or_fail(
+                    job.id, job.attempts, f"the dispatcher running it ({job.dispatcher_id}) stopped"
                 )
+
+    def retry_or_fail(self, job_id: str, attempt: int, reason: str) -> None:
+        with transaction(self.engine) as session:
+            lifecycle.retry_or_fail(session, job_id, attempt, reason)
 
     def collect(self) -> None:
         """Read the outcome of every finished task."""
@@ -249,30 +259,31 @@ class Dispatcher:
             ended = ray.get(entry.ref)
         except ray_errors.RayError as exc:
             if entry.stop_reason is not None:
-                if entry.stop_status == "failed":
-                    crud.record_failure(
-                        self.engine, entry.job_id, entry.attempt, entry.stop_reason, "timeout"
-                    )
-                else:
-                    crud.record_cancelled(
-                        self.engine, entry.job_id, entry.attempt, entry.stop_reason
-                    )
+                with transaction(self.engine) as session:
+                    if entry.stop_status == "failed":
+                        lifecycle.record_failure(
+                            session, entry.job_id, entry.attempt, entry.stop_reason, "timeout"
+                        )
+                    else:
+                        lifecycle.record_cancelled(
+                            session, entry.job_id, entry.attempt, entry.stop_reason
+                        )
                 return
-            crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, describe_loss(exc))
+            self.retry_or_fail(entry.job_id, entry.attempt, describe_loss(exc))
             return
         status = ended.get("status") if isinstance(ended, dict) else None
         reason = str(ended.get("reason")) if isinstance(ended, dict) else None
         if status == "failed":
             # Usually recorded by the task already; this records it when the task could not.
-            crud.record_failure(
-                self.engine, entry.job_id, entry.attempt, str(reason), ended["kind"]
-            )
+            with transaction(self.engine) as session:
+                lifecycle.record_failure(
+                    session, entry.job_id, entry.attempt, str(reason), ended["kind"]
+                )
         elif status == "retry":
-            crud.retry_or_fail(self.engine, entry.job_id, entry.attempt, str(reason))
+            self.retry_or_fail(entry.job_id, entry.attempt, str(reason))
         else:
             # The task recorded its own outcome; this only catches a row it left running.
-            crud.retry_or_fail(
-                self.engine,
+            self.retry_or_fail(
                 entry.job_id,
                 entry.attempt,
                 f"the job's process ended ({status}) without recording a result",
@@ -282,7 +293,8 @@ class Dispatcher:
         """Carry out cancellations and stop jobs past `job_timeout_s`."""
         if not self.inflight:
             return
-        rows = crud.jobs_by_id(self.engine, list(self.inflight))
+        with transaction(self.engine) as session:
+            rows = jobs.jobs_by_id(session, list(self.inflight))
         now = time.monotonic()
         for job_id, entry in self.inflight.items():
             if entry.stop_reason is not None:
@@ -305,7 +317,8 @@ class Dispatcher:
             and not self._stop.is_set()
             and not self._draining.is_set()
         ):
-            job = crud.claim_next(self.engine, self.id, self.settings.max_running_per_key)
+            with transaction(self.engine) as session:
+                job = claims.claim_next(session, self.id, self.settings.max_running_per_key)
             if job is None:
                 return
             ref = run_job_remote.options(

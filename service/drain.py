@@ -14,8 +14,8 @@ SIGTERM:
    for every open response before its shutdown goes on, and a stream lasts as long as its
    job), and uvicorn's handler is called: uvicorn stops, and the lifespan's shutdown hands the
    jobs still running back to the queue
-   (`Dispatcher.stop`, `crud.release`: the attempt is not counted, it was not the job's
-   fault), before the process exits on SIGTERM as uvicorn always does.
+   (`Dispatcher.stop`, `service.store.lifecycle.release`: the attempt is not counted, it was
+   not the job's fault), before the process exits on SIGTERM as uvicorn always does.
 
 A second SIGTERM ends the grace at once. SIGINT (Ctrl-C) is left to uvicorn: it stops at once,
 handing the running jobs back the same way. `finder worker` drains the same way on SIGTERM

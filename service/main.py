@@ -28,6 +28,7 @@ from service.db import create_db_engine, init_db
 from service.dispatch import Dispatcher
 from service.drain import Drain, DrainOnSigterm
 from service.errors import LimitExceededError, ServiceError, status_for
+from service.metrics import Refusals, metrics_registry
 from service.retention import Sweeper
 
 
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.finished_jobs = FinishedJobCache(settings.cache_entries, settings.cache_bytes)
     app.state.dispatcher = None
-    app.state.refusals = health.Refusals()
+    app.state.refusals = Refusals()
+    app.state.metrics = metrics_registry(engine, settings.dispatcher_timeout_s, app.state.refusals)
     app.state.drain = Drain(settings.drain_grace_s, settings.retry_after_s)
     app.add_exception_handler(ServiceError, domain_error_handler)
     app.add_exception_handler(FinderError, domain_error_handler)

@@ -11,22 +11,43 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from service import crud
 from service.cache import FinishedJobCache
 from service.config import Settings
+from service.db import Upload, utcnow
+from service.store import retention
+from service.store.sessions import transaction
 
 logger = logging.getLogger(__name__)
 
 
-def sweep(settings: Settings, engine: Engine, cache: FinishedJobCache | None = None) -> crud.Swept:
-    """One sweep: the rows (`crud.sweep`), then the files, then this process's cache."""
-    swept = crud.sweep(
-        engine, retention_s=settings.retention_s, idempotency_ttl_s=settings.idempotency_ttl_s
-    )
+@dataclass(frozen=True)
+class Swept:
+    """What one retention sweep removed."""
+
+    job_ids: list[str]
+    uploads: list[Upload]
+    keys: int
+
+
+def sweep(settings: Settings, engine: Engine, cache: FinishedJobCache | None = None) -> Swept:
+    """One sweep: the rows (`service.store.retention`), then the files, then this process's
+    cache. The uploads go in a transaction of their own, which the `submissions` lock starts."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.retention_s)
+    with transaction(engine) as session:
+        job_ids = retention.remove_finished_jobs(session, cutoff)
+        keys = retention.remove_expired_keys(
+            session, now - timedelta(seconds=settings.idempotency_ttl_s)
+        )
+    with transaction(engine) as session:
+        uploads = retention.remove_unused_uploads(session, cutoff)
+    swept = Swept(job_ids=job_ids, uploads=uploads, keys=keys)
     for job_id in swept.job_ids:
         shutil.rmtree(settings.results_dir / job_id, ignore_errors=True)
     for upload in swept.uploads:

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from service import crud
 from service.db import create_db_engine
 from service.failures import Outcome, failure, outcome
+from service.store import lifecycle
+from service.store.sessions import transaction
 
 if TYPE_CHECKING:  # the dispatcher (in the API process) imports this module: no TensorFlow
     from finder.rangetest.recorder import SweepProgress
@@ -39,7 +40,8 @@ class JobProgress:
         self.attempt = attempt
 
     def write(self, **values: Any) -> None:
-        crud.record_progress(self.engine, self.job_id, self.attempt, **values)
+        with transaction(self.engine) as session:
+            lifecycle.record_progress(session, self.job_id, self.attempt, **values)
 
 
 class ProgressWriter(JobProgress):
@@ -215,7 +217,9 @@ def attempt_job(
 ) -> Outcome:
     """Record the start, run the job, record a success or a deterministic failure."""
     node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
-    if not crud.record_start(engine, job_id, attempt, os.getpid(), node_id):
+    with transaction(engine) as session:
+        started = lifecycle.record_start(session, job_id, attempt, os.getpid(), node_id)
+    if not started:
         return outcome("superseded")
     try:
         # A tuning job's total counts its trials too (see `ProgressWriter`).
@@ -226,9 +230,13 @@ def attempt_job(
     except Exception as exc:
         ended = failure(exc)
         if ended["status"] == "failed":
-            crud.record_failure(engine, job_id, attempt, str(ended["reason"]), ended["kind"])
+            with transaction(engine) as session:
+                lifecycle.record_failure(
+                    session, job_id, attempt, str(ended["reason"]), ended["kind"]
+                )
         return ended
-    crud.record_success(engine, job_id, attempt, result)
+    with transaction(engine) as session:
+        lifecycle.record_success(session, job_id, attempt, result)
     return outcome("succeeded")
 
 

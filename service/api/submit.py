@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import Response
 from sqlalchemy.orm import Session
 
-from service import crud
 from service.config import Settings
-from service.crud import Idempotency, QueueLimits
 from service.models import JobPublic, RangeTestCreate, UploadedData, UploadedModel
 from service.specs import total_steps
+from service.store import submissions, uploads
+from service.store.idempotency import Idempotency, request_hash
+from service.store.submissions import QueueLimits
 
 
 def upload_paths(
@@ -26,9 +27,9 @@ def upload_paths(
     """
     model_path = data_path = None
     if isinstance(body.model, UploadedModel):
-        model_path = crud.get_upload(session, owner, body.model.upload_id, "model").path
+        model_path = uploads.get_upload(session, owner, body.model.upload_id, "model").path
     if isinstance(body.data, UploadedData):
-        data_path = crud.get_upload(session, owner, body.data.upload_id, "dataset").path
+        data_path = uploads.get_upload(session, owner, body.data.upload_id, "dataset").path
     return model_path, data_path
 
 
@@ -40,7 +41,7 @@ def idempotency(settings: Settings, key: str | None, route: str, body: Any) -> I
     if key is None:
         return None
     return Idempotency(
-        key=key, request_hash=crud.request_hash(route, body), ttl_s=settings.idempotency_ttl_s
+        key=key, request_hash=request_hash(route, body), ttl_s=settings.idempotency_ttl_s
     )
 
 
@@ -65,7 +66,7 @@ def submit_job(
     """
     request = body.model_dump(mode="json")
     model_path, data_path = upload_paths(session, owner, body)
-    job, replayed = crud.submit_job(
+    job, replayed = submissions.submit_job(
         session,
         owner=owner,
         kind=kind,

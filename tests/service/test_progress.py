@@ -6,25 +6,21 @@ from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
-from service import crud
 from service.models import JobPublic
+from service.store import claims, lifecycle
 from service.tasks import ProgressWriter
 from tests.service.utils.jobs import quick_job, row, sse_events, submit, wait_status
+from tests.service.utils.store import add_job, committed
 
 
 def running_job(engine: Engine, kind: str, steps_total: int) -> str:
     """A job claimed by a dispatcher (attempt 1), as a job process finds it."""
-    with Session(engine, expire_on_commit=False) as session:
-        job = crud.create_job(
-            session, owner="owner", kind=kind, request={}, spec={}, steps_total=steps_total,
-            max_attempts=1,
-        )  # fmt: skip
-    crud.claim_next(engine, "dispatcher")
-    return job.id
+    job_id = add_job(engine, kind=kind, steps_total=steps_total, max_attempts=1)
+    committed(engine, claims.claim_next, "dispatcher")
+    return job_id
 
 
 def auto_range_events(budget: int) -> Iterator[SweepProgress]:
@@ -55,7 +51,7 @@ def test_an_auto_range_counts_to_its_budget_then_ends_at_the_steps_it_ran(engine
     assert messages == {"range test: sweep 1", "range test: sweep 2", "range test: sweep 3"}
 
     writer.finish(370)
-    assert crud.record_success(engine, job_id, 1, {})
+    assert committed(engine, lifecycle.record_success, job_id, 1, {})
     progress = JobPublic.from_row(row(engine, job_id)).progress
     assert (progress.steps_done, progress.steps_total, progress.fraction) == (370, 370, 1.0)
     assert progress.loss == 1.0  # the last step's values stay

@@ -9,32 +9,26 @@ from datetime import timedelta
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from service import Settings, crud
+from service import Settings
 from service.db import Dispatcher as DispatcherRow
 from service.db import utcnow
 from service.dispatch import Dispatcher
+from service.store import claims, dispatchers, lifecycle
+from service.store import jobs as job_store
+from service.store.locks import new_id
 from service.tasks import run_job
 from tests.service.utils.jobs import row
+from tests.service.utils.store import add_job, committed
 
 
 def queued_job(engine: Engine, max_attempts: int = 3) -> str:
-    with Session(engine, expire_on_commit=False) as session:
-        job = crud.create_job(
-            session,
-            owner="owner",
-            kind="find_lr",
-            request={},
-            spec={"model": "mlp"},
-            steps_total=10,
-            max_attempts=max_attempts,
-        )
-    return job.id
+    return add_job(engine, spec={"model": "mlp"}, max_attempts=max_attempts)
 
 
 def dead_dispatcher(engine: Engine, *, pid: int = 2**22 + 1, age_s: float = 0) -> str:
     """A dispatcher row on this host whose process does not exist (pid beyond pid_max)."""
-    dispatcher_id = crud.new_id()
-    crud.register_dispatcher(engine, dispatcher_id, socket.gethostname(), pid)
+    dispatcher_id = new_id()
+    committed(engine, dispatchers.register_dispatcher, dispatcher_id, socket.gethostname(), pid)
     with Session(engine) as session:
         session.execute(
             update(DispatcherRow)
@@ -47,24 +41,40 @@ def dead_dispatcher(engine: Engine, *, pid: int = 2**22 + 1, age_s: float = 0) -
 
 def test_claim_takes_the_oldest_once(engine: Engine) -> None:
     first, second = queued_job(engine), queued_job(engine)
-    claimed = crud.claim_next(engine, "d1")
+    claimed = committed(engine, claims.claim_next, "d1")
     assert claimed is not None and claimed.id == first
     assert claimed.status == "running" and claimed.attempts == 1
-    assert crud.claim_next(engine, "d2").id == second  # type: ignore[union-attr]
-    assert crud.claim_next(engine, "d3") is None
+    assert committed(engine, claims.claim_next, "d2").id == second  # type: ignore[union-attr]
+    assert committed(engine, claims.claim_next, "d3") is None
 
 
 def test_writes_of_an_old_attempt_are_ignored(engine: Engine) -> None:
     job_id = queued_job(engine)
-    crud.claim_next(engine, "d1")
-    assert crud.retry_or_fail(engine, job_id, 1, "lost") == "queued"
-    crud.claim_next(engine, "d2")  # attempt 2
-    assert not crud.record_progress(
-        engine, job_id, 1, steps_done=5, phase="range_test", lr=0.1, loss=1.0, smoothed_loss=1.0
+    committed(engine, claims.claim_next, "d1")
+    assert committed(engine, lifecycle.retry_or_fail, job_id, 1, "lost") == "queued"
+    committed(engine, claims.claim_next, "d2")  # attempt 2
+    assert not committed(
+        engine,
+        lifecycle.record_progress,
+        job_id,
+        1,
+        steps_done=5,
+        phase="range_test",
+        lr=0.1,
+        loss=1.0,
+        smoothed_loss=1.0,
     )
-    assert not crud.record_success(engine, job_id, 1, {"stale": True})
-    assert crud.record_progress(
-        engine, job_id, 2, steps_done=3, phase="range_test", lr=0.1, loss=1.0, smoothed_loss=1.0
+    assert not committed(engine, lifecycle.record_success, job_id, 1, {"stale": True})
+    assert committed(
+        engine,
+        lifecycle.record_progress,
+        job_id,
+        2,
+        steps_done=3,
+        phase="range_test",
+        lr=0.1,
+        loss=1.0,
+        smoothed_loss=1.0,
     )
     current = row(engine, job_id)
     assert (current.status, current.attempts, current.steps_done) == ("running", 2, 3)
@@ -75,9 +85,11 @@ def test_dead_dispatchers_jobs_are_requeued_at_start_up(
     engine: Engine, make_settings: Callable[..., Settings]
 ) -> None:
     job_id = queued_job(engine)
-    crud.claim_next(engine, dead_dispatcher(engine))
+    committed(engine, claims.claim_next, dead_dispatcher(engine))
     dispatcher = Dispatcher(make_settings(dispatcher_timeout_s=3600), engine)
-    crud.register_dispatcher(engine, dispatcher.id, dispatcher.host, dispatcher.pid)
+    committed(
+        engine, dispatchers.register_dispatcher, dispatcher.id, dispatcher.host, dispatcher.pid
+    )
     dispatcher.reconcile()  # what open() does at start-up, before claiming
     job = row(engine, job_id)
     assert job.status == "queued"
@@ -89,9 +101,9 @@ def test_silent_dispatcher_on_another_host_is_presumed_dead(
     engine: Engine, make_settings: Callable[..., Settings]
 ) -> None:
     job_id = queued_job(engine)
-    fresh, stale = crud.new_id(), crud.new_id()
-    crud.register_dispatcher(engine, fresh, "other-host", 1)
-    crud.register_dispatcher(engine, stale, "other-host", 1)
+    fresh, stale = new_id(), new_id()
+    committed(engine, dispatchers.register_dispatcher, fresh, "other-host", 1)
+    committed(engine, dispatchers.register_dispatcher, stale, "other-host", 1)
     with Session(engine) as session:
         session.execute(
             update(DispatcherRow)
@@ -100,8 +112,8 @@ def test_silent_dispatcher_on_another_host_is_presumed_dead(
         )
         session.commit()
     other_job = queued_job(engine)
-    crud.claim_next(engine, fresh)
-    crud.claim_next(engine, stale)
+    committed(engine, claims.claim_next, fresh)
+    committed(engine, claims.claim_next, stale)
     Dispatcher(make_settings(dispatcher_timeout_s=30), engine).reconcile()
     assert row(engine, job_id).status == "running"  # its dispatcher is alive
     assert row(engine, other_job).status == "queued"
@@ -112,7 +124,7 @@ def test_last_attempt_lost_fails_with_the_reason(
 ) -> None:
     job_id = queued_job(engine, max_attempts=2)
     for _ in range(2):
-        crud.claim_next(engine, dead_dispatcher(engine))
+        committed(engine, claims.claim_next, dead_dispatcher(engine))
         Dispatcher(make_settings(), engine).reconcile()
     job = row(engine, job_id)
     assert job.status == "failed"
@@ -126,17 +138,17 @@ def test_cancel_requested_on_a_lost_job_ends_cancelled(
     engine: Engine, make_settings: Callable[..., Settings]
 ) -> None:
     job_id = queued_job(engine)
-    crud.claim_next(engine, dead_dispatcher(engine))
+    committed(engine, claims.claim_next, dead_dispatcher(engine))
     with Session(engine) as session:
-        crud.request_cancel(session, "owner", job_id)
+        job_store.request_cancel(session, "owner", job_id)
     Dispatcher(make_settings(), engine).reconcile()
     assert row(engine, job_id).status == "cancelled"
 
 
 def test_clean_release_does_not_charge_an_attempt(engine: Engine) -> None:
     job_id = queued_job(engine)
-    crud.claim_next(engine, "d1")
-    crud.release(engine, job_id, 1)
+    committed(engine, claims.claim_next, "d1")
+    committed(engine, lifecycle.release, job_id, 1)
     job = row(engine, job_id)
     assert (job.status, job.attempts, job.dispatcher_id) == ("queued", 0, None)
 
@@ -145,7 +157,7 @@ def test_a_lost_last_attempt_is_classified_as_infrastructure(
     engine: Engine, make_settings: Callable[..., Settings]
 ) -> None:
     job_id = queued_job(engine, max_attempts=1)
-    crud.claim_next(engine, dead_dispatcher(engine))
+    committed(engine, claims.claim_next, dead_dispatcher(engine))
     Dispatcher(make_settings(), engine).reconcile()
     job = row(engine, job_id)
     assert (job.status, job.failure_kind) == ("failed", "infrastructure")
@@ -155,7 +167,7 @@ def test_a_deterministic_failure_fails_once_with_its_kind(
     engine: Engine, make_settings: Callable[..., Settings]
 ) -> None:
     job_id = queued_job(engine)
-    crud.claim_next(engine, "d1")
+    committed(engine, claims.claim_next, "d1")
     # A spec the job cannot even parse: the same input would fail every time.
     ended = run_job(job_id, 1, make_settings().database_url, "find_lr", {"bogus": 1}, 0.05)
     assert ended["status"] == "failed" and ended["kind"] == "input"

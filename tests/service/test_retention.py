@@ -14,12 +14,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from service import Settings, crud, dispatch, retention
+from service import Settings, dispatch, retention
 from service.db import IdempotencyKey, Job, Upload, utcnow
 from service.dispatch import Dispatcher, InFlight
 from service.errors import NotFoundError
+from service.store import claims, lifecycle, submissions
 from tests.service.utils import files
 from tests.service.utils.jobs import KEY_B, auth, quick_job, submit
+from tests.service.utils.store import committed
 from tests.utils.processes import wait_for
 
 WEEK = timedelta(days=7)
@@ -102,13 +104,14 @@ def test_delete_removes_the_job_its_rows_and_its_files(client: TestClient) -> No
 def test_delete_a_queued_or_running_job(client: TestClient) -> None:
     queued = submit(client, quick_job())
     running = submit(client, quick_job(seed=1))
-    assert crud.claim_next(engine_of(client), "d1") is not None  # the older one: `queued`
+    # The older one (`queued`) is claimed: it runs.
+    assert committed(engine_of(client), claims.claim_next, "d1") is not None
     assert client.delete(f"/jobs/{running}", headers=auth()).status_code == 204
     assert client.delete(f"/jobs/{queued}", headers=auth()).status_code == 204
     for job_id in (queued, running):
         assert client.get(f"/jobs/{job_id}", headers=auth()).status_code == 404
     # A deleted running job's dispatcher finds its row gone; its writes change nothing.
-    assert not crud.record_success(engine_of(client), queued, 1, {})
+    assert not committed(engine_of(client), lifecycle.record_success, queued, 1, {})
 
 
 def test_the_dispatcher_stops_a_deleted_jobs_task(
@@ -120,7 +123,7 @@ def test_the_dispatcher_stops_a_deleted_jobs_task(
     monkeypatch.setattr(dispatch.ray, "cancel", lambda ref, force: cancelled.append(ref))
     kept, deleted = submit(client, quick_job()), submit(client, quick_job(seed=1))
     for _ in (kept, deleted):
-        job = crud.claim_next(engine, dispatcher.id)
+        job = committed(engine, claims.claim_next, dispatcher.id)
         assert job is not None
         dispatcher.inflight[job.id] = InFlight(job.id, 1, ref=job.id, submitted=time.monotonic())
 
@@ -154,9 +157,9 @@ def test_delete_an_upload(client: TestClient, tmp_path: Path) -> None:
 def test_a_job_is_not_queued_with_an_upload_deleted_meanwhile(engine: Engine) -> None:
     # The API looked the upload up, then it was deleted: the locked insert looks again.
     with Session(engine) as session, pytest.raises(NotFoundError, match="it was deleted"):
-        crud.submit_job(
+        submissions.submit_job(
             session, owner="owner", kind="find_lr", request={}, spec={}, steps_total=1,
-            max_attempts=1, limits=crud.QueueLimits(10, 10, 5), idempotency=None,
+            max_attempts=1, limits=submissions.QueueLimits(10, 10, 5), idempotency=None,
             upload_ids=["0" * 32],
         )  # fmt: skip
     with Session(engine) as session:

@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from service import crud
 from service.db import IdempotencyKey, Job, utcnow
+from service.store import claims, lifecycle
 from tests.service.utils.jobs import KEY_A, KEY_B, auth, quick_job, quick_tune
+from tests.service.utils.store import add_job, committed
 
 T = TypeVar("T")
 
@@ -186,35 +187,32 @@ def test_the_overall_bound_and_a_retry_when_full(make_client: Callable[..., Test
 
 
 def queued(engine: Engine, owner: str) -> str:
-    with Session(engine, expire_on_commit=False) as session:
-        job = crud.create_job(
-            session, owner=owner, kind="find_lr", request={}, spec={}, steps_total=1,
-            max_attempts=3,
-        )  # fmt: skip
-    return job.id
+    return add_job(engine, owner=owner, steps_total=1)
 
 
 def test_a_key_at_its_running_bound_does_not_block_another_keys_job(engine: Engine) -> None:
     busy = [queued(engine, "busy") for _ in range(4)]
     other = queued(engine, "other")  # queued after every job of "busy"
 
-    claimed = [crud.claim_next(engine, "d1", max_running_per_key=2) for _ in range(3)]
+    claimed = [committed(engine, claims.claim_next, "d1", max_running_per_key=2) for _ in range(3)]
     assert [job.id for job in claimed if job] == [busy[0], busy[1], other]
     # "busy" runs two: its next jobs wait, and nothing else is queued.
-    assert crud.claim_next(engine, "d1", max_running_per_key=2) is None
+    assert committed(engine, claims.claim_next, "d1", max_running_per_key=2) is None
     # One of its jobs ends: the next one is claimed.
-    assert crud.record_success(engine, busy[0], 1, {})
-    assert crud.claim_next(engine, "d2", max_running_per_key=2).id == busy[2]  # type: ignore[union-attr]
-    assert crud.claim_next(engine, "d2", max_running_per_key=2) is None
+    assert committed(engine, lifecycle.record_success, busy[0], 1, {})
+    assert committed(engine, claims.claim_next, "d2", max_running_per_key=2).id == busy[2]  # type: ignore[union-attr]
+    assert committed(engine, claims.claim_next, "d2", max_running_per_key=2) is None
     # Without the bound, the oldest job goes first whoever owns it.
-    assert crud.claim_next(engine, "d3").id == busy[3]  # type: ignore[union-attr]
+    assert committed(engine, claims.claim_next, "d3").id == busy[3]  # type: ignore[union-attr]
 
 
 def test_concurrent_claims_do_not_overshoot_a_keys_running_bound(engine: Engine) -> None:
     for _ in range(6):
         queued(engine, "one")
     claimed = [
-        job for job in at_once(6, lambda i: crud.claim_next(engine, f"d{i}", 2)) if job is not None
+        job
+        for job in at_once(6, lambda i: committed(engine, claims.claim_next, f"d{i}", 2))
+        if job is not None
     ]
     assert len(claimed) == 2
     with Session(engine) as session:
@@ -241,7 +239,7 @@ def test_a_storm_of_500_makes_20_jobs_and_each_ends_once(
     ran: list[str] = []
     monkeypatch.setitem(tasks.RUNNERS, "find_lr", lambda spec, sweep: ran.append("run") or {})
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    while (job := crud.claim_next(engine, "storm")) is not None:
+    while (job := committed(engine, claims.claim_next, "storm")) is not None:
         ended = tasks.attempt_job(engine, job.id, job.attempts, job.kind, job.spec, 1.0)
         assert ended["status"] == "succeeded", ended
     assert len(ran) == 20

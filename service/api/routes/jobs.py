@@ -17,13 +17,13 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service import crud
 from service.api.deps import CurrentOwner, EngineDep, SessionDep, SettingsDep
 from service.api.responses import error_responses
 from service.cache import FinishedJobCache
 from service.db import TERMINAL_STATUSES, Job
 from service.errors import ConflictError
 from service.models import JobPublic, JobsPublic, JobStatus, job_document
+from service.store import jobs as job_store
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -32,7 +32,7 @@ CURVE_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
 def owned_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> Job:
-    return crud.get_job(session, owner, job_id)
+    return job_store.get_job(session, owner, job_id)
 
 
 OwnedJob = Annotated[Job, Depends(owned_job)]
@@ -47,13 +47,13 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobsPublic:
     """The caller's jobs, newest first (without their results)."""
-    jobs, count = crud.list_jobs(session, owner, status=status, limit=limit, offset=offset)
+    jobs, count = job_store.list_jobs(session, owner, status=status, limit=limit, offset=offset)
     return JobsPublic(data=[JobPublic.from_row(job) for job in jobs], count=count)
 
 
 def load_document(engine: Engine, cache: FinishedJobCache, owner: str, job_id: str) -> bytes:
     with Session(engine) as session:
-        job = crud.get_job(session, owner, job_id)
+        job = job_store.get_job(session, owner, job_id)
         document = job_document(job)
     if job.status in TERMINAL_STATUSES:
         cache.put(owner, job_id, document)
@@ -89,7 +89,7 @@ def cancel_job(job_id: str, session: SessionDep, owner: CurrentOwner) -> JobPubl
     """A queued job is cancelled at once; a running one has its process stopped by the
     dispatcher within a poll or two (`cancel_requested` is true until then). Cancelling a
     cancelled job again is harmless; a job that succeeded or failed is 409."""
-    return JobPublic.from_row(crud.request_cancel(session, owner, job_id))
+    return JobPublic.from_row(job_store.request_cancel(session, owner, job_id))
 
 
 def remove_job_files(results_dir: Path, job_id: str) -> None:
@@ -110,7 +110,7 @@ def delete_job(
     """The job's row, its idempotency keys and its files are removed, and `GET /jobs/{id}` is
     404 from then on. A running job is cancelled first (its dispatcher stops its process within
     a poll or two); its uploads are kept."""
-    crud.delete_job(session, owner, job_id)
+    job_store.delete_job(session, owner, job_id)
     request.app.state.finished_jobs.discard(owner, job_id)
     remove_job_files(settings.results_dir, job_id)
     return Response(status_code=204)

@@ -9,12 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile
 
-from service import crud, security
+from service import security
 from service.api.deps import CurrentOwner, IdempotencyKeyHeader, SessionDep, SettingsDep
 from service.api.responses import create_responses, error_responses
 from service.api.submit import REPLAYED_HEADER, idempotency
 from service.db import Upload
 from service.models import UploadPublic
+from service.store import uploads
+from service.store.idempotency import remembered
+from service.store.locks import new_id
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
@@ -51,7 +54,7 @@ def accept_upload(
     idempotency_key: str | None,
 ) -> UploadPublic:
     filename = security.check_filename(kind, file.filename)
-    upload_id = crud.new_id()
+    upload_id = new_id()
     path = settings.uploads_dir / owner / f"{upload_id}{security.UPLOAD_SUFFIXES[kind]}"
     size = security.store_upload(file.file, path)
     try:
@@ -59,12 +62,12 @@ def accept_upload(
         if idempotency_key is not None:
             body = {"filename": filename, "sha256": file_digest(path)}
             key = idempotency(settings, idempotency_key, f"uploads/{kind}", body)
-        earlier = crud.remembered(session, owner, key, "upload") if key is not None else None
+        earlier = remembered(session, owner, key, "upload") if key is not None else None
         if earlier is not None:  # a retry: the file is not checked again
-            upload, replayed = crud.get_upload(session, owner, earlier.resource_id, kind), 201
+            upload, replayed = uploads.get_upload(session, owner, earlier.resource_id, kind), 201
         else:
             description = security.check_upload(kind, path, settings, filename)
-            upload, replayed = crud.create_upload(
+            upload, replayed = uploads.create_upload(
                 session,
                 upload_id=upload_id,
                 owner=owner,
@@ -125,6 +128,6 @@ def upload_dataset(
 def delete_upload(upload_id: str, session: SessionDep, owner: CurrentOwner) -> Response:
     """Remove the upload's row and file; 409 while a queued or running job names it. Finished
     jobs that named it keep their results (a rerun of their request would be 404)."""
-    upload = crud.delete_upload(session, owner, upload_id)
+    upload = uploads.delete_upload(session, owner, upload_id)
     Path(upload.path).unlink(missing_ok=True)
     return Response(status_code=204)
