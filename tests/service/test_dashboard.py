@@ -658,7 +658,9 @@ def test_api_docs_render_offline(page: Page, server: Server) -> None:
     assert outside == []
 
 
-def test_jobs_list_filters_and_pages(keyed_page: Page, server: Server) -> None:
+def test_jobs_list_filters_and_pages(
+    keyed_page: Page, server: Server, succeeded_job: dict[str, Any]
+) -> None:
     page = keyed_page
     jobs = api(server, "GET", "/jobs", params={"limit": 100})
     if jobs["count"] < 2:
