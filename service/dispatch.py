@@ -238,6 +238,7 @@ class Dispatcher:
                 )
 
     def retry_or_fail(self, job_id: str, attempt: int, reason: str) -> None:
+        """Requeue the lost attempt's job, or fail it (`lifecycle.retry_or_fail`)."""
         with transaction(self.engine) as session:
             lifecycle.retry_or_fail(session, job_id, attempt, reason)
 

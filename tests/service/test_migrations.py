@@ -4,6 +4,7 @@ new databases, databases finder made before Alembic, and processes migrating at 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +12,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, inspect, select, text
 
 from service.db import Base, ServiceLock, alembic_config, create_db_engine, init_db
+from service.security import owner_of
 from tests.service.utils import legacy_schema
-from tests.service.utils.jobs import row
+from tests.service.utils.jobs import KEY_A, auth, quick_job, row
 
 
 def head() -> str:
@@ -41,19 +44,19 @@ def lock_names(engine: Engine) -> list[str]:
 
 
 @pytest.fixture
-def bare_engine(database_url: str) -> Engine:
+def bare_engine(database_url: str) -> Iterator[Engine]:
     """The test's database, empty: no table, no migration run."""
     engine = create_db_engine(database_url)
-    yield engine  # type: ignore[misc]
+    yield engine
     engine.dispose()
 
 
-def add_legacy_job(engine: Engine) -> str:
+def add_legacy_job(engine: Engine, owner: str = "owner") -> str:
     now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(
             insert(legacy_schema.jobs).values(
-                id="a" * 32, owner="owner", kind="find_lr", status="succeeded", request={},
+                id="a" * 32, owner=owner, kind="find_lr", status="succeeded", request={},
                 spec={"model": "mlp"}, attempts=1, max_attempts=3, cancel_requested=False,
                 steps_done=10, steps_total=10, result='{"ok":true}', duration_s=2.5,
                 created_at=now, updated_at=now, started_at=now, finished_at=now,
@@ -83,6 +86,20 @@ def test_a_database_made_before_alembic_is_adopted(bare_engine: Engine) -> None:
     job = row(bare_engine, job_id)
     assert (job.status, job.result, job.duration_s) == ("succeeded", '{"ok":true}', 2.5)
     assert job.created_at.tzinfo is not None
+
+
+def test_the_service_opens_a_database_made_before_alembic(
+    database_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    engine = create_db_engine(database_url)
+    legacy_schema.create_legacy_database(engine)
+    job_id = add_legacy_job(engine, owner=owner_of(KEY_A))
+    engine.dispose()
+    client = make_client()  # create_app migrates
+    listed = client.get("/jobs", headers=auth()).json()
+    assert [job["id"] for job in listed["data"]] == [job_id]
+    assert client.get(f"/jobs/{job_id}", headers=auth()).json()["status"] == "succeeded"
+    assert client.post("/find-lr", json=quick_job(), headers=auth()).status_code == 202
 
 
 def test_an_older_database_gets_the_columns_added_since(bare_engine: Engine) -> None:
