@@ -20,7 +20,7 @@ from finder.document import JsonDocument, check, jsonable, load_schema
 from finder.rangetest.reliability import Reliability
 from finder.suggest import Bounds
 
-if TYPE_CHECKING:  # a proposal's schedule spec loads Keras: imported when a document is read
+if TYPE_CHECKING:  # a proposal's schedule spec loads Keras: imported when a document has some
     from finder.propose import Proposal
 
 SCHEMA_VERSION = 2
@@ -155,8 +155,6 @@ class RangeTestResult(JsonDocument):
         Raises:
             SchemaError: the document is not a v1 or v2 range-test result.
         """
-        from finder.propose import Proposal
-
         validate(document)
         bounds = document["bounds"]
         reliability = document.get("reliability")
@@ -171,7 +169,7 @@ class RangeTestResult(JsonDocument):
             **stored,
             bounds=Bounds(bounds["min_lr"], bounds["max_lr"], bounds["note"], bounds["edge_lr"]),
             reliability=None if reliability is None else Reliability.from_dict(reliability),
-            proposals=[Proposal.from_dict(proposal) for proposal in document["proposals"]],
+            proposals=_proposals(document["proposals"]),
             auto=document.get("auto"),  # v1 documents have no `reliability` and no `auto`
             # absent from v2 documents written before it was added: none were skipped then
             skipped_steps=document.get("skipped_steps", 0),
@@ -227,3 +225,14 @@ class RangeTestResult(JsonDocument):
 
 def _short(value: float | None) -> str:
     return "None" if value is None else f"{value:.3g}"
+
+
+def _proposals(documents: list[dict[str, Any]]) -> list[Proposal]:
+    """`Proposal`s from their JSON. Their schedules are Keras objects, so Keras is imported only
+    when there are some: a reader of a result without proposals (the service's API process
+    drawing a curve) stays free of TensorFlow."""
+    if not documents:
+        return []
+    from finder.propose import Proposal
+
+    return [Proposal.from_dict(document) for document in documents]

@@ -132,7 +132,9 @@ def render_curve(job: Job, directory: Path, extension: str) -> Path:
         document = document["range_test"]
         if document is None:
             raise ConflictError(f"Job {job.id} searched a given space: it ran no range test.")
-    result = RangeTestResult.from_dict(document)
+    # The curve draws no proposals, and building them (their schedules are Keras objects) would
+    # import TensorFlow into the API process.
+    result = RangeTestResult.from_dict({**document, "proposals": []})
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=f".{extension}")
     os.close(handle)
