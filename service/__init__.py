@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from finder.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from service.config import Settings, load_settings
+    from service.core.config import Settings, load_settings
     from service.main import create_app
 
 _EXPORTS = {
-    "Settings": "service.config",
+    "Settings": "service.core.config",
     "create_app": "service.main",
-    "load_settings": "service.config",
+    "load_settings": "service.core.config",
 }
 
 __all__ = ["Settings", "create_app", "load_settings"]

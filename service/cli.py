@@ -4,7 +4,7 @@ through the `finder.commands` entry-point group (pyproject.toml) and loaded only
     finder serve [--host 127.0.0.1] [--port 8000] [--no-dispatcher] [--log-level info]
     finder worker
 
-Both read the service's settings from `FINDER_*` environment variables (see `service.config`);
+Both read the service's settings from `FINDER_*` environment variables (see `service.core.config`);
 the options here override them. The library never imports this module: the `finder` group finds
 it through its entry point, and says which extra to install when the service's dependencies are
 missing.
@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from finder.cli.options import one_line_errors
-from service.config import load_settings
-from service.errors import InvalidSettingsError
+from service.core.config import load_settings
+from service.core.errors import InvalidSettingsError
 
 
 def settings_or_exit(**overrides: Any) -> Any:
@@ -73,8 +73,8 @@ def worker(debug: bool) -> None:
     with one_line_errors(debug):
         import signal
 
-        from service.db import create_db_engine, init_db
-        from service.dispatch import Dispatcher
+        from service.core.db import create_db_engine, init_db
+        from service.jobs.dispatch import Dispatcher
 
         settings = settings_or_exit()
         engine = create_db_engine(settings.database_url)

@@ -32,8 +32,8 @@ import threading
 from types import FrameType
 from typing import Any
 
-from service.dispatch import Dispatcher
-from service.errors import DrainingError
+from service.core.errors import DrainingError
+from service.jobs.dispatch import Dispatcher
 
 logger = logging.getLogger(__name__)
 WAIT_POLL_S = 0.05

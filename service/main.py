@@ -19,17 +19,17 @@ from fastapi.responses import JSONResponse
 
 from finder.document import finder_version
 from finder.errors import FinderError
+from service.api.dashboard import mount_dashboard
+from service.api.docs import mount_api_docs
+from service.api.metrics import Refusals, metrics_registry
 from service.api.routes import builtins, find_lr, health, jobs, tune, uploads
-from service.api_docs import mount_api_docs
-from service.cache import FinishedJobCache
-from service.config import Settings, load_settings
-from service.dashboard import mount_dashboard
-from service.db import create_db_engine, init_db
-from service.dispatch import Dispatcher
+from service.core.config import Settings, load_settings
+from service.core.db import create_db_engine, init_db
+from service.core.errors import LimitExceededError, ServiceError, status_for
 from service.drain import Drain, DrainOnSigterm
-from service.errors import LimitExceededError, ServiceError, status_for
-from service.metrics import Refusals, metrics_registry
-from service.retention import Sweeper
+from service.jobs.dispatch import Dispatcher
+from service.jobs.retention import Sweeper
+from service.store.cache import FinishedJobCache
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:

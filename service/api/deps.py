@@ -10,8 +10,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service import security
-from service.config import Settings
+from service.core import security
+from service.core.config import Settings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key.")

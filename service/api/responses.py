@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.models import ErrorPublic, LimitPublic
+from service.api.models import ErrorPublic, LimitPublic
 
 DESCRIPTIONS = {
     401: "No API key, or an unknown one.",

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import Response
 from sqlalchemy.orm import Session
 
-from service.config import Settings
-from service.models import JobPublic, RangeTestCreate, UploadedData, UploadedModel
-from service.specs import total_steps
+from service.api.models import JobPublic, RangeTestCreate, UploadedData, UploadedModel
+from service.api.specs import total_steps
+from service.core.config import Settings
 from service.store import submissions, uploads
 from service.store.idempotency import Idempotency, request_hash
 from service.store.submissions import QueueLimits

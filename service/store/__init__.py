@@ -1,4 +1,4 @@
-"""The job store: every read and state change of the rows in `service.db`, by concern.
+"""The job store: every read and state change of the rows in `service.core.db`, by concern.
 
 - `submissions`: queueing a job within the queue's bounds, once per idempotency key;
 - `idempotency`: the `Idempotency-Key` records that submissions and uploads share;

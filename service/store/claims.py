@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from service.db import Job, utcnow
+from service.core.db import Job, utcnow
 from service.store.locks import lock
 
 

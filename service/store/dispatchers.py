@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.db import Dispatcher, utcnow
+from service.core.db import Dispatcher, utcnow
 
 
 def register_dispatcher(session: Session, dispatcher_id: str, host: str, pid: int) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from service.db import IdempotencyKey, utcnow
-from service.errors import IdempotencyConflictError
+from service.core.db import IdempotencyKey, utcnow
+from service.core.errors import IdempotencyConflictError
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from service.db import TERMINAL_STATUSES, Job, utcnow
-from service.errors import ConflictError, NotFoundError
+from service.core.db import TERMINAL_STATUSES, Job, utcnow
+from service.core.errors import ConflictError, NotFoundError
 from service.store.idempotency import forget_keys_of
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.orm import Session
 
-from service.db import Job, utcnow
+from service.core.db import Job, utcnow
 
 
 def _running(job_id: str, attempt: int) -> ColumnElement[bool]:
@@ -82,7 +82,7 @@ def record_failure(
     session: Session, job_id: str, attempt: int, reason: str, kind: str | None = None
 ) -> bool:
     """Fail the job for good (an error retrying cannot fix, or no attempts left); `kind` is
-    its classification (`service.failures`)."""
+    its classification (`service.jobs.failures`)."""
     values = {"error": reason, "failure_kind": kind}
     return _finish(session, job_id, attempt, "failed", lambda job: values)
 

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from service.db import ServiceLock, utcnow
+from service.core.db import ServiceLock, utcnow
 
 
 def new_id() -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from service.db import TERMINAL_STATUSES, IdempotencyKey, Job, Upload
+from service.core.db import TERMINAL_STATUSES, IdempotencyKey, Job, Upload
 from service.store.idempotency import forget_keys_of
 from service.store.jobs import jobs_using_upload
 from service.store.locks import lock

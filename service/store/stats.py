@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from service.db import Job
+from service.core.db import Job
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import Job, Upload, utcnow
-from service.errors import LimitExceededError, NotFoundError
+from service.core.db import Job, Upload, utcnow
+from service.core.errors import LimitExceededError, NotFoundError
 from service.store.idempotency import Idempotency, forget_expired, key_row, remembered
 from service.store.jobs import get_job
 from service.store.locks import lock, new_id

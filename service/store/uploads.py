@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import Upload, utcnow
-from service.errors import ConflictError, LimitExceededError, NotFoundError
+from service.core.db import Upload, utcnow
+from service.core.errors import ConflictError, LimitExceededError, NotFoundError
 from service.store.idempotency import (
     Idempotency,
     forget_expired,

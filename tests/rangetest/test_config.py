@@ -119,8 +119,8 @@ EXTENDED = textwrap.dedent(
                         api_keys=["k" * 32], run_dispatcher=False)
     schemas = create_app(settings).openapi()["components"]["schemas"]
     from finder.jobs import RunSpec
-    from service.specs import find_lr_spec
-    from service.models import FindLRCreate
+    from service.api.specs import find_lr_spec
+    from service.api.models import FindLRCreate
 
     spec = find_lr_spec(FindLRCreate(warmup_share=0.5), model_path=None, data_path=None)
     print(json.dumps({

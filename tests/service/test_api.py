@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import service
 from finder.data import BUILTIN_DATASETS
 from finder.defaults import DEFAULT_BUDGET
-from service.models import BuiltinDatasetName, BuiltinModelName
+from service.api.models import BuiltinDatasetName, BuiltinModelName
 from tests.service.utils.jobs import KEY_A, KEY_B, auth, quick_job, submit
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.cache import FinishedJobCache
+from service.store.cache import FinishedJobCache
 
 
 def test_entries_are_per_owner() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from service.db import Job
+from service.core.db import Job
 from service.store import claims
 from tests.service.utils.store import add_job, committed
 

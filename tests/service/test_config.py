@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import Settings, is_loopback, load_settings
-from service.errors import InvalidSettingsError
+from service.core.config import Settings, is_loopback, load_settings
+from service.core.errors import InvalidSettingsError
 
 
 @pytest.mark.parametrize(

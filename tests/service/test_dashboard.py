@@ -35,9 +35,9 @@ from playwright.sync_api import (
 from sqlalchemy import create_engine, select
 
 from service import Settings, dispatch, tasks
-from service.db import Job, create_db_engine
-from service.dispatch import Dispatcher
-from service.models import DEFAULT_FAMILIES, FamilyName
+from service.api.models import DEFAULT_FAMILIES, FamilyName
+from service.core.db import Job, create_db_engine
+from service.jobs.dispatch import Dispatcher
 from tests.service.utils import stub_jobs
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script
 from tests.service.utils.charts import assert_drawn, assert_plots, plotted, x_on_page

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
-from service.db import Job, normalize_url
-from service.dispatch import Dispatcher, InFlight
+from service.core.db import Job, normalize_url
+from service.jobs.dispatch import Dispatcher, InFlight
 from service.store import claims as store_claims
 from tests.service.utils.jobs import TERMINAL, auth, quick_job, submit
 from tests.service.utils.servers import Server

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
 from finder.rangetest.result import RangeTestResult, validate
-from service.db import Job, normalize_url
+from service.core.db import Job, normalize_url
 from tests.service.utils import files
 from tests.service.utils.jobs import (
     KEY_B,

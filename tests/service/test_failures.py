@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from finder.errors import DataError, ModelError
-from service.failures import classify, failure, reason_of
+from service.jobs.failures import classify, failure, reason_of
 
 
 def tf_error(name: str, message: str) -> Exception:

@@ -11,8 +11,8 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, update
 
-from service.db import Job
-from service.metrics import DURATION_BUCKETS_S
+from service.api.metrics import DURATION_BUCKETS_S
+from service.core.db import Job
 from service.store.sessions import transaction
 from tests.service.utils.jobs import auth
 from tests.service.utils.store import add_job

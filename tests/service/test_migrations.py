@@ -1,4 +1,4 @@
-"""The job database's schema through Alembic (`service.db.init_db`, `service/migrations`):
+"""The job database's schema through Alembic (`service.core.db.init_db`, `service/core/migrations`):
 new databases, databases finder made before Alembic, and processes migrating at once."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, inspect, select, text
 
-from service.db import Base, ServiceLock, alembic_config, create_db_engine, init_db
-from service.security import owner_of
+from service.core.db import Base, ServiceLock, alembic_config, create_db_engine, init_db
+from service.core.security import owner_of
 from tests.service.utils import legacy_schema
 from tests.service.utils.jobs import KEY_A, auth, quick_job, row
 
@@ -157,6 +157,6 @@ def test_the_migrations_ship_in_the_package() -> None:
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     setuptools = pyproject["tool"]["setuptools"]
     packages = find_packages(str(root), include=setuptools["packages"]["find"]["include"])
-    assert {"service.migrations", "service.migrations.versions"} <= set(packages)
-    assert "migrations/script.py.mako" in setuptools["package-data"]["service"]
-    assert (root / "service" / "migrations" / "script.py.mako").is_file()
+    assert {"service.core.migrations", "service.core.migrations.versions"} <= set(packages)
+    assert "core/migrations/script.py.mako" in setuptools["package-data"]["service"]
+    assert (root / "service" / "core" / "migrations" / "script.py.mako").is_file()

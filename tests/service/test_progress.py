@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 
 from finder.rangetest.recorder import SweepProgress
 from finder.rangetest.result import RangeTestResult
-from service.models import JobPublic
+from service.api.models import JobPublic
+from service.jobs.tasks import ProgressWriter
 from service.store import claims, lifecycle
-from service.tasks import ProgressWriter
 from tests.service.utils.jobs import quick_job, row, sse_events, submit, wait_status
 from tests.service.utils.store import add_job, committed
 

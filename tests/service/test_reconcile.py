@@ -10,13 +10,13 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from service import Settings
-from service.db import Dispatcher as DispatcherRow
-from service.db import utcnow
-from service.dispatch import Dispatcher
+from service.core.db import Dispatcher as DispatcherRow
+from service.core.db import utcnow
+from service.jobs.dispatch import Dispatcher
+from service.jobs.tasks import run_job
 from service.store import claims, dispatchers, lifecycle
 from service.store import jobs as job_store
 from service.store.locks import new_id
-from service.tasks import run_job
 from tests.service.utils.jobs import row
 from tests.service.utils.store import add_job, committed
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from service.db import Job, normalize_url
+from service.core.db import Job, normalize_url
 from tests.service.utils.jobs import TERMINAL, long_job
 from tests.service.utils.servers import Server
 from tests.utils.processes import descendants, process_alive, wait_for
@@ -44,7 +44,7 @@ def test_restart_mid_job_ends_the_job(serve: Any, database_url: str) -> None:
     first = serve()
     # 600 steps of fashion_cnn (20-60 s on 2 cores, beside the second job): long enough that
     # the job process, orphaned by the kill, is ended by the server's reaper (within ~2.5 s,
-    # service/reaper.py) before it could finish and record attempt 1's success; short enough
+    # service/jobs/reaper.py) before it could finish and record attempt 1's success; short enough
     # that its retry ends well inside the wait below on a loaded machine.
     job_id = submit_and_wait_progress(
         first, long_job(range={"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 600})

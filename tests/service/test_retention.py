@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from service import Settings, dispatch, retention
-from service.db import IdempotencyKey, Job, Upload, utcnow
-from service.dispatch import Dispatcher, InFlight
-from service.errors import NotFoundError
+from service.core.db import IdempotencyKey, Job, Upload, utcnow
+from service.core.errors import NotFoundError
+from service.jobs.dispatch import Dispatcher, InFlight
 from service.store import claims, lifecycle, submissions
 from tests.service.utils import files
 from tests.service.utils.jobs import KEY_B, auth, quick_job, submit

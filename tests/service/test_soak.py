@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from service.db import Job, normalize_url
+from service.core.db import Job, normalize_url
 from tests.service.utils.jobs import TERMINAL, quick_job
 from tests.service.utils.servers import Server, service_env
 from tests.utils.processes import free_port

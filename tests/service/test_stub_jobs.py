@@ -13,7 +13,7 @@ from finder.rangetest import result as range_test_result
 from finder.rangetest.recorder import SweepProgress
 from finder.tuning import result as tuning_result
 from finder.tuning.hypermodel import TrialProgress
-from service import tasks
+from service.jobs import tasks
 from tests.service.test_progress import running_job
 from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import quick_job, row
@@ -21,8 +21,8 @@ from tests.service.utils.jobs import quick_job, row
 
 def run_spec(**overrides: object) -> dict[str, object]:
     """`RunSpec` keywords as the service stores them for `quick_job(**overrides)`."""
-    from service.models import FindLRCreate
-    from service.specs import find_lr_spec
+    from service.api.models import FindLRCreate
+    from service.api.specs import find_lr_spec
 
     return find_lr_spec(FindLRCreate(**quick_job(**overrides)), model_path=None, data_path=None)
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from service.db import IdempotencyKey, Job, utcnow
+from service.core.db import IdempotencyKey, Job, utcnow
 from service.store import claims, lifecycle
 from tests.service.utils.jobs import KEY_A, KEY_B, auth, quick_job, quick_tune
 from tests.service.utils.store import add_job, committed
@@ -227,7 +227,7 @@ def test_a_storm_of_500_makes_20_jobs_and_each_ends_once(
     `Retry-After`, no 5xx; then every accepted job is claimed and run to its end exactly once
     (claims and records as the dispatcher makes them, in this process, with a stand-in runner:
     the state machine is under test here, not training)."""
-    from service import tasks
+    from service.jobs import tasks
 
     client = make_client(max_queued_jobs=20, max_queued_per_key=500)
     responses = at_once(500, lambda i: post(client, quick_job(seed=i)))

@@ -11,7 +11,7 @@ from finder.defaults import DEFAULT_BUDGET
 from finder.tuning import result as tuning_result
 from finder.tuning.space import DEFAULT_FAMILIES as LIBRARY_DEFAULT_FAMILIES
 from finder.tuning.space import TUNABLE_FAMILIES
-from service.models import DEFAULT_FAMILIES, FamilyName
+from service.api.models import DEFAULT_FAMILIES, FamilyName
 from tests.service.utils.jobs import auth, quick_tune, sse_events, submit, wait_status
 
 

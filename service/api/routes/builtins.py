@@ -9,13 +9,13 @@ from fastapi import APIRouter
 
 from finder.families import FAMILIES
 from service.api.deps import CurrentOwner
-from service.api.responses import error_responses
-from service.models import (
+from service.api.models import (
     BuiltinDatasetPublic,
     BuiltinFamilyPublic,
     BuiltinModelPublic,
     BuiltinsPublic,
 )
+from service.api.responses import error_responses
 
 router = APIRouter(prefix="/builtins", tags=["builtins"])
 

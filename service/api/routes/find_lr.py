@@ -11,10 +11,10 @@ from service.api.deps import (
     SettingsDep,
     refuse_jobs_while_draining,
 )
+from service.api.models import FindLRCreate, JobPublic
 from service.api.responses import create_responses
+from service.api.specs import find_lr_spec
 from service.api.submit import submit_job
-from service.models import FindLRCreate, JobPublic
-from service.specs import find_lr_spec
 
 router = APIRouter(prefix="/find-lr", tags=["jobs"])
 

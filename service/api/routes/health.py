@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from service.api.deps import CurrentOwner, SessionDep, SettingsDep
+from service.api.models import HealthPublic
 from service.api.responses import error_responses
-from service.models import HealthPublic
 from service.store import dispatchers
 
 router = APIRouter(tags=["health"])
@@ -47,7 +47,7 @@ def healthz(
 )
 def metrics(owner: CurrentOwner, request: Request) -> Response:
     """Jobs by status and job durations, over all keys (for the operator's Prometheus), and
-    this process's refusals by reason (`service.metrics`)."""
+    this process's refusals by reason (`service.api.metrics`)."""
     registry: CollectorRegistry = request.app.state.metrics
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encode(registry), media_type=content_type)

@@ -18,12 +18,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from service.api.deps import CurrentOwner, EngineDep, SessionDep, SettingsDep
+from service.api.models import JobPublic, JobsPublic, JobStatus, job_document
 from service.api.responses import error_responses
-from service.cache import FinishedJobCache
-from service.db import TERMINAL_STATUSES, Job
-from service.errors import ConflictError
-from service.models import JobPublic, JobsPublic, JobStatus, job_document
+from service.core.db import TERMINAL_STATUSES, Job
+from service.core.errors import ConflictError
 from service.store import jobs as job_store
+from service.store.cache import FinishedJobCache
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -11,10 +11,10 @@ from service.api.deps import (
     SettingsDep,
     refuse_jobs_while_draining,
 )
+from service.api.models import JobPublic, TuneCreate
 from service.api.responses import create_responses
+from service.api.specs import tune_spec
 from service.api.submit import submit_job
-from service.models import JobPublic, TuneCreate
-from service.specs import tune_spec
 
 router = APIRouter(prefix="/tune", tags=["jobs"])
 

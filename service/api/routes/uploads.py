@@ -9,12 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile
 
-from service import security
 from service.api.deps import CurrentOwner, IdempotencyKeyHeader, SessionDep, SettingsDep
+from service.api.models import UploadPublic
 from service.api.responses import create_responses, error_responses
 from service.api.submit import REPLAYED_HEADER, idempotency
-from service.db import Upload
-from service.models import UploadPublic
+from service.core import security
+from service.core.db import Upload
 from service.store import uploads
 from service.store.idempotency import remembered
 from service.store.locks import new_id

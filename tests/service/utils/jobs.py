@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.db import Job
+from service.core.db import Job
 from tests.utils.processes import wait_for
 
 KEY_A = "key-a-0123456789abcdef"

@@ -1,8 +1,8 @@
 """A stand-in for the service's job runners that needs no TensorFlow: most service tests check
 the job state machine, the API, progress, cancellation and the dashboard, not training.
 
-A job process uses this module's `RUNNERS` instead of `service.tasks.RUNNERS` when its
-environment holds `env()` (`service.tasks.TEST_RUNNERS_VAR`): the tests' in-process dispatcher
+A job process uses this module's `RUNNERS` instead of `service.jobs.tasks.RUNNERS` when its
+environment holds `env()` (`service.jobs.tasks.TEST_RUNNERS_VAR`): the tests' in-process dispatcher
 gets it through the Ray task's runtime environment (`remote_function()`), a `finder serve` or
 `finder worker` the tests start through its own environment, which its Ray passes on.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from finder.defaults import DEFAULT_BUDGET, is_auto, job_repeats
-from service.tasks import TEST_RUNNERS_VAR, ProgressWriter, TrialProgressWriter
+from service.jobs.tasks import TEST_RUNNERS_VAR, ProgressWriter, TrialProgressWriter
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).resolve().parent / "data"
@@ -55,10 +55,10 @@ def env() -> dict[str, str]:
 
 
 def remote_function() -> Any:
-    """`service.tasks.run_job_remote` whose processes run the stubs (`env()`)."""
+    """`service.jobs.tasks.run_job_remote` whose processes run the stubs (`env()`)."""
     import ray
 
-    from service.tasks import run_job
+    from service.jobs.tasks import run_job
 
     return ray.remote(max_calls=1, max_retries=0, runtime_env={"env_vars": env()})(run_job)
 
@@ -230,8 +230,8 @@ def record() -> None:
     """Run the real jobs whose results the stubs return, and store those results:
     `python -m tests.service.utils.stub_jobs` (after a change to the result documents)."""
     from finder.jobs import RunSpec, TuneSpec, run_spec, run_tune_spec
-    from service.models import FindLRCreate, TuneCreate
-    from service.specs import find_lr_spec, tune_spec
+    from service.api.models import FindLRCreate, TuneCreate
+    from service.api.specs import find_lr_spec, tune_spec
     from tests.service.utils.jobs import quick_job, quick_tune
 
     # A range test with repeats and a plan: curves, a repeats band, suggestions, proposals.

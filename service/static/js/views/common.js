@@ -37,7 +37,7 @@ export function describeOptimizer(request) {
   return settings.length ? `${optimizer.name} (${settings.join(", ")})` : optimizer.name;
 }
 
-// What a refusal's `limit` means, in words (service/errors.py, docs/service.md).
+// What a refusal's `limit` means, in words (service/core/errors.py, docs/service.md).
 const REFUSALS = {
   max_queued_jobs: (value) =>
     `The queue is full: ${value} jobs are waiting, the most the service takes ` +

@@ -172,7 +172,7 @@ function livePanel(job, alert) {
   return { panel, update };
 }
 
-// Why a job failed, by its classification (`failure_kind`, service/failures.py).
+// Why a job failed, by its classification (`failure_kind`, service/jobs/failures.py).
 const FAILURE_KINDS = {
   input: "The request, its model or its data is invalid: the same request would fail again, so it was not retried.",
   resources: "The model or its data is too large for the job's worker: not retried.",

@@ -18,7 +18,7 @@ from finder.families import DEFAULT_TUNED_FAMILIES, FAMILY_NAMES
 from finder.rangetest.config import RangeTestConfig, config_fields, setting_of
 
 if TYPE_CHECKING:
-    from service.db import Job
+    from service.core.db import Job
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JobKind = Literal["find_lr", "tune"]

@@ -1,6 +1,6 @@
 """Alembic's environment for the job database.
 
-`service.db.init_db` runs `upgrade head` through Alembic's API with the connection it opened
+`service.core.db.init_db` runs `upgrade head` through Alembic's API with the connection it opened
 (`config.attributes["connection"]`), in a transaction it has already begun and serialised
 across processes. Run by hand (`alembic revision --autogenerate`, say) with a Config whose
 `script_location` is this folder, it connects to the config's `sqlalchemy.url`.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from service.db import Base, create_db_engine
+from service.core.db import Base, create_db_engine
 
 
 def run(connection: Connection) -> None:

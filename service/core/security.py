@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 from finder.data import load_npz
 from finder.errors import FinderError, UnsafeModelError
 from finder.model_files import check_zip_limits, inspect_archive
-from service.config import Settings
-from service.errors import NotAuthenticatedError, ServiceError, UploadRefusedError
+from service.core.config import Settings
+from service.core.errors import NotAuthenticatedError, ServiceError, UploadRefusedError
 
 ANONYMOUS_OWNER = "anonymous"
 UPLOAD_SUFFIXES = {"model": ".keras", "dataset": ".npz"}

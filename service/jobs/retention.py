@@ -17,10 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from service.cache import FinishedJobCache
-from service.config import Settings
-from service.db import Upload, utcnow
+from service.core.config import Settings
+from service.core.db import Upload, utcnow
 from service.store import retention
+from service.store.cache import FinishedJobCache
 from service.store.sessions import transaction
 
 logger = logging.getLogger(__name__)

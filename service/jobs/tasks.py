@@ -5,7 +5,7 @@ outcome into the job row.
 process that exits afterwards (TensorFlow's memory and any GPU are released). Ray never retries
 it (`max_retries=0`): the dispatcher counts attempts in the job row itself.
 
-The task never raises: every error is classified (`service.failures`) and returned as plain
+The task never raises: every error is classified (`service.jobs.failures`) and returned as plain
 data, so the API process that reads it never unpickles a framework exception (which would
 import TensorFlow there). Deterministic failures (invalid input, a model too large, a bug) are
 recorded at once with their reason; infrastructure errors are returned as "retry", and the
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from service.db import create_db_engine
-from service.failures import Outcome, failure, outcome
+from service.core.db import create_db_engine
+from service.jobs.failures import Outcome, failure, outcome
 from service.store import lifecycle
 from service.store.sessions import transaction
 

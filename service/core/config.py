@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.errors import InvalidSettingsError
+from service.core.errors import InvalidSettingsError
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
 MIB = 1 << 20

@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.db import JOB_STATUSES
+from service.core.db import JOB_STATUSES
 from service.store import dispatchers, stats
 
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")

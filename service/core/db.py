@@ -15,7 +15,7 @@ queued ──claim──> running ──task──> succeeded | failed
 task, finding the row gone); the retention sweep removes finished rows past
 `FINDER_RETENTION_S`.
 
-The schema is Alembic's: `init_db` runs the migrations packaged in `service/migrations`, whose
+The schema is Alembic's: `init_db` runs the migrations packaged in `service/core/migrations`, whose
 newest revision matches these models (a test compares them).
 """
 
@@ -101,7 +101,8 @@ class Job(Base):
     loss: Mapped[float | None] = mapped_column(Float)
     smoothed_loss: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
-    # Why it failed, as a class (`service.failures.FAILURE_KINDS`); None unless failed or retried.
+    # Why it failed, as a class (`service.jobs.failures.FAILURE_KINDS`); None unless failed or
+    # retried.
     failure_kind: Mapped[str | None] = mapped_column(String(16))
     # The library's result JSON, stored as the exact text it serialised to.
     result: Mapped[str | None] = mapped_column(Text)
@@ -218,7 +219,7 @@ MIGRATION_LOCK_KEY = 0x66696E646572  # "finder"
 
 
 def init_db(engine: Engine) -> None:
-    """Bring the database to the newest schema: Alembic's `upgrade head` (`service.migrations`).
+    """Bring the database to the newest schema: Alembic's `upgrade head` (`migrations`).
 
     Processes that start at once (an API and its workers) migrate one after the other: the
     whole upgrade is one transaction that begins by taking a lock, PostgreSQL's advisory lock

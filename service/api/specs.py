@@ -1,7 +1,7 @@
 """From a validated request body to the library's job settings (stored with the job).
 
 The API never imports `finder.jobs` (it would load TensorFlow); the job process turns these
-fields into a `RunSpec` (and, for tuning, a `TuneSpec`) in `service.tasks`.
+fields into a `RunSpec` (and, for tuning, a `TuneSpec`) in `service.jobs.tasks`.
 
 A find-lr job's spec is `RunSpec` keyword arguments; a tune job's is
 `{"run": <RunSpec keywords>, "tuning": <TuneSpec keywords>}`.
@@ -13,7 +13,7 @@ from typing import Any
 
 from finder.defaults import DEFAULT_BUDGET, job_repeats
 from finder.rangetest.config import RangeTestConfig, config_fields, setting_of
-from service.models import (
+from service.api.models import (
     FindLRCreate,
     RangeTestCreate,
     TuneCreate,
@@ -28,7 +28,7 @@ def run_spec_fields(
     """`RunSpec` keyword arguments without a plan; upload ids are replaced by file paths."""
     model = model_path if isinstance(body.model, UploadedModel) else body.model.builtin
     data = data_path if isinstance(body.data, UploadedData) else body.data.builtin
-    # Every `RangeTestConfig` setting, from the request or its `range` (see service.models).
+    # Every `RangeTestConfig` setting, from the request or its `range` (see service.api.models).
     settings = {
         item.name: getattr(body.range if setting_of(item).group == "range" else body, item.name)
         for item in config_fields(RangeTestConfig)

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parents[1] / "static"
 
 # Scripts, styles and images from this origin only: no inline script, no third party. `blob:`
 # images are the server's own curve figures, fetched with the key.

@@ -34,14 +34,14 @@ import ray
 from ray import exceptions as ray_errors
 from sqlalchemy import Engine
 
-from service.config import Settings
-from service.db import Dispatcher as DispatcherRow
-from service.db import utcnow
-from service.reaper import start_reaper
+from service.core.config import Settings
+from service.core.db import Dispatcher as DispatcherRow
+from service.core.db import utcnow
+from service.jobs.reaper import start_reaper
+from service.jobs.tasks import run_job_remote
 from service.store import claims, dispatchers, jobs, lifecycle
 from service.store.locks import new_id
 from service.store.sessions import transaction
-from service.tasks import run_job_remote
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ CANCELLED_REASON = "Cancelled by the caller."
 
 def connect_ray(settings: Settings) -> None:
     """Join the cluster at `settings.ray_address`, or start a local Ray, watched by a
-    `service.reaper` that ends its processes when this process ends; no-op if connected."""
+    `service.jobs.reaper` that ends its processes when this process ends; no-op if connected."""
     if ray.is_initialized():
         return
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -255,7 +255,8 @@ class Dispatcher:
 
     def finish(self, entry: InFlight) -> None:
         """Record the end of a finished task from its `Outcome` (plain data, see
-        `service.failures`); a task that raised was lost (its process died or was cancelled)."""
+        `service.jobs.failures`); a task that raised was lost (its process died or was
+        cancelled)."""
         try:
             ended = ray.get(entry.ref)
         except ray_errors.RayError as exc:

@@ -15,7 +15,7 @@ stop, SIGTERM, SIGKILL, a crash); the reaper then sends SIGTERM to every recorde
 is still the same process (same start time, so a reused pid is never hit), and SIGKILL to those
 left after `GRACE_S`.
 
-    python -I service/reaper.py PARENT_PID     (stdin: the pipe)
+    python -I service/jobs/reaper.py PARENT_PID     (stdin: the pipe)
 
 It runs as a file in isolated mode, so it imports neither the `service` package (FastAPI,
 SQLAlchemy) nor anything from the working directory: it starts in milliseconds.
