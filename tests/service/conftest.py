@@ -27,8 +27,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from service import Settings, create_app, dispatch
+from service import Settings, create_app
 from service.core.db import create_db_engine, init_db
+from service.jobs import dispatch
 from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import KEY_A, KEY_B
 from tests.service.utils.servers import Server, service_env

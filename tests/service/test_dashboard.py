@@ -34,9 +34,10 @@ from playwright.sync_api import (
 )
 from sqlalchemy import create_engine, select
 
-from service import Settings, dispatch, tasks
+from service import Settings
 from service.api.models import DEFAULT_FAMILIES, FamilyName
 from service.core.db import Job, create_db_engine
+from service.jobs import dispatch, tasks
 from service.jobs.dispatch import Dispatcher
 from tests.service.utils import stub_jobs
 from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS, set_key_script

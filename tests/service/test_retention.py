@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from service import Settings, dispatch, retention
+from service import Settings
 from service.core.db import IdempotencyKey, Job, Upload, utcnow
 from service.core.errors import NotFoundError
+from service.jobs import dispatch, retention
 from service.jobs.dispatch import Dispatcher, InFlight
 from service.store import claims, lifecycle, submissions
 from tests.service.utils import files

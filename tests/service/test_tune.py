@@ -80,7 +80,12 @@ def test_without_a_key_401(client: TestClient) -> None:
 
 def test_tune_end_to_end(running_client: TestClient) -> None:
     client = running_client
-    job_id = submit(client, quick_tune(), path="/tune")
+    # A range test of stable LRs (it runs all its steps) long enough for the event stream, which
+    # polls the job every `EVENT_POLL_S`, to see its phase: a diverging 40-step one can end
+    # between two polls.
+    body = quick_tune()
+    body["range"] = {"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": 300}
+    job_id = submit(client, body, path="/tune")
     events = sse_events(client, job_id)
 
     document = wait_status(client, job_id, {"succeeded"}, timeout=300)
@@ -93,7 +98,8 @@ def test_tune_end_to_end(running_client: TestClient) -> None:
     assert result.objective["name"] == "val_accuracy"
     assert result.range_test is not None and result.range_test.steps_run > 0
     assert result.plan["epochs"] == 1
-    assert document["progress"]["steps_done"] == document["progress"]["steps_total"] == 42
+    # 300 range-test steps, then 2 trials of one epoch.
+    assert document["progress"]["steps_done"] == document["progress"]["steps_total"] == 302
 
     phases = [data["progress"]["phase"] for kind, data in events if kind == "progress"]
     seen = [phase for i, phase in enumerate(phases) if phase and phase not in phases[:i]]
