@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the tests need (Debian packages, .venv with the service and dev extras),
 # check the import contracts (`lint-imports`, pyproject.toml's [tool.importlinter]), lint and
-# types (ruff, mypy), and run the test suite. Extra arguments go to pytest (default: the fast suite, `-m 'not slow'`;
-# `bash scripts/test.sh -m slow` runs the long tests).
+# types (ruff, mypy), and run the test suite on two processes. Extra arguments go to pytest
+# (default: the fast suite, `-m 'not slow'`; `bash scripts/test.sh -m slow -n 0` runs the long
+# tests in one process, as CI does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
@@ -15,4 +16,6 @@ bootstrap "[service,dev]" dataset-fashion-mnist postgresql chromium docker-compo
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/pytest "$@"
+# Two test processes (pytest-xdist): much of the suite waits on subprocesses, servers and Ray,
+# so two share a small machine's cores well. `-n 0` after it runs them in one process.
+exec .venv/bin/pytest -n 2 "$@"
