@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from finder.propose import Plan, Proposal, propose_schedules
     from finder.rangetest import range_test
     from finder.rangetest.config import RangeTestConfig
-    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.progress import SweepProgress
     from finder.rangetest.result import RangeTestResult
     from finder.schedules import ScheduleSpec
     from finder.suggest import Bounds
@@ -83,7 +83,7 @@ _EXPORTS = {
     "ScheduleSpec": ("finder.schedules", "ScheduleSpec"),
     "SchemaError": ("finder.errors", "SchemaError"),
     "SearchSpace": ("finder.tuning", "SearchSpace"),
-    "SweepProgress": ("finder.rangetest.recorder", "SweepProgress"),
+    "SweepProgress": ("finder.rangetest.progress", "SweepProgress"),
     "TrialRecord": ("finder.tuning", "TrialRecord"),
     "TuningError": ("finder.errors", "TuningError"),
     "TuningResult": ("finder.tuning", "TuningResult"),

@@ -36,7 +36,7 @@ from finder.model_files import load_model_file
 from finder.propose import Plan, default_steps_per_epoch
 from finder.rangetest import range_test
 from finder.rangetest.config import RangeTestConfig
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from finder.train import fit
 from finder.tuning.space import DEFAULT_FAMILIES

@@ -226,7 +226,7 @@ def test_the_auto_range_progress_bar_counts_to_the_budget_it_was_given(monkeypat
     from rich.console import Console
 
     from finder.cli import console
-    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.progress import SweepProgress
 
     captured = io.StringIO()
     monkeypatch.setattr(console, "stderr", Console(file=captured, width=160))
@@ -259,7 +259,7 @@ def test_the_progress_bar_ends_at_the_steps_the_test_ran(monkeypatch):
     from rich.console import Console
 
     from finder.cli import console
-    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.progress import SweepProgress
 
     captured = io.StringIO()
     monkeypatch.setattr(console, "stderr", Console(file=captured, width=160))

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.result import RangeTestResult
 
 stdout = Console()

@@ -23,7 +23,7 @@ from finder.lr_finder.ramp import Ramp, Snapshot
 from finder.propose import Proposal, first_proposal, resume_after_ramp
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.model_state import host_copies
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import SuggestionRule, named_rules
 

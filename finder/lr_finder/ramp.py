@@ -43,8 +43,8 @@ from finder.rangetest.model_state import (
     require_compiled,
     skips_steps,
 )
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.recorder import (
-    SweepProgress,
     SweepRecorder,
     SweepRun,
     resets_in_step,

@@ -15,14 +15,14 @@ from finder.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from finder.rangetest.config import RangeTestConfig
-    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.progress import SweepProgress
     from finder.rangetest.result import RangeTestResult
     from finder.rangetest.run import range_test
 
 _EXPORTS = {
     "RangeTestConfig": "finder.rangetest.config",
     "RangeTestResult": "finder.rangetest.result",
-    "SweepProgress": "finder.rangetest.recorder",
+    "SweepProgress": "finder.rangetest.progress",
     "range_test": "finder.rangetest.run",
 }
 

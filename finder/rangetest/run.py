@@ -47,7 +47,8 @@ from finder.rangetest.model_state import (
     innermost_optimizer,
     require_compiled,
 )
-from finder.rangetest.recorder import SweepProgress, SweepRun
+from finder.rangetest.progress import SweepProgress
+from finder.rangetest.recorder import SweepRun
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs

@@ -25,8 +25,8 @@ from finder.rangetest.model_state import (
     micro_batch_count,
     skips_steps,
 )
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.recorder import (
-    SweepProgress,
     SweepRecorder,
     SweepRun,
     resets_in_step,

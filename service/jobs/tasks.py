@@ -28,7 +28,7 @@ from service.store import lifecycle
 from service.store.sessions import transaction
 
 if TYPE_CHECKING:  # the dispatcher (in the API process) imports this module: no TensorFlow
-    from finder.rangetest.recorder import SweepProgress
+    from finder.rangetest.progress import SweepProgress
 
 
 class JobProgress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import finder
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from tests.utils.factories import dense_regressor
 
 pytestmark = pytest.mark.backend_neutral

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from finder.rangetest.result import RangeTestResult
 from service.api.models import JobPublic
 from service.jobs.tasks import ProgressWriter

@@ -4,19 +4,24 @@ reporting progress as the library does, returning documents the real jobs wrote.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from finder.rangetest import result as range_test_result
-from finder.rangetest.recorder import SweepProgress
+from finder.rangetest.progress import SweepProgress
 from finder.tuning import result as tuning_result
 from finder.tuning.hypermodel import TrialProgress
 from service.jobs import tasks
 from tests.service.test_progress import running_job
 from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import quick_job, row
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_spec(**overrides: object) -> dict[str, object]:
@@ -52,12 +57,21 @@ def test_the_service_runs_its_own_runners_unless_a_test_names_a_table(
 def test_the_stubs_steps_are_the_librarys(overrides: dict[str, object]) -> None:
     steps = list(stub_jobs.range_steps(run_spec(**overrides)))
     assert steps and [s.steps_done for s in steps] == list(range(1, len(steps) + 1))
-    assert {f.name for f in fields(stub_jobs.Step)} == {f.name for f in fields(SweepProgress)}
-    for step in steps:
-        library = SweepProgress(**{f.name: getattr(step, f.name) for f in fields(step)})
-        seen = (step.steps_done, step.steps_total, step.label)
-        assert seen == (library.steps_done, library.steps_total, library.label)
-        assert step.steps_done <= step.steps_total
+    assert all(isinstance(step, SweepProgress) for step in steps)
+    assert all(step.steps_done <= step.steps_total for step in steps)
+
+
+def test_the_stub_loads_no_keras() -> None:
+    """The stub's job process reports progress with the library's own `SweepProgress`, whose
+    module loads no Keras: a stub job imports no TensorFlow."""
+    script = (
+        "import sys, tests.service.utils.stub_jobs\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]", done.stdout
 
 
 def test_the_stubs_trial_events_are_the_librarys() -> None:

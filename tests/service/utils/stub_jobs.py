@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from finder.defaults import DEFAULT_BUDGET, is_auto, job_repeats
+from finder.rangetest.progress import SweepProgress
 from service.jobs.tasks import TEST_RUNNERS_VAR, ProgressWriter, TrialProgressWriter
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,38 +68,6 @@ def remote_function() -> Any:
 
 
 @dataclass(frozen=True)
-class Step:
-    """A range-test step as `finder.rangetest.recorder.SweepProgress` describes it (that module
-    loads Keras; the tests check the two agree)."""
-
-    repeat: int
-    repeats: int
-    step: int
-    num_steps: int
-    lr: float
-    loss: float
-    smoothed_loss: float
-    phase: str = "sweep"
-    steps_before: int = 0
-    budget: int | None = None
-
-    @property
-    def steps_done(self) -> int:
-        return self.steps_before + self.step + 1
-
-    @property
-    def steps_total(self) -> int:
-        return self.budget if self.budget is not None else self.repeats * self.num_steps
-
-    @property
-    def label(self) -> str:
-        if self.phase == "sweep":
-            count = f"/{self.repeats}" if self.repeats > 0 else ""
-            return f"sweep {self.repeat + 1}{count}"
-        return self.phase
-
-
-@dataclass(frozen=True)
 class Family:
     family: str
 
@@ -125,7 +94,7 @@ class TrialEvent:
     record: Record | None = None
 
 
-def range_steps(run: dict[str, Any]) -> Iterator[Step]:
+def range_steps(run: dict[str, Any]) -> Iterator[SweepProgress]:
     """The steps of the range test `run` (`RunSpec` keywords) asks for: every step of each
     sweep of an explicit range; auto sweeps that stop early, within the budget."""
     auto = is_auto(run["min_lr"], run["max_lr"], run["num_steps"])
@@ -143,7 +112,7 @@ def range_steps(run: dict[str, Any]) -> Iterator[Step]:
         for step in range(ran):
             lr = lrs[0] * (lrs[1] / lrs[0]) ** (step / max(1, num_steps - 1))
             loss = 2.3 - math.log10(lr / lrs[0]) * 0.1
-            yield Step(
+            yield SweepProgress(
                 repeat=repeat, repeats=repeats, step=step, num_steps=num_steps, lr=lr,
                 loss=loss, smoothed_loss=loss, steps_before=before, budget=budget,
             )  # fmt: skip
