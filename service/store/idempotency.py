@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.core.db import IdempotencyKey, utcnow
 from service.core.errors import IdempotencyConflictError
+from service.store.locks import lock
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,59 @@ def forget_keys_of(session: Session, resource: str, resource_ids: list[str]) -> 
             IdempotencyKey.resource == resource, IdempotencyKey.resource_id.in_(resource_ids)
         )
     )
+
+
+class _Row(Protocol):
+    id: Any
+
+
+Row = TypeVar("Row", bound=_Row)
+
+
+def create_once(
+    session: Session,
+    *,
+    owner: str,
+    idempotency: Idempotency | None,
+    resource: str,
+    lock_name: str,
+    status_code: int,
+    create: Callable[[], Row],
+    fetch: Callable[[str], Row],
+) -> tuple[Row, int | None]:
+    """Add the row `create()` makes (it checks the bounds first) under the `lock_name` lock,
+    with its key's record in the same transaction, and commit; once per idempotency key.
+
+    A key already recorded answers with the row it created (`fetch(resource_id)`) and the status
+    code it was created with; None is the status when the row was created now. The record's
+    primary key (owner, key) lets only one of concurrent retries commit: the others roll back
+    and answer with the winner's row.
+    """
+    try:
+        session.commit()  # what was read before is not part of the locked transaction
+        lock(session, lock_name)
+        if idempotency is not None:
+            record = remembered(session, owner, idempotency, resource)
+            if record is not None:
+                earlier = fetch(record.resource_id)
+                session.commit()
+                return earlier, record.status_code
+            forget_expired(session, owner, idempotency)
+        row = create()
+        session.add(row)
+        if idempotency is not None:
+            session.add(key_row(owner, idempotency, resource, row.id, status_code))
+        session.commit()
+        return row, None
+    except IntegrityError:
+        # Another request with the same key committed first (its row is there now).
+        session.rollback()
+        if idempotency is None:
+            raise
+        record = remembered(session, owner, idempotency, resource)
+        if record is None:
+            raise
+        return fetch(record.resource_id), record.status_code
+    except BaseException:
+        session.rollback()
+        raise

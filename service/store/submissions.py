@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.core.db import Job, Upload, utcnow
 from service.core.errors import LimitExceededError, NotFoundError
-from service.store.idempotency import Idempotency, forget_expired, key_row, remembered
+from service.store.idempotency import Idempotency, create_once, remembered
 from service.store.jobs import get_job
-from service.store.locks import lock, new_id
+from service.store.locks import new_id
 
 
 @dataclass(frozen=True)
@@ -78,36 +77,22 @@ def submit_job(
         record = remembered(session, owner, idempotency, "job")
         if record is not None:
             return get_job(session, owner, record.resource_id), record.status_code
-    try:
-        session.commit()  # what was read before is not part of the locked transaction
-        lock(session, "submissions")
-        if idempotency is not None:
-            record = remembered(session, owner, idempotency, "job")
-            if record is not None:
-                job = get_job(session, owner, record.resource_id)
-                session.commit()
-                return job, record.status_code
-            forget_expired(session, owner, idempotency)
+
+    def create() -> Job:
         check_queue(session, owner, limits)
         check_uploads_exist(session, owner, upload_ids)
-        job = new_job(owner, kind, request, spec, steps_total, max_attempts)
-        session.add(job)
-        if idempotency is not None:
-            session.add(key_row(owner, idempotency, "job", job.id, status_code))
-        session.commit()
-        return job, None
-    except IntegrityError:
-        # Another request with the same key committed first (its row is there now).
-        session.rollback()
-        if idempotency is None:
-            raise
-        record = remembered(session, owner, idempotency, "job")
-        if record is None:
-            raise
-        return get_job(session, owner, record.resource_id), record.status_code
-    except BaseException:
-        session.rollback()
-        raise
+        return new_job(owner, kind, request, spec, steps_total, max_attempts)
+
+    return create_once(
+        session,
+        owner=owner,
+        idempotency=idempotency,
+        resource="job",
+        lock_name="submissions",
+        status_code=status_code,
+        create=create,
+        fetch=lambda job_id: get_job(session, owner, job_id),
+    )
 
 
 def check_queue(session: Session, owner: str, limits: QueueLimits) -> None:

@@ -6,18 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.core.db import Upload, utcnow
 from service.core.errors import ConflictError, LimitExceededError, NotFoundError
-from service.store.idempotency import (
-    Idempotency,
-    forget_expired,
-    forget_keys_of,
-    key_row,
-    remembered,
-)
+from service.store.idempotency import Idempotency, create_once, forget_keys_of
 from service.store.jobs import jobs_using_upload
 from service.store.locks import lock
 
@@ -45,19 +38,11 @@ def create_upload(
         IdempotencyConflictError: the key was used with another file.
         LimitExceededError: 413, the owner's uploads would exceed `quota_mb` MiB.
     """
-    try:
-        session.commit()  # what was read before is not part of the locked transaction
-        lock(session, "uploads")
-        if idempotency is not None:
-            record = remembered(session, owner, idempotency, "upload")
-            if record is not None:
-                earlier = get_upload(session, owner, record.resource_id, kind)
-                session.commit()
-                return earlier, record.status_code
-            forget_expired(session, owner, idempotency)
+
+    def create() -> Upload:
         if quota_mb is not None:
             check_quota(session, owner, size_bytes, quota_mb)
-        upload = Upload(
+        return Upload(
             id=upload_id,
             owner=owner,
             kind=kind,
@@ -67,22 +52,17 @@ def create_upload(
             description=description,
             created_at=utcnow(),
         )
-        session.add(upload)
-        if idempotency is not None:
-            session.add(key_row(owner, idempotency, "upload", upload_id, 201))
-        session.commit()
-        return upload, None
-    except IntegrityError:
-        session.rollback()
-        if idempotency is None:
-            raise
-        record = remembered(session, owner, idempotency, "upload")
-        if record is None:
-            raise
-        return get_upload(session, owner, record.resource_id, kind), record.status_code
-    except BaseException:
-        session.rollback()
-        raise
+
+    return create_once(
+        session,
+        owner=owner,
+        idempotency=idempotency,
+        resource="upload",
+        lock_name="uploads",
+        status_code=201,
+        create=create,
+        fetch=lambda earlier_id: get_upload(session, owner, earlier_id, kind),
+    )
 
 
 def check_quota(session: Session, owner: str, size_bytes: int, quota_mb: float) -> None:
