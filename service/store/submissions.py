@@ -23,23 +23,6 @@ class QueueLimits:
     retry_after_s: int
 
 
-def create_job(
-    session: Session,
-    *,
-    owner: str,
-    kind: str,
-    request: dict[str, Any],
-    spec: dict[str, Any],
-    steps_total: int,
-    max_attempts: int,
-) -> Job:
-    """Add a queued job with no bound or key checked (the API uses `submit_job`); the caller
-    commits."""
-    job = new_job(owner, kind, request, spec, steps_total, max_attempts)
-    session.add(job)
-    return job
-
-
 def submit_job(
     session: Session,
     *,

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from service.store.sessions import transaction
-from service.store.submissions import create_job
+from service.store.submissions import new_job
 
 T = TypeVar("T")
 
@@ -32,15 +32,8 @@ def add_job(
     """A queued job (no bound or idempotency key checked); its id."""
 
     def add(session: Session) -> str:
-        job = create_job(
-            session,
-            owner=owner,
-            kind=kind,
-            request={},
-            spec=spec or {},
-            steps_total=steps_total,
-            max_attempts=max_attempts,
-        )
+        job = new_job(owner, kind, {}, spec or {}, steps_total, max_attempts)
+        session.add(job)
         return job.id
 
     return committed(engine, add)
