@@ -142,6 +142,12 @@ def with_head(base: keras.Model, num_classes: int, hidden: int = 0) -> keras.Mod
     return keras.Model(inputs, outputs, name=f"{base.name}_classifier")
 
 
+def small_cnn(num_classes: int = 10) -> keras.Model:
+    """`fashion_base`'s convolutions, trained from scratch, under Dense 64 relu and a softmax:
+    the second host of the optimizer variants, a convolutional net beside digits' MLP."""
+    return with_head(fashion_base(), num_classes, hidden=64)
+
+
 # --- the pretrained base of the fine-tuning task -----------------------------------------
 
 PRETRAIN_CLASSES = (0, 1, 2, 3, 4)
