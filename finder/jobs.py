@@ -247,8 +247,9 @@ def fit_options(
     spec: RunSpec, dataset: Dataset, progress: Callable[[SweepProgress], None] | None
 ) -> dict[str, Any]:
     """`finder.fit`'s `range_test_options` for a job: the auto range runs inside the fit (its
-    budget, stop rule and progress; the fit's batches and order); an explicit range runs
-    `range_test` first, with all the job's settings (`fit` sets the batch size)."""
+    budget, stop rule and progress; the fit's batches and order), or before it on a plan under
+    500 steps (`finder.train.runs_before_fit`); an explicit range runs `range_test` first, with
+    all the job's settings (`fit` sets the batch size)."""
     if spec.auto:
         return {
             "budget": spec.budget,

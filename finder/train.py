@@ -4,6 +4,20 @@ By default it is `model.fit` with a `finder.LearningRateFinder` callback: the ra
 fit's own warm-up (`finder.lr_finder`), and the fit trains on with the first proposal
 from the snapshot at its peak.
 
+On a short plan the test runs before the fit instead, as with an explicit range below. The
+ramp takes at least `MIN_PLAN_BUDGET` (100) steps whatever the plan, and inside the fit it
+stands in for the 1cycle's warm-up: an exponential ramp spends most of its steps far below the
+peak, where a linear warm-up would already be training at a good rate, and the steps past the
+peak are thrown away, so the run after the handover has less learning-rate "mass" and fewer
+steps than the plan. Both losses grow with the ramp's share of the plan. On the benchmark
+suite (BENCHMARKS.md, the frontier's `in_fit` and `anchored_10pct` rows) the two routes
+trained about equally well where the ramp took a tenth to an eighth of the plan (the
+digits, transformer, ResNet and fine-tuning tasks, and nine optimizers on digits), and the
+in-fit route lost on ten of the twelve optimizers that learn on the small CNN's 376-step plan,
+where it took a quarter: `MAX_RAMP_SHARE` sits between the two. Before the fit the test costs
+all its steps, at most max(10% of the plan, 100) as inside it; on a short plan that is the
+100-step floor either way.
+
 With an explicit range it is the manual route of README's Python API, as one function:
 
 ```
@@ -32,6 +46,7 @@ from finder.errors import InvalidArgumentError
 from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
+from finder.rangetest.auto_range import limits
 from finder.rangetest.batches import steps_per_pass
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import require_compiled
@@ -41,6 +56,9 @@ KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
 # fit() arguments finder.fit cannot honour with an explicit range: the range test would train
 # on held-out samples, or the plan would not match the steps Keras takes.
 REFUSED_FIT_ARGUMENTS = ("validation_split", "initial_epoch")
+# The largest share of the plan the in-fit ramp may take; above it the test runs before the fit
+# (module docstring).
+MAX_RAMP_SHARE = 0.2
 
 
 def fit(
@@ -68,9 +86,11 @@ def fit(
     `finder.LearningRateFinder` callback (`finder.lr_finder`), which ramps the LR over
     the fit's first batches, rolls back to the snapshot at the proposal's peak and anneals over
     the batches left, so the test costs only the steps it throws away. With an explicit range
-    in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`) the test runs
-    before the fit instead (`finder.range_test`, repeats need passes of their own), and the fit
-    trains the whole plan with the first proposal.
+    in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`), or on a
+    short plan, where the ramp would take more than a fifth of it (`MAX_RAMP_SHARE`: under
+    500 steps with the default budget), the test runs before the fit instead
+    (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
+    with the first proposal.
 
     Args:
         model: keras.Model. Compiled, with an optimizer and a loss.
@@ -140,6 +160,19 @@ def fit(
             f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
             "num_steps) to run finder.range_test before the fit."
         )
+    if _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
+        return _fit_after_test(
+            model,
+            x,
+            y,
+            epochs,
+            validation_data,
+            batch_size,
+            callbacks,
+            options,
+            save_dir,
+            fit_kwargs,
+        )
     lr_finder = LearningRateFinder(
         validation_data=validation_data,
         chance_loss=chance_loss(model.loss, y) if y is not None else None,
@@ -181,6 +214,35 @@ def _explicit(options: Mapping[str, Any]) -> bool:
     return explicit or int(options.get("repeats", 1)) > 1
 
 
+def _short_plan(
+    x: Any,
+    y: Any,
+    epochs: int,
+    batch_size: int | None,
+    budget: int | None,
+    fit_kwargs: Mapping[str, Any],
+) -> bool:
+    """Whether the in-fit ramp would take more than `MAX_RAMP_SHARE` of the plan, so the test
+    runs before the fit (module docstring). Not where that route cannot run: a fit that starts
+    at a later epoch or splits its own validation data, or data of unknown length."""
+    if set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS):
+        return False
+    given = fit_kwargs.get("steps_per_epoch")
+    steps = (
+        int(given) if given is not None else steps_per_pass(x, y, batch_size or KERAS_BATCH_SIZE)
+    )
+    if steps is None:
+        return False
+    return runs_before_fit(epochs * steps, budget)
+
+
+def runs_before_fit(plan_steps: int, budget: int | None = None) -> bool:
+    """Whether `finder.fit`'s auto range test runs before a fit of `plan_steps` rather than
+    inside it: the in-fit ramp (`budget`, or max(10% of the plan, 100)) would take more than
+    `MAX_RAMP_SHARE` of the plan (module docstring)."""
+    return limits(budget, plan_steps, None).budget > MAX_RAMP_SHARE * plan_steps
+
+
 def _fit_after_test(
     model: keras.Model,
     x: Any,
@@ -193,8 +255,8 @@ def _fit_after_test(
     save_dir: str | Path | None,
     fit_kwargs: dict[str, Any],
 ) -> keras.callbacks.History:
-    """finder.fit with an explicit range: `finder.range_test`, then the whole plan with the
-    first proposal."""
+    """finder.fit with an explicit range or a short plan: `finder.range_test`, then the whole
+    plan with the first proposal."""
     refused = sorted(set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS))
     if refused:
         raise InvalidArgumentError(
@@ -203,12 +265,15 @@ def _fit_after_test(
         )
     steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
     options.setdefault("validation_data", validation_data)
+    plan = Plan(epochs, steps_per_epoch)
     result = range_test(
         model,
         x,
         y,
         batch_size=batch_size or KERAS_BATCH_SIZE,
-        plan=Plan(epochs, steps_per_epoch),
+        plan=plan,
+        # The auto range's budget: max(10% of the plan, 100); an explicit range runs its steps.
+        plan_steps=None if _explicit(options) else plan.total_steps,
         **options,
     )
     proposal = first_proposal(result)

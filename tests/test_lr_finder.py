@@ -118,12 +118,15 @@ def test_the_callback_on_a_batched_tf_data_dataset():
 
 @pytest.mark.backend_neutral
 def test_finder_fit_is_the_callback_around_model_fit():
+    # 11 epochs of 47 steps: a plan long enough (>= 500 steps) for the test inside the fit.
+    epochs = 11
     x, y, x_val, y_val = digits()
     fitted = make_model()
     history = finder.fit(
-        fitted, x, y, epochs=EPOCHS, batch_size=BATCH, validation_data=(x_val, y_val),
+        fitted, x, y, epochs=epochs, batch_size=BATCH, validation_data=(x_val, y_val),
         shuffle=False, verbose=0,
     )  # fmt: skip
+    assert "handover" in history.range_test_result.auto
     by_hand = make_model()
     lr_finder = finder.LearningRateFinder(
         validation_data=(x_val, y_val),
@@ -131,7 +134,7 @@ def test_finder_fit_is_the_callback_around_model_fit():
         verbose=0,
     )
     by_hand.fit(
-        x, y, epochs=EPOCHS, batch_size=BATCH, validation_data=(x_val, y_val),
+        x, y, epochs=epochs, batch_size=BATCH, validation_data=(x_val, y_val),
         callbacks=[lr_finder], shuffle=False, verbose=0,
     )  # fmt: skip
     assert history.proposal.spec == lr_finder.proposal.spec

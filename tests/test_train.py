@@ -183,11 +183,12 @@ def test_finder_run_train_trains_and_saves_the_model(tmp_path):
 
 
 def test_the_readme_model_on_a_three_epoch_plan_trains_with_a_proposal_for_100_steps():
-    """The quick start's model and data, `finder.fit(epochs=3)`: a 189-step plan, so the ramp
-    inside the fit takes at most 94 steps (half the plan). Plain SGD's loss on this CNN barely
-    starts falling by then, so on one machine the test reads an edge and on another it falls
-    back to a prior it labels as one: either way it answers, throws away at most 100 steps,
-    and warns exactly when its verdict is "unreliable"."""
+    """The quick start's model and data, `finder.fit(epochs=3)`: a 189-step plan, under 500
+    steps, so the auto test (100 steps, its minimum) runs before the fit rather than as its
+    warm-up, and the fit trains all 189 steps with the first proposal. Plain SGD's loss on this
+    CNN barely starts falling in 100 steps, so on one machine the test reads an edge and on
+    another it falls back to a prior it labels as one: either way it answers, costs at most
+    100 steps, and warns exactly when its verdict is "unreliable"."""
     from finder.data import load_fashion_mnist_sample
     from finder.zoo import build_model
 
@@ -202,12 +203,32 @@ def test_the_readme_model_on_a_three_epoch_plan_trains_with_a_proposal_for_100_s
     assert bool(warned) == (result.reliability.verdict == "unreliable")
     if result.bounds.note and "prior" in result.bounds.note:
         assert warned
-    assert result.extra_steps <= result.steps_run <= 94
+    # A test of its own: every step it ran is extra, and no handover took place.
+    assert result.extra_steps == result.steps_run <= 100
+    assert "handover" not in (result.auto or {})
     assert history.proposal is not None and history.proposal.family == "one_cycle"
     assert history.proposal.plan.total_steps == 3 * 63
-    # The fit ran its 189 batches; the steps thrown away are the only ones not counted.
-    assert int(model.optimizer.iterations) == 3 * 63 - result.extra_steps
+    assert int(model.optimizer.iterations) == 3 * 63
     assert len(history.history["loss"]) == 3
+
+
+@pytest.mark.parametrize(
+    "plan_steps, fit_kwargs, short",
+    [
+        (499, {}, True),  # the 100-step floor is over a fifth of the plan
+        (500, {}, False),
+        (499, {"validation_split": 0.1}, False),  # only the test inside the fit can run
+        (499, {"initial_epoch": 1}, False),
+    ],
+)
+def test_a_plan_under_500_steps_runs_the_test_before_the_fit(plan_steps, fit_kwargs, short):
+    from finder.train import _short_plan
+
+    x = np.zeros((plan_steps, 8), dtype="float32")
+    y = np.zeros(plan_steps, dtype="int32")
+    assert _short_plan(x, y, 1, 1, None, fit_kwargs) == short
+    # A budget given is what the ramp would take.
+    assert not _short_plan(x, y, 1, 1, 99, {})
 
 
 def test_fit_warns_when_the_labels_do_not_depend_on_the_inputs():
@@ -254,8 +275,8 @@ def test_on_too_little_data_fit_keeps_the_optimizers_own_rate_and_warns():
     assert result.reliability.reasons[0].startswith("too little data")
     assert history.proposal is None and result.proposals == []
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
-    # The ramp climbed to the optimizer's own LR, a warm-up the fit keeps.
-    assert result.extra_steps == 0 and result.steps_run > 0
+    # A 30-step plan: the test ran before the fit, which trained all its steps.
+    assert result.extra_steps == result.steps_run > 0
     assert int(model.optimizer.iterations) == 3 * 10
 
 
@@ -271,8 +292,9 @@ def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
     y = np.arange(640) % 10
     np.savez(data, x_train=x, y_train=y, x_val=x[:64], y_val=y[:64])
     out = tmp_path / "out"
+    # 13 epochs of 40 steps: a plan long enough (>= 500 steps) for the test inside the fit.
     arguments = ["run", "--model", "mlp", "--data", str(data), "--batch-size", "16"]
-    arguments += ["--epochs", "3", "--train", "--out", str(out)]
+    arguments += ["--epochs", "13", "--train", "--out", str(out)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
         outcome = CliRunner().invoke(cli, arguments)
@@ -280,6 +302,6 @@ def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
     assert "of the fit's steps thrown away" in outcome.output
     result = finder.RangeTestResult.load(out / "result.json")
     handover = result.auto["handover"]
-    assert handover["ramp_steps"] == result.steps_run <= 60  # half the 120-step plan
+    assert handover["ramp_steps"] == result.steps_run <= 100  # the budget's floor
     model = keras.models.load_model(out / "model.keras")
-    assert int(model.optimizer.iterations) == 120 - result.extra_steps
+    assert int(model.optimizer.iterations) == 520 - result.extra_steps
