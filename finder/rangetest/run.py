@@ -37,7 +37,7 @@ from finder.rangetest.auto_range import (
     limits,
     run_auto,
 )
-from finder.rangetest.calibration import capped_bounds, span_decades, validated
+from finder.rangetest.calibration import capped_bounds, span_decades
 from finder.rangetest.checks import AutoPlan, check_range
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.distribution import check_strategy
@@ -221,6 +221,7 @@ def range_test(
             anchor=anchor,
             chance=chance_loss(model.loss, y) if y is not None else None,
             steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+            plan_steps=plan_steps if plan_steps is not None or plan is None else plan.total_steps,
         ),
         plan=plan,
         skipped_steps=session.skipped_steps,
@@ -243,26 +244,26 @@ class Sweeps:
 class Reading:
     """What the verdict reads beside the curve: the update rule (the cap of one the suite has
     not validated), the optimizer's own LR, the loss of a model that ignores its inputs
-    (`verdict.chance_loss`) and the steps of one pass over the data."""
+    (`verdict.chance_loss`), the steps of one pass over the data and of the plan."""
 
     update_rule: str
     anchor: float | None
     chance: float | None
     steps_per_pass: int | None
+    plan_steps: int | None = None  # the training the test prepares, when known
 
 
 def final_bounds(
     bounds: Bounds, outcome: AutoOutcome | None, update_rule: str, anchor: float | None
 ) -> Bounds:
     """The curve's bounds as the result reports them: the auto outcome's prior, or none for
-    too little data, capped for an update rule the suite has not validated."""
+    too little data, capped for an update rule with a fixed-size step
+    (`finder.rangetest.calibration.PEAK_CAPS`)."""
     if outcome is not None and outcome.prior_edge is not None:
         bounds = prior_bounds(outcome.prior_edge)
     if outcome is not None and outcome.too_little_data is not None:
         bounds = Bounds(None, None, outcome.too_little_data)
-    if not validated(update_rule):
-        bounds = capped_bounds(bounds, update_rule, anchor)
-    return bounds
+    return capped_bounds(bounds, update_rule, anchor)
 
 
 def _sweep(
@@ -381,6 +382,7 @@ def assemble_result(
         update_rule=reading.update_rule,
         edges=outcome.edges if outcome else None,
         extra_reasons=outcome.reasons if outcome else (),
+        plan_steps=reading.plan_steps,
     )
     wall_time = sweeps.wall_time
     return RangeTestResult(

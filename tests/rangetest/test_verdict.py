@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from finder.rangetest.calibration import capped_bounds, validated
-from finder.rangetest.verdict import CHANCE_MARGIN, assess_result, chance_loss, loss_name
+from finder.rangetest.verdict import (
+    CHANCE_MARGIN,
+    EARLY_FALL,
+    SHORT_PLAN_STEPS,
+    assess_result,
+    chance_loss,
+    loss_name,
+)
 from finder.suggest import Bounds, lag_factor
 
 pytestmark = pytest.mark.backend_neutral
@@ -72,9 +79,28 @@ def test_a_held_out_loss_at_chance_is_unreliable():
     verdict = curve_verdict(val_losses=at_chance)
     assert verdict.verdict == "unreliable"
     assert "predicting the labels' frequencies" in verdict.reasons[0]
-    # 3% below chance is clearly below it.
+    # 4% below chance is clearly below it.
     below = curve_verdict(val_losses=[math.log(10) * (CHANCE_MARGIN - 0.01)])
     assert below.verdict == "reliable"
+
+
+def test_an_edge_read_before_the_held_out_loss_fell_a_quarter_below_chance_is_unreliable():
+    chance = math.log(10)
+    early = curve_verdict(val_losses=[chance * (1 - EARLY_FALL + 0.01)], update_rule="SGD")
+    assert early.verdict == "unreliable"
+    assert early.reasons[0].startswith("the edge was read early: the validation loss had fallen")
+    later = curve_verdict(val_losses=[chance * (1 - EARLY_FALL - 0.01)], update_rule="SGD")
+    assert later.verdict == "reliable"
+    # An adaptive optimizer's early edge held on the suite.
+    adaptive = curve_verdict(val_losses=[chance * (1 - EARLY_FALL + 0.01)], update_rule="Adam")
+    assert adaptive.verdict == "reliable"
+
+
+def test_a_plan_under_500_steps_is_unreliable():
+    short = curve_verdict(plan_steps=SHORT_PLAN_STEPS - 1)
+    assert short.verdict == "unreliable" and short.reasons[0].startswith("a short plan (499 steps")
+    assert curve_verdict(plan_steps=SHORT_PLAN_STEPS).verdict == "reliable"
+    assert curve_verdict(plan_steps=None).verdict == "reliable"  # no plan: nothing to judge
 
 
 def test_without_validation_the_first_pass_counts_only_once_it_reached_the_edge():
@@ -90,12 +116,14 @@ def test_without_validation_the_first_pass_counts_only_once_it_reached_the_edge(
 
 def test_disagreeing_sweeps_and_an_unvalidated_update_rule_are_unreliable():
     assert "sweeps disagree" in curve_verdict(sweep_edges=[0.01, 0.01, 0.1, 0.1]).reasons[0]
-    lamb = curve_verdict(update_rule="Lamb")
-    assert lamb.verdict == "unreliable" and "not validated for Lamb" in lamb.reasons[0]
-    assert "fixed size" in lamb.reasons[0]
-    assert "accumulate" in curve_verdict(update_rule="Adagrad").reasons[0]
+    adagrad = curve_verdict(update_rule="Adagrad")
+    assert adagrad.verdict == "unreliable" and "not validated for Adagrad" in adagrad.reasons[0]
+    assert "accumulate" in adagrad.reasons[0]
     assert "no suite task" in curve_verdict(update_rule="MyOptimizer").reasons[0]
-    assert validated("SGD") and validated("Adam") and not validated("Lamb")
+    assert validated("SGD") and validated("Adam") and validated("Lamb")
+    assert not validated("Adagrad") and not validated("Ftrl")
+    # A validated rule with a cap (its reading was validated with the cap).
+    assert curve_verdict(update_rule="Lamb").verdict == "reliable"
 
 
 def test_no_bound_is_unreliable_and_the_sweeps_reason_is_kept():
