@@ -8,7 +8,8 @@ epochs (accuracy, or MSE for regression):
   0, 1, 2 (mean). The grid: 1cycle (finder's shape: pct_start 0.3, div 25, cosine anneal,
   momentum cycled when the optimizer has momentum) at peaks half a decade apart over two
   decades, from the optimizer's default LR / sqrt(10) up (5 peaks), extended by half a decade
-  while the best peak sits at either end (at most `MAX_EXTENSIONS` times); then cosine with a
+  while the best peak sits at either end (at most `MAX_EXTENSIONS` times), after climbing half
+  a decade at a time while no run of the grid learned at all (`MAX_CLIMBS`); then cosine with a
   5% linear warm-up at the two best 1cycle peaks, and a constant LR at the best 1cycle peak and
   half a decade below it. The `CONFIRM` best seed-0 configurations are re-trained with seeds 1
   and 2; the oracle is the best mean among them.
@@ -62,6 +63,7 @@ SEEDS = (0, 1, 2)
 GRID_POINTS = 5
 GRID_STEP_DECADES = 0.5
 MAX_EXTENSIONS = 2
+MAX_CLIMBS = 6  # three decades above the grid, while no run of it learned
 CONFIRM = 2
 WARMUP_FRACTION = 0.05
 SCHEDULE_FREE_LR = 0.0025
@@ -174,6 +176,15 @@ def oracle(cache: Cache) -> dict[str, Any]:
         }
 
     grid = {e: one_cycle(e) for e in exponents}
+    # A grid where no run learned, each ending at chance with a finite loss, says nothing about
+    # where the best peak is, only that it is not on the grid: the LRs were too small to learn
+    # (Keras's default LR sits decades low for some optimizers, e.g. Ftrl), so climb.
+    for _ in range(MAX_CLIMBS):
+        runs = [grid[e]["run"] for e in grid]
+        if not all(run["diverged"] and run["score"] is not None for run in runs):
+            break
+        new = max(grid) + GRID_STEP_DECADES
+        grid[new] = one_cycle(new)
     for _ in range(MAX_EXTENSIONS):
         ranked = sorted(grid, key=lambda e: _sort_key(task, grid[e]["run"]["score"]))
         best = ranked[0]
