@@ -138,29 +138,18 @@ def fit(
         raise InvalidArgumentError(
             "Pass batch_size to finder.fit itself: the range test runs at fit's batch size."
         )
-    if _explicit(options):
-        return _fit_after_test(
-            model,
-            x,
-            y,
-            epochs,
-            validation_data,
-            batch_size,
-            callbacks,
-            options,
-            save_dir,
-            fit_kwargs,
-        )
-    # Values that say what the test inside the fit does anyway are accepted and dropped.
-    options = {k: v for k, v in options.items() if IN_FIT_IMPLIED.get(k, _UNSET) != v}
-    unknown = sorted(set(options) - set(IN_FIT_OPTIONS))
-    if unknown:
-        raise InvalidArgumentError(
-            f"Unknown range_test_options for the test inside the fit: {', '.join(unknown)}. "
-            f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
-            "num_steps) to run finder.range_test before the fit."
-        )
-    if _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
+    explicit = _explicit(options)
+    if not explicit:
+        # Values that say what the test inside the fit does anyway are accepted and dropped.
+        options = {k: v for k, v in options.items() if IN_FIT_IMPLIED.get(k, _UNSET) != v}
+        unknown = sorted(set(options) - set(IN_FIT_OPTIONS))
+        if unknown:
+            raise InvalidArgumentError(
+                f"Unknown range_test_options for the test inside the fit: {', '.join(unknown)}. "
+                f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
+                "num_steps) to run finder.range_test before the fit."
+            )
+    if explicit or _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
         return _fit_after_test(
             model,
             x,
@@ -227,13 +216,8 @@ def _short_plan(
     at a later epoch or splits its own validation data, or data of unknown length."""
     if set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS):
         return False
-    given = fit_kwargs.get("steps_per_epoch")
-    steps = (
-        int(given) if given is not None else steps_per_pass(x, y, batch_size or KERAS_BATCH_SIZE)
-    )
-    if steps is None:
-        return False
-    return runs_before_fit(epochs * steps, budget)
+    steps = _known_steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
+    return steps is not None and runs_before_fit(epochs * steps, budget)
 
 
 def runs_before_fit(plan_steps: int, budget: int | None = None) -> bool:
@@ -304,12 +288,17 @@ def _check(model: Any, epochs: Any) -> None:
     require_compiled(model)
 
 
-def _steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) -> int:
-    """Optimizer steps per epoch as Keras will take them: `steps_per_epoch` when given,
-    else one pass over the data."""
+def _known_steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) -> int | None:
+    """Optimizer steps per epoch as Keras will take them: `steps_per_epoch` when given, else
+    one pass over the data; None when the data has no known length."""
     if given is not None:
         return int(given)
-    steps = steps_per_pass(x, y, batch_size or KERAS_BATCH_SIZE)
+    return steps_per_pass(x, y, batch_size or KERAS_BATCH_SIZE)
+
+
+def _steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) -> int:
+    """`_known_steps_per_epoch`, required."""
+    steps = _known_steps_per_epoch(x, y, batch_size, given)
     if steps is None:
         raise InvalidArgumentError(
             "The training data has no known length: pass steps_per_epoch= to finder.fit."

@@ -242,9 +242,9 @@ class Sweeps:
 
 @dataclass(frozen=True)
 class Reading:
-    """What the verdict reads beside the curve: the update rule (the cap of one the suite has
-    not validated), the optimizer's own LR, the loss of a model that ignores its inputs
-    (`verdict.chance_loss`), the steps of one pass over the data and of the plan."""
+    """What the verdict reads beside the curve: the update rule (its validation and peak cap,
+    `finder.rangetest.calibration`), the optimizer's own LR, the loss of a model that ignores
+    its inputs (`verdict.chance_loss`), the steps of one pass over the data and of the plan."""
 
     update_rule: str
     anchor: float | None
