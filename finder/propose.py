@@ -5,9 +5,10 @@ With `lo = bounds.min_lr`, `hi = bounds.max_lr`, `edge = bounds.edge_lr` (`edge 
 (`T = E * S` optimizer steps), the rules are:
 
 ```
-1. one_cycle       max_lr = edge, total_steps = T, pct_start 0.3, div_factor 25,
-                   final_div_factor 1e4, cosine anneal; momentum cycled 0.95 -> 0.85 -> 0.95
-                   when the optimizer has momentum (SGD momentum > 0, Adam, AdamW)
+1. one_cycle       max_lr = edge (2 edge when T < 500), total_steps = T, pct_start 0.3,
+                   div_factor 25, final_div_factor 1e4, cosine anneal; momentum cycled
+                   0.95 -> 0.85 -> 0.95 when the optimizer has momentum (SGD momentum > 0,
+                   Adam, AdamW)
 2. cosine_warmup   warm up linearly from lo to hi over max(1, round(0.05 T)) steps, then
                    cosine decay to 0 at T
 3. wsd             the same warm-up, hold hi, then decay as 1 - sqrt to 0 over the last
@@ -32,6 +33,23 @@ transformer + AdamW, fashion_cnn + SGD) and 0.992-0.994 on two (ResNet + BatchNo
 half a decade of `edge` on five tasks, so the rule is kept for every optimizer family. It fails on
 the 353-sample regression (`diabetes_mse_adam`, 0.875 of the oracle): there the best LR is set
 by overfitting over 40 epochs, not by stability, and the range test reports "unreliable".
+
+Why a plan under 500 steps (`SHORT_PLAN_STEPS`) gets its 1cycle peak at twice the edge
+(`SHORT_PLAN_PEAK_MULTIPLE`): the fewer steps a run has, the higher its best LR. A fixed budget
+of steps covers a distance in weight space that grows with the LR, so a short run gains more
+from a higher peak and has fewer steps at it to go unstable (the optimal LR falls as a power of
+the training horizon: Bjorck et al., 2024, "Scaling Optimal LR Across Token Horizons",
+arXiv:2409.19913; Smith and Topin's super-convergence is the same effect for 1cycle). The suite
+measures it on two hosts of different architecture and data, each over a short plan (digits MLP
+over 360 steps, a small CNN over 376) and one about twice as long (900 and 752 steps), with
+every Keras optimizer (`bench/tasks.py`, BENCHMARKS.md): over the short plans the grid's best
+peak sat above the edge for most optimizers, on both hosts, while over the longer plans it sat
+at or below it for most (SGD on the CNN and Adagrad, whose edges the verdict flags, excepted). A
+1cycle at twice the edge raised the first proposal's mean against the oracle on both short hosts
+and its worst task on both, where three times the edge lost again on the CNN. The step at 500
+steps is where the suite's evidence changes (no plan length between 376 and 752 was measured),
+not a fitted curve. The other proposals keep their peaks: only the first, the one `finder.fit`
+trains, was measured at the multiple.
 
 Why wsd decays over the last 20%: Hägele et al. (2024, arXiv:2405.18392) find that a cooldown
 over the last 10-20% of the steps matches cosine decay, and that the `1 - sqrt` shape beats a
@@ -68,6 +86,9 @@ WARMUP_FRACTION = 0.05
 EXPONENTIAL_TOTAL_DECAY = 4.0
 WSD_DECAY_FRACTION = 0.2
 ONE_CYCLE_PCT_START = 0.3  # `OneCycle`'s default, which the first proposal keeps
+# A plan shorter than this gets its 1cycle peak at a multiple of the edge (module docstring).
+SHORT_PLAN_STEPS = 500
+SHORT_PLAN_PEAK_MULTIPLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -212,16 +233,24 @@ def ranked(bounds: Bounds, optimizer: Any, plan: Plan) -> list[Proposal]:
     wsd_decay = max(1, round(WSD_DECAY_FRACTION * total))
     step_size = steps_per_epoch * max(1, round(epochs / 5))
     patience = max(1, round(epochs / 10))
-    one_cycle_params: dict[str, Any] = {"max_lr": edge, "total_steps": total}
+    short = total < SHORT_PLAN_STEPS
+    peak = edge * SHORT_PLAN_PEAK_MULTIPLE if short else edge
+    one_cycle_params: dict[str, Any] = {"max_lr": peak, "total_steps": total}
     if cycle_momentum:
         one_cycle_params.update(cycle_momentum=True, base_momentum=0.85, max_momentum=0.95)
+    where = (
+        f"at {SHORT_PLAN_PEAK_MULTIPLE:g}x the edge of stability ({edge:.3g}, where the loss "
+        f"turned up), as a {total}-step plan is short enough to gain from a higher peak"
+        if short
+        else f"at the edge of stability ({edge:.3g}), where the loss turned up"
+    )
     candidates = [
         (
             ScheduleSpec("one_cycle", one_cycle_params),
-            f"1cycle peaking at the edge of stability ({edge:.3g}), where the loss turned up; "
-            "its short peak between warm-up and anneal tolerates it"
+            f"1cycle peaking {where}; its short peak between warm-up and anneal tolerates it"
             + (", with momentum cycled inversely" if cycle_momentum else ""),
-            "max_lr = bounds.edge_lr; total_steps = epochs * steps_per_epoch",
+            f"max_lr = bounds.edge_lr (x{SHORT_PLAN_PEAK_MULTIPLE:g} when T < "
+            f"{SHORT_PLAN_STEPS}); total_steps = epochs * steps_per_epoch",
         ),
         (
             ScheduleSpec(

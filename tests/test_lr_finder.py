@@ -15,6 +15,7 @@ from sklearn.datasets import load_digits
 
 import finder
 from finder.errors import InvalidArgumentError
+from finder.propose import SHORT_PLAN_PEAK_MULTIPLE, SHORT_PLAN_STEPS
 from finder.rangetest.sweep import SweepSchedule
 from finder.schedules import OneCycle
 
@@ -72,7 +73,8 @@ def test_the_callback_on_arrays_ends_with_a_proposal_and_a_trained_model(tmp_pat
     assert result.auto["handover"]["discarded_steps"] == result.extra_steps
     # It trains on with the 1cycle, resumed at the peak of the first proposal.
     assert proposal is not None and proposal.family == "one_cycle"
-    assert proposal.spec.params["max_lr"] == pytest.approx(result.bounds.edge_lr)
+    multiple = SHORT_PLAN_PEAK_MULTIPLE if plan < SHORT_PLAN_STEPS else 1.0
+    assert proposal.spec.params["max_lr"] == pytest.approx(result.bounds.edge_lr * multiple)
     total = handover.rollback_step + handover.remaining_steps
     assert proposal.spec.params["total_steps"] == total
     assert isinstance(model.optimizer._learning_rate, OneCycle)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from finder.errors import InvalidArgumentError
-from finder.propose import Proposal, has_momentum, propose_schedules
+from finder.propose import (
+    SHORT_PLAN_PEAK_MULTIPLE,
+    SHORT_PLAN_STEPS,
+    Proposal,
+    has_momentum,
+    propose_schedules,
+)
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import Bounds
 
@@ -67,6 +73,20 @@ def test_proposals_follow_their_rules():
     assert exponential == {"initial_lr": 0.2, "decay_steps": 1000, "decay_rate": 0.25}
     assert plateau["initial_lr"] == 0.2 and plateau["patience"] == 1
     assert plateau["min_lr"] == pytest.approx(0.0005)
+
+
+@pytest.mark.parametrize("steps_per_epoch", [SHORT_PLAN_STEPS - 1, SHORT_PLAN_STEPS])
+def test_a_short_plan_raises_only_the_cycles_peak(steps_per_epoch):
+    short = steps_per_epoch < SHORT_PLAN_STEPS
+    proposals = propose_schedules(fake_result(BOUNDS), epochs=1, steps_per_epoch=steps_per_epoch)
+    one_cycle, cosine = proposals[0], proposals[1]
+    multiple = SHORT_PLAN_PEAK_MULTIPLE if short else 1.0
+    assert one_cycle.spec.params["max_lr"] == pytest.approx(BOUNDS.edge_lr * multiple)
+    assert one_cycle.curve()["lrs"][0] < one_cycle.spec.params["max_lr"]
+    assert max(one_cycle.curve()["lrs"]) == pytest.approx(BOUNDS.edge_lr * multiple, rel=0.01)
+    assert ("short enough to gain from a higher peak" in one_cycle.rationale) is short
+    # The others keep the constant-safe bound whatever the plan.
+    assert cosine.spec.params["max_lr"] == BOUNDS.max_lr
 
 
 def test_curves_are_the_real_schedule_values():

@@ -17,6 +17,7 @@ import pytest
 
 import finder
 from finder.errors import InvalidArgumentError, ModelError
+from finder.propose import SHORT_PLAN_PEAK_MULTIPLE
 from finder.schedules import MomentumCycler, OneCycle
 
 SWEEP = {"min_lr": 1e-3, "max_lr": 10.0, "num_steps": 40}
@@ -79,7 +80,9 @@ def test_fit_trains_with_the_first_proposal_and_keeps_user_callbacks(tmp_path):
     assert isinstance(result, finder.RangeTestResult)
     assert proposal.rank == 1 and proposal.family == "one_cycle"
     assert proposal.plan.total_steps == EPOCHS * STEPS_PER_EPOCH
-    assert proposal.spec.params["max_lr"] == pytest.approx(result.bounds.edge_lr)
+    # A 16-step plan is short: the cycle peaks at a multiple of the edge.
+    peak = result.bounds.edge_lr * SHORT_PLAN_PEAK_MULTIPLE
+    assert proposal.spec.params["max_lr"] == pytest.approx(peak)
     # The optimizer holds the proposal's schedule, and every step used its value.
     schedule = model.optimizer._learning_rate
     assert isinstance(schedule, OneCycle)
@@ -183,8 +186,9 @@ def test_finder_run_train_trains_and_saves_the_model(tmp_path):
     assert isinstance(model.optimizer._learning_rate, OneCycle)
     assert int(model.optimizer.iterations) == 2 * 3  # 160 samples at batch 64: 3 steps an epoch
     result = finder.RangeTestResult.load(out / "result.json")
+    # A 6-step plan is short: the cycle peaks at a multiple of the edge.
     assert model.optimizer._learning_rate.get_config()["max_lr"] == pytest.approx(
-        result.bounds.edge_lr
+        result.bounds.edge_lr * SHORT_PLAN_PEAK_MULTIPLE
     )
 
 
