@@ -26,6 +26,9 @@ Designs (`DESIGNS`):
   away; its score is that fit's;
 - `in_fit_cycle`: the same, but the 1cycle spans the whole run with its own linear warm-up,
   the ramp standing in for its first steps;
+- `anchored_peak1x`, `anchored_peak3x`: `anchored_10pct` with the first proposal's 1cycle
+  peaking at 1x and 3x the edge instead of the library's multiple (`PEAK_AT`), on the plans
+  under 500 steps, where finder peaks at 2x: the comparison the short-plan multiple rests on;
 - `fit`: what `finder.fit` runs by default, `in_fit`, or `anchored_10pct` on a plan where the
   ramp would take over a fifth of it (`finder.train.runs_before_fit`); it runs nothing of its
   own and reads those designs' runs.
@@ -56,6 +59,7 @@ from suite import SEEDS, first_spec, ratio, spec_label, train_spec
 from tasks import TASKS, Task, range_test, train
 
 import finder
+from finder.propose import SHORT_PLAN_STEPS
 from finder.rangetest.verdict import chance_loss
 from finder.train import runs_before_fit
 
@@ -65,11 +69,15 @@ DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
     "fastai_100": lambda task: {"min_lr": 1e-7, "max_lr": 10.0, "num_steps": 100},
     "anchored_10pct": lambda task: {"plan_steps": task.plan.total_steps},
     "anchored_30pct": lambda task: {"budget": max(300, math.floor(0.3 * task.plan.total_steps))},
+    "anchored_peak1x": lambda task: {"plan_steps": task.plan.total_steps},
+    "anchored_peak3x": lambda task: {"plan_steps": task.plan.total_steps},
     "in_fit": lambda task: {},  # no separate range test: see `run_in_fit`
     "in_fit_cycle": lambda task: {},
     "fit": lambda task: None,  # read from `fit_route(task)`'s runs
 }
 IN_FIT = ("in_fit", "in_fit_cycle")
+# The designs whose 1cycle peaks at a set multiple of the edge, whatever the library's rule.
+PEAK_AT = {"anchored_peak1x": 1.0, "anchored_peak3x": 3.0}
 # Designs that run nothing of their own.
 READ_ONLY = ("dense_multi", "fit")
 WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
@@ -144,6 +152,8 @@ def run_one(
             "score": None,
         }
         record["proposal"] = first_spec(task, result).to_dict()
+        if design in PEAK_AT and record["proposal"]["family"] == "one_cycle":
+            record["proposal"]["params"]["max_lr"] = PEAK_AT[design] * record["edge_lr"]
         entry[key] = record
         _save(document, path)
         print(
@@ -314,6 +324,8 @@ def main(argv: list[str] | None = None) -> None:
     names = args.task or [n for n in TASKS if n in suite["tasks"]]
     for design in designs:
         for name in names:
+            if design in PEAK_AT and TASKS[name].plan.total_steps >= SHORT_PLAN_STEPS:
+                continue  # a long plan's peak is the edge already
             if args.rerun:
                 document.get("runs", {}).get(design, {}).pop(name, None)
             for seed in args.seed or SEEDS:
