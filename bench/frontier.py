@@ -55,7 +55,7 @@ from typing import Any
 
 from common import RESULTS_DIR, edge_rule, machine
 from suite import RESULT_PATH as SUITE_PATH
-from suite import SEEDS, first_spec, ratio, spec_label, train_spec
+from suite import SEEDS, first_spec, nothing_learned, ratio, spec_label, train_spec
 from tasks import TASKS, Task, range_test, train
 
 import finder
@@ -247,9 +247,7 @@ def summarize(document: dict[str, Any], suite: dict[str, Any]) -> dict[str, Any]
                 "vs_oracle": ratio(task, mean_score, oracle) if mean_score else 0.0,
                 "worst_vs_oracle": min(r or 0.0 for r in ratios),
                 "vs_default": ratio(task, mean_score, default) if mean_score else 0.0,
-                # Every seed of the oracle's schedule ended at chance: no LR the grid tried
-                # trained, so the ratios compare runs that learned nothing.
-                "nothing_learned": reference["oracle"]["diverged"] == reference["oracle"]["seeds"],
+                "nothing_learned": nothing_learned(reference["oracle"]),
                 "seeds": [
                     {"ratio": r, "within": (r or 0.0) >= WITHIN, "verdict": v}
                     for r, v in zip(ratios, verdicts, strict=True)

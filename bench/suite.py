@@ -103,6 +103,12 @@ def summarize(task: Task, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def nothing_learned(row: dict[str, Any]) -> bool:
+    """Whether every seed of a `summarize`d row ended at chance: for the oracle's, no LR the grid
+    tried trained, so a ratio against it compares runs that learned nothing."""
+    return bool(row["diverged"] == row["seeds"])
+
+
 # --- one run, cached ---------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from common import RESULTS_DIR, machine, write_result
 from frontier import RESULT_PATH as FRONTIER_PATH
 from frontier import WITHIN, design_runs
 from suite import RESULT_PATH as SUITE_PATH
-from suite import SEEDS, ratio
+from suite import SEEDS, nothing_learned, ratio
 from tasks import TASKS
 
 import finder
@@ -120,8 +120,8 @@ def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
             continue
         task = TASKS[name]
         best = suite["tasks"][name]["rows"]["oracle"]
-        if best["diverged"] == best["seeds"]:
-            continue  # no schedule the grid tried learned: "within 1%" of it means nothing
+        if nothing_learned(best):
+            continue  # "within 1%" of an oracle that learned nothing means nothing
         oracle = best["mean"]
         for seed in SEEDS:
             record = by_seed.get(str(seed))
