@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from finder.host import variable_to_numpy
 from finder.integrations.tensorboard import EventWriter
 
 
@@ -65,7 +66,7 @@ class LearningRateLogger(keras.callbacks.Callback):
             self._writer = EventWriter(self.log_dir)
 
     def _last_step_rate(self) -> tuple[int, float]:
-        step = max(int(self.model.optimizer.iterations.numpy()) - 1, 0)
+        step = max(int(variable_to_numpy(self.model.optimizer.iterations)) - 1, 0)
         return step, current_learning_rate(self.model.optimizer, step)
 
     def _holds_schedule(self) -> bool:

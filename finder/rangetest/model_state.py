@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 from finder.errors import ModelError
+from finder.host import variable_to_numpy
 from finder.rangetest.distribution import model_scope
 
 
@@ -50,20 +51,6 @@ def innermost_optimizer(optimizer: Any) -> Any:
 def skips_steps(optimizer: Any) -> bool:
     """Whether `optimizer` may skip updates: a `LossScaleOptimizer` skips non-finite ones."""
     return hasattr(optimizer, "inner_optimizer")
-
-
-def variable_to_numpy(value: Any) -> np.ndarray:
-    """A Keras variable's (or tensor's) value as numpy, through the backend's own tensor: numpy's
-    conversion of the Keras variable itself (which its `numpy()` is, on JAX and PyTorch) warns
-    under numpy 2, its `__array__` taking no `copy`."""
-    if isinstance(value, keras.Variable):
-        value = value.value  # the backend's own tensor (a tf.Variable on TensorFlow)
-    backend = keras.backend.backend()
-    if backend == "tensorflow" and hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    if backend == "torch" and hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def non_finite_weights(model: keras.Model) -> int:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 ANNEAL_STRATEGIES = ("cos", "linear")
@@ -31,34 +32,43 @@ def anneal_through_phases(
     values: Sequence[tuple[float, float]],
     anneal: str,
     dtype: str,
+    xp: Any = ops,
 ) -> Any:
     """The value at `step` of a curve that anneals `values[i] = (start, end)` over phase `i`.
+
+    `xp` is the array module that computes it, with the same functions under the same names:
+    `keras.ops` for a step inside a traced train step, `numpy` for a step known on the host,
+    where a callback sets a value every batch (a dozen eager Keras ops there cost about 2 ms
+    a step on TensorFlow's CPU, as much as the step of a small model).
 
     Steps past the last phase hold its end value. PyTorch writes the cosine anneal as
     `end + (start - end) / 2 * (1 + cos(pi * pct))`; with `q = 1 - pct`, the fraction of the
     phase still ahead, that is `end + (start - end) * sin(pi * q / 2) ** 2`, which keeps full
     float32 precision near the end of a phase where `1 + cos` cancels.
     """
-    step = ops.minimum(ops.cast(step, dtype), ends[-1])
+    cast = ops.cast if xp is ops else lambda value, to: np.asarray(value, dtype=to)
+    step = xp.minimum(cast(step, dtype), ends[-1])
     phase_values = []
     start = 0.0
     for end, (start_value, end_value) in zip(ends, values, strict=True):
         length = end - start
         # A phase of zero length (pct_start * total_steps == 1) is where PyTorch divides by
         # zero; here it just takes its end value.
-        remaining = ops.divide(ops.subtract(end, step), length if length > 0 else 1.0)
+        remaining = xp.divide(xp.subtract(end, step), length if length > 0 else 1.0)
         if anneal == "cos":
-            remaining = ops.square(ops.sin(ops.multiply(remaining, math.pi / 2)))
-        phase_values.append(ops.add(end_value, ops.multiply(start_value - end_value, remaining)))
+            remaining = xp.square(xp.sin(xp.multiply(remaining, math.pi / 2)))
+        phase_values.append(xp.add(end_value, xp.multiply(start_value - end_value, remaining)))
         start = end
     value = phase_values[-1]
     for end, phase_value in zip(ends[-2::-1], phase_values[-2::-1], strict=True):
-        value = ops.where(ops.less_equal(step, end), phase_value, value)
-    return ops.cast(value, dtype)
+        value = xp.where(xp.less_equal(step, end), phase_value, value)
+    return cast(value, dtype)
 
 
-def anneal_cycle(step: Any, cycle: Any, values: Sequence[tuple[float, float]], dtype: str) -> Any:
+def anneal_cycle(
+    step: Any, cycle: Any, values: Sequence[tuple[float, float]], dtype: str, xp: Any = ops
+) -> Any:
     """`anneal_through_phases` over the phases of a one-cycle curve: `cycle` is a `OneCycle`
     or a `MomentumCycler` (its `total_steps`, `pct_start`, `three_phase` and `anneal`)."""
     ends = phase_ends(cycle.total_steps, cycle.pct_start, cycle.three_phase)
-    return anneal_through_phases(step, ends, values, cycle.anneal, dtype)
+    return anneal_through_phases(step, ends, values, cycle.anneal, dtype, xp)

@@ -21,8 +21,10 @@ import numbers
 from typing import Any
 
 import keras
+import numpy as np
 
 from finder.errors import InvalidArgumentError
+from finder.host import variable_to_numpy
 from finder.schedules import _checks
 from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_cycle
 
@@ -140,12 +142,13 @@ class MomentumCycler(keras.callbacks.Callback):
 
     def momentum_at(self, step: Any) -> Any:
         """The momentum for optimizer step `step` (a scalar or tensor), as a tensor."""
+        return anneal_cycle(step, self, self._phase_values(), "float32")
+
+    def _phase_values(self) -> list[tuple[float, float]]:
         low, high = self.base_momentum, self.max_momentum
         if self.three_phase:
-            values = [(high, low), (low, high), (high, high)]
-        else:
-            values = [(high, low), (low, high)]
-        return anneal_cycle(step, self, values, "float32")
+            return [(high, low), (low, high), (high, high)]
+        return [(high, low), (low, high)]
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         optimizer = _inner_optimizer(self.model.optimizer)
@@ -185,7 +188,10 @@ class MomentumCycler(keras.callbacks.Callback):
         if self._variable is None:
             return
         optimizer = _inner_optimizer(self.model.optimizer)
-        self._variable.assign(self.momentum_at(optimizer.iterations))
+        # The step is read to the host once, and the curve computed there in numpy: the same
+        # float32 arithmetic as `momentum_at`, without a dozen eager ops every batch.
+        step = int(variable_to_numpy(optimizer.iterations))
+        self._variable.assign(float(anneal_cycle(step, self, self._phase_values(), "float32", np)))
 
 
 def _inner_optimizer(optimizer: Any) -> Any:

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import finder
 from finder.errors import DataError, InvalidArgumentError, InvalidRangeError, ModelError
+from finder.rangetest.recorder import held_out_loss, in_batches
 from tests.utils.factories import dense_regressor, small_classifier
 
 # Runs on TensorFlow and again under KERAS_BACKEND=jax (.ci/run).
@@ -300,6 +301,17 @@ def test_validation_curve_is_scored_every_n_steps(classification_data):
     assert len(result.val_losses) == len(result.val_lrs) == 5  # steps 0, 5, 10, 15 and the last
     assert result.val_lrs == [result.lrs[i] for i in (0, 5, 10, 15, 19)]
     assert result.config["validation_every"] == 5
+
+
+def test_the_held_out_loss_is_the_one_evaluate_reports(classification_data):
+    x, y = classification_data
+    model = small_classifier()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # weights away from the start
+    # 70 samples in batches of 32: two full batches and one of 6, weighted by their sizes.
+    batches = in_batches((x[:70], y[:70]), 32)
+    assert [len(batch[1]) for batch in batches] == [32, 32, 6]
+    expected = model.evaluate(x[:70], y[:70], batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert held_out_loss(model, batches) == pytest.approx(expected, rel=1e-5)
 
 
 def test_progress_sees_every_step_in_order(regression_data):
