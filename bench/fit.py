@@ -1,141 +1,156 @@
-"""`finder.fit` against the manual route it replaces, on the seed experiment (issue 13).
+"""`finder.fit`'s price: its wall time and score against the plain `model.fit` it stands in for.
 
-Task `fashion_cnn_sgd` of `bench/tasks.py` (fashion_cnn, plain SGD, full Fashion-MNIST,
-10 epochs of batch 64), seeds 0, 1, 2. Per seed, both routes start from the same model
-(`task.build_model(seed)`, SGD at its default LR) and score the validation accuracy after the
-last epoch:
+On suite tasks (`bench/tasks.py`), per seed, two routes train the same model (built with the
+seed), with the same data, batch order (drawn from the seed), callbacks and plan
+(`tasks.train`):
 
-- **manual**: `tasks.auto_range_test(task, seed)` (the auto range test, the plan as
-  `plan_steps`), `propose_schedules(...)[0]`, then `tasks.train` with its schedule and
-  callbacks, the batch order drawn from `seed`: README's route, as the suite runs it.
-- **finder.fit**: one call, `finder.fit(model, x, y, epochs, batch_size, validation_data,
-  range_test_options={"seed": seed})` (the range test then also records its validation
-  curve, as `fit` passes `validation_data` on), the batch order drawn from `seed`.
+- **plain**: `model.fit` with the task's optimizer at its Keras default LR, held constant:
+  the run a user makes without finder.
+- **finder.fit**: `finder.fit` with its defaults in place of `model.fit`: the range test as
+  the warm-up of this very fit (`finder.LearningRateFinder`), rolled back to the snapshot at
+  the proposal's peak, or, on a plan under 500 steps, the test before the fit; then the first
+  proposal over the rest of the plan.
 
-The claim checked (issue 13's "same accuracy within noise"): the two routes' mean accuracies
-differ by no more than the larger of their standard deviations over the seeds. Results go to
-`bench/results/fit.json`; `python bench/report.py` renders them into BENCHMARKS.md. A route
-whose range test finds no bounds (a plan too short for the loss to fall) scores 0, with the
-reason in its row.
+Both are timed from the call to its return, so finder's time includes everything it adds: the
+checks of the data, the ramp's snapshots and validation curve, the steps it throws away
+(`extra_steps`), the rollback and any retracing. The figure is finder.fit's time over the plain
+fit's, per seed; the routes alternate which goes first from seed to seed, so neither always
+meets a cold process. The score of finder.fit is set beside the frontier's `fit` design
+(`bench/frontier.py`), which composes the same route from its parts, a check that the frontier
+measures what `finder.fit` does: inside the fit the two are the same computation (the same
+callback first in the same `fit`); before it, on a short plan, the frontier seeds the test's
+batch order with the task's seed where `finder.fit` keeps the test's default (0), so from seed
+1 on the two read different edges and differ by the seeds' noise.
 
-    python bench/fit.py                                   # the benchmark (~1 h on 2 CPU cores)
-    python bench/fit.py --sample --seeds 1 --out /tmp/fit.json   # a smoke run (~5 min)
+Results go to `bench/results/fit.json` (tasks already there are kept unless rerun);
+`python bench/report.py` renders them into BENCHMARKS.md.
+
+    python bench/fit.py                         # the default tasks, seeds 0-2 (~40 min, 2 cores)
+    python bench/fit.py --task digits_rmsprop --seeds 1 --out /tmp/fit.json   # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import statistics
-import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-import keras
 from common import RESULTS_DIR, write_result
-from tasks import TASKS, Task, auto_range_test, train
+from frontier import RESULT_PATH as FRONTIER_PATH
+from frontier import design_runs, fit_route
+from tasks import TASKS, Task, train
 
 import finder
-from finder.data import load_fashion_mnist_sample
-from finder.errors import FinderError
-from finder.propose import propose_schedules
 
-TASK = "fashion_cnn_sgd"
-
-
-def manual_route(task: Task, seed: int) -> dict[str, Any]:
-    """Range test, first proposal, fit: three calls, as README shows them."""
-    start = time.perf_counter()
-    result = auto_range_test(task, seed)
-    proposal = propose_schedules(result, epochs=task.epochs, steps_per_epoch=task.steps_per_epoch)[
-        0
-    ]
-    run = train(task, proposal.to_keras(), seed, callbacks=proposal.callbacks())
-    return _row(run["score"], proposal, result, time.perf_counter() - start)
+# Every host's plan length and both of finder.fit's routes: the test inside the fit on plans
+# from 752 to 9,380 steps, before it on the short plans (360-480 steps).
+DEFAULT_TASKS = (
+    "digits_rmsprop", "diabetes_mse_adam", "digits8_adam", "cnn_adam", "cnn16_adam",
+    "mlp_adam", "finetune_sgdm", "transformer_adamw", "resnet_bn_sgdm", "fashion_cnn_sgd",
+)  # fmt: skip
+RESULT_PATH = RESULTS_DIR / "fit.json"
 
 
-def fit_route(task: Task, seed: int) -> dict[str, Any]:
-    """The same in one `finder.fit` call."""
-    data = task.load_data()
-    start = time.perf_counter()
-    keras.backend.clear_session()
-    model = task.build_model(seed)
-    task.compile(model, task.make_optimizer(task.default_lr))
-    keras.utils.set_random_seed(seed)
-    history = finder.fit(
-        model,
-        data.x_train,
-        data.y_train,
-        epochs=task.epochs,
-        batch_size=task.batch_size,
-        validation_data=(data.x_val, data.y_val),
-        range_test_options={"seed": seed},
-        callbacks=[keras.callbacks.TerminateOnNaN()],
-        shuffle=True,
-        verbose=0,
-    )
-    score = history.history[f"val_{task.metric}"][-1]
-    return _row(score, history.proposal, history.range_test_result, time.perf_counter() - start)
+def plain_route(task: Task, seed: int) -> dict[str, Any]:
+    """`model.fit` at the optimizer's default LR."""
+    run = train(task, task.default_lr, seed)
+    return {"score": run["score"], "wall_s": run["wall_s"]}
 
 
-def _row(score: float | None, proposal: Any, result: Any, seconds: float) -> dict[str, Any]:
+def finder_route(task: Task, seed: int) -> dict[str, Any]:
+    """`finder.fit` in place of `model.fit`, with its defaults."""
+    histories: list[Any] = []
+
+    def fit(model: Any, x: Any, y: Any, **fit_kwargs: Any) -> Any:
+        histories.append(finder.fit(model, x, y, **fit_kwargs))
+        return histories[-1]
+
+    with warnings.catch_warnings():  # its verdict is read from the result
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        run = train(task, task.default_lr, seed, fit=fit)
+    history = histories[-1]
+    result = history.range_test_result
+    proposal = history.proposal
     return {
-        "score": score,
-        "max_lr": proposal.spec.params["max_lr"],
-        "range_test_steps": result.steps_run,
-        "wall_s": round(seconds, 1),
+        "score": run["score"],
+        "wall_s": run["wall_s"],
+        "steps_run": result.steps_run,
+        "extra_steps": result.extra_steps,
+        "verdict": result.reliability.verdict if result.reliability else None,
+        "max_lr": proposal.spec.params.get("max_lr") if proposal else None,
     }
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and sample standard deviation of the scores (a diverged run, or one whose range
-    test found no bounds, scores 0)."""
-    scores = [row["score"] if row["score"] is not None else 0.0 for row in rows]
+def run_task(task: Task, seeds: range, frontier: dict[str, Any]) -> dict[str, Any]:
+    """Both routes on `task` over `seeds`, alternating which runs first."""
+    reference = design_runs(frontier, "fit", task.name)
+    runs = []
+    for seed in seeds:
+        order = [plain_route, finder_route]
+        if seed % 2:
+            order.reverse()
+        rows = {route.__name__: route(task, seed) for route in order}
+        plain, ours = rows["plain_route"], rows["finder_route"]
+        row = {
+            "seed": seed,
+            "plain_s": plain["wall_s"],
+            "plain_score": plain["score"],
+            **{f"finder_{k}" if k in ("score", "wall_s") else k: v for k, v in ours.items()},
+            "time_ratio": ours["wall_s"] / plain["wall_s"],
+            "frontier_score": reference.get(str(seed), {}).get("score"),
+        }
+        runs.append(row)
+        print(
+            f"  {task.name:18s} seed {seed}: plain {plain['wall_s']:.1f} s, finder.fit "
+            f"{ours['wall_s']:.1f} s (x{row['time_ratio']:.2f}, {ours['extra_steps']} extra "
+            f"steps), scores {plain['score']} / {ours['score']}",
+            flush=True,
+        )
     return {
-        "mean": statistics.fmean(scores),
-        "std": statistics.stdev(scores) if len(scores) > 1 else None,
-        "runs": rows,
+        "plan_steps": task.plan.total_steps,
+        "route": "inside the fit" if fit_route(task) == "in_fit" else "before the fit",
+        "runs": runs,
+        **summarise(runs, task.plan.total_steps),
     }
+
+
+def summarise(runs: list[dict[str, Any]], plan_steps: int) -> dict[str, Any]:
+    """Per task: the median time ratio over seeds, and means of the rest."""
+    return {
+        "time_ratio": statistics.median(r["time_ratio"] for r in runs),
+        "extra_share": statistics.fmean(r["extra_steps"] for r in runs) / plan_steps,
+        "plain_s": statistics.fmean(r["plain_s"] for r in runs),
+        "finder_s": statistics.fmean(r["finder_wall_s"] for r in runs),
+        "plain_score": _mean(r["plain_score"] for r in runs),
+        "finder_score": _mean(r["finder_score"] for r in runs),
+        "frontier_score": _mean(r["frontier_score"] for r in runs),
+    }
+
+
+def _mean(values: Any) -> float | None:
+    """Mean of the values, None when any is missing (a diverged run, a seed not run)."""
+    values = list(values)
+    return None if any(v is None for v in values) else statistics.fmean(values)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", action="append", choices=sorted(TASKS), help="repeatable")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
-    parser.add_argument("--epochs", type=int, default=None, help="default: the task's (10)")
-    parser.add_argument(
-        "--sample", action="store_true", help="the bundled 4,000-image sample (smoke runs)"
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "fit.json")
+    parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
-    task = TASKS[TASK]
-    if args.epochs is not None:
-        task = dataclasses.replace(task, epochs=args.epochs)
-    if args.sample:
-        task = dataclasses.replace(task, load_data=load_fashion_mnist_sample)
-    routes = {"manual": manual_route, "finder_fit": fit_route}
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in routes}
-    for seed in range(args.seeds):
-        for name, route in routes.items():
-            try:
-                row = route(task, seed)
-            except FinderError as exc:  # no bounds: the route has nothing to train with
-                row = {"score": None, "error": str(exc)}
-            rows[name].append({"seed": seed, **row})
-            print(f"seed {seed} {name}: {rows[name][-1]}", flush=True)
-    summary = {name: summarise(runs) for name, runs in rows.items()}
-    spreads = [s["std"] for s in summary.values() if s["std"] is not None]
-    difference = summary["finder_fit"]["mean"] - summary["manual"]["mean"]
-    payload = {
-        "task": TASK,
-        "epochs": task.epochs,
-        "data": "bundled sample" if args.sample else "full Fashion-MNIST",
-        "seeds": list(range(args.seeds)),
-        "routes": summary,
-        "difference": difference,
-        "within_noise": abs(difference) <= max(spreads) if spreads else None,
-    }
-    path = write_result("fit", payload, path=args.out)
-    print(f"finder.fit - manual = {difference:+.4f}; wrote {path}")
+    frontier = json.loads(FRONTIER_PATH.read_text())
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    tasks = dict(previous.get("tasks", {}))
+    for name in args.task or DEFAULT_TASKS:
+        print(name, flush=True)
+        tasks[name] = run_task(TASKS[name], range(args.seeds), frontier)
+        path = write_result("fit", {"seeds": list(range(args.seeds)), "tasks": tasks}, args.out)
+    ratios = [t["time_ratio"] for t in tasks.values()]
+    print(f"finder.fit / model.fit: x{min(ratios):.2f} to x{max(ratios):.2f}; wrote {path}")
 
 
 if __name__ == "__main__":

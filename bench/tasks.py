@@ -386,6 +386,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     optimizer: OptimizerFactory | None = None,
     before: Sequence[keras.callbacks.Callback] = (),
+    fit: Callable[..., keras.callbacks.History] | None = None,
 ) -> dict[str, Any]:
     """One full training run of `task`, scored on its validation data.
 
@@ -401,6 +402,10 @@ def train(
         optimizer: callable `learning_rate -> Optimizer` used instead of
             `task.make_optimizer` (e.g. `keras.optimizers.ScheduleFreeAdamW`).
             Defaults to `None`.
+        before: callbacks listed before the task's own (e.g. `finder.LearningRateFinder`).
+            Defaults to `()`.
+        fit: callable `(model, x, y, **fit_kwargs) -> History` called instead of `model.fit`
+            with the same arguments (e.g. `finder.fit`). Defaults to `None`.
 
     Returns:
         A dict: `score` (validation `task.metric` after the last epoch run, `None` when not
@@ -415,7 +420,8 @@ def train(
     task.compile(model, (optimizer or task.make_optimizer)(learning_rate))
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    history = model.fit(
+    history = (fit or type(model).fit)(
+        model,
         data.x_train,
         data.y_train,
         batch_size=task.batch_size,
@@ -443,7 +449,7 @@ def train(
         "scores_per_epoch": scores,
         "diverged": len(losses) < task.epochs or not math.isfinite(losses[-1]) or not learned,
         "train_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
-        "wall_s": round(wall_s, 1),
+        "wall_s": round(wall_s, 2),
     }
 
 

@@ -1,15 +1,34 @@
-"""`bench/fit.py`'s scoring (the benchmark itself is run by hand: `python bench/fit.py`)."""
+"""`bench/fit.py`'s summary (the benchmark itself is run by hand: `python bench/fit.py`)."""
 
 from __future__ import annotations
-
-import statistics
 
 import fit as bench_fit
 import pytest
 
 
-def test_a_run_without_bounds_scores_zero_in_the_mean() -> None:
-    summary = bench_fit.summarise([{"score": 0.8}, {"score": None, "error": "no bounds"}])
-    assert summary["mean"] == pytest.approx(0.4)
-    assert summary["std"] == pytest.approx(statistics.stdev([0.8, 0.0]))
-    assert bench_fit.summarise([{"score": 0.8}])["std"] is None
+def _run(seed: int, plain_s: float, finder_s: float, extra: int, score: float | None) -> dict:
+    return {
+        "seed": seed,
+        "plain_s": plain_s,
+        "finder_wall_s": finder_s,
+        "time_ratio": finder_s / plain_s,
+        "extra_steps": extra,
+        "plain_score": 0.9,
+        "finder_score": score,
+        "frontier_score": score,
+    }
+
+
+def test_the_summary_takes_the_median_time_ratio_and_the_mean_extra_share() -> None:
+    runs = [_run(0, 10.0, 11.0, 10, 0.9), _run(1, 10.0, 30.0, 20, 0.8), _run(2, 10.0, 12.0, 30, 1)]
+    summary = bench_fit.summarise(runs, plan_steps=400)
+    assert summary["time_ratio"] == pytest.approx(1.2)  # one slow seed does not set it
+    assert summary["extra_share"] == pytest.approx(20 / 400)
+    assert summary["plain_s"] == pytest.approx(10.0)
+    assert summary["finder_s"] == pytest.approx(53 / 3)
+    assert summary["finder_score"] == pytest.approx(0.9)
+
+
+def test_a_missing_score_leaves_the_mean_undefined() -> None:
+    runs = [_run(0, 10.0, 11.0, 10, 0.9), _run(1, 10.0, 11.0, 10, None)]
+    assert bench_fit.summarise(runs, plan_steps=100)["finder_score"] is None
