@@ -29,6 +29,9 @@ Designs (`DESIGNS`):
 - `anchored_peak1x`, `anchored_peak3x`: `anchored_10pct` with the first proposal's 1cycle
   peaking at 1x and 3x the edge instead of the library's multiple (`PEAK_AT`), on the plans
   under 500 steps, where finder peaks at 2x: the comparison the short-plan multiple rests on;
+- `short_cosine`: `anchored_10pct` with the first proposal a cosine with a linear warm-up over
+  5% of the plan (the grid oracle's `cosine_warmup`) at the 1cycle's peak, on the plans under
+  500 steps: does a short run want a shorter warm-up than 1cycle's 30%?
 - `fit`: what `finder.fit` runs by default, `in_fit`, or `anchored_10pct` on a plan where the
   ramp would take over a fifth of it (`finder.train.runs_before_fit`); it runs nothing of its
   own and reads those designs' runs.
@@ -55,7 +58,7 @@ from typing import Any
 
 from common import RESULTS_DIR, edge_rule, machine
 from suite import RESULT_PATH as SUITE_PATH
-from suite import SEEDS, first_spec, nothing_learned, ratio, spec_label, train_spec
+from suite import SEEDS, first_spec, grid_spec, nothing_learned, ratio, spec_label, train_spec
 from tasks import TASKS, Task, range_test, train
 
 import finder
@@ -71,6 +74,7 @@ DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
     "anchored_30pct": lambda task: {"budget": max(300, math.floor(0.3 * task.plan.total_steps))},
     "anchored_peak1x": lambda task: {"plan_steps": task.plan.total_steps},
     "anchored_peak3x": lambda task: {"plan_steps": task.plan.total_steps},
+    "short_cosine": lambda task: {"plan_steps": task.plan.total_steps},
     "in_fit": lambda task: {},  # no separate range test: see `run_in_fit`
     "in_fit_cycle": lambda task: {},
     "fit": lambda task: None,  # read from `fit_route(task)`'s runs
@@ -78,6 +82,10 @@ DESIGNS: dict[str, Callable[[Task], dict[str, Any] | None]] = {
 IN_FIT = ("in_fit", "in_fit_cycle")
 # The designs whose 1cycle peaks at a set multiple of the edge, whatever the library's rule.
 PEAK_AT = {"anchored_peak1x": 1.0, "anchored_peak3x": 3.0}
+# The designs whose first proposal is another family at the 1cycle's peak.
+FAMILY_AT = {"short_cosine": "cosine_warmup"}
+# The designs measured on the plans under SHORT_PLAN_STEPS only.
+SHORT_ONLY = (*PEAK_AT, *FAMILY_AT)
 # Designs that run nothing of their own.
 READ_ONLY = ("dense_multi", "fit")
 WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
@@ -154,6 +162,9 @@ def run_one(
         record["proposal"] = first_spec(task, result).to_dict()
         if design in PEAK_AT and record["proposal"]["family"] == "one_cycle":
             record["proposal"]["params"]["max_lr"] = PEAK_AT[design] * record["edge_lr"]
+        if design in FAMILY_AT and record["proposal"]["family"] == "one_cycle":
+            peak = record["proposal"]["params"]["max_lr"]
+            record["proposal"] = grid_spec(task, FAMILY_AT[design], peak).to_dict()
         entry[key] = record
         _save(document, path)
         print(
@@ -322,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.task or [n for n in TASKS if n in suite["tasks"]]
     for design in designs:
         for name in names:
-            if design in PEAK_AT and TASKS[name].plan.total_steps >= SHORT_PLAN_STEPS:
+            if design in SHORT_ONLY and TASKS[name].plan.total_steps >= SHORT_PLAN_STEPS:
                 continue  # a long plan's peak is the edge already
             if args.rerun:
                 document.get("runs", {}).get(design, {}).pop(name, None)

@@ -49,7 +49,11 @@ at or below it for most (SGD on the CNN and Adagrad, whose edges the verdict fla
 and its worst task on both, where three times the edge lost again on the CNN. The step at 500
 steps is where the suite's evidence changes (no plan length between 376 and 752 was measured),
 not a fitted curve. The other proposals keep their peaks: only the first, the one `finder.fit`
-trains, was measured at the multiple.
+trains, was measured at the multiple. Whether a run this short wants a shorter warm-up than
+1cycle's 30% was measured too: a cosine with a 5% warm-up at the same peak, on both short hosts,
+came out within the seeds' noise of the 1cycle overall, its gains and losses per optimizer going
+both ways and several changing sign from one host to the other, so the first proposal stays a
+1cycle (BENCHMARKS.md, design `short_cosine`).
 
 Why wsd decays over the last 20%: Hägele et al. (2024, arXiv:2405.18392) find that a cooldown
 over the last 10-20% of the steps matches cosine decay, and that the `1 - sqrt` shape beats a
