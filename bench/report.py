@@ -1078,6 +1078,7 @@ def verdict(result: dict[str, Any]) -> list[str]:
             else "."
         ),
         "",
+        *_oracle_noise(result),
         "Runs the verdict gets wrong:",
         "",
     ]
@@ -1094,6 +1095,25 @@ def verdict(result: dict[str, Any]) -> list[str]:
         for case in result["controls"]
     ]
     return [*lines, "", machine_line(result), ""]
+
+
+def _oracle_noise(result: dict[str, Any]) -> list[str]:
+    """The seeds' own share of the misses: the best schedule against itself."""
+    noise = result.get("oracle_noise")
+    if noise is None:
+        return []
+    runs = result["runs"]
+    misses = sum(1 for run in runs if not run["within"])
+    return [
+        f"How many misses one seed's noise makes: the grid oracle's own schedule, retrained "
+        f"with seeds 0-2 on the same {noise['tasks']} tasks, landed below 0.99 of its own mean "
+        f"on {noise['below']} of {noise['runs']} runs ({noise['tasks_with_a_seed_below']} "
+        f"tasks; worst {noise['worst']:.4f}, `{noise['worst_task']}`), where the first "
+        f"proposal missed on {misses} of {len(runs)}. Seed 0 chose that schedule, so its runs "
+        "sit high and the count understates the noise; the misses beyond it are the "
+        "proposal's own.",
+        "",
+    ]
 
 
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
