@@ -365,14 +365,15 @@ def _optimizer_variant(host: Task, optimizer: str) -> Task:
     )
 
 
-# The CNN host runs the suite's four families too, as references for the variants beside them.
+# The CNN hosts and the short digits host run the suite's four families too, as references for
+# the variants beside them.
 SUITE_FAMILIES = ("SGD", "Adam", "AdamW", "RMSprop")
 TASKS.update(
     (variant.name, variant)
     for host, optimizers in (
         (DIGITS_HOST, OPTIMIZER_VARIANTS),
         (CNN_HOST, SUITE_FAMILIES + OPTIMIZER_VARIANTS),
-        (CNN_LONG_HOST, ("SGD", "Adam", *OPTIMIZER_VARIANTS)),
+        (CNN_LONG_HOST, SUITE_FAMILIES + OPTIMIZER_VARIANTS),
         (DIGITS_SHORT_HOST, SUITE_FAMILIES + OPTIMIZER_VARIANTS),
     )
     for variant in (_optimizer_variant(host, o) for o in optimizers)
