@@ -269,11 +269,17 @@ class SweepRecorder(keras.callbacks.Callback):
 
 
 def in_batches(data: tuple[Any, Any], batch_size: int) -> list[tuple[Any, Any]]:
-    """`(x, y)` arrays (or nested structures of them) cut into batches of `batch_size`."""
+    """`(x, y)` arrays (or nested structures of them) cut into batches of `batch_size`; a
+    pandas object becomes its numpy array, which `test_on_batch` takes where it may not."""
+
+    def cut(array: Any, start: int) -> Any:
+        part = array[start : start + batch_size]
+        return part.to_numpy() if hasattr(part, "to_numpy") else part
+
     x, y = data
     size = int(keras.tree.flatten(x)[0].shape[0])
     return [
-        keras.tree.map_structure(lambda a, start=start: a[start : start + batch_size], (x, y))
+        keras.tree.map_structure(lambda a, start=start: cut(a, start), (x, y))
         for start in range(0, size, batch_size)
     ]
 
@@ -281,9 +287,8 @@ def in_batches(data: tuple[Any, Any], batch_size: int) -> list[tuple[Any, Any]]:
 def held_out_loss(model: keras.Model, batches: list[tuple[Any, Any]]) -> float:
     """The model's compiled loss over `batches`, each weighted by its size: the loss
     `model.evaluate` reports, scored batch by batch with `test_on_batch`. `evaluate` builds a
-    new input pipeline on every call, which on a subset this small (512 samples, scored about 20
-    times a sweep) took most of its time: 60 ms a call on the digits MLP, where eight batches
-    through `test_on_batch` take a few."""
+    new input pipeline on every call, which on a subset this small, scored about 20 times a
+    sweep, took most of its time (`bench/fit.py` times the test's whole cost)."""
     total = 0.0
     count = 0
     for x, y in batches:

@@ -38,8 +38,8 @@ def anneal_through_phases(
 
     `xp` is the array module that computes it, with the same functions under the same names:
     `keras.ops` for a step inside a traced train step, `numpy` for a step known on the host,
-    where a callback sets a value every batch (a dozen eager Keras ops there cost about 2 ms
-    a step on TensorFlow's CPU, as much as the step of a small model).
+    where a callback sets a value every batch (there a dozen eager Keras ops can cost as much
+    as a small model's whole step on a CPU).
 
     Steps past the last phase hold its end value. PyTorch writes the cosine anneal as
     `end + (start - end) / 2 * (1 + cos(pi * pct))`; with `q = 1 - pct`, the fraction of the

@@ -314,6 +314,27 @@ def test_the_held_out_loss_is_the_one_evaluate_reports(classification_data):
     assert held_out_loss(model, batches) == pytest.approx(expected, rel=1e-5)
 
 
+class Frame:
+    """The part of a pandas object `in_batches` meets: row slices and `to_numpy`."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.shape = values.shape
+
+    def __getitem__(self, rows: slice) -> Frame:
+        return Frame(self.values[rows])
+
+    def to_numpy(self) -> np.ndarray:
+        return self.values
+
+
+def test_validation_batches_of_a_pandas_like_object_are_numpy_arrays():
+    x = np.arange(10, dtype="float32").reshape(5, 2)
+    batches = in_batches((Frame(x), Frame(np.arange(5))), 2)
+    assert [type(part) for batch in batches for part in batch] == [np.ndarray] * 6
+    np.testing.assert_array_equal(batches[2][0], x[4:])
+
+
 def test_progress_sees_every_step_in_order(regression_data):
     x, y = regression_data
     events = []
