@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -112,20 +113,25 @@ def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
     return reasons
 
 
-def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
-    """Every (task, seed) of `design`: its verdict now, and its outcome."""
+def judged_tasks(design: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The tasks the verdict is judged on: `(name, runs of design by seed, suite entry)` for
+    every task with runs of `design` and a grid oracle that learned something ("within 1%" of
+    an oracle that learned nothing means nothing)."""
     frontier = json.loads(FRONTIER_PATH.read_text())
     suite = json.loads(SUITE_PATH.read_text())
-    rows = []
     for name in TASKS:
         by_seed = design_runs(frontier, design, name)
-        if not by_seed or "rows" not in suite["tasks"].get(name, {}):
-            continue
+        entry = suite["tasks"].get(name, {})
+        if by_seed and "rows" in entry and not nothing_learned(entry["rows"]["oracle"]):
+            yield name, by_seed, entry
+
+
+def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
+    """Every (task, seed) of `design`: its verdict now, and its outcome."""
+    rows = []
+    for name, by_seed, entry in judged_tasks(design):
         task = TASKS[name]
-        best = suite["tasks"][name]["rows"]["oracle"]
-        if nothing_learned(best):
-            continue  # "within 1%" of an oracle that learned nothing means nothing
-        oracle = best["mean"]
+        oracle = entry["rows"]["oracle"]["mean"]
         for seed in SEEDS:
             record = by_seed.get(str(seed))
             if record is None or record.get("score") is None and record.get("proposal"):
@@ -153,16 +159,9 @@ def oracle_noise(design: str = DESIGN) -> dict[str, Any]:
     (the same "within 1%" the runs are judged by). Seed 0 chose the configuration, so its run
     sits high, and the count understates how often one seed of a schedule as good as the best
     lands 1% below it."""
-    frontier = json.loads(FRONTIER_PATH.read_text())
-    suite = json.loads(SUITE_PATH.read_text())
     values: dict[str, list[float]] = {}
-    for name in TASKS:
-        if not design_runs(frontier, design, name) or "rows" not in suite["tasks"].get(name, {}):
-            continue
-        entry = suite["tasks"][name]
+    for name, _, entry in judged_tasks(design):
         best = entry["rows"]["oracle"]
-        if nothing_learned(best):
-            continue
         spec = finder.ScheduleSpec.from_dict(best["spec"])
         scores = [entry["runs"].get(spec_label(spec, seed), {}).get("score") for seed in SEEDS]
         values[name] = [ratio(TASKS[name], score, best["mean"]) or 0.0 for score in scores]
