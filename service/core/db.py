@@ -21,6 +21,8 @@ newest revision matches these models (a test compares them).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,14 +182,35 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# How long a SQLite connection waits for another's lock (busy_timeout, and the WAL switch).
+SQLITE_LOCK_WAIT_S = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the API read while job processes write progress; busy_timeout makes writers
-    # from several processes wait for each other instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # busy_timeout makes writers from several processes wait for each other instead of
+    # failing; WAL lets the API read while job processes write progress.
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT_S * 1000)}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL, which it keeps once any connection has. The switch
+    needs the file's exclusive lock, and while another connection holds a lock (processes
+    starting at once on a new file, one of them already migrating) SQLite answers "database is
+    locked" at once, whatever busy_timeout says: so it is retried for as long as busy_timeout
+    would have waited."""
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def create_db_engine(url: str, *, pooled: bool = True, pool_size: int = 10) -> Engine:
