@@ -46,7 +46,13 @@ def job_row(client: TestClient, job_id: str) -> Job:
 
 def test_end_to_end(running_client: TestClient) -> None:
     client = running_client
-    job_id = submit(client, quick_job(model={"builtin": "fashion_cnn"}, validation=True))
+    # A range test of stable LRs (it runs all its steps) long enough for the event stream, which
+    # polls the job every `EVENT_POLL_S`, to see it along the way: a diverging 40-step one can
+    # run its steps between two polls.
+    steps = 200
+    body = quick_job(model={"builtin": "fashion_cnn"}, validation=True)
+    body["range"] = {"min_lr": 1e-4, "max_lr": 1e-2, "num_steps": steps}
+    job_id = submit(client, body)
     events = sse_events(client, job_id)
 
     document = wait_status(client, job_id, {"succeeded"})
@@ -55,15 +61,15 @@ def test_end_to_end(running_client: TestClient) -> None:
     assert result.steps_run > 0 and len(result.lrs) == len(result.losses) > 0
     assert document["attempts"] == 1
     assert document["error"] is None
-    assert document["progress"]["steps_done"] == document["progress"]["steps_total"] == 40
+    assert document["progress"]["steps_done"] == document["progress"]["steps_total"] == steps
     assert document["started_at"] <= document["finished_at"]
 
     kinds = [kind for kind, _ in events]
     assert kinds[-1] == "end" and set(kinds[:-1]) <= {"progress"}
     assert events[-1][1]["status"] == "succeeded"
-    steps = [data["progress"]["steps_done"] for _, data in events]
-    assert steps == sorted(steps), steps
-    assert len({s for s in steps if 0 < s < 40}) >= 2, steps  # progress arrived along the way
+    done = [data["progress"]["steps_done"] for _, data in events]
+    assert done == sorted(done), done
+    assert len({s for s in done if 0 < s < steps}) >= 2, done  # progress arrived along the way
 
     png = client.get(f"/jobs/{job_id}/curve.png", headers=auth())
     assert png.status_code == 200
