@@ -25,7 +25,7 @@ batch order with the task's seed where `finder.fit` keeps the test's default (0)
 Results go to `bench/results/fit.json` (tasks already there are kept unless rerun);
 `python bench/report.py` renders them into BENCHMARKS.md.
 
-    python bench/fit.py                         # the default tasks, seeds 0-2 (~40 min, 2 cores)
+    python bench/fit.py                         # the default tasks, seeds 0-2 (~15 min, 2 cores)
     python bench/fit.py --task digits_rmsprop --seeds 1 --out /tmp/fit.json   # a smoke run
 """
 
