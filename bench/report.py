@@ -924,6 +924,14 @@ DESIGN_NOTES = {
 }
 
 
+def meets_targets(row: dict[str, Any]) -> bool:
+    """Whether a frontier row meets all three quality targets: >= 0.995 of the oracle (mean
+    over seeds), no seed below 0.99, and at least the default LR's score."""
+    return bool(
+        row["vs_oracle"] >= 0.995 and row["worst_vs_oracle"] >= 0.99 and row["vs_default"] >= 1.0
+    )
+
+
 def frontier(result: dict[str, Any]) -> list[str]:
     summary = result["summary"]
     lines = [
@@ -952,13 +960,8 @@ def frontier(result: dict[str, Any]) -> list[str]:
     for design, tasks in summary.items():
         met = judged = 0
         for name, row in tasks.items():
-            ok = (
-                row["vs_oracle"] >= 0.995
-                and row["worst_vs_oracle"] >= 0.99
-                and row["vs_default"] >= 1.0
-            )
             blank = row.get("nothing_learned", False)
-            met += ok and not blank
+            met += meets_targets(row) and not blank
             judged += not blank
             scores = (
                 ["no LR of the grid trained", "", ""]
@@ -1031,12 +1034,7 @@ def short_plan_designs(summary: dict[str, Any]) -> list[str]:
                     f"{worst['vs_oracle']:.4f}",
                     sum(row["vs_oracle"] >= 0.995 for row in tasks),
                     f"{sum(seed['within'] for seed in seeds)} / {len(seeds)}",
-                    sum(
-                        row["vs_oracle"] >= 0.995
-                        and row["worst_vs_oracle"] >= 0.99
-                        and row["vs_default"] >= 1.0
-                        for row in tasks
-                    ),
+                    sum(meets_targets(row) for row in tasks),
                     len(tasks),
                 ]
             )
