@@ -1,4 +1,5 @@
-"""Reading a Keras variable's value to the host, on every backend, without numpy's warnings."""
+"""Reading Keras state to the host, on every backend: a variable's value (without numpy's
+warnings), and the optimizer step a learning-rate schedule is evaluated at."""
 
 from __future__ import annotations
 
@@ -20,3 +21,18 @@ def variable_to_numpy(value: Any) -> np.ndarray:
     if backend == "torch" and hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def innermost_optimizer(optimizer: Any) -> Any:
+    """The optimizer that owns the learning rate (unwraps `LossScaleOptimizer`)."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def micro_batch_count(optimizer: Any) -> int:
+    """The counter Keras evaluates a `LearningRateSchedule` at: the optimizer's raw counter,
+    which counts micro-batches under gradient accumulation (where the `iterations` property
+    counts updates)."""
+    inner = innermost_optimizer(optimizer)
+    return int(variable_to_numpy(getattr(inner, "_iterations", inner.iterations)))

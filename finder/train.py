@@ -43,6 +43,7 @@ import keras
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
+from finder.host import innermost_optimizer
 from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
@@ -56,6 +57,9 @@ KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
 # fit() arguments finder.fit cannot honour with an explicit range: the range test would train
 # on held-out samples, or the plan would not match the steps Keras takes.
 REFUSED_FIT_ARGUMENTS = ("validation_split", "initial_epoch")
+# Callbacks that set the optimizer's learning rate themselves: Keras refuses to set the rate of an
+# optimizer driven by a schedule, so they would fail the fit after the range test.
+LR_SETTING_CALLBACKS = (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)
 # The largest share of the plan the in-fit ramp may take; above it the test runs before the fit
 # (module docstring).
 MAX_RAMP_SHARE = 0.2
@@ -86,9 +90,10 @@ def fit(
     `finder.LearningRateFinder` callback (`finder.lr_finder`), which ramps the LR over
     the fit's first batches, rolls back to the snapshot at the proposal's peak and anneals over
     the batches left, so the test costs only the steps it throws away. With an explicit range
-    in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`), or on a
+    in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`), on a
     short plan, where the ramp would take more than a fifth of it (`MAX_RAMP_SHARE`: under
-    500 steps with the default budget), the test runs before the fit instead
+    500 steps with the default budget), or where the ramp cannot read every step
+    (`steps_per_execution > 1`, gradient accumulation), the test runs before the fit instead
     (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
     with the first proposal.
 
@@ -121,13 +126,14 @@ def fit(
             reasons), or it found no bounds and the optimizer keeps its own learning rate.
 
     Raises:
-        InvalidArgumentError: `epochs < 1`, a refused argument, or data of unknown length
-            without `steps_per_epoch`.
+        InvalidArgumentError: `epochs < 1`, a refused argument, a callback that sets the
+            learning rate itself (`ReduceLROnPlateau`, `LearningRateScheduler`), or data of
+            unknown length without `steps_per_epoch`.
         ModelError: the model is not compiled.
         DataError: the data does not fit the model or its loss (string labels, an unbatched
             dataset, ...: `finder.rangetest.input_checks`).
     """
-    _check(model, epochs)
+    _check(model, epochs, callbacks)
     # Before model.fit sees the data: lists and pandas become arrays, and the common mistakes
     # (string labels, an unbatched dataset, ...) get finder's errors, not TensorFlow's.
     checked_batch_size = batch_size or KERAS_BATCH_SIZE
@@ -149,7 +155,8 @@ def fit(
                 f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
                 "num_steps) to run finder.range_test before the fit."
             )
-    if explicit or _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
+    before_fit = explicit or not ramp_follows_every_step(model)
+    if before_fit or _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
         return _fit_after_test(
             model,
             x,
@@ -239,12 +246,13 @@ def _fit_after_test(
     save_dir: str | Path | None,
     fit_kwargs: dict[str, Any],
 ) -> keras.callbacks.History:
-    """finder.fit with an explicit range or a short plan: `finder.range_test`, then the whole
-    plan with the first proposal."""
+    """finder.fit with the test before the fit (an explicit range, a short plan, or steps the
+    ramp cannot follow): `finder.range_test`, then the whole plan with the first proposal."""
     refused = sorted(set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS))
     if refused:
+        why = "an explicit range" if _explicit(options) else "a range test before the fit"
         raise InvalidArgumentError(
-            f"finder.fit with an explicit range does not take {', '.join(refused)}: pass "
+            f"finder.fit with {why} does not take {', '.join(refused)}: pass "
             "validation_data, and train from the start of the plan."
         )
     steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
@@ -256,8 +264,10 @@ def _fit_after_test(
         y,
         batch_size=batch_size or KERAS_BATCH_SIZE,
         plan=plan,
-        # The auto range's budget: max(10% of the plan, 100); an explicit range runs its steps.
-        plan_steps=None if _explicit(options) else plan.total_steps,
+        # The auto range's budget: max(10% of the plan, 100) optimizer steps; an explicit range
+        # runs its steps. The plan counts batches, and under gradient accumulation a step
+        # spans several (the proposal's schedule counts batches, as Keras evaluates it).
+        plan_steps=None if _explicit(options) else plan.total_steps // _accumulation(model),
         **options,
     )
     proposal = first_proposal(result)
@@ -280,12 +290,34 @@ def _fit_after_test(
     return history
 
 
-def _check(model: Any, epochs: Any) -> None:
+def _accumulation(model: keras.Model) -> int:
+    """Batches per optimizer step: `gradient_accumulation_steps`, else 1."""
+    return int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
+
+
+def ramp_follows_every_step(model: keras.Model) -> bool:
+    """Whether the in-fit ramp can read every optimizer step's loss in this model's fit: not
+    with several steps per execution (batch hooks fire once per execution) or with gradient
+    accumulation (a step spans several batches). The test then runs before the fit, which
+    switches to one step per execution and records the mean loss of each step's micro-batches."""
+    return getattr(model, "steps_per_execution", 1) == 1 and _accumulation(model) == 1
+
+
+def _check(model: Any, epochs: Any, callbacks: Sequence[keras.callbacks.Callback]) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise InvalidArgumentError(
             f"Argument `epochs` must be an integer >= 1. Received: epochs={epochs!r}"
         )
     require_compiled(model)
+    for callback in callbacks:
+        if isinstance(callback, LR_SETTING_CALLBACKS):
+            raise InvalidArgumentError(
+                f"finder.fit trains with the learning-rate schedule it proposes, and "
+                f"{type(callback).__name__} in callbacks sets the learning rate itself (Keras "
+                "cannot set the rate of an optimizer driven by a schedule). Drop it, or run "
+                "finder.range_test and train with a schedule of your choice (its proposals "
+                "include a 'plateau' policy, a ReduceLROnPlateau within the bounds)."
+            )
 
 
 def _known_steps_per_epoch(x: Any, y: Any, batch_size: int | None, given: int | None) -> int | None:

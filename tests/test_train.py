@@ -17,6 +17,7 @@ import pytest
 
 import finder
 from finder.errors import InvalidArgumentError, ModelError
+from finder.host import micro_batch_count
 from finder.propose import SHORT_PLAN_PEAK_MULTIPLE
 from finder.schedules import MomentumCycler, OneCycle
 
@@ -151,6 +152,17 @@ def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
         ({"range_test_options": {"batch_size": 8}}, InvalidArgumentError, "batch_size"),
         # an uncompiled model
         ({"compiled": False}, ModelError, "not compiled"),
+        # callbacks that set the learning rate, which Keras refuses once a schedule drives it
+        (
+            {"callbacks": [keras.callbacks.ReduceLROnPlateau()]},
+            InvalidArgumentError,
+            "ReduceLROnPlateau in callbacks sets the learning rate",
+        ),
+        (
+            {"callbacks": [keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)]},
+            InvalidArgumentError,
+            "LearningRateScheduler in callbacks",
+        ),
     ],
 )
 def test_fit_refuses_bad_input(change, error, message):
@@ -220,6 +232,43 @@ def test_the_readme_model_on_a_three_epoch_plan_trains_with_a_proposal_for_100_s
     assert history.proposal.plan.total_steps == 3 * 63
     assert int(model.optimizer.iterations) == 3 * 63
     assert len(history.history["loss"]) == 3
+
+
+@SHORT_PLAN
+@pytest.mark.parametrize(
+    "optimizer_kwargs, compile_kwargs, accumulation",
+    [({"gradient_accumulation_steps": 2}, {}, 2), ({}, {"steps_per_execution": 2}, 1)],
+    ids=["gradient_accumulation", "steps_per_execution"],
+)
+def test_a_fit_whose_steps_the_ramp_cannot_read_runs_the_test_before_it_and_trains_the_plan(
+    optimizer_kwargs, compile_kwargs, accumulation
+):
+    """The in-fit ramp reads the loss of every optimizer step, which gradient accumulation (a
+    step spans two batches) and two steps per execution (batch hooks fire once per execution)
+    hide. On a 512-batch plan, long enough for the ramp otherwise, finder.fit then runs the
+    test before the fit, its budget counted in optimizer steps, and trains the whole plan with
+    SGD's 1cycle and its cycled momentum."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2048, 8)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32") + 2 * (x[:, 2] > 0.5)
+    model = make_model(keras.optimizers.SGD(momentum=0.9, **optimizer_kwargs))
+    model.compile(
+        optimizer=model.optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        **compile_kwargs,
+    )
+    history = finder.fit(model, x, y, epochs=8, batch_size=32, verbose=0)
+    result = history.range_test_result
+    # A test of its own: every step is extra, at most max(10% of the plan's steps, 100).
+    assert result.extra_steps == result.steps_run <= 100
+    assert result.config["plan_steps"] == 512 // accumulation
+    proposal = history.proposal
+    assert proposal is not None and proposal.plan.total_steps == 512
+    assert any(isinstance(callback, MomentumCycler) for callback in proposal.callbacks())
+    # Restored exactly, then the whole plan: 512 batches on the counter the schedule reads.
+    assert micro_batch_count(model.optimizer) == 512
+    assert model.steps_per_execution == compile_kwargs.get("steps_per_execution", 1)
+    assert len(history.history["loss"]) == 8 and np.isfinite(history.history["loss"]).all()
 
 
 @pytest.mark.parametrize(

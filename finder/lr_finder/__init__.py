@@ -43,13 +43,13 @@ There the ramp climbs only to the optimizer's own LR, a warm-up to the rate the 
 with, and nothing is rolled back.
 
 What it needs: `steps_per_execution=1` and no gradient accumulation (it reads every step's
-loss), and data of known length (the plan is epochs x steps). During the ramp the fit's
-logged loss and metrics are those of single batches; they are reset at the handover, so the
-first epoch's logs cover the batches after it (an epoch that ends with the ramp logs its last
-batch's). Other callbacks see the ramp's batches as
-ordinary training batches (an `EarlyStopping` or checkpoint callback may act on them); list
-this callback before `TerminateOnNaN`, which would otherwise end the fit on the ramp's last,
-rolled-back step when its loss is not finite.
+loss; `finder.fit` runs the test before the fit where they do not hold), and data of known
+length (the plan is epochs x steps). During the ramp the fit's logged loss and metrics are
+those of single batches; they are reset at the handover, so the first epoch's logs cover the
+batches after it (an epoch that ends with the ramp logs its last batch's). Other callbacks see
+the ramp's batches as ordinary training batches (an `EarlyStopping` or checkpoint callback may
+act on them); list this callback before `TerminateOnNaN`, which would otherwise end the fit on
+the ramp's last, rolled-back step when its loss is not finite.
 
 Memory: at most `KEPT_SNAPSHOTS` host copies of the weights and optimizer slots, plus one of
 the state at the start. When they fill up, every other snapshot older than the last decade is

@@ -13,9 +13,10 @@ from typing import Any
 import keras
 
 from finder.errors import UnreliableAnswerWarning
+from finder.host import innermost_optimizer
 from finder.plot import plot_range_test
 from finder.propose import Proposal
-from finder.rangetest.model_state import initial_learning_rate, innermost_optimizer
+from finder.rangetest.model_state import initial_learning_rate
 from finder.rangetest.result import RangeTestResult
 
 

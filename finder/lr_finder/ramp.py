@@ -14,6 +14,7 @@ import numpy as np
 
 from finder.defaults import BATCH_SIZE
 from finder.errors import InvalidArgumentError
+from finder.host import innermost_optimizer, micro_batch_count
 from finder.propose import Plan
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import (
@@ -36,10 +37,8 @@ from finder.rangetest.model_state import (
     assign_weights,
     host_copies,
     initial_learning_rate,
-    innermost_optimizer,
     install_learning_rate,
     install_train_step,
-    micro_batch_count,
     require_compiled,
     skips_steps,
 )

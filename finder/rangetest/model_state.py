@@ -37,15 +37,8 @@ import keras
 import numpy as np
 
 from finder.errors import ModelError
-from finder.host import variable_to_numpy
+from finder.host import innermost_optimizer, variable_to_numpy
 from finder.rangetest.distribution import model_scope
-
-
-def innermost_optimizer(optimizer: Any) -> Any:
-    """The optimizer that owns the learning rate (unwraps `LossScaleOptimizer`)."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
 
 
 def skips_steps(optimizer: Any) -> bool:
@@ -61,12 +54,6 @@ def non_finite_weights(model: keras.Model) -> int:
         int(array.size - np.count_nonzero(np.isfinite(array)))
         for array in (variable_to_numpy(v) for v in model.trainable_variables)
     )
-
-
-def micro_batch_count(optimizer: Any) -> int:
-    """The counter a learning-rate schedule is evaluated at (micro-batches with accumulation)."""
-    inner = innermost_optimizer(optimizer)
-    return int(variable_to_numpy(getattr(inner, "_iterations", inner.iterations)))
 
 
 def require_compiled(model: Any) -> keras.Model:

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from finder.document import finder_version, jsonable
+from finder.host import innermost_optimizer
 from finder.propose import Plan, proposals_for
 from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
@@ -44,7 +45,6 @@ from finder.rangetest.distribution import check_strategy
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import (
     initial_learning_rate,
-    innermost_optimizer,
     require_compiled,
 )
 from finder.rangetest.progress import SweepProgress

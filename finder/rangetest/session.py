@@ -17,12 +17,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from finder.host import micro_batch_count
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.model_state import (
     ModelState,
     install_learning_rate,
     install_train_step,
-    micro_batch_count,
     skips_steps,
 )
 from finder.rangetest.progress import SweepProgress

@@ -10,6 +10,15 @@ traced step reads at run time, and assigns it before every batch from
 `model.save` stores: after `keras.models.load_model`, the same callback resumes the cycle
 where it stopped.
 
+The step is the counter Keras evaluates a `LearningRateSchedule` at, so the momentum stays in
+phase with the 1cycle's learning rate: with `gradient_accumulation_steps`, the optimizer's raw
+counter of micro-batches (Keras's `iterations` property then counts updates, but its learning-rate
+schedules read the raw counter), where each update applies the values of its last micro-batch.
+With `steps_per_execution=k`, callbacks run once per execution, so the momentum is set at the
+start of each execution of k steps and held through it: each step's momentum is the one of at
+most k - 1 steps earlier, a lag the slow 1cycle curve barely moves over when k is a small part
+of the plan.
+
 The variable is kept out of `optimizer.variables`, so saved files have the layout a plain
 optimizer has, and the optimizer's `get_config()` keeps reporting the float it was built
 with, so `model.save` still works and `load_model` builds a plain optimizer.
@@ -24,7 +33,7 @@ import keras
 import numpy as np
 
 from finder.errors import InvalidArgumentError
-from finder.host import variable_to_numpy
+from finder.host import innermost_optimizer, micro_batch_count
 from finder.schedules import _checks
 from finder.schedules._phases import ANNEAL_STRATEGIES, anneal_cycle
 
@@ -103,9 +112,7 @@ class MomentumCycler(keras.callbacks.Callback):
 
     Raises:
         InvalidArgumentError: an argument is out of range, or (when training starts) the
-            optimizer is not SGD with `momentum > 0`, Adam or AdamW, or the model runs
-            several steps per execution or accumulates gradients, where a per-batch callback
-            cannot follow every optimizer step.
+            optimizer is not SGD with `momentum > 0`, Adam or AdamW.
     """
 
     def __init__(
@@ -151,18 +158,8 @@ class MomentumCycler(keras.callbacks.Callback):
         return [(high, low), (low, high)]
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        optimizer = _inner_optimizer(self.model.optimizer)
+        optimizer = innermost_optimizer(self.model.optimizer)
         attribute = _momentum_attribute(optimizer)
-        if getattr(self.model, "steps_per_execution", 1) > 1:
-            raise InvalidArgumentError(
-                "MomentumCycler needs one batch per execution to follow every step. "
-                f"Received: steps_per_execution={self.model.steps_per_execution}"
-            )
-        if optimizer.gradient_accumulation_steps:
-            raise InvalidArgumentError(
-                "MomentumCycler cannot follow steps counted in micro-batches. Received: "
-                f"gradient_accumulation_steps={optimizer.gradient_accumulation_steps}"
-            )
         current = getattr(optimizer, attribute)
         if (
             isinstance(current, CycledHyperparameter)
@@ -187,16 +184,11 @@ class MomentumCycler(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._variable is None:
             return
-        optimizer = _inner_optimizer(self.model.optimizer)
+        optimizer = innermost_optimizer(self.model.optimizer)
         # The step is read to the host once, and the curve computed there in numpy: the same
         # float32 arithmetic as `momentum_at`, without a dozen eager ops every batch.
-        step = int(variable_to_numpy(optimizer.iterations))
+        step = micro_batch_count(optimizer)
         self._variable.assign(float(anneal_cycle(step, self, self._phase_values(), "float32", np)))
-
-
-def _inner_optimizer(optimizer: Any) -> Any:
-    """The optimizer that applies the updates (unwraps a `LossScaleOptimizer`)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def _momentum_attribute(optimizer: Any) -> str:
