@@ -30,6 +30,11 @@ def innermost_optimizer(optimizer: Any) -> Any:
     return optimizer
 
 
+def accumulation_steps(optimizer: Any) -> int:
+    """Batches per optimizer step: `gradient_accumulation_steps`, else 1."""
+    return int(innermost_optimizer(optimizer).gradient_accumulation_steps or 1)
+
+
 def micro_batch_count(optimizer: Any) -> int:
     """The counter Keras evaluates a `LearningRateSchedule` at: the optimizer's raw counter,
     which counts micro-batches under gradient accumulation (where the `iterations` property

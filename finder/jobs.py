@@ -32,6 +32,7 @@ import numpy as np
 from finder.data import Dataset, load_dataset
 from finder.defaults import DEFAULT_BUDGET, job_repeats
 from finder.errors import DataError, InvalidArgumentError
+from finder.host import accumulation_steps
 from finder.model_files import load_model_file
 from finder.propose import Plan, default_steps_per_epoch
 from finder.rangetest import range_test
@@ -165,8 +166,8 @@ def run_spec(
     """Load data and model, run the range test, and attach the job's description.
 
     `dataset` is `spec.data` when the caller already loaded it. `plan_steps` is the training
-    the auto range test prepares (it spends at most that); by default the plan,
-    `epochs` x `steps_per_epoch`.
+    the auto range test prepares, in optimizer steps (it spends at most that); by default the
+    plan, `epochs` x `steps_per_epoch` batches over the batches per optimizer step.
     """
     dataset = dataset if dataset is not None else load_dataset(spec.data)
     model = load_model(spec, dataset)
@@ -174,7 +175,8 @@ def run_spec(
         len(dataset.x_train), spec.batch_size
     )
     if plan_steps is None and spec.epochs:
-        plan_steps = spec.epochs * steps_per_epoch
+        # Optimizer steps: under gradient accumulation each spans several of the plan's batches.
+        plan_steps = spec.epochs * steps_per_epoch // accumulation_steps(model.optimizer)
     return range_test(
         model,
         dataset.x_train,

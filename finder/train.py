@@ -43,7 +43,7 @@ import keras
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
-from finder.host import innermost_optimizer
+from finder.host import accumulation_steps
 from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
@@ -258,6 +258,7 @@ def _fit_after_test(
     steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
     options.setdefault("validation_data", validation_data)
     plan = Plan(epochs, steps_per_epoch)
+    per_step = accumulation_steps(model.optimizer)
     result = range_test(
         model,
         x,
@@ -267,7 +268,7 @@ def _fit_after_test(
         # The auto range's budget: max(10% of the plan, 100) optimizer steps; an explicit range
         # runs its steps. The plan counts batches, and under gradient accumulation a step
         # spans several (the proposal's schedule counts batches, as Keras evaluates it).
-        plan_steps=None if _explicit(options) else plan.total_steps // _accumulation(model),
+        plan_steps=None if _explicit(options) else plan.total_steps // per_step,
         **options,
     )
     proposal = first_proposal(result)
@@ -290,17 +291,14 @@ def _fit_after_test(
     return history
 
 
-def _accumulation(model: keras.Model) -> int:
-    """Batches per optimizer step: `gradient_accumulation_steps`, else 1."""
-    return int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
-
-
 def ramp_follows_every_step(model: keras.Model) -> bool:
     """Whether the in-fit ramp can read every optimizer step's loss in this model's fit: not
     with several steps per execution (batch hooks fire once per execution) or with gradient
     accumulation (a step spans several batches). The test then runs before the fit, which
     switches to one step per execution and records the mean loss of each step's micro-batches."""
-    return getattr(model, "steps_per_execution", 1) == 1 and _accumulation(model) == 1
+    return (
+        getattr(model, "steps_per_execution", 1) == 1 and accumulation_steps(model.optimizer) == 1
+    )
 
 
 def _check(model: Any, epochs: Any, callbacks: Sequence[keras.callbacks.Callback]) -> None:

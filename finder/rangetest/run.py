@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from finder.document import finder_version, jsonable
-from finder.host import innermost_optimizer
+from finder.host import accumulation_steps, innermost_optimizer
 from finder.propose import Plan, proposals_for
 from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
@@ -160,7 +160,7 @@ def range_test(
         auto_plan = dataclasses.replace(auto_plan, span=span_decades(update_rule))
     check_strategy(model)
 
-    accumulation = int(innermost_optimizer(model.optimizer).gradient_accumulation_steps or 1)
+    accumulation = accumulation_steps(model.optimizer)
     validation = (
         batch_sources.take_samples(validation_data, config.validation_samples)
         if validation_data is not None
@@ -221,7 +221,12 @@ def range_test(
             anchor=anchor,
             chance=chance_loss(model.loss, y) if y is not None else None,
             steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
-            plan_steps=plan_steps if plan_steps is not None or plan is None else plan.total_steps,
+            # A plan counts batches; an optimizer step spans `accumulation` of them.
+            plan_steps=(
+                plan_steps
+                if plan_steps is not None or plan is None
+                else plan.total_steps // accumulation
+            ),
         ),
         plan=plan,
         skipped_steps=session.skipped_steps,

@@ -357,10 +357,17 @@ def test_gradient_accumulation_counts_optimizer_steps(regression_data):
     x, y = regression_data
     optimizer = keras.optimizers.SGD(0.01, gradient_accumulation_steps=2)
     model = dense_regressor(optimizer=optimizer)
-    result = finder.range_test(model, x, y, batch_size=16, min_lr=1e-3, max_lr=0.1, num_steps=10)
+    plan = finder.Plan(epochs=4, steps_per_epoch=100)  # 400 batches: 200 optimizer steps
+    result = finder.range_test(
+        model, x, y, batch_size=16, min_lr=1e-3, max_lr=0.1, num_steps=10, plan=plan
+    )
     assert result.steps_run == 10 and len(result.losses) == 10
     assert result.config["accumulation_steps"] == 2
     assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0
+    # The verdict reads the plan in optimizer steps; the proposals' schedules count batches,
+    # as Keras evaluates a schedule at the micro-batch counter.
+    assert any("a short plan (200 steps" in reason for reason in result.reliability.reasons)
+    assert result.proposals[0].plan.total_steps == 400
 
 
 def test_result_describes_model_optimizer_and_data(regression_data):
