@@ -43,12 +43,13 @@ import keras
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
-from finder.host import accumulation_steps
+from finder.host import accumulation_steps, innermost_optimizer
 from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
 from finder.rangetest.auto_range import limits
 from finder.rangetest.batches import steps_per_pass
+from finder.rangetest.calibration import schedule_free_reason
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import require_compiled
 from finder.rangetest.verdict import chance_loss
@@ -92,7 +93,8 @@ def fit(
     the batches left, so the test costs only the steps it throws away. With an explicit range
     in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`), on a
     short plan, where the ramp would take more than a fifth of it (`MAX_RAMP_SHARE`: under
-    500 steps with the default budget), or where the ramp cannot read every step
+    500 steps with the default budget, unless the optimizer is schedule-free: its ramp is a
+    warm-up it keeps), or where the ramp cannot read every step
     (`steps_per_execution > 1`, gradient accumulation), the test runs before the fit instead
     (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
     with the first proposal.
@@ -156,7 +158,9 @@ def fit(
                 "num_steps) to run finder.range_test before the fit."
             )
     before_fit = explicit or not ramp_follows_every_step(model)
-    if before_fit or _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs):
+    optimizer_name = type(innermost_optimizer(model.optimizer)).__name__
+    short = _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs, optimizer_name)
+    if before_fit or short:
         return _fit_after_test(
             model,
             x,
@@ -217,6 +221,7 @@ def _short_plan(
     batch_size: int | None,
     budget: int | None,
     fit_kwargs: Mapping[str, Any],
+    optimizer_name: str | None = None,
 ) -> bool:
     """Whether the in-fit ramp would take more than `MAX_RAMP_SHARE` of the plan, so the test
     runs before the fit (module docstring). Not where that route cannot run: a fit that starts
@@ -224,13 +229,19 @@ def _short_plan(
     if set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS):
         return False
     steps = _known_steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
-    return steps is not None and runs_before_fit(epochs * steps, budget)
+    return steps is not None and runs_before_fit(epochs * steps, budget, optimizer_name)
 
 
-def runs_before_fit(plan_steps: int, budget: int | None = None) -> bool:
+def runs_before_fit(
+    plan_steps: int, budget: int | None = None, optimizer_name: str | None = None
+) -> bool:
     """Whether `finder.fit`'s auto range test runs before a fit of `plan_steps` rather than
     inside it: the in-fit ramp (`budget`, or max(10% of the plan, 100)) would take more than
-    `MAX_RAMP_SHARE` of the plan (module docstring)."""
+    `MAX_RAMP_SHARE` of the plan (module docstring). Never for a schedule-free optimizer
+    (`optimizer_name`, its class name): its ramp is a warm-up to its own LR that the fit keeps
+    whole (`finder.rangetest.calibration`)."""
+    if optimizer_name is not None and schedule_free_reason(optimizer_name) is not None:
+        return False
     return limits(budget, plan_steps, None).budget > MAX_RAMP_SHARE * plan_steps
 
 

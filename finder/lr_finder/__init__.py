@@ -49,7 +49,10 @@ those of single batches; they are reset at the handover, so the first epoch's lo
 batches after it (an epoch that ends with the ramp logs its last batch's). Other callbacks see
 the ramp's batches as ordinary training batches (an `EarlyStopping` or checkpoint callback may
 act on them); list this callback before `TerminateOnNaN`, which would otherwise end the fit on
-the ramp's last, rolled-back step when its loss is not finite.
+the ramp's last, rolled-back step when its loss is not finite. Callbacks that set the learning
+rate themselves (`ReduceLROnPlateau`, `LearningRateScheduler`) cannot share its fit: after the
+handover a schedule drives the rate, which Keras does not let them set (`finder.fit` refuses
+them before anything runs).
 
 Memory: at most `KEPT_SNAPSHOTS` host copies of the weights and optimizer slots, plus one of
 the state at the start. When they fill up, every other snapshot older than the last decade is

@@ -31,7 +31,7 @@ from finder.rangetest.auto_range import (
     sweep_edge,
     too_little_data,
 )
-from finder.rangetest.calibration import span_decades
+from finder.rangetest.calibration import schedule_free_reason, span_decades
 from finder.rangetest.model_state import (
     ModelState,
     assign_weights,
@@ -191,11 +191,13 @@ class Ramp:
         # A budget given is taken as given, up to the fit's last step but one.
         share = math.floor(MAX_PLAN_SHARE * plan) if owner.budget is None else plan - 1
         steps = max(2, min(limit.budget, cap, len(lrs), share))
-        warmup_only = too_little_data(limit, None, per_decade, start, CEILING_LR, span) is not None
+        schedule_free = schedule_free_reason(update_rule)
+        too_little = too_little_data(limit, None, per_decade, start, CEILING_LR, span)
+        warmup_only = too_little is not None or schedule_free is not None
         if warmup_only:
             # "No bounds" whatever the curve: climb only to the LR the fit goes on with.
             steps = max(2, min(steps, int(np.searchsorted(lrs, lrs[0] * 10**ANCHOR_DECADES_BELOW))))
-        outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor)
+        outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor, schedule_free=schedule_free)
         return cls(
             owner,
             plan=plan,

@@ -214,6 +214,8 @@ class AutoOutcome:
     anchor_lr: float | None = None
     prior_edge: float | None = None
     too_little_data: str | None = None
+    # Why no schedule suits this optimizer (`finder.rangetest.calibration.schedule_free_reason`).
+    schedule_free: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The `auto` section of the result JSON."""
@@ -281,19 +283,23 @@ def run_auto(
     span: float = SPAN_DECADES,
     min_sweeps: int = MIN_SWEEPS,
     tolerance: float = TOLERANCE,
+    schedule_free: str | None = None,
 ) -> AutoOutcome:
     """Run the sweeps of the auto range test on `session` (module docstring); `anchor_lr` is
     the optimizer's own LR (None when unknown: `FALLBACK_ANCHOR`), `span` the decades the
-    budget spreads the grid over (`finder.rangetest.calibration.span_decades`)."""
+    budget spreads the grid over (`finder.rangetest.calibration.span_decades`),
+    `schedule_free` why no schedule suits the optimizer (one sweep, no bounds) or None."""
     per_decade = density(limit, num_steps, start_lr, ceiling_lr, span=span)
     lrs = grid(start_lr, ceiling_lr, per_decade)
     beta = stop_smoothing(smoothing, per_decade)
-    outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor_lr)
+    outcome = AutoOutcome(lrs, [], [], limit, anchor_lr=anchor_lr, schedule_free=schedule_free)
     first = _sweep(session, lrs, outcome, beta, divergence, score_validation=True)
     if _started_too_high(lrs, first, outcome.edges[0]) and _affordable(session, limit):
         # The loss blew up before it could fall: the anchor sits above this model's edge.
         lrs = grid(start_lr / 10**RETRY_DECADES, ceiling_lr, per_decade)
-        outcome = AutoOutcome(lrs, [], [], limit, retried=True, anchor_lr=anchor_lr)
+        outcome = AutoOutcome(
+            lrs, [], [], limit, retried=True, anchor_lr=anchor_lr, schedule_free=schedule_free
+        )
         first = _sweep(session, lrs, outcome, beta, divergence, score_validation=True)
     if judge_first_sweep(
         outcome,
@@ -346,6 +352,11 @@ def judge_first_sweep(
         # A loss that never fell over NaN weights is no curve to read: the update broke them.
         outcome.stop = "not_finite"
         outcome.reasons.append(non_finite_weights_reason(lrs, first))
+        return True
+    if outcome.schedule_free is not None:
+        # The curve is there to see, but no schedule is proposed for this optimizer.
+        outcome.stop = "schedule_free"
+        outcome.reasons.append(outcome.schedule_free)
         return True
     outcome.too_little_data = too_little_data(
         limit, num_steps, per_decade, start_lr, ceiling_lr, span

@@ -25,6 +25,17 @@ ships on two hosts of different architecture and data (`bench/frontier.py`, the 
   well below the best peak on the CNN, so it stays unvalidated.
 - **Ftrl, and any optimizer not named here** (a user's own included): no schedule of the
   suite's grid trained with Ftrl on either host, so nothing validated a reading.
+- **Schedule-free** (`SCHEDULE_FREE`: Keras's `ScheduleFreeAdamW`): it trains at an
+  interpolation between its Adam iterate and their running average, which stands in for a
+  decaying schedule (Defazio et al., 2024, "The Road Less Scheduled"), so what it needs is a
+  constant LR and a warm-up. On both hosts and both plan lengths the grid's best schedule for it
+  was a constant LR, and finder's 1cycle on top of it trained below its own default constant
+  LR. The auto range proposes no schedule for it: the test reports the curve without bounds,
+  and `finder.fit` keeps its own LR (inside the fit, the ramp climbs only to that LR, a warm-up
+  it keeps, as for too little data). Its own LR after that warm-up trained as well as the
+  grid's best, or better, on most of the suite's hosts and plan lengths (BENCHMARKS.md, the
+  `*_schedulefreeadamw` rows); the verdict stays "unreliable", since no reading of its curve
+  is validated.
 
 `VALIDATED_OPTIMIZERS` are those whose first proposal, as `finder.fit` runs it, trained within
 1% of the grid oracle (mean of 3 seeds) on both hosts, and the suite's own families (SGD, Adam,
@@ -46,6 +57,8 @@ VALIDATED_OPTIMIZERS = frozenset(
 # The most a 1cycle peak may be, as a multiple of the optimizer's own LR (module docstring).
 PEAK_CAPS = {"Lamb": PRIOR_PEAK_MULTIPLE, "Muon": PRIOR_PEAK_MULTIPLE, "Lion": 1.0}
 ACCUMULATORS = frozenset({"Adagrad", "Adadelta"})
+SCHEDULE_FREE = frozenset({"ScheduleFreeAdamW"})
+SCHEDULE_FREE_NOTE = "needs no learning-rate schedule"  # how `schedule_free_reason` puts it
 ACCUMULATOR_SPAN_DECADES = 6.5
 
 
@@ -57,6 +70,19 @@ def span_decades(optimizer_name: str) -> float:
 def validated(optimizer_name: str) -> bool:
     """Whether the suite validated the edge rule for this optimizer class (module docstring)."""
     return optimizer_name in VALIDATED_OPTIMIZERS
+
+
+def schedule_free_reason(optimizer_name: str) -> str | None:
+    """Why the auto range proposes no schedule for a schedule-free optimizer (module
+    docstring), None for any other."""
+    if optimizer_name not in SCHEDULE_FREE:
+        return None
+    return (
+        f"{optimizer_name} {SCHEDULE_FREE_NOTE}: it averages its iterates in place of a "
+        "decaying schedule, and on the benchmark suite its best schedule was a constant rate "
+        "while finder's 1cycle trained below its default; train it at a constant learning rate "
+        "(its own, or the best of a few around it) with its warmup_steps"
+    )
 
 
 def unvalidated_reason(optimizer_name: str) -> str:

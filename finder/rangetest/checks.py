@@ -31,6 +31,7 @@ class AutoPlan:
     limit: Limits
     anchor: float | None = None
     span: float = SPAN_DECADES
+    schedule_free: str | None = None  # `finder.rangetest.calibration.schedule_free_reason`
 
 
 def check_range(

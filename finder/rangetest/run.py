@@ -38,7 +38,7 @@ from finder.rangetest.auto_range import (
     limits,
     run_auto,
 )
-from finder.rangetest.calibration import capped_bounds, span_decades
+from finder.rangetest.calibration import capped_bounds, schedule_free_reason, span_decades
 from finder.rangetest.checks import AutoPlan, check_range
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.distribution import check_strategy
@@ -157,7 +157,11 @@ def range_test(
     auto_plan = check_range(x, y, config, budget, plan_steps, anchor_lr=anchor)
     update_rule = type(innermost_optimizer(model.optimizer)).__name__
     if auto_plan is not None:
-        auto_plan = dataclasses.replace(auto_plan, span=span_decades(update_rule))
+        auto_plan = dataclasses.replace(
+            auto_plan,
+            span=span_decades(update_rule),
+            schedule_free=schedule_free_reason(update_rule),
+        )
     check_strategy(model)
 
     accumulation = accumulation_steps(model.optimizer)
@@ -262,12 +266,13 @@ def final_bounds(
     bounds: Bounds, outcome: AutoOutcome | None, update_rule: str, anchor: float | None
 ) -> Bounds:
     """The curve's bounds as the result reports them: the auto outcome's prior, or none for
-    too little data, capped for an update rule with a fixed-size step
-    (`finder.rangetest.calibration.PEAK_CAPS`)."""
+    too little data or a schedule-free optimizer, capped for an update rule with a fixed-size
+    step (`finder.rangetest.calibration.PEAK_CAPS`)."""
     if outcome is not None and outcome.prior_edge is not None:
         bounds = prior_bounds(outcome.prior_edge)
-    if outcome is not None and outcome.too_little_data is not None:
-        bounds = Bounds(None, None, outcome.too_little_data)
+    empty = (outcome.too_little_data or outcome.schedule_free) if outcome is not None else None
+    if empty is not None:
+        bounds = Bounds(None, None, empty)
     return capped_bounds(bounds, update_rule, anchor)
 
 
@@ -288,6 +293,7 @@ def _sweep(
             anchor_lr=plan.anchor,
             span=plan.span,
             min_sweeps=max(MIN_SWEEPS, config.sweeps),
+            schedule_free=plan.schedule_free,
         )
         return outcome.lrs, outcome.runs, outcome
     lrs = sweep_lrs(config.min_lr, config.max_lr, config.num_steps, config.mode)  # type: ignore[arg-type]

@@ -263,3 +263,25 @@ def test_an_accumulator_methods_grid_spreads_its_budget_over_more_decades(least_
 
     assert window(keras.optimizers.Adagrad()) == pytest.approx(99 / 6.5, rel=0.02)
     assert window(keras.optimizers.SGD()) == pytest.approx(99 / 4.5, rel=0.02)
+
+
+def test_a_schedule_free_optimizer_gets_its_curve_and_no_schedule(least_squares):
+    # ScheduleFreeAdamW averages its iterates in place of a schedule: one sweep shows the curve,
+    # and the answer is "no bounds" with the reason, so no schedule is proposed on top of it.
+    model = dense_regressor(
+        inputs=least_squares.x.shape[1], optimizer=keras.optimizers.ScheduleFreeAdamW()
+    )
+    model.optimizer.build(model.trainable_variables)
+    before = all_values(model)
+    result = finder.range_test(
+        model, least_squares.x, least_squares.y, batch_size=16, plan=finder.Plan(10, 50)
+    )
+    assert result.auto["stop"] == "schedule_free" and result.auto["sweeps"] == 1
+    assert len(result.losses) > 1
+    assert result.bounds.max_lr is None and result.bounds.edge_lr is None
+    assert "ScheduleFreeAdamW needs no learning-rate schedule" in result.bounds.note
+    assert result.proposals == []
+    assert result.reliability.verdict == "unreliable"
+    assert result.reliability.reasons == [result.bounds.note]
+    for got, want in zip(all_values(model), before, strict=True):
+        np.testing.assert_array_equal(got, want)
