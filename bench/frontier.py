@@ -33,8 +33,9 @@ Designs (`DESIGNS`):
   5% of the plan (the grid oracle's `cosine_warmup`) at the 1cycle's peak, on the plans under
   500 steps: does a short run want a shorter warm-up than 1cycle's 30%?
 - `fit`: what `finder.fit` runs by default, `in_fit`, or `anchored_10pct` on a plan where the
-  ramp would take over a fifth of it (`finder.train.runs_before_fit`); it runs nothing of its
-  own and reads those designs' runs.
+  ramp would take over a fifth of it (`finder.train.runs_before_fit`; never for a schedule-free
+  optimizer, whose ramp is a warm-up it keeps); it runs nothing of its own and reads those
+  designs' runs.
 
 Every run is cached in `bench/results/frontier.json` under design, task and seed.
 
@@ -63,6 +64,7 @@ from tasks import TASKS, Task, range_test, train
 
 import finder
 from finder.propose import SHORT_PLAN_STEPS
+from finder.rangetest.calibration import schedule_free_reason
 from finder.rangetest.verdict import chance_loss
 from finder.train import runs_before_fit
 
@@ -96,10 +98,16 @@ BASE_TASKS = (
 )  # fmt: skip
 
 
+def optimizer_name(task: Task) -> str:
+    """The class name of the task's optimizer (what finder's calibration reads)."""
+    return type(task.make_optimizer(task.default_lr)).__name__
+
+
 def fit_route(task: Task) -> str:
     """The design `finder.fit` runs for `task` by default (the test inside the fit, or before it
-    on a short plan)."""
-    return "anchored_10pct" if runs_before_fit(task.plan.total_steps) else "in_fit"
+    on a short plan, unless the optimizer is schedule-free)."""
+    before = runs_before_fit(task.plan.total_steps, optimizer_name=optimizer_name(task))
+    return "anchored_10pct" if before else "in_fit"
 
 
 def design_runs(document: dict[str, Any], design: str, name: str) -> dict[str, Any]:
@@ -259,6 +267,8 @@ def summarize(document: dict[str, Any], suite: dict[str, Any]) -> dict[str, Any]
                 "worst_vs_oracle": min(r or 0.0 for r in ratios),
                 "vs_default": ratio(task, mean_score, default) if mean_score else 0.0,
                 "nothing_learned": nothing_learned(reference["oracle"]),
+                # No schedule is proposed for it: every design trains its own LR.
+                "schedule_free": schedule_free_reason(optimizer_name(task)) is not None,
                 "seeds": [
                     {"ratio": r, "within": (r or 0.0) >= WITHIN, "verdict": v}
                     for r, v in zip(ratios, verdicts, strict=True)

@@ -668,6 +668,13 @@ _RMSPROP_CNN = (
     "seeds inside the fit, so the seed whose edge reads lowest lands about 1% short; RMSprop "
     "on the digits MLP reads within its best peaks. Not investigated further."
 )
+_SCHEDULE_FREE = (
+    "ScheduleFreeAdamW averages its iterates in place of a schedule, and every decaying schedule "
+    "of the grid trained below the best constant LR with it: finder proposes none and trains it "
+    "at its own LR after the ramp's warm-up (`finder/rangetest/calibration.py`); the grid's "
+    "best is a constant LR a few times its default, which finder does not search. Its verdict "
+    "is 'unreliable'."
+)
 MISS_REASONS.update(
     {
         f"{host}_{o}": _SHORT_PLAN
@@ -677,6 +684,10 @@ MISS_REASONS.update(
     | {"cnn_sgd": _EARLY_EDGE, "cnn16_sgd": _EARLY_EDGE, "cnn16_rmsprop": _RMSPROP_CNN}
     | {f"{host}_ftrl": _NO_SCHEDULE for host in ("digits", "cnn", "cnn16", "digits8")}
     | {f"{host}_adagrad": _ADAGRAD for host in ("digits", "cnn", "cnn16", "digits8")}
+    | {
+        f"{host}_schedulefreeadamw": _SCHEDULE_FREE
+        for host in ("digits", "cnn", "cnn16", "digits8")
+    }
 )
 
 
@@ -920,7 +931,9 @@ DESIGN_NOTES = {
     "the ramp standing in for its first steps",
     "fit": "**`finder.fit`'s default**: `in_fit` on a plan of 500 steps or more, "
     "`anchored_10pct` (the test before the fit) on a shorter one, where the ramp's 100-step "
-    "floor would take over a fifth of it (these rows repeat those designs' runs)",
+    "floor would take over a fifth of it, except for a schedule-free optimizer, whose ramp is a "
+    "warm-up to its own LR that the fit keeps, on any plan (these rows repeat those designs' "
+    "runs)",
 }
 
 
@@ -1013,14 +1026,17 @@ SHORT_HOSTS = {"cnn_": "small CNN, 376 steps", "digits8_": "digits MLP, 360 step
 
 def short_plan_designs(summary: dict[str, Any]) -> list[str]:
     """The short plans' first proposal, side by side: per design and short host, over the
-    tasks where a schedule trained (the same range tests; only the proposal differs)."""
+    tasks where a schedule trained (the same range tests; only the proposal differs), but for a
+    schedule-free optimizer, for which no design proposes a schedule."""
     rows = []
     for design, label in SHORT_PLAN_DESIGNS.items():
         for prefix, host in SHORT_HOSTS.items():
             tasks = [
                 row
                 for name, row in summary.get(design, {}).items()
-                if name.startswith(prefix) and not row.get("nothing_learned", False)
+                if name.startswith(prefix)
+                and not row.get("nothing_learned", False)
+                and not row.get("schedule_free", False)
             ]
             if not tasks:
                 continue

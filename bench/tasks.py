@@ -309,10 +309,13 @@ TASKS: dict[str, Task] = {
 # 3,000-image Fashion-MNIST subset (~10 s a run). Their update rules scale the LR differently:
 # Lion's sign update moves every weight by the LR itself, Adafactor's steps are relative to the
 # weights' scale, Muon orthogonalises the update, Adagrad's and Adadelta's steps shrink with the
-# accumulated squared gradients, Ftrl's regularised leader step follows no curvature at all. A
+# accumulated squared gradients, Ftrl's regularised leader step follows no curvature at all,
+# and ScheduleFreeAdamW trains at an interpolation of its Adam step with the running average of
+# its iterates (the suite's baseline beside finder, here as the user's own optimizer). A
 # reading of an optimizer's edge counts as validated only when it holds on both hosts.
 OPTIMIZER_VARIANTS = (
     "Lion", "Lamb", "Adafactor", "Nadam", "Adamax", "Adagrad", "Adadelta", "Ftrl", "Muon",
+    "ScheduleFreeAdamW",
 )  # fmt: skip
 
 

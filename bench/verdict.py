@@ -42,7 +42,7 @@ from tasks import TASKS
 import finder
 from finder.rangetest import batches
 from finder.rangetest.auto_range import Limits, too_little_data
-from finder.rangetest.calibration import span_decades
+from finder.rangetest.calibration import SCHEDULE_FREE_NOTE, span_decades
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.verdict import assess_sweeps, chance_loss
@@ -86,14 +86,19 @@ def _runs(result: finder.RangeTestResult) -> list[SweepRun]:
 
 
 # How the auto range's reasons about an empty outcome (`finder.rangetest.auto_range.run_auto`)
-# begin: read from the stored verdict; the others are recomputed from the stored `auto` section.
+# begin (or, for a schedule-free optimizer, what they say): read from the stored verdict; the
+# others are recomputed from the stored `auto` section.
 EMPTY_OUTCOME_REASONS = ("non-finite loss", "the loss neither fell", "the loss diverged at lr")
 
 
 def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
     """The auto range's own reasons, as `run_auto` gives them now."""
     stored = result.reliability.reasons if result.reliability else []
-    reasons = [reason for reason in stored if reason.startswith(EMPTY_OUTCOME_REASONS)]
+    reasons = [
+        reason
+        for reason in stored
+        if reason.startswith(EMPTY_OUTCOME_REASONS) or SCHEDULE_FREE_NOTE in reason
+    ]
     auto = result.auto or {}
     window = auto.get("window", {})
     first = auto.get("coarse", {})
