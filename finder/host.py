@@ -30,6 +30,12 @@ def innermost_optimizer(optimizer: Any) -> Any:
     return optimizer
 
 
+def update_rule(optimizer: Any) -> str:
+    """The class name of the optimizer that owns the learning rate: what finder's calibration
+    of edges reads (`finder.rangetest.calibration`)."""
+    return type(innermost_optimizer(optimizer)).__name__
+
+
 def accumulation_steps(optimizer: Any) -> int:
     """Batches per optimizer step: `gradient_accumulation_steps`, else 1."""
     return int(innermost_optimizer(optimizer).gradient_accumulation_steps or 1)

@@ -43,8 +43,14 @@ import keras
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
-from finder.host import accumulation_steps, innermost_optimizer
-from finder.lr_finder import LearningRateFinder, save, use_schedule, warn_if_unreliable
+from finder.host import accumulation_steps, update_rule
+from finder.lr_finder import (
+    LearningRateFinder,
+    ramp_follows_every_step,
+    save,
+    use_schedule,
+    warn_if_unreliable,
+)
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
 from finder.rangetest.auto_range import limits
@@ -157,9 +163,12 @@ def fit(
                 f"Allowed: {', '.join(IN_FIT_OPTIONS)}; or an explicit range (min_lr, max_lr, "
                 "num_steps) to run finder.range_test before the fit."
             )
+    # Where the ramp cannot read every step, the test before the fit can: it switches to one
+    # step per execution and records the mean loss of each step's micro-batches.
     before_fit = explicit or not ramp_follows_every_step(model)
-    optimizer_name = type(innermost_optimizer(model.optimizer)).__name__
-    short = _short_plan(x, y, epochs, batch_size, options.get("budget"), fit_kwargs, optimizer_name)
+    short = _short_plan(
+        x, y, epochs, batch_size, options.get("budget"), fit_kwargs, update_rule(model.optimizer)
+    )
     if before_fit or short:
         return _fit_after_test(
             model,
@@ -300,16 +309,6 @@ def _fit_after_test(
     history.range_test_result = result
     history.proposal = proposal
     return history
-
-
-def ramp_follows_every_step(model: keras.Model) -> bool:
-    """Whether the in-fit ramp can read every optimizer step's loss in this model's fit: not
-    with several steps per execution (batch hooks fire once per execution) or with gradient
-    accumulation (a step spans several batches). The test then runs before the fit, which
-    switches to one step per execution and records the mean loss of each step's micro-batches."""
-    return (
-        getattr(model, "steps_per_execution", 1) == 1 and accumulation_steps(model.optimizer) == 1
-    )
 
 
 def _check(model: Any, epochs: Any, callbacks: Sequence[keras.callbacks.Callback]) -> None:

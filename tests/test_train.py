@@ -29,9 +29,9 @@ EPOCHS, STEPS_PER_EPOCH = 2, 8
 SHORT_PLAN = pytest.mark.filterwarnings("ignore:.*a short plan:finder.UnreliableAnswerWarning")
 
 
-def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_data(seed: int = 0, samples: int = 256) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(256, 8)).astype("float32")
+    x = rng.normal(size=(samples, 8)).astype("float32")
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32") + 2 * (x[:, 2] > 0.5)
     return x, y
 
@@ -248,9 +248,7 @@ def test_a_fit_whose_steps_the_ramp_cannot_read_runs_the_test_before_it_and_trai
     hide. On a 512-batch plan, long enough for the ramp otherwise, finder.fit then runs the
     test before the fit, its budget counted in optimizer steps, and trains the whole plan with
     SGD's 1cycle and its cycled momentum."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2048, 8)).astype("float32")
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32") + 2 * (x[:, 2] > 0.5)
+    x, y = make_data(samples=2048)
     model = make_model(keras.optimizers.SGD(momentum=0.9, **optimizer_kwargs))
     model.compile(
         optimizer=model.optimizer,
@@ -276,9 +274,7 @@ def test_a_schedule_free_optimizer_trains_at_its_own_rate_after_a_warm_up_it_kee
     """ScheduleFreeAdamW needs no schedule: on either plan length the test is the fit's
     warm-up, climbing to the optimizer's own LR, kept whole (nothing discarded), and the fit
     goes on at that LR with a warning that says why."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2048, 8)).astype("float32")
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32") + 2 * (x[:, 2] > 0.5)
+    x, y = make_data(samples=2048)
     model = make_model(keras.optimizers.ScheduleFreeAdamW())
     with pytest.warns(finder.UnreliableAnswerWarning, match="needs no learning-rate schedule"):
         history = finder.fit(model, x, y, epochs=epochs, batch_size=32, verbose=0)

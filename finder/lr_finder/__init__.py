@@ -64,5 +64,13 @@ from __future__ import annotations
 
 from finder.lr_finder.callback import LearningRateFinder
 from finder.lr_finder.outcome import Handover, save, use_schedule, warn_if_unreliable
+from finder.lr_finder.ramp import ramp_follows_every_step
 
-__all__ = ["Handover", "LearningRateFinder", "save", "use_schedule", "warn_if_unreliable"]
+__all__ = [
+    "Handover",
+    "LearningRateFinder",
+    "ramp_follows_every_step",
+    "save",
+    "use_schedule",
+    "warn_if_unreliable",
+]

@@ -14,7 +14,7 @@ import numpy as np
 
 from finder.defaults import BATCH_SIZE
 from finder.errors import InvalidArgumentError
-from finder.host import innermost_optimizer, micro_batch_count
+from finder.host import accumulation_steps, innermost_optimizer, micro_batch_count
 from finder.propose import Plan
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import (
@@ -292,6 +292,14 @@ def thin(snapshots: list[Snapshot], *, keep_last: int) -> list[Snapshot]:
     return [*older[::-1][::2][::-1], *newest]
 
 
+def ramp_follows_every_step(model: keras.Model) -> bool:
+    """Whether the ramp can read every optimizer step's loss in this model's fit: not with
+    several steps per execution (batch hooks fire once per execution) or with gradient
+    accumulation (a step spans several batches); `check_fit` refuses those fits."""
+    one_per_execution = getattr(model, "steps_per_execution", 1) == 1
+    return one_per_execution and accumulation_steps(model.optimizer) == 1
+
+
 def check_fit(model: keras.Model, params: dict[str, Any]) -> None:
     if params.get("steps") is None:
         raise InvalidArgumentError(
@@ -303,7 +311,7 @@ def check_fit(model: keras.Model, params: dict[str, Any]) -> None:
             "LearningRateFinder reads the loss of every step: compile with "
             f"steps_per_execution=1. Received: steps_per_execution={model.steps_per_execution}"
         )
-    if innermost_optimizer(model.optimizer).gradient_accumulation_steps:
+    if accumulation_steps(model.optimizer) > 1:
         raise InvalidArgumentError(
             "LearningRateFinder cannot ramp over micro-batches: use finder.range_test with "
             "gradient accumulation."

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from finder.document import finder_version, jsonable
-from finder.host import accumulation_steps, innermost_optimizer
+from finder.host import accumulation_steps, update_rule
 from finder.propose import Plan, proposals_for
 from finder.rangetest import batches as batch_sources
 from finder.rangetest import repeats as repeat_stats
@@ -155,12 +155,12 @@ def range_test(
         # Repeats are asked for: they are paid for, never taken from the default budget.
         budget = repeats * limits(None, plan_steps, None).budget
     auto_plan = check_range(x, y, config, budget, plan_steps, anchor_lr=anchor)
-    update_rule = type(innermost_optimizer(model.optimizer)).__name__
+    update_rule_name = update_rule(model.optimizer)
     if auto_plan is not None:
         auto_plan = dataclasses.replace(
             auto_plan,
-            span=span_decades(update_rule),
-            schedule_free=schedule_free_reason(update_rule),
+            span=span_decades(update_rule_name),
+            schedule_free=schedule_free_reason(update_rule_name),
         )
     check_strategy(model)
 
@@ -221,7 +221,7 @@ def range_test(
         metadata=dict(metadata or {}),
         rules=rules,
         reading=Reading(
-            update_rule=update_rule,
+            update_rule=update_rule_name,
             anchor=anchor,
             chance=chance_loss(model.loss, y) if y is not None else None,
             steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
