@@ -62,7 +62,9 @@ from finder.schedules import ScheduleSpec
 SEEDS = (0, 1, 2)
 GRID_POINTS = 5
 GRID_STEP_DECADES = 0.5
-MAX_EXTENSIONS = 2
+# Three decades past either end: Keras's defaults for Adagrad, Adadelta and Adafactor sit
+# 2.5 decades or more below their best peaks on the suite's hosts (Adadelta's four).
+MAX_EXTENSIONS = 6
 MAX_CLIMBS = 6  # three decades above the grid, while no run of it learned
 CONFIRM = 2
 WARMUP_FRACTION = 0.05
