@@ -650,7 +650,7 @@ _SHORT_PLAN = (
 _EARLY_EDGE = (
     "Plain SGD on a CNN trained from scratch: the sweep's loss turned while its held-out loss "
     "was still close to chance, and finder's peaks sit below the grid's best; the verdict "
-    "calls such runs 'unreliable' (the edge was read early)."
+    "calls such runs 'unreliable' (the edge was read early), whatever the optimizer."
 )
 _NO_SCHEDULE = (
     "No schedule of the grid trained with Ftrl on this host, up to peaks four decades above its "
@@ -658,9 +658,12 @@ _NO_SCHEDULE = (
     "not combine with an outer LR schedule; not investigated further. Its verdict is "
     "'unreliable'."
 )
-_ADAGRAD = (
-    "Adagrad's edge reads below its best peak (its step shrinks as squared gradients "
-    "accumulate); it is not validated, and its verdict is 'unreliable'."
+_ACCUMULATOR = (
+    "An accumulator method (Adagrad, Adadelta: the step is scaled by accumulated squared "
+    "gradients): its edge reads below its best peak, several times below on the CNN, where its "
+    "loss turned while the held-out loss was still near chance (Adadelta's best peak sits near "
+    "LR 10, four decades above its Keras default); it is not validated, and its verdict is "
+    "'unreliable'."
 )
 _RMSPROP_CNN = (
     "RMSprop on the small CNN: the sweep's edge sits at the low end of the grid's best 1cycle "
@@ -683,7 +686,11 @@ MISS_REASONS.update(
     }
     | {"cnn_sgd": _EARLY_EDGE, "cnn16_sgd": _EARLY_EDGE, "cnn16_rmsprop": _RMSPROP_CNN}
     | {f"{host}_ftrl": _NO_SCHEDULE for host in ("digits", "cnn", "cnn16", "digits8")}
-    | {f"{host}_adagrad": _ADAGRAD for host in ("digits", "cnn", "cnn16", "digits8")}
+    | {
+        f"{host}_{o}": _ACCUMULATOR
+        for host in ("digits", "cnn", "cnn16", "digits8")
+        for o in ("adagrad", "adadelta")
+    }
     | {
         f"{host}_schedulefreeadamw": _SCHEDULE_FREE
         for host in ("digits", "cnn", "cnn16", "digits8")
