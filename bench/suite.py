@@ -11,8 +11,9 @@ epochs (accuracy, or MSE for regression):
   while the best peak sits at either end (at most `MAX_EXTENSIONS` times), after climbing half
   a decade at a time while no run of the grid learned at all (`MAX_CLIMBS`); then cosine with a
   5% linear warm-up at the two best 1cycle peaks, and a constant LR at the best 1cycle peak and
-  half a decade below it. The `CONFIRM` best seed-0 configurations are re-trained with seeds 1
-  and 2; the oracle is the best mean among them.
+  half a decade below it (at every peak of the grid when no 1cycle learned at all). The
+  `CONFIRM` best seed-0 configurations are re-trained with seeds 1 and 2; the oracle is the
+  best mean among them.
 - **default**: the optimizer's default LR, constant (what most users keep), seeds 0-2.
 - **schedule_free**: `keras.optimizers.ScheduleFreeAdamW` as Keras documents it (its default
   LR 0.0025, other defaults) with a linear warm-up over 5% of the steps, for adaptive-optimizer
@@ -207,6 +208,11 @@ def oracle(cache: Cache) -> dict[str, Any]:
     seed0 = {spec_label(grid[e]["spec"], 0): grid[e]["spec"] for e in grid}
     more = [("cosine_warmup", ranked[0]), ("cosine_warmup", ranked[1])]
     more += [("constant", ranked[0]), ("constant", ranked[0] - GRID_STEP_DECADES)]
+    # No 1cycle learned at any peak: an optimizer that a decaying schedule itself defeats (Ftrl's
+    # weights are proportional to the current LR, so an annealed run ends with them near 0) may
+    # still train at a constant LR, so the grid's peaks are tried as constant LRs too.
+    if all(grid[e]["run"]["diverged"] for e in grid):
+        more += [("constant", e) for e in sorted(grid)]
     for family, e in more:
         spec = grid_spec(task, family, 10.0**e)
         cache.run(spec_label(spec, 0), lambda spec=spec: train_spec(task, spec, 0))
