@@ -33,9 +33,9 @@ Designs (`DESIGNS`):
   5% of the plan (the grid oracle's `cosine_warmup`) at the 1cycle's peak, on the plans under
   500 steps: does a short run want a shorter warm-up than 1cycle's 30%?
 - `fit`: what `finder.fit` runs by default, `in_fit`, or `anchored_10pct` on a plan where the
-  ramp would take over a fifth of it (`finder.train.runs_before_fit`; never for a schedule-free
-  optimizer, whose ramp is a warm-up it keeps); it runs nothing of its own and reads those
-  designs' runs.
+  ramp would take over a fifth of it (`finder.train.runs_before_fit`; never for an optimizer
+  that takes no schedule, whose ramp is a warm-up it keeps); it runs nothing of its own and
+  reads those designs' runs.
 
 Every run is cached in `bench/results/frontier.json` under design, task and seed.
 
@@ -105,7 +105,7 @@ def optimizer_name(task: Task) -> str:
 
 def fit_route(task: Task) -> str:
     """The design `finder.fit` runs for `task` by default (the test inside the fit, or before it
-    on a short plan, unless the optimizer is schedule-free)."""
+    on a short plan, unless the optimizer takes no schedule)."""
     before = runs_before_fit(task.plan.total_steps, optimizer_name=optimizer_name(task))
     return "anchored_10pct" if before else "in_fit"
 

@@ -653,10 +653,12 @@ _EARLY_EDGE = (
     "calls such runs 'unreliable' (the edge was read early), whatever the optimizer."
 )
 _NO_SCHEDULE = (
-    "No schedule of the grid trained with Ftrl on this host, up to peaks four decades above its "
-    "default LR, and neither did finder's: Ftrl's own per-coordinate step (FTRL-Proximal) may "
-    "not combine with an outer LR schedule; not investigated further. Its verdict is "
-    "'unreliable'."
+    "Ftrl sets each weight from its accumulators times the current LR (FTRL-Proximal), so no "
+    "decaying schedule of the grid trained at any peak, up to four decades above its default "
+    "LR: the weights shrink with the LR. finder proposes none and trains it at its own LR "
+    "(`finder/rangetest/calibration.py`), which leaves these networks at chance; on the MLP a "
+    "constant LR two decades above the default trains, on the CNN no LR of the grid does. Its "
+    "verdict is 'unreliable'."
 )
 _ACCUMULATOR = (
     "An accumulator method (Adagrad, Adadelta: the step is scaled by accumulated squared "
@@ -938,9 +940,9 @@ DESIGN_NOTES = {
     "the ramp standing in for its first steps",
     "fit": "**`finder.fit`'s default**: `in_fit` on a plan of 500 steps or more, "
     "`anchored_10pct` (the test before the fit) on a shorter one, where the ramp's 100-step "
-    "floor would take over a fifth of it, except for a schedule-free optimizer, whose ramp is a "
-    "warm-up to its own LR that the fit keeps, on any plan (these rows repeat those designs' "
-    "runs)",
+    "floor would take over a fifth of it, except for an optimizer that takes no schedule, "
+    "whose ramp is a warm-up to its own LR that the fit keeps, on any plan (these rows repeat "
+    "those designs' runs)",
 }
 
 
@@ -1034,7 +1036,7 @@ SHORT_HOSTS = {"cnn_": "small CNN, 376 steps", "digits8_": "digits MLP, 360 step
 def short_plan_designs(summary: dict[str, Any]) -> list[str]:
     """The short plans' first proposal, side by side: per design and short host, over the
     tasks where a schedule trained (the same range tests; only the proposal differs), but for a
-    schedule-free optimizer, for which no design proposes a schedule."""
+    optimizer that takes no schedule, for which no design proposes one."""
     rows = []
     for design, label in SHORT_PLAN_DESIGNS.items():
         for prefix, host in SHORT_HOSTS.items():

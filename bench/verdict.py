@@ -86,8 +86,8 @@ def _runs(result: finder.RangeTestResult) -> list[SweepRun]:
 
 
 # How the auto range's reasons about an empty outcome (`finder.rangetest.auto_range.run_auto`)
-# begin (or, for a schedule-free optimizer, what they say): read from the stored verdict; the
-# others are recomputed from the stored `auto` section.
+# begin (or, for an optimizer that takes no schedule, what they say): read from the stored
+# verdict; the others are recomputed from the stored `auto` section.
 EMPTY_OUTCOME_REASONS = ("non-finite loss", "the loss neither fell", "the loss diverged at lr")
 
 

@@ -99,8 +99,8 @@ def fit(
     the batches left, so the test costs only the steps it throws away. With an explicit range
     in `range_test_options` (`min_lr`, `max_lr`, `num_steps`, or `repeats > 1`), on a
     short plan, where the ramp would take more than a fifth of it (`MAX_RAMP_SHARE`: under
-    500 steps with the default budget, unless the optimizer is schedule-free: its ramp is a
-    warm-up it keeps), or where the ramp cannot read every step
+    500 steps with the default budget, unless the optimizer takes no schedule: its ramp is
+    a warm-up it keeps), or where the ramp cannot read every step
     (`steps_per_execution > 1`, gradient accumulation), the test runs before the fit instead
     (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
     with the first proposal.
@@ -246,9 +246,9 @@ def runs_before_fit(
 ) -> bool:
     """Whether `finder.fit`'s auto range test runs before a fit of `plan_steps` rather than
     inside it: the in-fit ramp (`budget`, or max(10% of the plan, 100)) would take more than
-    `MAX_RAMP_SHARE` of the plan (module docstring). Never for a schedule-free optimizer
-    (`optimizer_name`, its class name): its ramp is a warm-up to its own LR that the fit keeps
-    whole (`finder.rangetest.calibration`)."""
+    `MAX_RAMP_SHARE` of the plan (module docstring). Never for an optimizer that takes no
+    schedule (`optimizer_name`, its class name): its ramp is a warm-up to its own LR that the
+    fit keeps whole (`finder.rangetest.calibration`)."""
     if optimizer_name is not None and schedule_free_reason(optimizer_name) is not None:
         return False
     return limits(budget, plan_steps, None).budget > MAX_RAMP_SHARE * plan_steps

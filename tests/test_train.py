@@ -269,20 +269,31 @@ def test_a_fit_whose_steps_the_ramp_cannot_read_runs_the_test_before_it_and_trai
     assert len(history.history["loss"]) == 8 and np.isfinite(history.history["loss"]).all()
 
 
-@pytest.mark.parametrize("epochs", [2, 8], ids=["short_plan", "long_plan"])
-def test_a_schedule_free_optimizer_trains_at_its_own_rate_after_a_warm_up_it_keeps(epochs):
-    """ScheduleFreeAdamW needs no schedule: on either plan length the test is the fit's
+@pytest.mark.parametrize(
+    "optimizer, epochs",
+    [
+        (lambda: keras.optimizers.ScheduleFreeAdamW(), 2),
+        (lambda: keras.optimizers.ScheduleFreeAdamW(), 8),
+        (lambda: keras.optimizers.Ftrl(learning_rate=0.1), 8),
+    ],
+    ids=["schedule_free_short_plan", "schedule_free_long_plan", "ftrl_long_plan"],
+)
+def test_an_optimizer_that_takes_no_schedule_trains_at_its_own_rate_after_its_warm_up(
+    optimizer, epochs
+):
+    """ScheduleFreeAdamW and Ftrl take no schedule: on either plan length the test is the fit's
     warm-up, climbing to the optimizer's own LR, kept whole (nothing discarded), and the fit
     goes on at that LR with a warning that says why."""
     x, y = make_data(samples=2048)
-    model = make_model(keras.optimizers.ScheduleFreeAdamW())
-    with pytest.warns(finder.UnreliableAnswerWarning, match="needs no learning-rate schedule"):
+    model = make_model(optimizer())
+    own_lr = float(model.optimizer.learning_rate)
+    with pytest.warns(finder.UnreliableAnswerWarning, match="takes no learning-rate schedule"):
         history = finder.fit(model, x, y, epochs=epochs, batch_size=32, verbose=0)
     result = history.range_test_result
     assert history.proposal is None and result.bounds.max_lr is None
     handover = result.auto["handover"]
     assert 0 < handover["ramp_steps"] == handover["rollback_step"] and result.extra_steps == 0
-    assert float(model.optimizer.learning_rate) == pytest.approx(0.0025)
+    assert float(model.optimizer.learning_rate) == pytest.approx(own_lr)
     assert int(model.optimizer.iterations) == epochs * 64  # every step of the plan trained
     assert history.history["loss"][-1] < history.history["loss"][0]
 
@@ -306,6 +317,7 @@ def test_a_plan_under_500_steps_runs_the_test_before_the_fit(plan_steps, fit_kwa
     assert not _short_plan(x, y, 1, 1, 99, {})
     # A schedule-free optimizer's ramp is a warm-up the fit keeps: inside the fit on any plan.
     assert not _short_plan(x, y, 1, 1, None, fit_kwargs, "ScheduleFreeAdamW")
+    assert not _short_plan(x, y, 1, 1, None, fit_kwargs, "Ftrl")
 
 
 def test_fit_warns_when_the_labels_do_not_depend_on_the_inputs():

@@ -5,7 +5,7 @@ loss turning up within a few steps of the LR becoming unstable, which holds wher
 scales with the gradient (SGD, Adam and their kin): past the edge, the error grows by a constant
 factor per step and shows within the sweep. The benchmark suite runs every optimizer Keras
 ships on two hosts of different architecture and data (`bench/frontier.py`, the `digits_*` and
-`cnn16_*` variants, BENCHMARKS.md), and the others fall in three groups:
+`cnn16_*` variants, BENCHMARKS.md), and the others fall in four groups:
 
 - **Fixed-size updates** (`PEAK_CAPS`). Lamb moves each layer by a fixed fraction of its norm
   (its trust ratio) and Muon by an orthogonalised step of fixed spectral size: too large an LR
@@ -23,19 +23,25 @@ ships on two hosts of different architecture and data (`bench/frontier.py`, the 
   4.5 decades the auto range's grid spreads its budget over, so theirs spreads over
   `ACCUMULATOR_SPAN_DECADES` (6.5, to 30,000x their LR) at the same budget. Neither reading is
   validated: on the CNN host both edges read several times below the best peak.
-- **Ftrl, and any optimizer not named here** (a user's own included): no schedule of the
-  suite's grid trained with Ftrl on either host, so nothing validated a reading.
-- **Schedule-free** (`SCHEDULE_FREE`: Keras's `ScheduleFreeAdamW`): it trains at an
-  interpolation between its Adam iterate and their running average, which stands in for a
-  decaying schedule (Defazio et al., 2024, "The Road Less Scheduled"), so what it needs is a
-  constant LR and a warm-up. On both hosts and both plan lengths the grid's best schedule for it
-  was a constant LR, and finder's 1cycle on top of it trained below its own default constant
-  LR. The auto range proposes no schedule for it: the test reports the curve without bounds,
-  and `finder.fit` keeps its own LR (inside the fit, the ramp climbs only to that LR, a warm-up
-  it keeps, as for too little data). Its own LR after that warm-up trained as well as the
-  grid's best, or better, on most of the suite's hosts and plan lengths (BENCHMARKS.md, the
-  `*_schedulefreeadamw` rows); the verdict stays "unreliable", since no reading of its curve
-  is validated.
+- **Any optimizer not named here** (a user's own included): nothing validated a reading.
+- **No schedule** (`SCHEDULE_FREE`). Keras's `ScheduleFreeAdamW` trains at an interpolation
+  between its Adam iterate and their running average, which stands in for a decaying schedule
+  (Defazio et al., 2024, "The Road Less Scheduled"), so what it needs is a constant LR and a
+  warm-up. On both hosts and both plan lengths the grid's best schedule for it was a constant
+  LR, and finder's 1cycle on top of it trained below its own default constant LR. Its own LR
+  after the ramp's warm-up trained as well as the grid's best, or better, on most of the
+  suite's hosts and plan lengths (BENCHMARKS.md, the `*_schedulefreeadamw` rows).
+  Keras's `Ftrl` (FTRL-Proximal, McMahan et al., 2013) sets each weight from its accumulated
+  gradients, `w = -linear * lr / sqrt(accumulator)` without regularisation, and not from the
+  weight before, but for a term that fades as the accumulator grows: every weight scales with
+  the current LR, so a schedule rescales the whole model as it goes, and one that anneals to 0
+  ends with every weight near 0. On the suite no 1cycle or cosine trained at any peak, while
+  the MLP host trained at a constant LR; the first step largely replaces the initialisation,
+  and the CNN host trained at no LR at all.
+  For both, the auto range proposes no schedule: the test reports the curve without bounds and
+  the reason, and `finder.fit` keeps the optimizer's own LR (inside the fit, the ramp climbs
+  only to that LR, a warm-up it keeps, as for too little data). The verdict stays
+  "unreliable", since no reading of the curve is validated.
 
 `VALIDATED_OPTIMIZERS` are those whose first proposal, as `finder.fit` runs it, trained within
 1% of the grid oracle (mean of 3 seeds) on both hosts, and the suite's own families (SGD, Adam,
@@ -57,8 +63,26 @@ VALIDATED_OPTIMIZERS = frozenset(
 # The most a 1cycle peak may be, as a multiple of the optimizer's own LR (module docstring).
 PEAK_CAPS = {"Lamb": PRIOR_PEAK_MULTIPLE, "Muon": PRIOR_PEAK_MULTIPLE, "Lion": 1.0}
 ACCUMULATORS = frozenset({"Adagrad", "Adadelta"})
-SCHEDULE_FREE = frozenset({"ScheduleFreeAdamW"})
-SCHEDULE_FREE_NOTE = "needs no learning-rate schedule"  # how `schedule_free_reason` puts it
+# Why each optimizer in `SCHEDULE_FREE` takes no schedule, and what to do instead.
+_NO_SCHEDULE_WHY = {
+    "ScheduleFreeAdamW": (
+        "it averages its iterates in place of a decaying schedule, and on the benchmark suite "
+        "its best schedule was a constant rate while finder's 1cycle trained below its default; "
+        "train it at a constant learning rate (its own, or the best of a few around it) with its "
+        "warmup_steps"
+    ),
+    "Ftrl": (
+        "it sets every weight to its accumulated gradients times the current learning rate "
+        "(FTRL-Proximal), so a schedule rescales the whole model at each step and one that "
+        "anneals to 0 ends with every weight near 0; train it at a constant learning rate, the "
+        "best of a few a decade apart (on the benchmark suite the best sat decades above "
+        "Keras's default, which left the model at chance), on a linear or shallow model: its "
+        "first step largely replaces the weights' initialisation, and a deep network may not "
+        "train at all"
+    ),
+}
+SCHEDULE_FREE = frozenset(_NO_SCHEDULE_WHY)
+SCHEDULE_FREE_NOTE = "takes no learning-rate schedule"  # how `schedule_free_reason` puts it
 ACCUMULATOR_SPAN_DECADES = 6.5
 
 
@@ -73,16 +97,10 @@ def validated(optimizer_name: str) -> bool:
 
 
 def schedule_free_reason(optimizer_name: str) -> str | None:
-    """Why the auto range proposes no schedule for a schedule-free optimizer (module
+    """Why the auto range proposes no schedule for an optimizer that takes none (module
     docstring), None for any other."""
-    if optimizer_name not in SCHEDULE_FREE:
-        return None
-    return (
-        f"{optimizer_name} {SCHEDULE_FREE_NOTE}: it averages its iterates in place of a "
-        "decaying schedule, and on the benchmark suite its best schedule was a constant rate "
-        "while finder's 1cycle trained below its default; train it at a constant learning rate "
-        "(its own, or the best of a few around it) with its warmup_steps"
-    )
+    why = _NO_SCHEDULE_WHY.get(optimizer_name)
+    return None if why is None else f"{optimizer_name} {SCHEDULE_FREE_NOTE}: {why}"
 
 
 def unvalidated_reason(optimizer_name: str) -> str:

@@ -266,8 +266,8 @@ def final_bounds(
     bounds: Bounds, outcome: AutoOutcome | None, update_rule: str, anchor: float | None
 ) -> Bounds:
     """The curve's bounds as the result reports them: the auto outcome's prior, or none for
-    too little data or a schedule-free optimizer, capped for an update rule with a fixed-size
-    step (`finder.rangetest.calibration.PEAK_CAPS`)."""
+    too little data or an optimizer that takes no schedule, capped for an update rule with a
+    fixed-size step (`finder.rangetest.calibration.PEAK_CAPS`)."""
     if outcome is not None and outcome.prior_edge is not None:
         bounds = prior_bounds(outcome.prior_edge)
     empty = (outcome.too_little_data or outcome.schedule_free) if outcome is not None else None

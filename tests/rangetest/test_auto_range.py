@@ -265,12 +265,13 @@ def test_an_accumulator_methods_grid_spreads_its_budget_over_more_decades(least_
     assert window(keras.optimizers.SGD()) == pytest.approx(99 / 4.5, rel=0.02)
 
 
-def test_a_schedule_free_optimizer_gets_its_curve_and_no_schedule(least_squares):
-    # ScheduleFreeAdamW averages its iterates in place of a schedule: one sweep shows the curve,
-    # and the answer is "no bounds" with the reason, so no schedule is proposed on top of it.
-    model = dense_regressor(
-        inputs=least_squares.x.shape[1], optimizer=keras.optimizers.ScheduleFreeAdamW()
-    )
+@pytest.mark.parametrize("name", ["ScheduleFreeAdamW", "Ftrl"])
+def test_an_optimizer_that_takes_no_schedule_gets_its_curve_and_no_schedule(least_squares, name):
+    # ScheduleFreeAdamW averages its iterates in place of a schedule, and Ftrl's weights scale
+    # with the LR: one sweep shows the curve, and the answer is "no bounds" with the reason, so
+    # no schedule is proposed on top of it.
+    optimizer = getattr(keras.optimizers, name)()
+    model = dense_regressor(inputs=least_squares.x.shape[1], optimizer=optimizer)
     model.optimizer.build(model.trainable_variables)
     before = all_values(model)
     result = finder.range_test(
@@ -279,9 +280,27 @@ def test_a_schedule_free_optimizer_gets_its_curve_and_no_schedule(least_squares)
     assert result.auto["stop"] == "schedule_free" and result.auto["sweeps"] == 1
     assert len(result.losses) > 1
     assert result.bounds.max_lr is None and result.bounds.edge_lr is None
-    assert "ScheduleFreeAdamW needs no learning-rate schedule" in result.bounds.note
+    assert f"{name} takes no learning-rate schedule" in result.bounds.note
     assert result.proposals == []
     assert result.reliability.verdict == "unreliable"
     assert result.reliability.reasons == [result.bounds.note]
     for got, want in zip(all_values(model), before, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_ftrl_sets_every_weight_in_proportion_to_the_current_learning_rate(least_squares):
+    # Why Ftrl takes no schedule (`finder.rangetest.calibration`): FTRL-Proximal computes each
+    # weight from its accumulators times the current LR (up to a term that fades as they grow),
+    # so the same steps ending at half the LR end with half the weights.
+    def weights_after(learning_rates: list[float]) -> list[np.ndarray]:
+        model = dense_regressor(inputs=least_squares.x.shape[1], optimizer=keras.optimizers.Ftrl())
+        for learning_rate in learning_rates:
+            model.optimizer.learning_rate = learning_rate
+            model.train_on_batch(least_squares.x[:16], least_squares.y[:16])
+        return [np.asarray(w) for w in model.trainable_weights]
+
+    constant = weights_after([0.1] * 20)
+    halved = weights_after([0.1] * 19 + [0.05])
+    for full, half in zip(constant, halved, strict=True):
+        assert np.abs(full).min() > 1e-3
+        np.testing.assert_allclose(half, full / 2, rtol=0.03)
