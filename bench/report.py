@@ -650,7 +650,8 @@ _SHORT_PLAN = (
 _EARLY_EDGE = (
     "Plain SGD on a CNN trained from scratch: the sweep's loss turned while its held-out loss "
     "was still close to chance, and finder's peaks sit below the grid's best; the verdict "
-    "calls such runs 'unreliable' (the edge was read early), whatever the optimizer."
+    "calls such runs 'unreliable' (the edge was read early, a rule that reads every "
+    "optimizer's curve)."
 )
 _NO_SCHEDULE = (
     "Ftrl sets each weight from its accumulators times the current LR (FTRL-Proximal), so no "
