@@ -315,7 +315,8 @@ def test_a_plan_under_500_steps_runs_the_test_before_the_fit(plan_steps, fit_kwa
     assert _short_plan(x, y, 1, 1, None, fit_kwargs) == short
     # A budget given is what the ramp would take.
     assert not _short_plan(x, y, 1, 1, 99, {})
-    # A schedule-free optimizer's ramp is a warm-up the fit keeps: inside the fit on any plan.
+    # The ramp of an optimizer that takes no schedule is a warm-up the fit keeps: inside the
+    # fit on any plan.
     assert not _short_plan(x, y, 1, 1, None, fit_kwargs, "ScheduleFreeAdamW")
     assert not _short_plan(x, y, 1, 1, None, fit_kwargs, "Ftrl")
 

@@ -63,8 +63,8 @@ VALIDATED_OPTIMIZERS = frozenset(
 # The most a 1cycle peak may be, as a multiple of the optimizer's own LR (module docstring).
 PEAK_CAPS = {"Lamb": PRIOR_PEAK_MULTIPLE, "Muon": PRIOR_PEAK_MULTIPLE, "Lion": 1.0}
 ACCUMULATORS = frozenset({"Adagrad", "Adadelta"})
-# Why each optimizer in `SCHEDULE_FREE` takes no schedule, and what to do instead.
-_NO_SCHEDULE_WHY = {
+# The optimizers that take no schedule, each with why and what to do instead.
+SCHEDULE_FREE = {
     "ScheduleFreeAdamW": (
         "it averages its iterates in place of a decaying schedule, and on the benchmark suite "
         "its best schedule was a constant rate while finder's 1cycle trained below its default; "
@@ -81,7 +81,6 @@ _NO_SCHEDULE_WHY = {
         "train at all"
     ),
 }
-SCHEDULE_FREE = frozenset(_NO_SCHEDULE_WHY)
 SCHEDULE_FREE_NOTE = "takes no learning-rate schedule"  # how `schedule_free_reason` puts it
 ACCUMULATOR_SPAN_DECADES = 6.5
 
@@ -99,7 +98,7 @@ def validated(optimizer_name: str) -> bool:
 def schedule_free_reason(optimizer_name: str) -> str | None:
     """Why the auto range proposes no schedule for an optimizer that takes none (module
     docstring), None for any other."""
-    why = _NO_SCHEDULE_WHY.get(optimizer_name)
+    why = SCHEDULE_FREE.get(optimizer_name)
     return None if why is None else f"{optimizer_name} {SCHEDULE_FREE_NOTE}: {why}"
 
 
