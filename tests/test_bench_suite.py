@@ -39,13 +39,20 @@ def test_a_diverged_run_counts_as_chance_in_the_mean() -> None:
 
 
 def test_refresh_drops_only_the_named_rows() -> None:
-    runs = {
-        label: {} for label in ("one_cycle@0.01#0", "default@0.001#0", "finder:one_cycle@0.02#0")
-    }
+    labels = (
+        "one_cycle@0.01#0", "default@0.001#0", "finder:one_cycle@0.02#0",
+        "holdout/one_cycle@0.01#3",
+    )  # fmt: skip
+    runs: dict[str, dict[str, object]] = {label: {} for label in labels}
     document = {"tasks": {"digits_rmsprop": {"runs": runs, "range_tests": {"range_test#0": {}}}}}
     suite.refresh(document, ["digits_rmsprop"], ["finder"])
     entry = document["tasks"]["digits_rmsprop"]
+    assert sorted(entry["runs"]) == [
+        "default@0.001#0", "holdout/one_cycle@0.01#3", "one_cycle@0.01#0"
+    ]  # fmt: skip
+    suite.refresh(document, ["digits_rmsprop"], ["oracle_holdout"])
     assert sorted(entry["runs"]) == ["default@0.001#0", "one_cycle@0.01#0"]
+    entry["runs"]["holdout/one_cycle@0.01#3"] = {}
     assert "range_test#0" in entry["range_tests"]
     suite.refresh(document, ["digits_rmsprop"], ["range_test"])
     assert "range_tests" not in entry
@@ -95,6 +102,14 @@ def test_one_task_end_to_end(tmp_path: Path) -> None:
     assert math.log10(oracle["grid_peaks"][-1] / oracle["grid_peaks"][0]) >= 2 - 1e-9
     # The oracle is the best confirmed configuration, and its seed-0 run is in the grid.
     assert oracle["mean"] == max(row["mean"] for row in oracle["confirmed"])
+    # Its schedule again, with the held-out seeds only: none of the grid's runs among them.
+    assert rows["oracle_holdout"]["spec"] == oracle["spec"]
+    held_out = [label for label in entry["runs"] if label.startswith(suite.HOLDOUT)]
+    assert sorted(label[-1] for label in held_out) == [str(s) for s in suite.HOLDOUT_SEEDS]
+    grid_steps = sum(
+        run["train_steps"] for label, run in entry["runs"].items() if suite._is_oracle(label)
+    )
+    assert oracle["grid_train_steps"] == grid_steps and not any(map(suite._is_oracle, held_out))
     finder_row = rows["finder"]
     assert finder_row["vs_oracle"] == pytest.approx(finder_row["mean"] / oracle["mean"])
     assert 0 < finder_row["range_test_steps"] <= TASKS["digits_rmsprop"].plan.total_steps
