@@ -614,17 +614,14 @@ def _target(value: float | None, target: float) -> str:
     return f"{value:.4f}{mark}"
 
 
-def _unselected_ratio(task: dict[str, Any]) -> float | None:
-    """finder / oracle over seeds 1 and 2 only: the grid picked the oracle's configuration by
-    its seed-0 score, so seed 0 favours the oracle (the winner's curse)."""
-    oracle, runs = task["rows"]["oracle"], task["runs"]
-    peak = oracle["spec"]["params"].get("max_lr", oracle["spec"]["params"].get("learning_rate"))
-    label = f"{oracle['spec']['family']}@{peak:.4g}"
-    picked = [runs.get(f"{label}#{seed}", {}).get("score") for seed in (1, 2)]
-    found = [v["score"] for k, v in runs.items() if k.startswith("finder:") and k[-2:] != "#0"]
-    if None in picked or len(found) != 2 or None in found:
+def _holdout_ratio(task: dict[str, Any]) -> float | None:
+    """finder / the oracle's schedule on held-out seeds (`suite.oracle_holdout`): seeds that
+    took no part in choosing it, so the best of the grid's noisy means does not favour it."""
+    held_out = task["rows"].get("oracle_holdout")
+    finder_mean = task["rows"]["finder"]["mean"]
+    if held_out is None or finder_mean is None:
         return None
-    ours, theirs = sum(found) / 2, sum(picked) / 2  # type: ignore[arg-type]
+    ours, theirs = finder_mean, held_out["mean"]
     return ours / theirs if task["higher_is_better"] else theirs / ours
 
 
@@ -644,8 +641,10 @@ MISS_REASONS = {
 _SHORT_PLAN = (
     "A plan under 500 steps: the first proposal's 1cycle peaks at twice the edge there "
     "(`finder/propose.py`), which raised the mean on both short hosts (`cnn_*`, `digits8_*`), "
-    "but single seeds still land 1-2% from the oracle's mean; the verdict calls every plan "
-    "under 500 steps 'unreliable'."
+    "but single seeds still land 1-2% from the oracle's mean. That mean is the grid's best "
+    "of several noisy means, and on the small CNN it sits well above what the oracle's own "
+    "schedule trains to with the held-out seeds (the columns beside): against those, most "
+    "of these seeds are within 1%."
 )
 _EARLY_EDGE = (
     "Plain SGD on a CNN trained from scratch: the sweep's loss turned while its held-out loss "
@@ -772,9 +771,11 @@ def suite(result: dict[str, Any]) -> list[str]:
         "adaptive tasks only), the better of its `y` and averaged `x` weights per seed. "
         "**finder**: the auto range test, then its first proposal. Ratios are finder / other "
         "(other / finder for a loss); targets: >= 0.995 vs oracle, >= 1 vs default and SF, "
-        "range test <= 2% of the grid's steps; ✗ marks a miss. **vs oracle, seeds 1-2**: the "
-        "same ratio without seed 0, on which the grid chose the oracle's configuration (so "
-        "seed 0 favours the oracle); shown beside the target's ratio, never instead of it.",
+        "range test <= 2% of the grid's steps; ✗ marks a miss. **oracle, held-out seeds**: the "
+        "oracle's configuration re-trained with seeds 3, 4, 5, which took no part in choosing "
+        "it (the grid chose on seed 0 and confirmed its two best on seeds 0-2, so the oracle's "
+        "own mean is the best of several noisy means and sits high: the winner's curse), and "
+        "**vs held-out**, finder over it; shown beside the target's ratio, never instead of it.",
         "",
     ]
     header = [
@@ -784,7 +785,8 @@ def suite(result: dict[str, Any]) -> list[str]:
         "SF",
         "finder (first proposal)",
         "vs oracle",
-        "vs oracle, seeds 1-2",
+        "oracle, held-out seeds",
+        "vs held-out",
         "vs default",
         "vs SF",
         "range test / grid steps",
@@ -806,7 +808,8 @@ def suite(result: dict[str, Any]) -> list[str]:
                 _mean(rows["schedule_free"]),
                 f"{_mean(finder_row)} ({'; '.join(proposals)})",
                 _target(finder_row["vs_oracle"], 0.995),
-                _ratio(_unselected_ratio(task)),
+                _mean(rows.get("oracle_holdout")),
+                _ratio(_holdout_ratio(task)),
                 _target(finder_row["vs_default"], 1.0),
                 _target(finder_row.get("vs_schedule_free"), 1.0),
                 f"{share:.1%}{'' if share <= 0.02 else ' ✗'}",
@@ -947,12 +950,14 @@ DESIGN_NOTES = {
 }
 
 
-def meets_targets(row: dict[str, Any]) -> bool:
+def meets_targets(row: dict[str, Any], reference: str = "oracle") -> bool:
     """Whether a frontier row meets all three quality targets: >= 0.995 of the oracle (mean
-    over seeds), no seed below 0.99, and at least the default LR's score."""
-    return bool(
-        row["vs_oracle"] >= 0.995 and row["worst_vs_oracle"] >= 0.99 and row["vs_default"] >= 1.0
-    )
+    over seeds), no seed below 0.99, and at least the default LR's score; with `reference`
+    "holdout", against the oracle's schedule on held-out seeds."""
+    mean, worst = row.get(f"vs_{reference}"), row.get(f"worst_vs_{reference}")
+    if mean is None or worst is None:
+        return False
+    return bool(mean >= 0.995 and worst >= 0.99 and row["vs_default"] >= 1.0)
 
 
 def frontier(result: dict[str, Any]) -> list[str]:
@@ -965,7 +970,9 @@ def frontier(result: dict[str, Any]) -> list[str]:
         "the first proposal's validation score over the grid oracle of `bench/suite.py` (mean "
         "of 3 seeds; for a loss, oracle / finder), and its **worst seed**; **vs default**, "
         "over the optimizer's default LR held constant. Targets: >= 0.995 mean, no seed below "
-        "0.99, >= 1 vs default. The `digits_*` rows beyond `digits_rmsprop` are the other "
+        "0.99, >= 1 vs default. **vs held-out** and its worst seed: the same against the "
+        "oracle's configuration re-trained with seeds 3-5, which took no part in choosing it "
+        "(the suite's section says why). The `digits_*` rows beyond `digits_rmsprop` are the other "
         "optimizers Keras ships, on the digits task at their Keras default LR; the `cnn_*` "
         "rows are every Keras optimizer on a small CNN trained from scratch on 3,000 "
         "Fashion-MNIST images for a short plan (8 epochs, 376 steps), and the `cnn16_*` rows "
@@ -981,17 +988,20 @@ def frontier(result: dict[str, Any]) -> list[str]:
     rows: list[list[Any]] = []
     totals = []
     for design, tasks in summary.items():
-        met = judged = 0
+        met = met_holdout = judged = 0
         for name, row in tasks.items():
             blank = row.get("nothing_learned", False)
             met += meets_targets(row) and not blank
+            met_holdout += meets_targets(row, "holdout") and not blank
             judged += not blank
             scores = (
-                ["no LR of the grid trained", "", ""]
+                ["no LR of the grid trained", "", "", "", ""]
                 if blank
                 else [
                     _target(row["vs_oracle"], 0.995),
                     _target(row["worst_vs_oracle"], 0.99),
+                    _target(row.get("vs_holdout"), 0.995),
+                    _target(row.get("worst_vs_holdout"), 0.99),
                     _target(row["vs_default"], 1.0),
                 ]
             )
@@ -1008,9 +1018,13 @@ def frontier(result: dict[str, Any]) -> list[str]:
             cost = sum(row["cost"] for row in tasks.values()) / len(tasks)
             totals.append(
                 f"- {design}: all three targets met on {met} of {judged} tasks where a schedule "
-                f"trained; mean cost {cost:.1%} of the plan."
+                f"trained ({met_holdout} against the oracle's held-out seeds); mean cost "
+                f"{cost:.1%} of the plan."
             )
-    header = ["design", "task", "cost", "vs oracle", "worst seed", "vs default", "verdicts"]
+    header = [
+        "design", "task", "cost", "vs oracle", "worst seed", "vs held-out", "worst seed",
+        "vs default", "verdicts",
+    ]  # fmt: skip
     return [
         *lines,
         *table(header, rows),
@@ -1060,6 +1074,7 @@ def short_plan_designs(summary: dict[str, Any]) -> list[str]:
                     f"{worst['vs_oracle']:.4f}",
                     sum(row["vs_oracle"] >= 0.995 for row in tasks),
                     f"{sum(seed['within'] for seed in seeds)} / {len(seeds)}",
+                    f"{sum(bool(seed.get('within_holdout')) for seed in seeds)} / {len(seeds)}",
                     sum(meets_targets(row) for row in tasks),
                     len(tasks),
                 ]
@@ -1068,7 +1083,8 @@ def short_plan_designs(summary: dict[str, Any]) -> list[str]:
         return []
     header = [
         "first proposal on a short plan", "host", "mean vs oracle", "worst task",
-        "tasks >= 0.995", "seeds within 1%", "tasks meeting all three", "tasks",
+        "tasks >= 0.995", "seeds within 1%", "seeds within 1% of held-out",
+        "tasks meeting all three", "tasks",
     ]  # fmt: skip
     return [
         "The first proposal on the short plans, design by design (the same range tests; only "
@@ -1080,41 +1096,34 @@ def short_plan_designs(summary: dict[str, Any]) -> list[str]:
 
 
 def verdict(result: dict[str, Any]) -> list[str]:
-    confusion = result["confusion"]
+    held_out = result.get("holdout")
     lines = [
         "## Does the verdict predict the outcome? (`bench/verdict.py`)",
         "",
         f"Every suite task x seed of the design `{result['design']}` (the frontier's): the "
         "verdict, recomputed from the stored range test with today's rule, against whether "
-        f"the first proposal trained within {1 - result['within']:.0%} of the grid oracle. "
+        f"the first proposal trained within {1 - result['within']:.0%} of the best schedule we "
+        "know, the grid oracle's: scored on seeds that took no part in choosing it (seeds 3-5, "
+        "the suite's held-out row; the verdict is calibrated against this), and against the "
+        "oracle's own mean over seeds 0-2, which chose it and so favour it. "
         'Target: "reliable" on >= 90% of the runs within 1%, "unreliable" on every run '
         "that is not, and on every control.",
         "",
-        *table(
-            ["verdict", "within 1%", "not within 1%"],
-            [
-                ["reliable", confusion["reliable_within"], confusion["reliable_not"]],
-                ["unreliable", confusion["unreliable_within"], confusion["unreliable_not"]],
-            ],
-        ),
-        "",
-        f'"reliable" on {fmt(result["reliable_share_of_within"])} of the runs within 1%'
-        + (
-            f"; {result['within_without_proposal']} of those runs had no proposal (no bounds: "
-            "the optimizer's own LR, which matched the best schedule there); among the runs "
-            f'with a proposal, "reliable" on '
-            f"{fmt(result['reliable_share_of_within_with_proposal'])}."
-            if "within_without_proposal" in result
-            else "."
-        ),
-        "",
-        *_oracle_noise(result),
-        "Runs the verdict gets wrong:",
-        "",
     ]
-    wrong = [run for run in result["runs"] if (run["verdict"] == "reliable") != run["within"]]
+    if held_out is not None:
+        lines += _confusion(held_out, "the oracle's schedule on held-out seeds")
+        lines += _oracle_noise(result, "oracle_noise_holdout", "within_holdout")
+    lines += _confusion(result, "the oracle's own mean (seeds 0-2)")
+    lines += _oracle_noise(result, "oracle_noise", "within")
+    outcome, ratio_key = ("within_holdout", "ratio_holdout") if held_out else ("within", "ratio")
+    wrong = [
+        run
+        for run in result["runs"]
+        if run[outcome] is not None and (run["verdict"] == "reliable") != run[outcome]
+    ]
+    lines += ["Runs the verdict gets wrong (against the held-out seeds):", ""]
     lines += [
-        f"- `{run['task']}` seed {run['seed']}: {run['ratio']:.4f} of the oracle, "
+        f"- `{run['task']}` seed {run['seed']}: {run[ratio_key]:.4f} of the oracle, "
         f"{run['verdict']}" + (f" ({'; '.join(run['reasons'])})" if run["reasons"] else "")
         for run in wrong
     ] or ["- none"]
@@ -1127,21 +1136,48 @@ def verdict(result: dict[str, Any]) -> list[str]:
     return [*lines, "", machine_line(result), ""]
 
 
-def _oracle_noise(result: dict[str, Any]) -> list[str]:
+def _confusion(shares: dict[str, Any], against: str) -> list[str]:
+    """The verdict x outcome table against one reference, and the share it gets right."""
+    confusion = shares["confusion"]
+    return [
+        f"Against {against}:",
+        "",
+        *table(
+            ["verdict", "within 1%", "not within 1%"],
+            [
+                ["reliable", confusion["reliable_within"], confusion["reliable_not"]],
+                ["unreliable", confusion["unreliable_within"], confusion["unreliable_not"]],
+            ],
+        ),
+        "",
+        f'"reliable" on {fmt(shares["reliable_share_of_within"])} of the runs within 1%; '
+        f"{shares['within_without_proposal']} of those runs had no proposal (no bounds: the "
+        "optimizer's own LR, which matched the best schedule there); among the runs with a "
+        f'proposal, "reliable" on {fmt(shares["reliable_share_of_within_with_proposal"])}.',
+        "",
+    ]
+
+
+def _oracle_noise(result: dict[str, Any], key: str, outcome: str) -> list[str]:
     """The seeds' own share of the misses: the best schedule against itself."""
-    noise = result.get("oracle_noise")
+    noise = result.get(key)
     if noise is None:
         return []
-    runs = result["runs"]
-    misses = sum(1 for run in runs if not run["within"])
+    runs = [run for run in result["runs"] if run[outcome] is not None]
+    misses = sum(1 for run in runs if not run[outcome])
+    held_out = key.endswith("holdout")
+    seeds = "3-5" if held_out else "0-2"
+    caveat = (
+        "A proposal exactly as good as that schedule would miss that often by the seed alone."
+        if held_out
+        else "Seed 0 chose that schedule, so its runs sit high and the count understates the noise."
+    )
     return [
         f"How many misses one seed's noise makes: the grid oracle's own schedule, retrained "
-        f"with seeds 0-2 on the same {noise['tasks']} tasks, landed below 0.99 of its own mean "
-        f"on {noise['below']} of {noise['runs']} runs ({noise['tasks_with_a_seed_below']} "
+        f"with seeds {seeds} on the same {noise['tasks']} tasks, landed below 0.99 of its own "
+        f"mean on {noise['below']} of {noise['runs']} runs ({noise['tasks_with_a_seed_below']} "
         f"tasks; worst {noise['worst']:.4f}, `{noise['worst_task']}`), where the first "
-        f"proposal missed on {misses} of {len(runs)}. Seed 0 chose that schedule, so its runs "
-        "sit high and the count understates the noise; the misses beyond it are the "
-        "proposal's own.",
+        f"proposal missed on {misses} of {len(runs)}. {caveat}",
         "",
     ]
 

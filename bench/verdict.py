@@ -2,8 +2,11 @@
 best schedule we know", over every suite task x seed, plus cases that must be "unreliable".
 
 The outcome of each (task, seed) is read from `bench/results/frontier.json` (a design's range
-test, kept whole, and the score its first proposal trained to against the suite's grid oracle;
-by default `in_fit`, what `finder.fit` and `finder.LearningRateFinder` run). The verdict is
+test, kept whole, and the score its first proposal trained to; by default `fit`, what
+`finder.fit` runs), against the best schedule we know, the suite's grid oracle, two ways: its
+schedule retrained with seeds that took no part in choosing it (`suite.HOLDOUT_SEEDS`, the
+reference the verdict is calibrated against), and its own mean over seeds 0-2, which chose it
+among many noisy candidates and so sits high (the winner's curse). The verdict is
 recomputed from the stored range-test document with the verdict code as it is now
 (`finder.rangetest.verdict.assess_result`), so a change to the rule re-scores every run in
 seconds, without training anything.
@@ -14,7 +17,8 @@ the first step, too little data for a sweep (48 samples), and weights that go Na
 finite loss (Keras's Adafactor with its default epsilon_1 on digits).
 
 Beside them, the seeds' own share of the misses (`oracle_noise`): how often the grid oracle's
-own schedule, retrained with each seed, lands 1% below its own mean.
+own schedule, retrained with each seed, lands 1% below its own mean; on the held-out seeds, how
+often a proposal exactly as good as that schedule would miss by the seed alone.
 
 Targets (issue "the answer for the price of a warm-up"): "reliable" on >= 90% of the runs within
 1%, "unreliable" on every run that is not, and on every control.
@@ -35,8 +39,8 @@ import numpy as np
 from common import RESULTS_DIR, machine, write_result
 from frontier import RESULT_PATH as FRONTIER_PATH
 from frontier import WITHIN, design_runs
+from suite import HOLDOUT, HOLDOUT_SEEDS, SEEDS, nothing_learned, ratio, spec_label
 from suite import RESULT_PATH as SUITE_PATH
-from suite import SEEDS, nothing_learned, ratio, spec_label
 from tasks import TASKS
 
 import finder
@@ -73,7 +77,6 @@ def recomputed(document: dict[str, Any], task_name: str) -> finder.RangeTestResu
         steps_per_pass=batches.steps_per_pass(data.x_train, None, task.batch_size),
         update_rule=result.optimizer["name"],
         extra_reasons=_auto_reasons(result),
-        plan_steps=result.config.get("plan_steps"),
     )
     return result
 
@@ -137,6 +140,7 @@ def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
     for name, by_seed, entry in judged_tasks(design):
         task = TASKS[name]
         oracle = entry["rows"]["oracle"]["mean"]
+        held_out = (entry["rows"].get("oracle_holdout") or {}).get("mean")
         for seed in SEEDS:
             record = by_seed.get(str(seed))
             if record is None or record.get("score") is None and record.get("proposal"):
@@ -144,12 +148,15 @@ def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
             result = recomputed(record["result"], name)
             score = record.get("score")
             value = ratio(task, score, oracle) if score is not None else 0.0
+            fresh = (ratio(task, score, held_out) or 0.0) if score is not None else 0.0
             rows.append(
                 {
                     "task": name,
                     "seed": seed,
                     "ratio": value,
                     "within": (value or 0.0) >= WITHIN,
+                    "ratio_holdout": fresh if held_out else None,
+                    "within_holdout": fresh >= WITHIN if held_out else None,
                     "verdict": result.reliability.verdict,
                     "reasons": result.reliability.reasons,
                     "proposal": record.get("proposal") is not None,
@@ -158,17 +165,27 @@ def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
     return rows
 
 
-def oracle_noise(design: str = DESIGN) -> dict[str, Any]:
+def oracle_noise(design: str = DESIGN, *, held_out: bool = False) -> dict[str, Any]:
     """How often the best schedule we know misses itself: on the tasks `suite_runs` reads, the
     grid oracle's own configuration, retrained with each seed, against its mean over the seeds
-    (the same "within 1%" the runs are judged by). Seed 0 chose the configuration, so its run
-    sits high, and the count understates how often one seed of a schedule as good as the best
-    lands 1% below it."""
+    (the same "within 1%" the runs are judged by). With seeds 0-2, seed 0 chose the
+    configuration, so its run sits high, and the count understates how often one seed of a
+    schedule as good as the best lands 1% below it; with `held_out`, the seeds that took no part
+    in choosing it (`suite.HOLDOUT_SEEDS`) against their own mean: how often a proposal exactly
+    as good as the oracle's schedule would miss by the seed alone."""
     values: dict[str, list[float]] = {}
     for name, _, entry in judged_tasks(design):
-        best = entry["rows"]["oracle"]
+        row = "oracle_holdout" if held_out else "oracle"
+        best = entry["rows"].get(row)
+        if best is None:
+            continue
         spec = finder.ScheduleSpec.from_dict(best["spec"])
-        scores = [entry["runs"].get(spec_label(spec, seed), {}).get("score") for seed in SEEDS]
+        labels = (
+            [HOLDOUT + spec_label(spec, seed) for seed in HOLDOUT_SEEDS]
+            if held_out
+            else [spec_label(spec, seed) for seed in SEEDS]
+        )
+        scores = [entry["runs"].get(label, {}).get("score") for label in labels]
         values[name] = [ratio(TASKS[name], score, best["mean"]) or 0.0 for score in scores]
     below = {name: [v for v in ratios if v < WITHIN] for name, ratios in values.items()}
     worst = min(values, key=lambda name: min(values[name]))
@@ -245,13 +262,35 @@ def _control(name: str, result: finder.RangeTestResult) -> dict[str, Any]:
     }
 
 
-def confusion(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Counts of verdict x outcome."""
+def confusion(rows: list[dict[str, Any]], outcome: str = "within") -> dict[str, int]:
+    """Counts of verdict x outcome (`within`: against the oracle's mean; `within_holdout`:
+    against its schedule on held-out seeds), over the runs that have that outcome."""
     table = {"reliable_within": 0, "reliable_not": 0, "unreliable_within": 0, "unreliable_not": 0}
     for row in rows:
-        key = f"{row['verdict']}_{'within' if row['within'] else 'not'}"
+        if row[outcome] is None:
+            continue
+        key = f"{row['verdict']}_{'within' if row[outcome] else 'not'}"
         table[key] += 1
     return table
+
+
+def shares(rows: list[dict[str, Any]], outcome: str = "within") -> dict[str, Any]:
+    """The confusion table for `outcome`, the share of the runs within 1% called "reliable",
+    and the same among the runs with a proposal. Runs with no proposal at all (no bounds: the
+    fit kept the optimizer's own LR) are "unreliable" by definition; within 1% there means the
+    default LR was as good as the best."""
+    table = confusion(rows, outcome)
+    within = table["reliable_within"] + table["unreliable_within"]
+    no_proposal = sum(1 for r in rows if r[outcome] and not r["proposal"])
+    with_proposal = within - no_proposal
+    return {
+        "confusion": table,
+        "reliable_share_of_within": table["reliable_within"] / within if within else None,
+        "within_without_proposal": no_proposal,
+        "reliable_share_of_within_with_proposal": (
+            table["reliable_within"] / with_proposal if with_proposal else None
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,33 +299,30 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = suite_runs(args.design)
     cases = controls()
-    table = confusion(rows)
-    within = table["reliable_within"] + table["unreliable_within"]
-    # Runs with no proposal at all (no bounds: the fit kept the optimizer's own LR) are
-    # "unreliable" by definition; within 1% there means the default LR was as good as the best.
-    no_proposal = sum(1 for r in rows if r["within"] and not r["proposal"])
-    with_proposal = within - no_proposal
-    reliable_with_proposal = sum(
-        1 for r in rows if r["within"] and r["proposal"] and r["verdict"] == "reliable"
-    )
     payload = {
         "benchmark": "verdict",
         "machine": machine(),
         "design": args.design,
         "within": WITHIN,
-        "confusion": table,
-        "reliable_share_of_within": table["reliable_within"] / within if within else None,
-        "within_without_proposal": no_proposal,
-        "reliable_share_of_within_with_proposal": (
-            reliable_with_proposal / with_proposal if with_proposal else None
-        ),
+        **shares(rows),
+        "holdout": shares(rows, "within_holdout"),
         "runs": rows,
         "oracle_noise": oracle_noise(args.design),
+        "oracle_noise_holdout": oracle_noise(args.design, held_out=True),
         "controls": cases,
         "command": "python bench/verdict.py"
         + ("" if args.design == DESIGN else f" --design {args.design}"),
     }
-    print(json.dumps({"confusion": table, "controls": [(c["case"], c["verdict"]) for c in cases]}))
+    table, fresh = payload["confusion"], payload["holdout"]["confusion"]
+    print(
+        json.dumps(
+            {
+                "confusion": table,
+                "holdout": fresh,
+                "controls": [(c["case"], c["verdict"]) for c in cases],
+            }
+        )
+    )
     print(f"wrote {write_result('verdict', payload)}")
 
 

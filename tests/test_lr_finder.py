@@ -21,10 +21,6 @@ from finder.schedules import OneCycle
 
 EPOCHS, BATCH = 4, 32
 
-# These fits are a few epochs of a small model: plans under 500 steps, which the verdict calls
-# "unreliable" (a short plan); that warning is expected here, any other one fails the test.
-SHORT_PLAN = pytest.mark.filterwarnings("ignore:.*a short plan:finder.UnreliableAnswerWarning")
-
 
 def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     data = load_digits()
@@ -49,7 +45,6 @@ def steps_per_epoch(samples: int) -> int:
     return -(-samples // BATCH)
 
 
-@SHORT_PLAN
 @pytest.mark.backend_neutral
 def test_the_callback_on_arrays_ends_with_a_proposal_and_a_trained_model(tmp_path):
     x, y, x_val, y_val = digits()
@@ -88,7 +83,6 @@ def test_the_callback_on_arrays_ends_with_a_proposal_and_a_trained_model(tmp_pat
     assert finder.RangeTestResult.load(tmp_path / "result.json").extra_steps == result.extra_steps
 
 
-@SHORT_PLAN
 @pytest.mark.backend_neutral
 def test_the_callback_with_validation_split():
     x, y, _, _ = digits()
@@ -104,7 +98,6 @@ def test_the_callback_with_validation_split():
     assert history.history["val_accuracy"][-1] > 0.8
 
 
-@SHORT_PLAN
 def test_the_callback_on_a_batched_tf_data_dataset():
     import tensorflow as tf
 

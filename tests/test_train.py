@@ -24,10 +24,6 @@ from finder.schedules import MomentumCycler, OneCycle
 SWEEP = {"min_lr": 1e-3, "max_lr": 10.0, "num_steps": 40}
 EPOCHS, STEPS_PER_EPOCH = 2, 8
 
-# These fits are a few epochs of a small model: plans under 500 steps, which the verdict calls
-# "unreliable" (a short plan); that warning is expected here, any other one fails the test.
-SHORT_PLAN = pytest.mark.filterwarnings("ignore:.*a short plan:finder.UnreliableAnswerWarning")
-
 
 def make_data(seed: int = 0, samples: int = 256) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -58,7 +54,6 @@ class EpochCounter(keras.callbacks.Callback):
         self.epochs += 1
 
 
-@SHORT_PLAN
 def test_fit_trains_with_the_first_proposal_and_keeps_user_callbacks(tmp_path):
     x, y = make_data()
     model = make_model(keras.optimizers.SGD(momentum=0.9))
@@ -104,7 +99,6 @@ def test_fit_trains_with_the_first_proposal_and_keeps_user_callbacks(tmp_path):
     assert (tmp_path / "fit" / "curve.png").read_bytes().startswith(b"\x89PNG")
 
 
-@SHORT_PLAN
 @pytest.mark.parametrize("fitted_before", [False, True])
 def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
     """finder.fit == range_test + first proposal + compile + fit, weight for weight.
@@ -234,7 +228,6 @@ def test_the_readme_model_on_a_three_epoch_plan_trains_with_a_proposal_for_100_s
     assert len(history.history["loss"]) == 3
 
 
-@SHORT_PLAN
 @pytest.mark.parametrize(
     "optimizer_kwargs, compile_kwargs, accumulation",
     [({"gradient_accumulation_steps": 2}, {}, 2), ({}, {"steps_per_execution": 2}, 1)],

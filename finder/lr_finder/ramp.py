@@ -278,7 +278,6 @@ class Ramp:
                 anchor=outcome.anchor_lr,
                 chance=self.owner.chance_loss,
                 steps_per_pass=self.steps_per_epoch,
-                plan_steps=self.plan,
             ),
             plan=Plan(self.epochs, self.steps_per_epoch),
             skipped_steps=run.skipped_steps,

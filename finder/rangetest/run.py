@@ -225,12 +225,6 @@ def range_test(
             anchor=anchor,
             chance=chance_loss(model.loss, y) if y is not None else None,
             steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
-            # A plan counts batches; an optimizer step spans `accumulation` of them.
-            plan_steps=(
-                plan_steps
-                if plan_steps is not None or plan is None
-                else plan.total_steps // accumulation
-            ),
         ),
         plan=plan,
         skipped_steps=session.skipped_steps,
@@ -253,13 +247,12 @@ class Sweeps:
 class Reading:
     """What the verdict reads beside the curve: the update rule (its validation and peak cap,
     `finder.rangetest.calibration`), the optimizer's own LR, the loss of a model that ignores
-    its inputs (`verdict.chance_loss`), the steps of one pass over the data and of the plan."""
+    its inputs (`verdict.chance_loss`), the steps of one pass over the data."""
 
     update_rule: str
     anchor: float | None
     chance: float | None
     steps_per_pass: int | None
-    plan_steps: int | None = None  # the training the test prepares, when known
 
 
 def final_bounds(
@@ -393,7 +386,6 @@ def assemble_result(
         update_rule=reading.update_rule,
         edges=outcome.edges if outcome else None,
         extra_reasons=outcome.reasons if outcome else (),
-        plan_steps=reading.plan_steps,
     )
     wall_time = sweeps.wall_time
     return RangeTestResult(

@@ -364,9 +364,8 @@ def test_gradient_accumulation_counts_optimizer_steps(regression_data):
     assert result.steps_run == 10 and len(result.losses) == 10
     assert result.config["accumulation_steps"] == 2
     assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0
-    # The verdict reads the plan in optimizer steps; the proposals' schedules count batches,
-    # as Keras evaluates a schedule at the micro-batch counter.
-    assert any("a short plan (200 steps" in reason for reason in result.reliability.reasons)
+    # The proposals' schedules count batches, as Keras evaluates a schedule at the
+    # micro-batch counter.
     assert result.proposals[0].plan.total_steps == 400
 
 

@@ -11,7 +11,6 @@ from finder.rangetest.calibration import capped_bounds, validated
 from finder.rangetest.verdict import (
     CHANCE_MARGIN,
     EARLY_FALL,
-    SHORT_PLAN_STEPS,
     assess_result,
     chance_loss,
     loss_name,
@@ -94,13 +93,6 @@ def test_an_edge_read_before_the_held_out_loss_fell_a_quarter_below_chance_is_un
     # The rule reads the curve, whatever the update rule.
     adaptive = curve_verdict(val_losses=[chance * (1 - EARLY_FALL + 0.01)], update_rule="Adam")
     assert adaptive.verdict == "unreliable" and "read early" in adaptive.reasons[0]
-
-
-def test_a_plan_under_500_steps_is_unreliable():
-    short = curve_verdict(plan_steps=SHORT_PLAN_STEPS - 1)
-    assert short.verdict == "unreliable" and short.reasons[0].startswith("a short plan (499 steps")
-    assert curve_verdict(plan_steps=SHORT_PLAN_STEPS).verdict == "reliable"
-    assert curve_verdict(plan_steps=None).verdict == "reliable"  # no plan: nothing to judge
 
 
 def test_without_validation_the_first_pass_counts_only_once_it_reached_the_edge():
