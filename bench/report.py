@@ -960,6 +960,15 @@ def meets_targets(row: dict[str, Any], reference: str = "oracle") -> bool:
     return bool(mean >= 0.995 and worst >= 0.99 and row["vs_default"] >= 1.0)
 
 
+def _todays_verdicts() -> dict[tuple[str, str, int], str]:
+    """(design, task, seed) -> the verdict `bench/verdict.py` recomputed with today's rule, for
+    the design it judged."""
+    judged = load("verdict")
+    if judged is None:
+        return {}
+    return {(judged["design"], run["task"], run["seed"]): run["verdict"] for run in judged["runs"]}
+
+
 def frontier(result: dict[str, Any]) -> list[str]:
     summary = result["summary"]
     lines = [
@@ -979,14 +988,16 @@ def frontier(result: dict[str, Any]) -> list[str]:
         "every one of them on the same net over 16 epochs (752 steps); the `digits8_*` rows are "
         "every Keras optimizer on the digits MLP over a short plan (8 epochs, 360 steps). On a "
         "plan under 500 steps the first proposal's 1cycle peaks at twice the edge "
-        "(`finder/propose.py`). **verdicts** are as each "
-        "run gave them; the next section recomputes them with today's rule.",
+        "(`finder/propose.py`). **verdicts**: on the rows of the design the next section "
+        "judges, as it recomputes them with today's rule; on the others, as each run gave "
+        "them.",
         "",
         *[f"- `{name}`: {note}" for name, note in DESIGN_NOTES.items() if name in summary],
         "",
     ]
     rows: list[list[Any]] = []
     totals = []
+    today = _todays_verdicts()
     for design, tasks in summary.items():
         met = met_holdout = judged = 0
         for name, row in tasks.items():
@@ -1011,7 +1022,10 @@ def frontier(result: dict[str, Any]) -> list[str]:
                     f"`{name}`",
                     f"{row['cost']:.1%}",
                     *scores,
-                    ", ".join(fmt(seed["verdict"]) for seed in row["seeds"]),
+                    ", ".join(
+                        fmt(today.get((design, name, i), seed["verdict"]))
+                        for i, seed in enumerate(row["seeds"])
+                    ),
                 ]
             )
         if tasks:
