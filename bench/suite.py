@@ -248,6 +248,11 @@ def oracle(cache: Cache) -> dict[str, Any]:
     }
 
 
+def holdout_label(spec: ScheduleSpec, seed: int) -> str:
+    """The cache label of the oracle's schedule re-trained with a held-out seed."""
+    return HOLDOUT + spec_label(spec, seed)
+
+
 def oracle_holdout(cache: Cache, spec: ScheduleSpec) -> dict[str, Any]:
     """The oracle's chosen schedule re-trained with `HOLDOUT_SEEDS`, seeds that took no part in
     choosing it. The oracle's own mean is the best of many noisy means (its grid on seed 0,
@@ -256,10 +261,7 @@ def oracle_holdout(cache: Cache, spec: ScheduleSpec) -> dict[str, Any]:
     this row measures that schedule without the bias."""
     task = cache.task
     runs = [
-        cache.run(
-            HOLDOUT + spec_label(spec, seed),
-            lambda seed=seed: train_spec(task, spec, seed),
-        )
+        cache.run(holdout_label(spec, seed), lambda seed=seed: train_spec(task, spec, seed))
         for seed in HOLDOUT_SEEDS
     ]
     return {"spec": spec.to_dict(), **summarize(task, runs)}
@@ -477,9 +479,8 @@ def refresh(document: dict[str, Any], names: Iterable[str], rows: Iterable[str])
             continue
         runs = entry["runs"]
         for label in list(runs):
-            if label.startswith(prefixes) or (
-                "oracle" in rows and not label.startswith(("default", "schedule_free", "finder"))
-            ):
+            oracle_run = _is_oracle(label) or label.startswith(HOLDOUT)
+            if label.startswith(prefixes) or ("oracle" in rows and oracle_run):
                 del runs[label]
         if "range_test" in rows:
             entry.pop("range_tests", None)

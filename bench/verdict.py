@@ -39,7 +39,7 @@ import numpy as np
 from common import RESULTS_DIR, machine, write_result
 from frontier import RESULT_PATH as FRONTIER_PATH
 from frontier import WITHIN, design_runs
-from suite import HOLDOUT, HOLDOUT_SEEDS, SEEDS, nothing_learned, ratio, spec_label
+from suite import HOLDOUT_SEEDS, SEEDS, holdout_label, nothing_learned, ratio, spec_label
 from suite import RESULT_PATH as SUITE_PATH
 from tasks import TASKS
 
@@ -181,7 +181,7 @@ def oracle_noise(design: str = DESIGN, *, held_out: bool = False) -> dict[str, A
             continue
         spec = finder.ScheduleSpec.from_dict(best["spec"])
         labels = (
-            [HOLDOUT + spec_label(spec, seed) for seed in HOLDOUT_SEEDS]
+            [holdout_label(spec, seed) for seed in HOLDOUT_SEEDS]
             if held_out
             else [spec_label(spec, seed) for seed in SEEDS]
         )
