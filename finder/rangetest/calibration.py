@@ -15,7 +15,12 @@ ships on two hosts of different architecture and data (`bench/frontier.py`, the 
   default LR (the same prior the auto range uses when it reads no edge). Lion moves every
   weight by the LR itself (a sign update); its authors put its LR 3-10x below AdamW's, and
   Keras's default is already AdamW's, so its peak is capped at its own LR. With their caps,
-  all three trained within 1% of the grid oracle on both hosts.
+  all three trained within 1% of the grid oracle on both hosts. The cap bounds the edge the
+  proposals read, so on a plan under 500 steps the first proposal's 1cycle peaks at twice
+  the capped edge, as for every optimizer (`finder.propose`): on the two short hosts, a peak
+  at the capped edge itself trained worse with Lion on both and with Lamb on the CNN, and
+  better with Muon on both, by under 1% of the oracle, too little over three seeds to make
+  Muon an exception (BENCHMARKS.md, design `anchored_peak1x` beside `fit`).
 - **Accumulator methods** (Adagrad, Adadelta): the step is the LR over the root of the
   accumulated squared gradients, so their useful LRs sit decades above other optimizers'
   (Adadelta's authors use 1.0; Keras's default is 0.001). On the suite their best peaks sat
@@ -60,7 +65,8 @@ VALIDATED_OPTIMIZERS = frozenset(
         "Muon",
     }
 )  # fmt: skip
-# The most a 1cycle peak may be, as a multiple of the optimizer's own LR (module docstring).
+# The most the edge may read, as a multiple of the optimizer's own LR; the 1cycle peaks at the
+# capped edge, or twice it on a short plan (module docstring).
 PEAK_CAPS = {"Lamb": PRIOR_PEAK_MULTIPLE, "Muon": PRIOR_PEAK_MULTIPLE, "Lion": 1.0}
 ACCUMULATORS = frozenset({"Adagrad", "Adadelta"})
 # The optimizers that take no schedule, each with why and what to do instead.

@@ -31,7 +31,13 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    SGD, Adagrad and Adadelta, and most of them trained more than 1% below the best schedule,
    their edges several times below its peak, on both plan lengths and with each of the three
    update rules. The rule holds for every update rule: the spike comes from the curvature,
-   not from how the step is scaled.
+   not from how the step is scaled. The reason says what can be done about it, and no more:
+   on those tasks a sweep several times longer (`budget=`) read a later edge with Adadelta
+   and with some of plain SGD's seeds, but not with Adagrad nor with SGD's other seeds, nor
+   on the bundled Fashion-MNIST sample with plain SGD, whose validation loss was still near
+   chance when the loss turned. So it names the longer sweep as something to try, and a run
+   at a higher peak as the check. Rule 2 gives the same advice: a model that has not started
+   to learn when the loss turns reads exactly like one whose labels its inputs do not predict.
 
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
@@ -83,6 +89,12 @@ from finder.suggest import ZERO_LAG_HALF_WIDTH, Bounds, zero_lag_curve
 CHANCE_MARGIN = 0.97
 NOISE_MARGIN = 3.0
 EARLY_FALL = 0.25
+# What a user can do about an edge read early (module docstring, rule 6).
+LATER_PEAK = (
+    "on the benchmark suite the best 1cycle peaks of such runs sat up to several times above "
+    "the edge, and a longer sweep (budget=) read a later edge on some of them, not on others: "
+    "compare the proposal with a run at a higher peak"
+)
 # Losses whose chance level `chance_loss` knows, by the name Keras gives them.
 _CROSS_ENTROPY = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 _BINARY = ("binary_crossentropy",)
@@ -255,15 +267,17 @@ def assess_result(
             reasons.append(
                 f"the {source} loss never fell below {threshold:.4g}, clearly under {chance:.4g}, "
                 "the loss of predicting the labels' frequencies: the model learned nothing that "
-                "generalises in these steps (are the labels right for these inputs?)"
+                "generalises in these steps. Either its labels do not follow from its inputs, or "
+                "it had not started to learn when the loss turned (plain SGD on a network "
+                "trained from scratch can take hundreds of steps to start), and then the edge "
+                f"may lie well below the best peak, as for an edge read early ({LATER_PEAK})"
             )
         elif chance and floor is not None and floor > (1 - EARLY_FALL) * chance:
             reasons.append(
                 f"the edge was read early: the {source} loss had fallen only "
                 f"{1 - floor / chance:.0%} below the chance loss ({chance:.4g}) when the loss "
                 "turned, where a transient spike can pass for divergence, so the peak may lie "
-                "well below the best one (a longer sweep from a lower LR reads it later: "
-                "budget=, min_lr=)"
+                f"well below the best one ({LATER_PEAK})"
             )
         signals["bounds_note"] = bounds_note
         if update_rule is not None and not validated(update_rule):
