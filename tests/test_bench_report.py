@@ -30,3 +30,30 @@ def test_no_rows_gives_header_and_separator_only() -> None:
 def test_a_row_must_have_as_many_cells_as_the_header(row: list[str]) -> None:
     with pytest.raises(ValueError, match="cells under a header of 2"):
         bench_report.table(["a", "b"], [row])
+
+
+def _seed(edge: float, early: bool) -> dict[str, object]:
+    return {"edge_lr": edge, "held_out_fall": 0.1 if early else 0.4, "read_early": early}
+
+
+def test_longer_sweeps_counts_only_the_seeds_read_early_at_finders_budget() -> None:
+    task = {
+        "best_one_cycle_peak": 1.0,
+        "1": {"budget": 100, "seeds": [_seed(0.1, True), _seed(0.2, True), _seed(0.5, False)]},
+        "10": {"budget": 1000, "seeds": [_seed(0.2, False), _seed(0.25, True), _seed(0.9, False)]},
+    }
+    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
+    result = {
+        "seeds": 3, "multiples": [1, 10], "tasks": {"t": task}, "machine": machine,
+        "date": "2026-12-06", "command": "python bench/longer_sweeps.py",
+        "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
+    }  # fmt: skip
+    lines = bench_report.longer_sweeps(result)
+    assert "| `t` | 1 | 100 | 0.1, 0.2, 0.5 | 10%, 10%, 40% | 2 |" in lines
+    assert "| `t` | | 1000 | 0.2, 0.25, 0.9 | 40%, 10%, 40% | 1 |" in lines
+    summary = next(line for line in lines if line.startswith("Of the"))
+    # Seeds 0 and 1 were read early; only seed 0's edge moved 1.5x and cleared the rule; the
+    # best peak sat 4x and 5x above their longest sweep's edges (seed 2 is not counted).
+    assert summary.startswith("Of the 2 seeds")
+    assert "1.5x later on 1, and no longer early on 1;" in summary
+    assert "4x to 5x above" in summary
