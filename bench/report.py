@@ -317,6 +317,43 @@ def longer_sweeps(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def constant_trials(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Short constant-LR trials for Ftrl (`bench/constant_trials.py`)",
+        "",
+        f"Ftrl's weights scale with the current LR, so a range test's ramp cannot read it, and "
+        f"finder trains it at its own LR. Here, from the same initial weights, "
+        f"{result['steps']} steps at each constant LR of a half-decade grid from its own LR "
+        f"up, scored by the validation loss after them, over seeds 0..{result['seeds'] - 1} "
+        "(✓ marks each seed's pick, the lowest); beside them, each LR's full training run "
+        "with seed 0 at that constant LR (validation score after the plan). Exploratory: "
+        "finder does not run these trials, which cost "
+        f"{result['steps'] * len(next(iter(result['tasks'].values()))['lrs'])} steps per seed "
+        "on this grid, and a pick among losses that all sit at chance means nothing.",
+        "",
+    ]
+    rows, summary = [], []
+    for name, task in result["tasks"].items():
+        picks = [trial["pick"] for trial in task["trials"]]
+        for i, lr in enumerate(task["lrs"]):
+            cells = [
+                fmt(trial["losses"][i]) + (" ✓" if trial["pick"] == lr else "")
+                for trial in task["trials"]
+            ]
+            rows.append([f"`{name}`", fmt(lr), ", ".join(cells), fmt(task["full_run_scores"][i])])
+        scores = dict(zip(task["lrs"], task["full_run_scores"], strict=True))
+        best = max((v for v in scores.values() if v is not None), default=None)
+        picked = [scores.get(pick) for pick in picks if pick is not None]
+        summary.append(
+            f"`{name}`: the trials picked {', '.join(fmt(p) for p in picks)}; the full runs at "
+            f"those LRs scored {', '.join(fmt(v) for v in picked)}, the best full run "
+            f"{fmt(best)} (chance {fmt(task['chance'])})."
+        )
+    lines += table(["task", "LR", "trial val loss per seed", "full run, seed 0"], rows)
+    lines += ["", *[f"- {line}" for line in summary], "", machine_line(result), ""]
+    return lines
+
+
 def edge_precision(result: dict[str, Any]) -> list[str]:
     rules = {(r["half_width"], r["floor_fraction"]): r for r in result["rules"]}
     current, recorded = result["current_rule"], result["recorded_rule"]
@@ -1260,6 +1297,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("stability", stability),
     ("stability_sources", stability_sources),
     ("longer_sweeps", longer_sweeps),
+    ("constant_trials", constant_trials),
     ("edge_precision", edge_precision),
     ("overhead", overhead),
     ("service_load", service_load),
