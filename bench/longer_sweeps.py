@@ -6,15 +6,18 @@ says what a user can try. This measures whether a longer sweep is worth naming t
 task's auto range test (as `tasks.auto_range_test` runs it: the task's optimizer at its default
 LR, no range arguments, the plan as `plan_steps`) runs with finder's own budget and with
 `MULTIPLES` times it, over seeds 0..N-1, and records the edge it reads, how far the held-out
-loss had fallen below chance, and the verdict. Beside them: the grid oracle's best 1cycle peak
-at seed 0, from `bench/results/suite.json` (`bench/suite.py`), the peak a later edge would have
-to approach.
+loss had fallen below chance, and the verdict; then trains the first proposal of each test over
+the task's plan (as `finder.fit` does when the test runs before the fit) and scores it against
+the grid oracle's schedule retrained with the held-out seeds, from `bench/results/suite.json`
+(`bench/suite.py`): whether a verdict given after a longer sweep still predicts a run within 1%.
+Beside them: the grid oracle's best 1cycle peak at seed 0, the peak a later edge would have to
+approach.
 
     python bench/longer_sweeps.py [--seeds 3] [--task NAME ...]
 
 The default tasks are the suite's whose edges the verdict read early on most seeds: the small
-CNN trained from scratch with plain SGD, Adagrad and Adadelta. Its longer plan (`cnn16_*`) gets
-the same range test (both plans take the 100-step floor), so only the shorter one is run.
+CNN trained from scratch with plain SGD, Adagrad and Adadelta, on both plan lengths (both take
+the 100-step floor, so their range tests are the same; their proposals and plans are not).
 """
 
 from __future__ import annotations
@@ -24,20 +27,35 @@ import json
 from typing import Any
 
 from common import RESULTS_DIR, write_result
+from suite import first_spec, ratio, train_spec
 from tasks import TASKS, auto_range_test
 
 from finder.rangetest.auto_range import limits
 
-DEFAULT_TASKS = ("cnn_sgd", "cnn_adagrad", "cnn_adadelta")
+DEFAULT_TASKS = (
+    "cnn_sgd", "cnn16_sgd", "cnn_adagrad", "cnn16_adagrad", "cnn_adadelta", "cnn16_adadelta",
+)  # fmt: skip
+WITHIN = 0.99  # the verdict's promise: within 1% of the best schedule
 MULTIPLES = (1, 3, 10)
+
+
+def suite_task(name: str) -> dict[str, Any]:
+    """Task `name`'s entry in the suite's results, empty without one."""
+    path = RESULTS_DIR / "suite.json"
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text())["tasks"].get(name, {}))
+
+
+def holdout_mean(name: str) -> float | None:
+    """The mean score of the grid oracle's schedule over the held-out seeds, None without it."""
+    row = suite_task(name).get("rows", {}).get("oracle_holdout")
+    return None if row is None else float(row["mean"])
 
 
 def best_one_cycle_peak(name: str) -> float | None:
     """The grid oracle's best 1cycle peak at seed 0 for task `name`, None without a suite run."""
-    path = RESULTS_DIR / "suite.json"
-    if not path.exists():
-        return None
-    runs = json.loads(path.read_text())["tasks"].get(name, {}).get("runs", {})
+    runs = suite_task(name).get("runs", {})
     scores = {
         float(label.split("@")[1].split("#")[0]): run["score"]
         for label, run in runs.items()
@@ -53,6 +71,7 @@ def measure(name: str, seeds: int) -> dict[str, Any]:
     task = TASKS[name]
     plan_steps = task.plan.total_steps
     default_budget = limits(None, plan_steps, None).budget
+    reference = holdout_mean(name)
     runs: dict[str, Any] = {}
     for multiple in MULTIPLES:
         budget = default_budget * multiple
@@ -64,6 +83,9 @@ def measure(name: str, seeds: int) -> dict[str, Any]:
             floor, chance = signals.get("held_out_floor"), signals.get("chance_loss")
             fall = 1 - floor / chance if floor is not None and chance else None
             reasons = reliability.reasons if reliability else []
+            spec = first_spec(task, result)
+            score = train_spec(task, spec, seed)["score"]
+            vs_holdout = ratio(task, score, reference)
             rows.append(
                 {
                     "seed": seed,
@@ -72,11 +94,21 @@ def measure(name: str, seeds: int) -> dict[str, Any]:
                     "held_out_fall": fall,
                     "read_early": any(r.startswith("the edge was read early") for r in reasons),
                     "verdict": reliability.verdict if reliability else None,
+                    "proposal": spec.to_dict(),
+                    "score": score,
+                    "vs_holdout": vs_holdout,
+                    "within": vs_holdout is not None and vs_holdout >= WITHIN,
                 }
             )
-            print(f"  {name} budget {budget} seed {seed}: edge {result.bounds.edge_lr}", flush=True)
+            print(f"  {name} budget {budget} seed {seed}: edge {result.bounds.edge_lr}, "
+                  f"score {score}, vs held-out {vs_holdout}", flush=True)  # fmt: skip
         runs[str(multiple)] = {"budget": budget, "seeds": rows}
-    return {"plan_steps": plan_steps, "best_one_cycle_peak": best_one_cycle_peak(name), **runs}
+    return {
+        "plan_steps": plan_steps,
+        "best_one_cycle_peak": best_one_cycle_peak(name),
+        "oracle_holdout_mean": reference,
+        **runs,
+    }
 
 
 def main() -> None:

@@ -32,15 +32,25 @@ def test_a_row_must_have_as_many_cells_as_the_header(row: list[str]) -> None:
         bench_report.table(["a", "b"], [row])
 
 
-def _seed(edge: float, early: bool) -> dict[str, object]:
-    return {"edge_lr": edge, "held_out_fall": 0.1 if early else 0.4, "read_early": early}
+def _seed(edge: float, early: bool, ratio: float) -> dict[str, object]:
+    return {
+        "edge_lr": edge, "held_out_fall": 0.1 if early else 0.4, "read_early": early,
+        "verdict": "unreliable" if early else "reliable", "vs_holdout": ratio,
+        "within": ratio >= 0.99,
+    }  # fmt: skip
 
 
-def test_longer_sweeps_counts_only_the_seeds_read_early_at_finders_budget() -> None:
+def test_longer_sweeps_counts_the_seeds_read_early_and_the_verdicts_outcomes() -> None:
     task = {
         "best_one_cycle_peak": 1.0,
-        "1": {"budget": 100, "seeds": [_seed(0.1, True), _seed(0.2, True), _seed(0.5, False)]},
-        "10": {"budget": 1000, "seeds": [_seed(0.2, False), _seed(0.25, True), _seed(0.9, False)]},
+        "1": {
+            "budget": 100,
+            "seeds": [_seed(0.1, True, 0.95), _seed(0.2, True, 1.0), _seed(0.5, False, 0.995)],
+        },
+        "10": {
+            "budget": 1000,
+            "seeds": [_seed(0.2, False, 0.97), _seed(0.25, True, 0.98), _seed(0.9, False, 1.0)],
+        },
     }
     machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
     result = {
@@ -49,14 +59,18 @@ def test_longer_sweeps_counts_only_the_seeds_read_early_at_finders_budget() -> N
         "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
     }  # fmt: skip
     lines = bench_report.longer_sweeps(result)
-    assert "| `t` | 1 | 100 | 0.1, 0.2, 0.5 | 10%, 10%, 40% | 2 |" in lines
-    assert "| `t` | | 1000 | 0.2, 0.25, 0.9 | 40%, 10%, 40% | 1 |" in lines
+    first = "| `t` | 1 | 100 | 0.1, 0.2, 0.5 | 10%, 10%, 40% | U, U, R | 0.9500, 1.0000, 0.9950 |"
+    longest = "| `t` | | 1000 | 0.2, 0.25, 0.9 | 40%, 10%, 40% | R, U, R | 0.9700, 0.9800, 1.0000 |"
+    assert first in lines and longest in lines
+    assert "| 1x finder's | 0.9817 | 1 | 0 | 1 | 1 |" in lines
+    assert "| 10x finder's | 0.9833 | 1 | 1 | 0 | 1 |" in lines
     summary = next(line for line in lines if line.startswith("Of the"))
     # Seeds 0 and 1 were read early; only seed 0's edge moved 1.5x and cleared the rule; the
     # best peak sat 4x and 5x above their longest sweep's edges (seed 2 is not counted).
-    assert summary.startswith("Of the 2 seeds")
+    assert summary.startswith("Of the 2 runs")
     assert "1.5x later on 1, and no longer early on 1;" in summary
     assert "4x to 5x above" in summary
+    assert "said reliable on 2 runs, of which 1 trained more than 1% below" in summary
 
 
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:

@@ -32,14 +32,15 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    their edges several times below its peak, on both plan lengths and with each of the three
    update rules. The rule holds for every update rule: the spike comes from the curvature,
    not from how the step is scaled. The reason says what a user can do about it. A longer
-   sweep is not it: on those tasks, ten times the budget let the held-out loss fall further
-   before the loss turned, on most seeds past the quarter this rule asks for, yet the edges
-   it read still sat well below the best peaks (`bench/longer_sweeps.py`, BENCHMARKS.md), so
-   following it would only have made a low edge look trustworthy. The verdict is calibrated
-   at finder's own budget for that reason: a larger one can clear this rule without moving
-   the edge. The reason advises a run at a higher peak instead. Rule 2 gives the same advice:
-   a model that has not started to learn when the loss turns reads exactly like one whose
-   labels its inputs do not predict.
+   sweep is not the remedy: on those tasks, three and ten times the budget let the held-out
+   loss fall further before the loss turned, on most seeds past the quarter this rule asks
+   for, and raised the first proposal's mean a little, but left most runs more than 1% below
+   the best schedule and the edges well below its peaks, and some of the runs the verdict
+   then called "reliable" missed (`bench/longer_sweeps.py`, BENCHMARKS.md). The verdict is
+   calibrated at finder's own budget for that reason: a larger one can clear this rule
+   without moving the edge. The reason advises a run at a higher peak instead. Rule 2 gives
+   the same advice: a model that has not started to learn when the loss turns reads exactly
+   like one whose labels its inputs do not predict.
 
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
