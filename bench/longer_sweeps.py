@@ -26,52 +26,44 @@ import argparse
 import json
 from typing import Any
 
-from common import RESULTS_DIR, write_result
-from suite import first_spec, ratio, train_spec
-from tasks import TASKS, auto_range_test
+from common import write_result
+from frontier import WITHIN
+from suite import RESULT_PATH as SUITE_PATH
+from suite import better, first_spec, ratio, train_spec
+from tasks import TASKS, Task, auto_range_test
 
 from finder.rangetest.auto_range import limits
+from finder.rangetest.verdict import EARLY_EDGE
 
 DEFAULT_TASKS = (
     "cnn_sgd", "cnn16_sgd", "cnn_adagrad", "cnn16_adagrad", "cnn_adadelta", "cnn16_adadelta",
 )  # fmt: skip
-WITHIN = 0.99  # the verdict's promise: within 1% of the best schedule
 MULTIPLES = (1, 3, 10)
 
 
-def suite_task(name: str) -> dict[str, Any]:
-    """Task `name`'s entry in the suite's results, empty without one."""
-    path = RESULTS_DIR / "suite.json"
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text())["tasks"].get(name, {}))
-
-
-def holdout_mean(name: str) -> float | None:
-    """The mean score of the grid oracle's schedule over the held-out seeds, None without it."""
-    row = suite_task(name).get("rows", {}).get("oracle_holdout")
-    return None if row is None else float(row["mean"])
-
-
-def best_one_cycle_peak(name: str) -> float | None:
-    """The grid oracle's best 1cycle peak at seed 0 for task `name`, None without a suite run."""
-    runs = suite_task(name).get("runs", {})
+def best_one_cycle_peak(task: Task, oracle: dict[str, Any] | None) -> float | None:
+    """The best 1cycle peak of the suite's oracle grid at seed 0 (its row's `seed0` scores,
+    labelled by `suite.spec_label`), None without a suite run."""
     scores = {
-        float(label.split("@")[1].split("#")[0]): run["score"]
-        for label, run in runs.items()
-        if label.startswith("one_cycle@") and label.endswith("#0") and run["score"] is not None
+        float(label.split("@")[1].split("#")[0]): score
+        for label, score in (oracle or {}).get("seed0", {}).items()
+        if label.startswith("one_cycle@")
     }
-    if not scores:
-        return None
-    higher = TASKS[name].higher_is_better
-    return (max if higher else min)(scores, key=scores.__getitem__)
+    best = None
+    for peak, score in scores.items():
+        if best is None or better(task, score, scores[best]):
+            best = peak
+    return best
 
 
-def measure(name: str, seeds: int) -> dict[str, Any]:
+def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
+    """`name`'s tests at each budget multiple, with `rows` the task's rows in the suite's
+    results (empty without them)."""
     task = TASKS[name]
     plan_steps = task.plan.total_steps
     default_budget = limits(None, plan_steps, None).budget
-    reference = holdout_mean(name)
+    holdout = rows.get("oracle_holdout")
+    reference = None if holdout is None else float(holdout["mean"])
     runs: dict[str, Any] = {}
     for multiple in MULTIPLES:
         budget = default_budget * multiple
@@ -92,7 +84,7 @@ def measure(name: str, seeds: int) -> dict[str, Any]:
                     "edge_lr": result.bounds.edge_lr,
                     "steps_run": result.steps_run,
                     "held_out_fall": fall,
-                    "read_early": any(r.startswith("the edge was read early") for r in reasons),
+                    "read_early": any(r.startswith(EARLY_EDGE) for r in reasons),
                     "verdict": reliability.verdict if reliability else None,
                     "proposal": spec.to_dict(),
                     "score": score,
@@ -105,7 +97,7 @@ def measure(name: str, seeds: int) -> dict[str, Any]:
         runs[str(multiple)] = {"budget": budget, "seeds": rows}
     return {
         "plan_steps": plan_steps,
-        "best_one_cycle_peak": best_one_cycle_peak(name),
+        "best_one_cycle_peak": best_one_cycle_peak(task, rows.get("oracle")),
         "oracle_holdout_mean": reference,
         **runs,
     }
@@ -117,7 +109,8 @@ def main() -> None:
     parser.add_argument("--task", action="append", choices=sorted(TASKS))
     args = parser.parse_args()
     names = args.task or list(DEFAULT_TASKS)
-    tasks = {name: measure(name, args.seeds) for name in names}
+    suite = json.loads(SUITE_PATH.read_text())["tasks"] if SUITE_PATH.exists() else {}
+    tasks = {name: measure(name, args.seeds, suite.get(name, {}).get("rows", {})) for name in names}
     payload = {"seeds": args.seeds, "multiples": list(MULTIPLES), "tasks": tasks}
     print(f"wrote {write_result('longer_sweeps', payload)}")
 

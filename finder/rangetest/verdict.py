@@ -92,6 +92,7 @@ from finder.suggest import ZERO_LAG_HALF_WIDTH, Bounds, zero_lag_curve
 CHANCE_MARGIN = 0.97
 NOISE_MARGIN = 3.0
 EARLY_FALL = 0.25
+EARLY_EDGE = "the edge was read early"  # how rule 6's reason begins
 # What a user can do about an edge read early (module docstring, rule 6).
 LATER_PEAK = (
     "on the benchmark suite the best 1cycle peaks of such runs sat up to several times above "
@@ -277,7 +278,7 @@ def assess_result(
             )
         elif chance and floor is not None and floor > (1 - EARLY_FALL) * chance:
             reasons.append(
-                f"the edge was read early: the {source} loss had fallen only "
+                f"{EARLY_EDGE}: the {source} loss had fallen only "
                 f"{1 - floor / chance:.0%} below the chance loss ({chance:.4g}) when the loss "
                 "turned, where a transient spike can pass for divergence, so the peak may lie "
                 f"well below the best one ({LATER_PEAK})"
