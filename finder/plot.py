@@ -178,6 +178,12 @@ def plot_range_test(
         ax = fig.add_subplot()
     else:
         fig = ax.figure
+    trials = (getattr(result, "auto", None) or {}).get("trials")
+    if trials is not None:
+        _plot_trials(ax, result, trials, title)
+        if path is not None:
+            save_figure(fig, path)
+        return fig
     lrs = np.asarray(result.lrs, dtype=np.float64)
     raw = np.asarray(result.losses, dtype=np.float64)
     smoothed = np.asarray(result.smoothed_losses, dtype=np.float64)
@@ -250,7 +256,50 @@ def plot_range_test(
     return fig
 
 
-def _draw_reliability(ax: Any, reliability: Any) -> None:
+def _plot_trials(ax: Any, result: Any, trials: dict[str, Any], title: str | None) -> None:
+    """Constant-LR trials (`finder.rangetest.trials`): each trial's score against its LR, the
+    threshold a score must fall below to count as learning, and the pick."""
+    lrs = np.asarray(result.lrs, dtype=np.float64)
+    scores = np.asarray(result.losses, dtype=np.float64)
+    ax.plot(
+        lrs,
+        scores,
+        "o-",
+        color="tab:blue",
+        linewidth=1.5,
+        label=f"{trials['source']} loss after {trials['steps_per_trial']} steps at each LR",
+    )
+    if trials.get("threshold") is not None:
+        ax.axhline(
+            trials["threshold"],
+            color="tab:gray",
+            linestyle=":",
+            linewidth=1.0,
+            label=f"learned below {trials['threshold']:.3g}",
+        )
+    if trials.get("pick") is not None:
+        ax.axvline(
+            trials["pick"],
+            color="tab:green",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"pick {trials['pick']:.2g} (constant LR)",
+        )
+    _draw_reliability(ax, getattr(result, "reliability", None), unit="trials")
+    ax.set_xscale("log")
+    _set_loss_limits(ax, scores)
+    ax.set_xlabel("learning rate (constant within each trial)")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="best", fontsize="small")
+    default = (
+        f"Constant-LR trials: {result.model.get('name', 'model')}, "
+        f"{result.optimizer.get('name', 'optimizer')}"
+    )
+    ax.set_title(title or default, fontsize="medium")
+
+
+def _draw_reliability(ax: Any, reliability: Any, unit: str = "sweeps") -> None:
     """The 80% interval of max_lr as a hatched band and the verdict in a corner box."""
     if reliability is None:
         return
@@ -265,7 +314,7 @@ def _draw_reliability(ax: Any, reliability: Any) -> None:
             linewidth=0.0,
             label=f"max_lr 80% interval {low:.2g} .. {high:.2g}",
         )
-    lines = [f"{reliability.verdict}: {reliability.sweeps} sweeps, {reliability.steps} steps"]
+    lines = [f"{reliability.verdict}: {reliability.sweeps} {unit}, {reliability.steps} steps"]
     lines += [textwrap.shorten(reason, 70, placeholder="...") for reason in reliability.reasons]
     ax.text(
         0.01,

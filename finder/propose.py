@@ -19,6 +19,9 @@ With `lo = bounds.min_lr`, `hi = bounds.max_lr`, `edge = bounds.edge_lr` (`edge 
                    epochs, floor lo / 100
 ```
 
+An optimizer in `CONSTANT_RATE_OPTIMIZERS` (Ftrl) gets one proposal instead: a constant LR at
+`hi`, which for it is the best of the auto range's constant-LR trials (`finder.rangetest.trials`).
+
 Why the peaks differ: 1cycle spends only a short time at its peak, between a warm-up from
 peak/25 and a long anneal, so it can run at the edge of stability (Smith's super-convergence
 recipe uses the range test's turning point as the cycle's maximum). Schedules that stay high
@@ -93,6 +96,10 @@ ONE_CYCLE_PCT_START = 0.3  # `OneCycle`'s default, which the first proposal keep
 # A plan shorter than this gets its 1cycle peak at a multiple of the edge (module docstring).
 SHORT_PLAN_STEPS = 500
 SHORT_PLAN_PEAK_MULTIPLE = 2.0
+# Optimizers trained at one constant LR on any plan, by their class name: their model scales
+# with the current LR, so a schedule rescales it as it goes; the auto range picks the LR with
+# constant-LR trials (`finder.rangetest.calibration`, `finder.rangetest.trials`).
+CONSTANT_RATE_OPTIMIZERS = frozenset({"Ftrl"})
 
 
 @dataclass(frozen=True)
@@ -174,12 +181,16 @@ class Proposal:
         )
 
 
+def _name_and_config(optimizer: Any) -> tuple[str, dict[str, Any]]:
+    """The class name and config of a Keras optimizer or a `{"name", "config"}` description."""
+    if isinstance(optimizer, dict):
+        return optimizer.get("name", ""), optimizer.get("config", {})
+    return type(optimizer).__name__, optimizer.get_config()
+
+
 def has_momentum(optimizer: Any) -> bool:
     """Whether a Keras optimizer (or a `{"name", "config"}` description) can cycle momentum."""
-    if isinstance(optimizer, dict):
-        name, config = optimizer.get("name", ""), optimizer.get("config", {})
-    else:
-        name, config = type(optimizer).__name__, optimizer.get_config()
+    name, config = _name_and_config(optimizer)
     if name not in MOMENTUM_OPTIMIZERS:
         return False
     return name != "SGD" or float(config.get("momentum", 0.0) or 0.0) > 0.0
@@ -229,6 +240,21 @@ def ranked(bounds: Bounds, optimizer: Any, plan: Plan) -> list[Proposal]:
     """
     if bounds.max_lr is None or bounds.min_lr is None or bounds.edge_lr is None:
         raise InvalidArgumentError(f"No bounds to propose schedules from: {bounds.note}")
+    name, _ = _name_and_config(optimizer)
+    if name in CONSTANT_RATE_OPTIMIZERS:
+        rate = float(bounds.max_lr)
+        return [
+            Proposal(
+                rank=1,
+                spec=ScheduleSpec("constant", {"learning_rate": rate}),
+                rationale=(
+                    f"constant {rate:.3g}, the best of the constant-LR trials: {name} scales its "
+                    "model with the current LR, so any schedule would rescale it as it goes"
+                ),
+                rule="learning_rate = bounds.max_lr (the trials' pick), on any plan",
+                plan=plan,
+            )
+        ]
     epochs, steps_per_epoch = plan.epochs, plan.steps_per_epoch
     lo, hi, edge = float(bounds.min_lr), float(bounds.max_lr), float(bounds.edge_lr)
     total = plan.total_steps

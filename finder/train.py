@@ -16,7 +16,9 @@ digits, transformer, ResNet and fine-tuning tasks, and nine optimizers on digits
 in-fit route lost on ten of the twelve optimizers that learn on the small CNN's 376-step plan,
 where it took a quarter: `MAX_RAMP_SHARE` sits between the two. Before the fit the test costs
 all its steps, at most max(10% of the plan, 100) as inside it; on a short plan that is the
-100-step floor either way.
+100-step floor either way. An optimizer whose constant LR short trials pick (Ftrl:
+`finder.rangetest.trials`) takes the test before the fit on any plan, as each trial starts
+again from the initial state.
 
 With an explicit range it is the manual route of README's Python API, as one function:
 
@@ -55,7 +57,7 @@ from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
 from finder.rangetest.auto_range import limits
 from finder.rangetest.batches import steps_per_pass
-from finder.rangetest.calibration import schedule_free_reason
+from finder.rangetest.calibration import runs_trials, schedule_free_reason
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import require_compiled
 from finder.rangetest.verdict import chance_loss
@@ -246,9 +248,13 @@ def runs_before_fit(
 ) -> bool:
     """Whether `finder.fit`'s auto range test runs before a fit of `plan_steps` rather than
     inside it: the in-fit ramp (`budget`, or max(10% of the plan, 100)) would take more than
-    `MAX_RAMP_SHARE` of the plan (module docstring). Never for an optimizer that takes no
-    schedule (`optimizer_name`, its class name): its ramp is a warm-up to its own LR that the
-    fit keeps whole (`finder.rangetest.calibration`)."""
+    `MAX_RAMP_SHARE` of the plan (module docstring). Always for an optimizer whose LR
+    constant-LR trials pick (`optimizer_name`, its class name): each trial restarts from the
+    initial state, which a ramp inside the fit cannot. Never for another optimizer that takes
+    no schedule: its ramp is a warm-up to its own LR that the fit keeps whole
+    (`finder.rangetest.calibration`)."""
+    if optimizer_name is not None and runs_trials(optimizer_name):
+        return True
     if optimizer_name is not None and schedule_free_reason(optimizer_name) is not None:
         return False
     return limits(budget, plan_steps, None).budget > MAX_RAMP_SHARE * plan_steps

@@ -76,22 +76,33 @@ def test_longer_sweeps_counts_the_seeds_read_early_and_the_verdicts_outcomes() -
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:
     task = {
         "lrs": [0.001, 0.01, 0.1],
-        "trials": [
-            {"seed": 0, "losses": [2.3, 1.5, None], "pick": 0.01},
-            {"seed": 1, "losses": [2.3, 2.0, 1.9], "pick": 0.1},
-        ],
+        "trials": {
+            "5": [
+                {"seed": 0, "losses": [2.3, 2.25, 2.4], "pick": 0.01},
+                {"seed": 1, "losses": [2.3, 2.3, 2.2], "pick": 0.1},
+            ],
+            "11": [
+                {"seed": 0, "losses": [2.3, 1.5, None], "pick": 0.01},
+                {"seed": 1, "losses": [2.3, 2.0, 1.9], "pick": 0.1},
+            ],
+        },
         "full_run_scores": [0.1, 0.9, 0.8],
         "chance": 0.1,
+        "chance_loss": 2.5,
     }
     machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
     result = {
-        "seeds": 2, "steps": 20, "tasks": {"t": task}, "machine": machine,
-        "date": "2026-12-06", "command": "python bench/constant_trials.py",
+        "seeds": 2, "finder_steps": 11, "lengths": [5, 11], "tasks": {"t": task},
+        "machine": machine, "date": "2026-12-06", "command": "python bench/constant_trials.py",
     }  # fmt: skip
     lines = bench_report.constant_trials(result)
+    # The table shows finder's own trial length.
     assert "| `t` | 0.01 | 1.5 ✓, 2 | 0.9 |" in lines
     assert "| `t` | 0.1 | —, 1.9 ✓ | 0.8 |" in lines
+    # Every length: the picks, how far below the chance loss each fell, the full run at each.
+    assert "| `t` | 5 | 0.01, 0.1 | 10.0%, 12.0% | 0.9, 0.8 |" in lines
+    assert "| `t` | 11 | 0.01, 0.1 | 40.0%, 24.0% | 0.9, 0.8 |" in lines
     assert (
-        "- `t`: the trials picked 0.01, 0.1; the full runs at those LRs scored 0.9, 0.8, the "
-        "best full run 0.9 (chance 0.1)."
+        "- `t`: at 11 steps the trials picked 0.01, 0.1; the full runs at those LRs scored "
+        "0.9, 0.8, the best full run 0.9 (chance 0.1)."
     ) in lines

@@ -358,3 +358,18 @@ def test_help_texts_docstrings_and_readme_state_the_defaults_the_code_uses():
     readme = words((Path(__file__).parents[1] / "README.md").read_text())
     assert f"at least {MIN_PLAN_BUDGET} steps, and {DEFAULT_BUDGET} without a plan" in readme
     assert f"at most {MAX_STEPS_PER_DECADE} steps per decade" in readme
+
+
+def test_ftrl_shows_its_constant_lr_trials_in_place_of_suggestions(tmp_path, tiny_npz):
+    arguments = ["--model", "mlp", "--optimizer", "ftrl", "--epochs", "2", "--batch-size", "16"]
+    result = CliRunner().invoke(
+        cli, ["run", *arguments, "--data", str(tiny_npz), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.load(tmp_path / "result.json")
+    trials = saved.auto["trials"]
+    assert "Constant-LR trials (11 steps each" in result.stdout
+    assert "steepest" not in result.stdout
+    assert f"from {len(trials['trials'])} trials, {saved.steps_run} steps" in result.stdout
+    (bar,) = [line for line in result.stderr.splitlines() if line.startswith("range test")]
+    assert f" {saved.steps_run}/{saved.steps_run} " in bar

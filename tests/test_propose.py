@@ -121,6 +121,22 @@ def test_momentum_cycling_only_where_the_optimizer_has_momentum(optimizer, cycle
     assert len(first.callbacks()) == (1 if cycles else 0)
 
 
+@pytest.mark.parametrize("optimizer", [{"name": "Ftrl", "config": {}}, keras.optimizers.Ftrl()])
+@pytest.mark.parametrize("steps_per_epoch", [10, 100])  # a short plan and a long one
+def test_ftrl_gets_one_constant_proposal_at_its_trials_pick(optimizer, steps_per_epoch):
+    # Ftrl's model scales with its current LR: any schedule would rescale it as it goes.
+    (only,) = propose_schedules(
+        fake_result(BOUNDS, {"name": "Ftrl", "config": {}}),
+        epochs=10,
+        steps_per_epoch=steps_per_epoch,
+        optimizer=optimizer,
+    )
+    assert only.rank == 1 and only.spec.family == "constant"
+    assert only.spec.params == {"learning_rate": BOUNDS.max_lr}
+    assert only.curve()["lrs"] == [pytest.approx(BOUNDS.max_lr)] * len(only.curve()["lrs"])
+    assert only.callbacks() == []
+
+
 def test_proposals_train_a_real_model_and_round_trip():
     proposals = propose_schedules(fake_result(BOUNDS), epochs=2, steps_per_epoch=4)
     rng = np.random.default_rng(0)

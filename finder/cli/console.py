@@ -81,8 +81,52 @@ def sweep_progress(total: int) -> Iterator[SweepBar]:
         yield SweepBar(bar, bar.add_task("", total=total))
 
 
+def print_trials(trials: dict[str, Any]) -> None:
+    """Constant-LR trials (`finder.rangetest.trials`) as a table: each LR, its score, why it
+    ended; the pick marked."""
+    table = Table(
+        title=(
+            f"Constant-LR trials ({trials['steps_per_trial']} steps each, scored by the "
+            f"{trials['source']} loss after them)"
+        ),
+        title_justify="left",
+        caption=(
+            None
+            if trials["threshold"] is None
+            else f"a trial learned if its loss fell below {trials['threshold']:.4g}"
+        ),
+        caption_justify="left",
+    )
+    for column in ("lr", "loss", "steps", "ended"):
+        table.add_column(column, justify="right" if column != "ended" else "left")
+    for trial in trials["trials"]:
+        score = "—" if trial["score"] is None else f"{trial['score']:.4g}"
+        mark = "  <- pick" if trial["lr"] == trials["pick"] else ""
+        table.add_row(
+            format_lr(trial["lr"]), score, str(trial["steps_run"]), trial["stop_reason"] + mark
+        )
+    stdout.print(table)
+
+
 def print_summary(result: RangeTestResult) -> None:
-    """Suggestions, bounds and the sweep's outcome as tables on stdout."""
+    """Suggestions, bounds and the sweep's outcome as tables on stdout (for constant-LR
+    trials, the trials in place of the suggestions)."""
+    trials = (result.auto or {}).get("trials")
+    if trials is not None:
+        print_trials(trials)
+        if result.bounds.max_lr is not None:  # else the verdict says why there are none
+            stdout.print(
+                f"bounds: {format_lr(result.bounds.min_lr)} .. "
+                f"{format_lr(result.bounds.max_lr)} ({result.bounds.note})"
+            )
+    else:
+        print_suggestions(result)
+    _print_outcome(result, "trials" if trials is not None else "sweep")
+    print_verdict(result)
+
+
+def print_suggestions(result: RangeTestResult) -> None:
+    """Suggestions and bounds as a table on stdout."""
     spreads = (result.repeats or {}).get("suggestion_spread", {})
     # With several sweeps the lr is read off their median curve, and the range is the same
     # rule on each sweep alone: the median curve of two near-flat sweeps can turn before
@@ -123,6 +167,10 @@ def print_summary(result: RangeTestResult) -> None:
         cells.append(note)
         table.add_row(*cells)
     stdout.print(table)
+
+
+def _print_outcome(result: RangeTestResult, what: str) -> None:
+    """How the test ended and what it cost."""
     stopped = "" if result.stopped_at_lr is None else f" at lr {format_lr(result.stopped_at_lr)}"
     skipped = (
         f" (+{result.skipped_steps} skipped by loss scaling, not recorded)"
@@ -132,7 +180,7 @@ def print_summary(result: RangeTestResult) -> None:
     plan = (result.config or {}).get("plan_steps")
     share = f", {result.extra_steps / plan:.0%} of the {plan}-step plan" if plan else ""
     stdout.print(
-        f"sweep: {result.stop_reason}{stopped}; {result.steps_run} steps{skipped} in "
+        f"{what}: {result.stop_reason}{stopped}; {result.steps_run} steps{skipped} in "
         f"{result.wall_time_s:.1f} s ({result.steps_per_second:.0f} steps/s); "
         f"optimizer {result.optimizer['name']}, model {result.model['name']}"
     )
@@ -144,7 +192,6 @@ def print_summary(result: RangeTestResult) -> None:
         )
     else:
         stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
-    print_verdict(result)
 
 
 def verdict_lines(result: RangeTestResult) -> list[str]:
@@ -159,7 +206,8 @@ def verdict_lines(result: RangeTestResult) -> list[str]:
             f"  max_lr {format_lr(result.bounds.max_lr)} "
             f"(80% interval {format_lr(low)} .. {format_lr(high)})"
         )
-    sweeps = "1 sweep" if reliability.sweeps == 1 else f"{reliability.sweeps} sweeps"
+    unit = "trial" if (result.auto or {}).get("trials") is not None else "sweep"
+    sweeps = f"1 {unit}" if reliability.sweeps == 1 else f"{reliability.sweeps} {unit}s"
     lines[0] += f"  from {sweeps}, {reliability.steps} steps"
     lines.extend(f"  - {reason}" for reason in reliability.reasons)
     return lines

@@ -73,6 +73,10 @@ that lag out (see `finder.suggest.lag_factor`).
 
 Explicit values replace their part: `min_lr` is the grid's start, `max_lr` its ceiling,
 `num_steps` the steps of the grid from start to ceiling.
+
+An optimizer whose model scales with its current LR (Ftrl) gets no ramp: with `min_lr` and
+`max_lr` both "auto", the same budget pays for constant-LR trials instead
+(`finder.rangetest.trials`).
 """
 
 from __future__ import annotations
@@ -216,11 +220,15 @@ class AutoOutcome:
     too_little_data: str | None = None
     # Why no schedule suits this optimizer (`finder.rangetest.calibration.schedule_free_reason`).
     schedule_free: str | None = None
+    # The constant-LR trials run instead of sweeps (`finder.rangetest.trials.TrialOutcome`).
+    trials: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The `auto` section of the result JSON."""
         first = self.runs[0]
+        trials = {} if self.trials is None else {"trials": self.trials.to_dict()}
         return {
+            **trials,
             **self.limits.to_dict(),
             "stop": self.stop,
             "retried": self.retried,

@@ -43,10 +43,19 @@ ships on two hosts of different architecture and data (`bench/frontier.py`, the 
   ends with every weight near 0. On the suite no 1cycle or cosine trained at any peak, while
   the MLP host trained at a constant LR; the first step largely replaces the initialisation,
   and the CNN host trained at no LR at all.
-  For both, the auto range proposes no schedule: the test reports the curve without bounds and
-  the reason, and `finder.fit` keeps the optimizer's own LR (inside the fit, the ramp climbs
-  only to that LR, a warm-up it keeps, as for too little data). The verdict stays
-  "unreliable", since no reading of the curve is validated.
+  For ScheduleFreeAdamW, the auto range proposes no schedule: the test reports the curve
+  without bounds and the reason, and `finder.fit` keeps the optimizer's own LR (inside the
+  fit, the ramp climbs only to that LR, a warm-up it keeps, as for too little data). The
+  verdict stays "unreliable", since no reading of the curve is validated.
+  For Ftrl (`CONSTANT_TRIALS`), whose own LR left the suite's networks at chance, the auto
+  range runs constant-LR trials instead of a ramp, within the same budget, and proposes a
+  constant LR at their pick (`finder.rangetest.trials`); `finder.fit` runs them before the
+  fit on any plan, since each trial restarts from the initial state. On the MLP host their
+  pick was the grid oracle's constant LR on every seed of both plan lengths, and on the CNN
+  host, where no LR of the grid trained, they found nothing below chance and refused. That
+  is the outcome the verdict reads for them (`finder.rangetest.verdict.assess_trials`): a
+  pick is "reliable" unless it is the highest LR tried. The in-fit test alone
+  (`finder.LearningRateFinder`) has no restarts, and keeps the warm-up to the optimizer's LR.
 
 `VALIDATED_OPTIMIZERS` are those whose first proposal, as `finder.fit` runs it, trained within
 1% of the grid oracle (mean of 3 seeds) on both hosts, and the suite's own families (SGD, Adam,
@@ -56,6 +65,7 @@ validated, whatever the curve shows.
 
 from __future__ import annotations
 
+from finder.propose import CONSTANT_RATE_OPTIMIZERS
 from finder.rangetest.auto_range import PRIOR_PEAK_MULTIPLE, SPAN_DECADES
 from finder.suggest import Bounds
 
@@ -81,19 +91,28 @@ SCHEDULE_FREE = {
         "it sets every weight to its accumulated gradients times the current learning rate "
         "(FTRL-Proximal), so a schedule rescales the whole model at each step and one that "
         "anneals to 0 ends with every weight near 0; train it at a constant learning rate, the "
-        "best of a few a decade apart (on the benchmark suite the best sat decades above "
-        "Keras's default, which left the model at chance), on a linear or shallow model: its "
-        "first step largely replaces the weights' initialisation, and a deep network may not "
-        "train at all"
+        "best of a few half a decade apart, as finder.range_test and finder.fit choose it with "
+        "short constant-LR trials (on the benchmark suite the best sat decades above Keras's "
+        "default, which left the model at chance), on a linear or shallow model: its first "
+        "step largely replaces the weights' initialisation, and a deep network may not train "
+        "at all"
     ),
 }
 SCHEDULE_FREE_NOTE = "takes no learning-rate schedule"  # how `schedule_free_reason` puts it
 ACCUMULATOR_SPAN_DECADES = 6.5
+# The optimizers whose auto range runs constant-LR trials instead of a ramp (module docstring).
+CONSTANT_TRIALS = CONSTANT_RATE_OPTIMIZERS
 
 
 def span_decades(optimizer_name: str) -> float:
     """The decades the auto range's grid spreads its budget over for this optimizer class."""
     return ACCUMULATOR_SPAN_DECADES if optimizer_name in ACCUMULATORS else SPAN_DECADES
+
+
+def runs_trials(optimizer_name: str) -> bool:
+    """Whether the auto range picks this optimizer's constant LR with trials (module
+    docstring)."""
+    return optimizer_name in CONSTANT_TRIALS
 
 
 def validated(optimizer_name: str) -> bool:

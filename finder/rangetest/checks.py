@@ -32,6 +32,7 @@ class AutoPlan:
     anchor: float | None = None
     span: float = SPAN_DECADES
     schedule_free: str | None = None  # `finder.rangetest.calibration.schedule_free_reason`
+    trials: bool = False  # constant-LR trials instead of a ramp (`finder.rangetest.trials`)
 
 
 def check_range(

@@ -42,6 +42,9 @@ from finder.rangetest.repeats import combine
 from finder.suggest import smith_bounds
 
 CONFIDENCE = 0.8
+# The share of the chance loss a held-out loss must fall below for the model to have learned
+# something that generalises (`finder.rangetest.verdict`, rule 2; `finder.rangetest.trials`).
+CHANCE_MARGIN = 0.97
 TOLERANCE = 0.15
 DISAGREEMENT = 2.0
 MIN_INTERVAL_SWEEPS = 4

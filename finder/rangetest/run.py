@@ -26,6 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from finder.defaults import AUTO
 from finder.document import finder_version, jsonable
 from finder.host import accumulation_steps, update_rule
 from finder.propose import Plan, proposals_for
@@ -38,7 +39,12 @@ from finder.rangetest.auto_range import (
     limits,
     run_auto,
 )
-from finder.rangetest.calibration import capped_bounds, schedule_free_reason, span_decades
+from finder.rangetest.calibration import (
+    capped_bounds,
+    runs_trials,
+    schedule_free_reason,
+    span_decades,
+)
 from finder.rangetest.checks import AutoPlan, check_range
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.distribution import check_strategy
@@ -52,7 +58,8 @@ from finder.rangetest.recorder import SweepRun
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
-from finder.rangetest.verdict import assess_sweeps, chance_loss
+from finder.rangetest.trials import TRIALS_NOTE, run_trials
+from finder.rangetest.verdict import assess_sweeps, assess_trials, chance_loss
 from finder.suggest import (
     SUGGESTION_NAMES,
     Bounds,
@@ -92,8 +99,10 @@ def range_test(
     By default the range is found automatically (`finder.rangetest.auto_range`): sweeps from two
     decades below the optimizer's own LR up to where the loss diverges, within a step budget of
     a tenth of `plan_steps` (at least 100; 300 without a plan). With `min_lr`, `max_lr` and
-    `num_steps` all given, the test sweeps exactly that range `repeats` times. Either way
-    `result.reliability` says whether the first proposal can be trusted, and why not.
+    `num_steps` all given, the test sweeps exactly that range `repeats` times. For Ftrl, whose
+    model scales with its LR, the auto range runs constant-LR trials instead and proposes a
+    constant LR (`finder.rangetest.trials`). Either way `result.reliability` says whether the
+    first proposal can be trusted, and why not.
 
     ```python
     model = finder.zoo.build_model("fashion_cnn", seed=0)
@@ -161,6 +170,8 @@ def range_test(
             auto_plan,
             span=span_decades(update_rule_name),
             schedule_free=schedule_free_reason(update_rule_name),
+            # Trials need the whole range to themselves: an explicit bound asks for a sweep.
+            trials=runs_trials(update_rule_name) and config.min_lr == config.max_lr == AUTO,
         )
     check_strategy(model)
 
@@ -176,6 +187,12 @@ def range_test(
     optimizer_description = describe_optimizer(model.optimizer)
     if not model.built:
         _build_on_first_batch(model, x, y, batch_size)
+    reading = Reading(
+        update_rule=update_rule_name,
+        anchor=anchor,
+        chance=chance_loss(model.loss, y) if y is not None else None,
+        steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
+    )
 
     session = SweepSession(
         model,
@@ -192,7 +209,7 @@ def range_test(
     )
     started = time.perf_counter()
     with session:
-        lrs, runs, outcome = _sweep(session, auto_plan, config)
+        lrs, runs, outcome = _sweep(session, auto_plan, config, reading)
     wall_time = time.perf_counter() - started
 
     recorded = {
@@ -220,12 +237,7 @@ def range_test(
         config=recorded,
         metadata=dict(metadata or {}),
         rules=rules,
-        reading=Reading(
-            update_rule=update_rule_name,
-            anchor=anchor,
-            chance=chance_loss(model.loss, y) if y is not None else None,
-            steps_per_pass=batch_sources.steps_per_pass(x, y, batch_size),
-        ),
+        reading=reading,
         plan=plan,
         skipped_steps=session.skipped_steps,
     )
@@ -260,7 +272,9 @@ def final_bounds(
 ) -> Bounds:
     """The curve's bounds as the result reports them: the auto outcome's prior, or none for
     too little data or an optimizer that takes no schedule, capped for an update rule with a
-    fixed-size step (`finder.rangetest.calibration.PEAK_CAPS`)."""
+    fixed-size step (`finder.rangetest.calibration.PEAK_CAPS`); constant-LR trials' own."""
+    if outcome is not None and outcome.trials is not None:
+        return outcome.trials.bounds()
     if outcome is not None and outcome.prior_edge is not None:
         bounds = prior_bounds(outcome.prior_edge)
     empty = (outcome.too_little_data or outcome.schedule_free) if outcome is not None else None
@@ -270,10 +284,27 @@ def final_bounds(
 
 
 def _sweep(
-    session: SweepSession, plan: AutoPlan | None, config: RangeTestConfig
+    session: SweepSession, plan: AutoPlan | None, config: RangeTestConfig, reading: Reading
 ) -> tuple[Any, list[SweepRun], AutoOutcome | None]:
-    """The sweeps: the auto range's `plan`, or `repeats` sweeps of the explicit range; returns
-    the LR grid, the runs and the auto range's outcome (None for an explicit range)."""
+    """The sweeps: the auto range's `plan` (its constant-LR trials for an optimizer that takes
+    them), or `repeats` sweeps of the explicit range; returns the LR grid, the runs and the auto
+    range's outcome (None for an explicit range)."""
+    if plan is not None and plan.trials:
+        trials = run_trials(
+            session,
+            anchor_lr=plan.anchor,
+            budget=plan.limit.budget,
+            chance=reading.chance,
+            smoothing=config.smoothing,
+            divergence=config.divergence,
+            steps_per_pass=reading.steps_per_pass,
+        )
+        stop = "not_finite" if trials.non_finite_at_start else "constant_trials"
+        outcome = AutoOutcome(
+            trials.grid, [trials.curve_run()], [None], plan.limit, stop=stop, trials=trials
+        )
+        outcome.anchor_lr = plan.anchor
+        return outcome.lrs, outcome.runs, outcome
     if plan is not None:
         outcome = run_auto(
             session,
@@ -373,20 +404,29 @@ def assemble_result(
         repeats = _repeats_section(lrs, runs, combined)
     found = suggest(lrs[: len(smoothed)], losses, smoothed)
     own = apply_rules(rules or {}, np.asarray(lrs[: len(smoothed)]), np.asarray(smoothed))
+    suggestions = {**found.values, **own.values}
+    notes = {**found.notes, **own.notes}
+    if outcome is not None and outcome.trials is not None:
+        # One point per constant-LR trial is no sweep: no rule reads it, the pick is the answer.
+        suggestions = dict.fromkeys(suggestions)
+        notes = dict.fromkeys(suggestions, TRIALS_NOTE)
     bounds = final_bounds(found.bounds, outcome, reading.update_rule, reading.anchor)
     val_losses = list(first.val_losses) if first.val_losses else None
-    reliability = assess_sweeps(
-        lrs,
-        runs,
-        bounds,
-        val_losses=val_losses,
-        steps=sweeps.steps_run,
-        chance=reading.chance,
-        steps_per_pass=reading.steps_per_pass,
-        update_rule=reading.update_rule,
-        edges=outcome.edges if outcome else None,
-        extra_reasons=outcome.reasons if outcome else (),
-    )
+    if outcome is not None and outcome.trials is not None:
+        reliability = assess_trials(outcome.trials, chance=reading.chance, steps=sweeps.steps_run)
+    else:
+        reliability = assess_sweeps(
+            lrs,
+            runs,
+            bounds,
+            val_losses=val_losses,
+            steps=sweeps.steps_run,
+            chance=reading.chance,
+            steps_per_pass=reading.steps_per_pass,
+            update_rule=reading.update_rule,
+            edges=outcome.edges if outcome else None,
+            extra_reasons=outcome.reasons if outcome else (),
+        )
     wall_time = sweeps.wall_time
     return RangeTestResult(
         lrs=[float(v) for v in lrs[: len(losses)]],
@@ -405,8 +445,8 @@ def assemble_result(
         data=data,
         config=config,
         repeats=jsonable(repeats),
-        suggestions={**found.values, **own.values},
-        suggestion_notes={**found.notes, **own.notes},
+        suggestions=suggestions,
+        suggestion_notes=notes,
         bounds=bounds,
         metadata=metadata,
         proposals=proposals_for(bounds, optimizer, plan) if plan is not None else [],

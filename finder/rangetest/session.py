@@ -32,11 +32,13 @@ from finder.rangetest.recorder import (
     resets_in_step,
     resetting_train_step,
 )
-from finder.rangetest.sweep import SweepSchedule
+from finder.rangetest.sweep import ConstantRate, SweepSchedule
 
 # Spare batches for the steps a loss-scaling optimizer skips: halving Keras's initial scale
 # (2**15) down to 1 takes 15 skips; a scale set higher, or overflows at high LRs, take more.
 SKIP_ALLOWANCE = 64
+# The `mode` of a sweep that holds one LR (`lrs` all equal): a constant-LR trial.
+CONSTANT = "constant"
 
 
 class SweepSession:
@@ -120,7 +122,8 @@ class SweepSession:
         budget: int | None = None,
         limit: int | None = None,
     ) -> SweepRun:
-        """One sweep over `lrs` (a geometric or linear grid), from the captured state.
+        """One sweep over `lrs` (a geometric or linear grid, or one LR repeated with `mode`
+        `CONSTANT`), from the captured state.
 
         `repeat` picks the batch order (`seed + repeat`) and is reported in the run's seed.
         `limit` cuts the sweep after that many steps (the grid, and so every step's LR, stay
@@ -134,7 +137,9 @@ class SweepSession:
         if grid != self._installed:
             install_learning_rate(
                 model,
-                SweepSchedule(*grid, self._start_iteration, self.accumulation),
+                ConstantRate(grid[0])
+                if mode == CONSTANT
+                else SweepSchedule(*grid, self._start_iteration, self.accumulation),
             )
             if self._in_step_reset:
                 install_train_step(model, resetting_train_step(model, self._train_step))

@@ -110,3 +110,22 @@ class SweepSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self) -> dict[str, Any]:
         return _checks.constructor_config(self)
+
+
+class ConstantRate(keras.optimizers.schedules.LearningRateSchedule):
+    """One learning rate at every step: a constant-LR trial (`finder.rangetest.trials`),
+    installed like a sweep's schedule so that every backend traces it the same way.
+
+    Args:
+        learning_rate: float. The rate, > 0.
+    """
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = _checks.real("learning_rate", learning_rate, low=0.0, low_open=True)
+
+    def __call__(self, step: Any) -> Any:
+        # A tensor of the step's dtype family, as `SweepSchedule` returns, not a Python float.
+        return keras.ops.cast(step, "float32") * 0.0 + self.learning_rate
+
+    def get_config(self) -> dict[str, Any]:
+        return _checks.constructor_config(self)

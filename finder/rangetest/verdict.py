@@ -81,15 +81,16 @@ from finder.rangetest.auto_range import sweep_edge
 from finder.rangetest.calibration import unvalidated_reason, validated
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.reliability import (
+    CHANCE_MARGIN,
     DISAGREEMENT,
     TOLERANCE,
     Reliability,
     disagreement,
     jackknife_interval,
 )
+from finder.rangetest.trials import TrialOutcome
 from finder.suggest import ZERO_LAG_HALF_WIDTH, Bounds, zero_lag_curve
 
-CHANCE_MARGIN = 0.97
 NOISE_MARGIN = 3.0
 EARLY_FALL = 0.25
 EARLY_EDGE = "the edge was read early"  # how rule 6's reason begins
@@ -306,6 +307,34 @@ def assess_result(
         sweeps=len(sweep_edges),
         steps=steps,
         sweep_edges=list(sweep_edges),
+        tolerance=TOLERANCE,
+        signals={k: _plain(v) for k, v in signals.items()},
+    )
+
+
+def assess_trials(trials: TrialOutcome, *, chance: float | None, steps: int) -> Reliability:
+    """The verdict on constant-LR trials (`finder.rangetest.trials`), for an optimizer whose
+    LR a ramp cannot read: "reliable" when a trial learned (its held-out loss fell clearly below
+    the chance loss, rule 2's margin) and the pick is not the highest LR tried. On the suite
+    their pick trained as well as the grid oracle where any LR trained, and they refused where
+    none did (`finder.rangetest.calibration`); rules 4 to 6 read a ramp's edge, which trials
+    have none of."""
+    reasons = [] if trials.pick is not None and trials.reason is None else [trials.reason or ""]
+    best = trials.best()
+    signals = {
+        "chance_loss": chance,
+        "held_out_floor": None if best is None else best.score,
+        "held_out_source": trials.source,
+        "chance_threshold": trials.threshold,
+    }
+    return Reliability(
+        verdict="unreliable" if reasons else "reliable",
+        reasons=reasons,
+        edge_interval=None,
+        max_lr_interval=None,
+        sweeps=len(trials.trials),
+        steps=steps,
+        sweep_edges=[],
         tolerance=TOLERANCE,
         signals={k: _plain(v) for k, v in signals.items()},
     )

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 from finder.rangetest.calibration import capped_bounds, validated
+from finder.rangetest.trials import Trial, TrialOutcome
+from finder.rangetest.trials import decide as decide_trials
 from finder.rangetest.verdict import (
     CHANCE_MARGIN,
     EARLY_FALL,
     assess_result,
+    assess_trials,
     chance_loss,
     loss_name,
 )
@@ -157,3 +160,37 @@ def test_the_peak_of_a_fixed_size_update_is_capped_at_a_multiple_of_its_lr():
 )
 def test_a_fast_sweeps_edge_is_brought_back_to_the_reference_density(lrs, factor):
     assert lag_factor(lrs) == pytest.approx(factor, rel=1e-3)
+
+
+def trial_outcome(scores: list[float | None], lrs: list[float]) -> TrialOutcome:
+    outcome = TrialOutcome(
+        grid=np.asarray(lrs), steps_per_trial=11, source="validation", reference=2.3,
+        threshold=2.3 * CHANCE_MARGIN,
+        trials=[Trial(lr, s, 11, "completed") for lr, s in zip(lrs, scores, strict=True)],
+    )  # fmt: skip
+    decide_trials(outcome)
+    return outcome
+
+
+@pytest.mark.parametrize(
+    "scores, verdict, pick, reason",
+    [
+        ([2.3, 2.1, 2.4], "reliable", 0.01, None),  # one trial learned, the next did worse
+        ([2.3, 2.25, 2.4], "unreliable", None, "no constant-LR trial learned"),  # under 3%
+        ([2.3, 2.2, 2.0], "unreliable", 0.1, "the best trial was the highest LR tried"),
+        ([None, None, None], "unreliable", None, "no constant-LR trial gave a finite loss"),
+    ],
+)
+def test_constant_lr_trials_are_reliable_when_one_learned_below_the_top_of_the_grid(
+    scores, verdict, pick, reason
+):
+    outcome = trial_outcome(scores, [0.001, 0.01, 0.1])
+    assert outcome.pick == pick
+    reliability = assess_trials(outcome, chance=2.3, steps=33)
+    assert reliability.verdict == verdict
+    if reason is None:
+        assert reliability.reasons == [] and outcome.bounds().max_lr == pick
+        assert outcome.bounds().min_lr < pick < outcome.bounds().edge_lr
+    else:
+        assert reliability.reasons[0].startswith(reason)
+    assert TrialOutcome.from_dict(outcome.to_dict()).to_dict() == outcome.to_dict()
