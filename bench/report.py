@@ -354,40 +354,75 @@ def longer_sweeps(result: dict[str, Any]) -> list[str]:
 
 
 def constant_trials(result: dict[str, Any]) -> list[str]:
+    own = result["finder_steps"]
     lines = [
-        "## Short constant-LR trials for Ftrl (`bench/constant_trials.py`)",
+        "## Constant-LR trials for Ftrl (`bench/constant_trials.py`)",
         "",
-        f"Ftrl's weights scale with the current LR, so a range test's ramp cannot read it, and "
-        f"finder trains it at its own LR. Here, from the same initial weights, "
-        f"{result['steps']} steps at each constant LR of a half-decade grid from its own LR "
-        f"up, scored by the validation loss after them, over seeds 0..{result['seeds'] - 1} "
-        "(✓ marks each seed's pick, the lowest); beside them, each LR's full training run "
-        "with seed 0 at that constant LR (validation score after the plan). Exploratory: "
-        "finder does not run these trials, which cost "
-        f"{result['steps'] * len(next(iter(result['tasks'].values()))['lrs'])} steps per seed "
-        "on this grid, and a pick among losses that all sit at chance means nothing.",
+        "Ftrl's weights scale with the current LR, so a range test's ramp cannot read it; the "
+        "auto range runs constant-LR trials for it instead (`finder/rangetest/trials.py`). "
+        "Here, on finder's grid, from the same initial weights, a few steps at each LR, scored "
+        f"by the validation loss after them, over seeds 0..{result['seeds'] - 1}, at "
+        f"{', '.join(str(n) for n in result['lengths'])} steps a trial ({own}: finder's own, "
+        "what its 100-step budget pays for over the grid); beside them, each LR's full "
+        "training run with seed 0 at that constant LR (validation score after the plan). The "
+        f"table shows the trials of {own} steps (✓ marks each seed's pick, the lowest).",
         "",
     ]
-    rows, summary = [], []
+    rows, lengths, summary = [], [], []
     for name, task in result["tasks"].items():
-        picks = [trial["pick"] for trial in task["trials"]]
+        own_trials = task["trials"][str(own)]
         for i, lr in enumerate(task["lrs"]):
             cells = [
                 fmt(trial["losses"][i]) + (" ✓" if trial["pick"] == lr else "")
-                for trial in task["trials"]
+                for trial in own_trials
             ]
             rows.append([f"`{name}`", fmt(lr), ", ".join(cells), fmt(task["full_run_scores"][i])])
         scores = dict(zip(task["lrs"], task["full_run_scores"], strict=True))
+        for steps, trials in task["trials"].items():
+            falls = [_fall_below(task, trial) for trial in trials]
+            lengths.append(
+                [
+                    f"`{name}`",
+                    steps,
+                    ", ".join(fmt(trial["pick"]) for trial in trials),
+                    ", ".join(
+                        "—" if f is None else f"{abs(f):.1%}" if abs(f) < 5e-4 else f"{f:.1%}"
+                        for f in falls
+                    ),
+                    ", ".join(fmt(scores.get(trial["pick"])) for trial in trials),
+                ]
+            )
         best = max((v for v in scores.values() if v is not None), default=None)
-        picked = [scores.get(pick) for pick in picks if pick is not None]
+        picks = [trial["pick"] for trial in own_trials]
         summary.append(
-            f"`{name}`: the trials picked {', '.join(fmt(p) for p in picks)}; the full runs at "
-            f"those LRs scored {', '.join(fmt(v) for v in picked)}, the best full run "
-            f"{fmt(best)} (chance {fmt(task['chance'])})."
+            f"`{name}`: at {own} steps the trials picked {', '.join(fmt(p) for p in picks)}; "
+            f"the full runs at those LRs scored "
+            f"{', '.join(fmt(scores.get(p)) for p in picks)}, the best full run {fmt(best)} "
+            f"(chance {fmt(task['chance'])})."
         )
-    lines += table(["task", "LR", "trial val loss per seed", "full run, seed 0"], rows)
+    lines += table(
+        ["task", "LR", f"val loss after {own} steps, per seed", "full run, seed 0"], rows
+    )
+    lines += [
+        "",
+        "Each trial length: the pick per seed, how far its validation loss fell below the "
+        "chance loss (finder takes a pick only 3% or more below it), and the full run at it.",
+        "",
+    ]
+    lines += table(
+        ["task", "steps a trial", "picks", "below the chance loss", "full run at the pick"],
+        lengths,
+    )
     lines += ["", *[f"- {line}" for line in summary], "", machine_line(result), ""]
     return lines
+
+
+def _fall_below(task: dict[str, Any], trial: dict[str, Any]) -> float | None:
+    """How far a trial's pick fell below the chance loss, as a share of it."""
+    if trial["pick"] is None or not task.get("chance_loss"):
+        return None
+    loss = trial["losses"][task["lrs"].index(trial["pick"])]
+    return 1 - loss / task["chance_loss"]
 
 
 def edge_precision(result: dict[str, Any]) -> list[str]:
@@ -782,10 +817,10 @@ _EARLY_EDGE = (
 _NO_SCHEDULE = (
     "Ftrl sets each weight from its accumulators times the current LR (FTRL-Proximal), so no "
     "decaying schedule of the grid trained at any peak, up to four decades above its default "
-    "LR: the weights shrink with the LR. finder proposes none and trains it at its own LR "
-    "(`finder/rangetest/calibration.py`), which leaves these networks at chance; on the MLP a "
-    "constant LR two decades above the default trains, on the CNN no LR of the grid does. Its "
-    "verdict is 'unreliable'."
+    "LR: the weights shrink with the LR, and Keras's default LR leaves these networks at "
+    "chance. finder runs constant-LR trials instead of a ramp and proposes a constant LR at "
+    "their pick (`finder/rangetest/trials.py`); on the CNN no LR of the grid trains, the trials "
+    "find none that learns, and finder keeps the default with the verdict 'unreliable'."
 )
 _ACCUMULATOR = (
     "An accumulator method (Adagrad, Adadelta: the step is scaled by accumulated squared "
@@ -1071,9 +1106,9 @@ DESIGN_NOTES = {
     "the ramp standing in for its first steps",
     "fit": "**`finder.fit`'s default**: `in_fit` on a plan of 500 steps or more, "
     "`anchored_10pct` (the test before the fit) on a shorter one, where the ramp's 100-step "
-    "floor would take over a fifth of it, except for an optimizer that takes no schedule, "
-    "whose ramp is a warm-up to its own LR that the fit keeps, on any plan (these rows repeat "
-    "those designs' runs)",
+    "floor would take over a fifth of it, except for ScheduleFreeAdamW, whose ramp is a warm-up "
+    "to its own LR that the fit keeps, on any plan, and Ftrl, whose constant-LR trials run "
+    "before the fit on any plan (these rows repeat those designs' runs)",
 }
 
 

@@ -49,7 +49,8 @@ from finder.rangetest.auto_range import Limits, too_little_data
 from finder.rangetest.calibration import SCHEDULE_FREE_NOTE, span_decades
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.sweep import sweep_lrs
-from finder.rangetest.verdict import assess_sweeps, chance_loss
+from finder.rangetest.trials import TrialOutcome
+from finder.rangetest.verdict import assess_sweeps, assess_trials, chance_loss
 
 DESIGN = "fit"  # what finder.fit runs by default
 RESULT_PATH = RESULTS_DIR / "verdict.json"
@@ -57,10 +58,19 @@ RESULT_PATH = RESULTS_DIR / "verdict.json"
 
 def recomputed(document: dict[str, Any], task_name: str) -> finder.RangeTestResult:
     """The stored range test with its verdict recomputed by today's rule (`finder.range_test`'s
-    own `assess_sweeps`, on the auto range's whole grid, rebuilt from its window)."""
+    own `assess_sweeps`, on the auto range's whole grid, rebuilt from its window; for
+    constant-LR trials, `assess_trials` on the stored trials)."""
     result = finder.RangeTestResult.from_dict(document)
     task = TASKS[task_name]
     data = task.load_data()
+    trials = (result.auto or {}).get("trials")
+    if trials is not None:  # constant-LR trials (Ftrl): their own verdict
+        result.reliability = assess_trials(
+            TrialOutcome.from_dict(trials),
+            chance=chance_loss(task.loss, data.y_train),
+            steps=result.steps_run,
+        )
+        return result
     window = (result.auto or {}).get("window")
     grid = (
         sweep_lrs(window["min_lr"], window["max_lr"], window["num_steps"])
