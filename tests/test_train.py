@@ -413,3 +413,15 @@ def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
     assert handover["ramp_steps"] == result.steps_run <= 100  # the budget's floor
     model = keras.models.load_model(out / "model.keras")
     assert int(model.optimizer.iterations) == 520 - result.extra_steps
+
+
+def test_ftrl_with_validation_split_keeps_its_own_lr_and_says_how_to_get_the_trials():
+    """The trials restart from the initial state before the fit, which a fit that splits its
+    own validation data cannot follow: the test is the fit's warm-up to Ftrl's own LR, and the
+    warning says to pass validation_data."""
+    x, y = make_data(samples=2048)
+    model = make_model(keras.optimizers.Ftrl(learning_rate=0.1))
+    with pytest.warns(finder.UnreliableAnswerWarning, match="pass validation_data instead"):
+        history = finder.fit(model, x, y, epochs=2, batch_size=32, validation_split=0.1, verbose=0)
+    assert history.proposal is None and "trials" not in history.range_test_result.auto
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
