@@ -18,7 +18,8 @@ where it took a quarter: `MAX_RAMP_SHARE` sits between the two. Before the fit t
 all its steps, at most max(10% of the plan, 100) as inside it; on a short plan that is the
 100-step floor either way. An optimizer whose constant LR short trials pick (Ftrl:
 `finder.rangetest.trials`) takes the test before the fit on any plan, as each trial starts
-again from the initial state.
+again from the initial state; a `validation_split` of array data is split off first, as Keras
+splits it (the last samples, before shuffling), and passed as `validation_data`.
 
 With an explicit range it is the manual route of README's Python API, as one function:
 
@@ -37,11 +38,13 @@ from its start; the plan is sized from the training data the way Keras batches i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
@@ -148,6 +151,9 @@ def fit(
     # (string labels, an unbatched dataset, ...) get finder's errors, not TensorFlow's.
     checked_batch_size = batch_size or KERAS_BATCH_SIZE
     x, y = check_data(model, x, y, batch_size=checked_batch_size)
+    if runs_trials(update_rule(model.optimizer)) and validation_data is None:
+        # The trials run before the fit, which takes validation_data, not validation_split.
+        x, y, validation_data = _split_off_validation(x, y, fit_kwargs)
     validation_data = check_validation_data(model, validation_data, batch_size=checked_batch_size)
     options = dict(range_test_options or {})
     if "batch_size" in options:
@@ -315,6 +321,26 @@ def _fit_after_test(
     history.range_test_result = result
     history.proposal = proposal
     return history
+
+
+def _split_off_validation(
+    x: Any, y: Any, fit_kwargs: dict[str, Any]
+) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    """`validation_split` of array data done as Keras does it (the last samples, before any
+    shuffling), popped from `fit_kwargs`; the data unchanged, and no validation data, when
+    there is no split or the data are not arrays (the fit then splits, inside its warm-up)."""
+    split = fit_kwargs.get("validation_split")
+    arrays = keras.tree.flatten((x, y))
+    if not split or not all(isinstance(a, np.ndarray) for a in arrays):
+        return x, y, None
+    samples = int(arrays[0].shape[0])
+    at = math.floor(samples * (1.0 - float(split)))
+    if at in (0, samples):
+        return x, y, None  # Keras's own error says the data is too small to split
+    fit_kwargs.pop("validation_split")
+    train = keras.tree.map_structure(lambda a: a[:at], (x, y))
+    held = keras.tree.map_structure(lambda a: a[at:], (x, y))
+    return train[0], train[1], held
 
 
 def _check(model: Any, epochs: Any, callbacks: Sequence[keras.callbacks.Callback]) -> None:

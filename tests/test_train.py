@@ -415,13 +415,38 @@ def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
     assert int(model.optimizer.iterations) == 520 - result.extra_steps
 
 
-def test_ftrl_with_validation_split_keeps_its_own_lr_and_says_how_to_get_the_trials():
-    """The trials restart from the initial state before the fit, which a fit that splits its
-    own validation data cannot follow: the test is the fit's warm-up to Ftrl's own LR, and the
-    warning says to pass validation_data."""
+def test_ftrl_with_validation_split_trains_as_keras_splits_it_at_the_trials_pick():
+    """finder.fit splits `validation_split` off array data as Keras does (the last samples,
+    before shuffling), so the trials run before the fit with it: the fit equals a plain fit
+    with the same split at their pick, weight for weight."""
+    x, y = make_data(samples=2048)
+    model = make_model(keras.optimizers.Ftrl())
+    start = model.get_weights()
+    history = finder.fit(
+        model, x, y, epochs=4, batch_size=32, validation_split=0.1, shuffle=False, verbose=0
+    )
+    result = history.range_test_result
+    assert result.auto["trials"]["source"] == "validation"
+    pick = result.auto["trials"]["pick"]
+    assert history.proposal.spec.params == {"learning_rate": pick}
+
+    manual = make_model(keras.optimizers.Ftrl(learning_rate=pick))
+    manual.set_weights(start)
+    plain = manual.fit(
+        x, y, epochs=4, batch_size=32, validation_split=0.1, shuffle=False, verbose=0
+    )
+    for got, want in zip(model.get_weights(), manual.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["val_loss"], plain.history["val_loss"], rtol=1e-5)
+
+
+def test_ftrl_from_a_later_epoch_keeps_its_own_lr_and_says_how_to_get_the_trials():
+    """The trials restart from the initial state before the fit, which a fit that starts from a
+    later epoch cannot follow: the test is the fit's warm-up to Ftrl's own LR, and the warning
+    says to pass validation_data."""
     x, y = make_data(samples=2048)
     model = make_model(keras.optimizers.Ftrl(learning_rate=0.1))
     with pytest.warns(finder.UnreliableAnswerWarning, match="pass validation_data instead"):
-        history = finder.fit(model, x, y, epochs=2, batch_size=32, validation_split=0.1, verbose=0)
+        history = finder.fit(model, x, y, epochs=3, initial_epoch=1, batch_size=32, verbose=0)
     assert history.proposal is None and "trials" not in history.range_test_result.auto
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)

@@ -92,11 +92,12 @@ SCHEDULE_FREE = {
         "(FTRL-Proximal), so a schedule rescales the whole model at each step and one that "
         "anneals to 0 ends with every weight near 0; train it at a constant learning rate, the "
         "best of a few half a decade apart, as finder.range_test and finder.fit choose it with "
-        "short constant-LR trials (finder.fit does unless it trains with validation_split or "
-        "from a later epoch, which the trials cannot: pass validation_data instead; on the "
-        "benchmark suite the best sat decades above Keras's default, which left the model at "
-        "chance), on a linear or shallow model: its first step largely replaces the weights' "
-        "initialisation, and a deep network may not train at all"
+        "short constant-LR trials (finder.fit does unless it starts from a later epoch or "
+        "splits validation data off data that are not arrays, which the trials before the fit "
+        "cannot follow: pass validation_data instead; on the benchmark suite the best sat "
+        "decades above Keras's default, which left the model at chance), on a linear or "
+        "shallow model: its first step largely replaces the weights' initialisation, and a "
+        "deep network may not train at all"
     ),
 }
 SCHEDULE_FREE_NOTE = "takes no learning-rate schedule"  # how `schedule_free_reason` puts it
