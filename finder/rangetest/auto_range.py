@@ -165,10 +165,15 @@ def limits(budget: int | None, plan_steps: int | None, steps_per_pass: int | Non
     return Limits(budget=total, sweep_cap=cap, reason=reason)
 
 
+def usable_anchor(anchor: float | None) -> float:
+    """The optimizer's LR, or `FALLBACK_ANCHOR` when it is unknown or not a positive number."""
+    usable = anchor if anchor is not None and math.isfinite(anchor) and anchor > 0 else None
+    return usable or FALLBACK_ANCHOR
+
+
 def anchor_start(anchor: float | None) -> float:
     """The grid's first LR: `ANCHOR_DECADES_BELOW` decades below the optimizer's LR."""
-    usable = anchor if anchor is not None and math.isfinite(anchor) and anchor > 0 else None
-    return (usable or FALLBACK_ANCHOR) / 10**ANCHOR_DECADES_BELOW
+    return usable_anchor(anchor) / 10**ANCHOR_DECADES_BELOW
 
 
 def density(

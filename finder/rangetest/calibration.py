@@ -47,13 +47,13 @@ ships on two hosts of different architecture and data (`bench/frontier.py`, the 
   without bounds and the reason, and `finder.fit` keeps the optimizer's own LR (inside the
   fit, the ramp climbs only to that LR, a warm-up it keeps, as for too little data). The
   verdict stays "unreliable", since no reading of the curve is validated.
-  For Ftrl (`CONSTANT_TRIALS`), whose own LR left the suite's networks at chance, the auto
-  range runs constant-LR trials instead of a ramp, within the same budget, and proposes a
-  constant LR at their pick (`finder.rangetest.trials`); `finder.fit` runs them before the
-  fit on any plan, since each trial restarts from the initial state. On the MLP host their
-  pick was the grid oracle's constant LR on every seed of both plan lengths, and on the CNN
-  host, where no LR of the grid trained, they found nothing below chance and refused. That
-  is the outcome the verdict reads for them (`finder.rangetest.verdict.assess_trials`): a
+  For Ftrl (`finder.propose.CONSTANT_RATE_OPTIMIZERS`), whose own LR left the suite's networks
+  at chance, the auto range runs constant-LR trials instead of a ramp, within the same budget,
+  and proposes a constant LR at their pick (`finder.rangetest.trials`); `finder.fit` runs them
+  before the fit on any plan, since each trial restarts from the initial state. On the MLP
+  host their pick was the grid oracle's constant LR on every seed of both plan lengths, and on
+  the CNN host, where no LR of the grid trained, they found nothing below chance and refused.
+  That is the outcome the verdict reads for them (`finder.rangetest.verdict.assess_trials`): a
   pick is "reliable" unless it is the highest LR tried. The in-fit test alone
   (`finder.LearningRateFinder`) has no restarts, and keeps the warm-up to the optimizer's LR.
 
@@ -102,8 +102,6 @@ SCHEDULE_FREE = {
 }
 SCHEDULE_FREE_NOTE = "takes no learning-rate schedule"  # how `schedule_free_reason` puts it
 ACCUMULATOR_SPAN_DECADES = 6.5
-# The optimizers whose auto range runs constant-LR trials instead of a ramp (module docstring).
-CONSTANT_TRIALS = CONSTANT_RATE_OPTIMIZERS
 
 
 def span_decades(optimizer_name: str) -> float:
@@ -114,7 +112,7 @@ def span_decades(optimizer_name: str) -> float:
 def runs_trials(optimizer_name: str) -> bool:
     """Whether the auto range picks this optimizer's constant LR with trials (module
     docstring)."""
-    return optimizer_name in CONSTANT_TRIALS
+    return optimizer_name in CONSTANT_RATE_OPTIMIZERS
 
 
 def validated(optimizer_name: str) -> bool:

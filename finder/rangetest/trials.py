@@ -50,13 +50,14 @@ proposal: a constant LR at the pick (`finder.propose`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from finder.rangetest.auto_range import FALLBACK_ANCHOR, not_finite_reason
+from finder.rangetest.auto_range import not_finite_reason, usable_anchor
 from finder.rangetest.recorder import SweepRun, held_out_loss, in_batches
 from finder.rangetest.reliability import CHANCE_MARGIN
 from finder.rangetest.session import CONSTANT, SweepSession
@@ -72,8 +73,7 @@ TRIALS_NOTE = "constant-LR trials: no sweep to read; their pick is bounds.max_lr
 
 def trial_grid(anchor: float | None) -> np.ndarray:
     """The trials' LRs, lowest first (module docstring); `anchor` the optimizer's own LR."""
-    usable = anchor if anchor is not None and math.isfinite(anchor) and anchor > 0 else None
-    base = usable or FALLBACK_ANCHOR
+    base = usable_anchor(anchor)
     low = round(-TRIALS_PER_DECADE * DECADES_BELOW)
     high = round(TRIALS_PER_DECADE * DECADES_ABOVE)
     return np.asarray([base * 10 ** (k / TRIALS_PER_DECADE) for k in range(low, high + 1)])
@@ -90,12 +90,7 @@ class Trial:
     stop_reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "score": self.score,
-            "steps_run": self.steps_run,
-            "stop_reason": self.stop_reason,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -105,11 +100,15 @@ class TrialOutcome:
     grid: np.ndarray
     steps_per_trial: int
     source: str  # "validation" or "training": what each trial's score is read from
-    reference: float | None  # the loss a trial must fall below (the chance, else initial, loss)
-    threshold: float | None
+    reference: float | None  # the chance loss, else the initial loss
     trials: list[Trial] = field(default_factory=list)
     pick: float | None = None
     reason: str | None = None  # why there is no pick, or why it may lie higher
+
+    @property
+    def threshold(self) -> float | None:
+        """The loss a trial must fall below to count as learning (module docstring)."""
+        return None if self.reference is None else CHANCE_MARGIN * self.reference
 
     @property
     def tried(self) -> list[float]:
@@ -164,7 +163,6 @@ class TrialOutcome:
             steps_per_trial=int(document["steps_per_trial"]),
             source=document["source"],
             reference=document["reference_loss"],
-            threshold=document["threshold"],
             trials=[Trial(**trial) for trial in document["trials"]],
             pick=document["pick"],
             reason=document["reason"],
@@ -206,7 +204,6 @@ def run_trials(
         steps_per_trial=steps,
         source="validation" if batches is not None else "training",
         reference=reference,
-        threshold=None if reference is None else CHANCE_MARGIN * reference,
     )
     for index, lr in enumerate(lrs):
         run = session.sweep(
@@ -223,7 +220,6 @@ def run_trials(
         if index == 0 and outcome.reference is None and run.losses:
             # No chance loss and no validation: the initial weights' loss on the first batch.
             outcome.reference = run.losses[0]
-            outcome.threshold = CHANCE_MARGIN * run.losses[0]
         score = _score(session, run, batches, steps_per_pass)
         outcome.trials.append(Trial(float(lr), score, run.steps_run, run.stop_reason))
         if index == 0 and run.stop_reason == "non_finite" and not run.losses:

@@ -165,7 +165,6 @@ def test_a_fast_sweeps_edge_is_brought_back_to_the_reference_density(lrs, factor
 def trial_outcome(scores: list[float | None], lrs: list[float]) -> TrialOutcome:
     outcome = TrialOutcome(
         grid=np.asarray(lrs), steps_per_trial=11, source="validation", reference=2.3,
-        threshold=2.3 * CHANCE_MARGIN,
         trials=[Trial(lr, s, 11, "completed") for lr, s in zip(lrs, scores, strict=True)],
     )  # fmt: skip
     decide_trials(outcome)
