@@ -31,9 +31,21 @@ def innermost_optimizer(optimizer: Any) -> Any:
 
 
 def update_rule(optimizer: Any) -> str:
-    """The class name of the optimizer that owns the learning rate: what finder's calibration
-    of edges reads (`finder.rangetest.calibration`)."""
-    return type(innermost_optimizer(optimizer)).__name__
+    """The name of the update rule of the optimizer that owns the learning rate: what finder's
+    calibration of edges reads (`finder.rangetest.calibration`).
+
+    That is its class name, or for a subclass of a Keras optimizer that keeps its parent's
+    `update_step` (one that only adds logging, say, or changes a default), the name of the
+    nearest Keras class it inherits the step from: the calibration was measured on that rule.
+    A class that defines its own `update_step` is its own rule, under its own name.
+    """
+    cls = type(innermost_optimizer(optimizer))
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] == "keras":
+            return klass.__name__
+        if "update_step" in vars(klass):
+            break
+    return cls.__name__
 
 
 def accumulation_steps(optimizer: Any) -> int:

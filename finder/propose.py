@@ -182,10 +182,21 @@ class Proposal:
 
 
 def _name_and_config(optimizer: Any) -> tuple[str, dict[str, Any]]:
-    """The class name and config of a Keras optimizer or a `{"name", "config"}` description."""
+    """The update rule's name (`finder.host.update_rule`) and the config of the optimizer that
+    owns the learning rate, from a Keras optimizer or a `{"name", "config"}` description (whose
+    `update_rule`, when there is one, names the rule, and whose loss-scaling wrapper's config
+    holds the inner optimizer's)."""
     if isinstance(optimizer, dict):
-        return optimizer.get("name", ""), optimizer.get("config", {})
-    return type(optimizer).__name__, optimizer.get_config()
+        config = optimizer.get("config", {})
+        inner = config.get("inner_optimizer")
+        if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
+            config = inner["config"]
+        return optimizer.get("update_rule") or optimizer.get("name", ""), config
+    # Imported here: `finder.host` imports keras, whose import hook loads `finder.schedules`,
+    # which this module imports first.
+    from finder.host import innermost_optimizer, update_rule
+
+    return update_rule(optimizer), innermost_optimizer(optimizer).get_config()
 
 
 def has_momentum(optimizer: Any) -> bool:

@@ -14,7 +14,8 @@ import numpy as np
 
 from finder.defaults import BATCH_SIZE
 from finder.errors import InvalidArgumentError
-from finder.host import accumulation_steps, innermost_optimizer, micro_batch_count
+from finder.host import accumulation_steps, micro_batch_count
+from finder.host import update_rule as update_rule_of
 from finder.propose import Plan
 from finder.rangetest import batches as batch_sources
 from finder.rangetest.auto_range import (
@@ -179,8 +180,7 @@ class Ramp:
         steps_per_epoch = int(owner.params["steps"])
         epochs = int(owner.params["epochs"]) - initial_epoch
         plan = epochs * steps_per_epoch
-        optimizer = innermost_optimizer(model.optimizer)
-        update_rule = type(optimizer).__name__
+        update_rule = update_rule_of(model.optimizer)
         anchor = initial_learning_rate(model.optimizer)
         span = span_decades(update_rule)
         limit = limits(owner.budget, plan, steps_per_epoch)

@@ -352,7 +352,14 @@ def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -
 
 
 def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
-    return {"name": type(optimizer).__name__, "config": jsonable(optimizer.get_config())}
+    """The optimizer's class name, the update rule finder's calibration read for it
+    (`finder.host.update_rule`: the inner optimizer's under loss scaling, a subclass's Keras
+    parent when it keeps the parent's step), and its config."""
+    return {
+        "name": type(optimizer).__name__,
+        "update_rule": update_rule(optimizer),
+        "config": jsonable(optimizer.get_config()),
+    }
 
 
 def describe_model(model: keras.Model) -> dict[str, Any]:
