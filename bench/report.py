@@ -353,6 +353,66 @@ def longer_sweeps(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def read_early_peaks(result: dict[str, Any]) -> list[str]:
+    multiples = result["multiples"]
+    lines = [
+        "## Higher peaks where the edge was read early (`bench/read_early_peaks.py`)",
+        "",
+        "Every run of the design `fit` whose edge the verdict reads early (the previous "
+        "section's runs, recomputed with today's rule), trained again as a 1cycle over the "
+        "task's plan peaking at each multiple of the edge that run read, with the run's seed; "
+        "each score over the grid oracle's schedule retrained with the held-out seeds "
+        "(`bench/suite.py`). **held-out fall**: how far the held-out loss had fallen below the "
+        "chance loss when the loss turned. In bold, the multiple finder's first proposal peaks "
+        "at (2x on a plan under 500 steps, else 1x).",
+        "",
+    ]
+    rows = []
+    summary: dict[float, dict[str, Any]] = {
+        m: {"ratios": [], "within": 0, "diverged": 0} for m in multiples
+    }
+    for run in result["runs"]:
+        cells = []
+        for peak in run["peaks"]:
+            text = "diverged" if peak["diverged"] else _ratio(peak["vs_holdout"])
+            cells.append(f"**{text}**" if peak["multiple"] == run["finder_multiple"] else text)
+            entry = summary[peak["multiple"]]
+            entry["ratios"].append(peak["vs_holdout"] or 0.0)
+            entry["within"] += (peak["vs_holdout"] or 0.0) >= result["within"]
+            entry["diverged"] += peak["diverged"]
+        fall = run["held_out_fall"]
+        rows.append(
+            [f"`{run['task']}`", run["seed"], run["plan_steps"], fmt(run["edge_lr"]),
+             "—" if fall is None else f"{fall:.0%}", *cells]
+        )  # fmt: skip
+    header = ["task", "seed", "plan steps", "edge", "held-out fall"]
+    lines += table([*header, *(f"{m:g}x the edge" for m in multiples)], rows)
+    lines += ["", "Over these runs (a diverged run counts as 0):", ""]
+    lines += table(
+        ["peak", "mean vs held-out", "within 1%", "diverged"],
+        [
+            [f"{m:g}x the edge", _ratio(statistics.fmean(e["ratios"]) if e["ratios"] else None),
+             f"{e['within']} of {len(e['ratios'])}", e["diverged"]]
+            for m, e in summary.items()
+        ],
+    )  # fmt: skip
+    lines += [
+        "",
+        "On the small CNN trained from scratch (3,000 images), a peak several times above "
+        "the edge read early raised most runs, on both plan lengths and with all three update "
+        "rules. On full Fashion-MNIST, where the verdict reads the edge early too, the edge "
+        "already sat near the best peak: one seed's 1cycle collapsed to chance at twice the "
+        "edge during its warm-up and never recovered, where finder's own peak trained within "
+        "1%. The held-out fall does not tell the two hosts apart, so finder does not raise "
+        "its peak on its own where the edge was read early: the verdict says 'unreliable' "
+        "and advises a run at a peak a few times higher to compare.",
+        "",
+        machine_line(result),
+        "",
+    ]
+    return lines
+
+
 def constant_trials(result: dict[str, Any]) -> list[str]:
     own = result["finder_steps"]
     lines = [
@@ -1369,6 +1429,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("stability", stability),
     ("stability_sources", stability_sources),
     ("longer_sweeps", longer_sweeps),
+    ("read_early_peaks", read_early_peaks),
     ("constant_trials", constant_trials),
     ("edge_precision", edge_precision),
     ("overhead", overhead),

@@ -73,6 +73,34 @@ def test_longer_sweeps_counts_the_seeds_read_early_and_the_verdicts_outcomes() -
     assert "said reliable on 2 runs, of which 1 trained more than 1% below" in summary
 
 
+def _peak(multiple: float, ratio: float, diverged: bool = False) -> dict[str, object]:
+    return {"multiple": multiple, "vs_holdout": None if diverged else ratio, "diverged": diverged}
+
+
+def test_read_early_peaks_bolds_finders_multiple_and_counts_a_divergence_as_zero() -> None:
+    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
+    runs = [
+        {
+            "task": "short", "seed": 0, "plan_steps": 376, "edge_lr": 0.1, "held_out_fall": 0.12,
+            "finder_multiple": 2.0, "peaks": [_peak(1.0, 0.95), _peak(2.0, 0.97), _peak(3.0, 1.0)],
+        },
+        {
+            "task": "long", "seed": 1, "plan_steps": 9380, "edge_lr": 0.5, "held_out_fall": None,
+            "finder_multiple": 1.0,
+            "peaks": [_peak(1.0, 1.0), _peak(2.0, 0.0, True), _peak(3.0, 0.0, True)],
+        },
+    ]  # fmt: skip
+    result = {
+        "multiples": [1.0, 2.0, 3.0], "within": 0.99, "runs": runs, "machine": machine,
+        "date": "2026-12-07", "command": "python bench/read_early_peaks.py",
+    }  # fmt: skip
+    lines = bench_report.read_early_peaks(result)
+    assert "| `short` | 0 | 376 | 0.1 | 12% | 0.9500 | **0.9700** | 1.0000 |" in lines
+    assert "| `long` | 1 | 9380 | 0.5 | — | **1.0000** | diverged | diverged |" in lines
+    assert "| 1x the edge | 0.9750 | 1 of 2 | 0 |" in lines
+    assert "| 3x the edge | 0.5000 | 1 of 2 | 1 |" in lines
+
+
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:
     task = {
         "lrs": [0.001, 0.01, 0.1],
