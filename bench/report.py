@@ -399,8 +399,8 @@ def read_early_peaks(result: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "On the small CNN trained from scratch (3,000 images), a peak several times above "
-        "the edge read early raised most runs, on both plan lengths and with all three update "
-        "rules. On full Fashion-MNIST, where the verdict reads the edge early too, the edge "
+        "the edge read early raised most runs, and at three times the edge every run of the "
+        "longer plan. On full Fashion-MNIST, where the verdict reads the edge early too, the edge "
         "already sat near the best peak: one seed's 1cycle collapsed to chance at twice the "
         "edge during its warm-up and never recovered, where finder's own peak trained within "
         "1%. The held-out fall does not tell the two hosts apart, so finder does not raise "

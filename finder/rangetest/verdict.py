@@ -40,11 +40,11 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    calibrated at finder's own budget for that reason: a larger one can clear this rule
    without moving the edge. The reason advises a run at a higher peak instead, which finder
    does not take on its own: on the CNN trained from scratch a 1cycle at three times the edge
-   trained most of these runs within 1%, but on full Fashion-MNIST, whose edges this rule
-   flags as well, the edge already sat near the best peak and a 1cycle at twice it collapsed
-   to chance (`bench/read_early_peaks.py`); nothing in the curve told the two apart. Rule 2 gives
-   the same advice: a model that has not started to learn when the loss turns reads exactly
-   like one whose labels its inputs do not predict.
+   raised most of these runs, every one on the longer plan, but on full Fashion-MNIST, whose
+   edges this rule flags as well, the edge already sat near the best peak and a 1cycle at
+   twice it collapsed to chance (`bench/read_early_peaks.py`); nothing in the curve told the
+   two apart. Rule 2 gives the same advice: a model that has not started to learn when the
+   loss turns reads exactly like one whose labels its inputs do not predict.
 
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
