@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 import report as bench_report
 
+# The machine line every section ends with, as `bench/common.machine` records it.
+MACHINE = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
+
 
 def test_table_writes_header_separator_and_one_line_per_row() -> None:
     lines = bench_report.table(["task", "score", "steps"], [["`a`", "0.9500", 12], ["`b`", "1", 3]])
@@ -52,9 +55,8 @@ def test_longer_sweeps_counts_the_seeds_read_early_and_the_verdicts_outcomes() -
             "seeds": [_seed(0.2, False, 0.97), _seed(0.25, True, 0.98), _seed(0.9, False, 1.0)],
         },
     }
-    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
     result = {
-        "seeds": 3, "multiples": [1, 10], "tasks": {"t": task}, "machine": machine,
+        "seeds": 3, "multiples": [1, 10], "tasks": {"t": task}, "machine": MACHINE,
         "date": "2026-12-06", "command": "python bench/longer_sweeps.py",
         "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
     }  # fmt: skip
@@ -78,7 +80,6 @@ def _peak(multiple: float, ratio: float, diverged: bool = False) -> dict[str, ob
 
 
 def test_read_early_peaks_bolds_finders_multiple_and_counts_a_divergence_as_zero() -> None:
-    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
     runs = [
         {
             "task": "short", "seed": 0, "plan_steps": 376, "edge_lr": 0.1, "held_out_fall": 0.12,
@@ -91,7 +92,7 @@ def test_read_early_peaks_bolds_finders_multiple_and_counts_a_divergence_as_zero
         },
     ]  # fmt: skip
     result = {
-        "multiples": [1.0, 2.0, 3.0], "within": 0.99, "runs": runs, "machine": machine,
+        "multiples": [1.0, 2.0, 3.0], "within": 0.99, "runs": runs, "machine": MACHINE,
         "date": "2026-12-07", "command": "python bench/read_early_peaks.py",
     }  # fmt: skip
     lines = bench_report.read_early_peaks(result)
@@ -118,10 +119,9 @@ def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -
         "chance": 0.1,
         "chance_loss": 2.5,
     }
-    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
     result = {
         "seeds": 2, "finder_steps": 11, "lengths": [5, 11], "tasks": {"t": task},
-        "machine": machine, "date": "2026-12-06", "command": "python bench/constant_trials.py",
+        "machine": MACHINE, "date": "2026-12-06", "command": "python bench/constant_trials.py",
     }  # fmt: skip
     lines = bench_report.constant_trials(result)
     # The table shows finder's own trial length.

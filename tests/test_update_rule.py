@@ -57,21 +57,16 @@ def test_momentum_is_read_through_loss_scaling_live_and_described():
     assert not has_momentum({**described, "config": {"inner_optimizer": {"config": {}}}})
 
 
+def _auto_range_test(optimizer, problem):
+    model = dense_regressor(optimizer=optimizer, inputs=problem.x.shape[1])
+    return finder.range_test(model, problem.x, problem.y, batch_size=64)
+
+
 def test_a_subclass_that_keeps_adams_step_is_read_as_adam(least_squares):
-    validated = finder.range_test(
-        dense_regressor(optimizer=QuietAdam(), inputs=least_squares.x.shape[1]),
-        least_squares.x,
-        least_squares.y,
-        batch_size=64,
-    )
+    validated = _auto_range_test(QuietAdam(), least_squares)
     assert validated.optimizer["name"] == "QuietAdam"
     assert validated.optimizer["update_rule"] == "Adam"
     assert not any("not validated" in r for r in validated.reliability.reasons)
-    own = finder.range_test(
-        dense_regressor(optimizer=SignDescent(), inputs=least_squares.x.shape[1]),
-        least_squares.x,
-        least_squares.y,
-        batch_size=64,
-    )
+    own = _auto_range_test(SignDescent(), least_squares)
     assert own.optimizer["update_rule"] == "SignDescent"
     assert any("not validated for SignDescent" in r for r in own.reliability.reasons)
