@@ -51,10 +51,12 @@ from finder.errors import InvalidArgumentError
 from finder.host import accumulation_steps, update_rule
 from finder.lr_finder import (
     LearningRateFinder,
+    climb_after_test,
     ramp_follows_every_step,
     save,
     use_schedule,
     warn_if_unreliable,
+    with_climb,
 )
 from finder.propose import Plan, first_proposal
 from finder.rangetest import range_test
@@ -304,7 +306,12 @@ def _fit_after_test(
         **options,
     )
     proposal = first_proposal(result)
-    warn_if_unreliable(result, model, "finder.fit")
+    # Where the edge was read early, the warm-up climbs past it (`finder.lr_finder.climb`).
+    climbing = climb_after_test(result, proposal, batches=plan.total_steps, model=model)
+    climb = None
+    if climbing is not None:
+        proposal, climb = climbing
+    warn_if_unreliable(result, model, "finder.fit", climb=proposal if climb else None)
     if proposal is not None:
         use_schedule(model, proposal)
     if save_dir is not None:
@@ -315,9 +322,17 @@ def _fit_after_test(
         epochs=epochs,
         batch_size=batch_size,
         validation_data=validation_data,
-        callbacks=[*callbacks, *(proposal.callbacks() if proposal else ())],
+        callbacks=[
+            *callbacks,
+            *(proposal.callbacks() if proposal else ()),
+            *([climb] if climb is not None else []),
+        ],
         **fit_kwargs,
     )
+    if climb is not None:
+        result = with_climb(result, climb)
+        if save_dir is not None:
+            save(result, proposal, Path(save_dir))
     history.range_test_result = result
     history.proposal = proposal
     return history

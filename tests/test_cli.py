@@ -373,3 +373,30 @@ def test_ftrl_shows_its_constant_lr_trials_in_place_of_suggestions(tmp_path, tin
     assert f"from {len(trials['trials'])} trials, {saved.steps_run} steps" in result.stdout
     (bar,) = [line for line in result.stderr.splitlines() if line.startswith("range test")]
     assert f" {saved.steps_run}/{saved.steps_run} " in bar
+
+
+def test_the_outcome_says_where_a_climb_stopped_and_validates(tmp_path, tiny_npz, capsys):
+    """A result whose fit climbed past an edge read early (`finder.lr_finder.climb`): the
+    console says where the climb stopped, and the document with its `climb` validates."""
+    import dataclasses
+
+    from finder.cli import console
+
+    out = tmp_path / "out"
+    auto = ["--epochs", "2", "--model", "mlp"]  # the auto range: a climb follows only one
+    ran = CliRunner().invoke(cli, ["run", *auto, "--data", str(tiny_npz), "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+    saved = RangeTestResult.load(out / "result.json")
+    assert saved.auto is not None
+    climb = {
+        "target_lr": 0.9, "reached": False, "peak_lr": 0.5, "stopped_at_step": 120,
+        "rollback_step": 110, "discarded_steps": 10,
+    }  # fmt: skip
+    climbed = dataclasses.replace(saved, auto={**(saved.auto or {}), "climb": climb})
+    capsys.readouterr()
+    console._print_outcome(climbed, "range test")
+    printed = capsys.readouterr().out
+    assert "climb: the warm-up climbed towards 0.9 and stopped at step 120" in printed
+    assert "annealing from 0.5 (10 steps rolled back, in the cost)" in printed
+    climbed.save(tmp_path / "climbed.json")
+    assert RangeTestResult.load(tmp_path / "climbed.json").auto["climb"] == climb

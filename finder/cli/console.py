@@ -192,6 +192,15 @@ def _print_outcome(result: RangeTestResult, what: str) -> None:
         )
     else:
         stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
+    climb = (result.auto or {}).get("climb")
+    if climb is not None:  # the edge was read early (finder.lr_finder.climb)
+        end = (
+            "reached it"
+            if climb["reached"]
+            else f"stopped at step {climb['stopped_at_step']} where the loss rose, annealing from "
+            f"{climb['peak_lr']:.3g} ({climb['discarded_steps']} steps rolled back, in the cost)"
+        )
+        stdout.print(f"climb: the warm-up climbed towards {climb['target_lr']:.3g} and {end}")
 
 
 def verdict_lines(result: RangeTestResult) -> list[str]:

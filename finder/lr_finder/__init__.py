@@ -34,6 +34,11 @@ BENCHMARKS.md, designs `in_fit` and `in_fit_cycle`) the two are within seed nois
 on most tasks, and resuming at the peak met the quality targets on more of them; a ramp is
 already a warm-up, and a second one spends steps below the peak.
 
+Where the verdict reads the edge early (rule 6 of `finder.rangetest.verdict`), the 1cycle keeps
+its own linear warm-up after the ramp, towards three times the edge, and `PeakClimb` watches
+it: where the smoothed training loss rises a fifth above its lowest, the fit rolls back to the
+snapshot at the rate of that lowest and anneals from there (`finder.lr_finder.climb` says why).
+
 When the test found no bounds, the fit rolls back to its start and trains with the optimizer's
 own learning rate over the batches left, with an `UnreliableAnswerWarning` naming the reason,
 as `finder.fit` does (`finder.fit` is this callback around `model.fit`). One case is known
@@ -63,14 +68,28 @@ at coarser and coarser spacing.
 from __future__ import annotations
 
 from finder.lr_finder.callback import LearningRateFinder
+from finder.lr_finder.climb import (
+    PeakClimb,
+    climb_after_test,
+    climbing_proposal,
+    climbs,
+    settled,
+    with_climb,
+)
 from finder.lr_finder.outcome import Handover, save, use_schedule, warn_if_unreliable
 from finder.lr_finder.ramp import ramp_follows_every_step
 
 __all__ = [
     "Handover",
     "LearningRateFinder",
+    "PeakClimb",
+    "climb_after_test",
+    "climbing_proposal",
+    "climbs",
+    "with_climb",
     "ramp_follows_every_step",
     "save",
+    "settled",
     "use_schedule",
     "warn_if_unreliable",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from finder.defaults import DIVERGENCE, SMOOTHING, VALIDATION_SAMPLES
+from finder.lr_finder.climb import PeakClimb, climbing_proposal, climbs, with_climb
 from finder.lr_finder.outcome import (
     Handover,
     describe_handover,
@@ -113,6 +114,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         self.proposal: Proposal | None = None
         self.handover: Handover | None = None
         self._ramp: Ramp | None = None
+        self.climb: PeakClimb | None = None
         self._after: list[keras.callbacks.Callback] = []
         self._started = False
 
@@ -125,6 +127,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         self._started = False
         self._ramp = None
         self._after = []
+        self.climb = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._started:
@@ -163,6 +166,10 @@ class LearningRateFinder(keras.callbacks.Callback):
             self._hand_over(self._ramp, epoch_ends=True)
         for callback in self._after:
             callback.on_train_end(logs)
+        if self.climb is not None and self.result is not None:
+            self.result = with_climb(self.result, self.climb)
+            if self.save_dir is not None:
+                save(self.result, self.proposal, self.save_dir)
 
     def _hand_over(self, ramp: Ramp, *, epoch_ends: bool) -> None:
         """Read the ramp's curve, roll back, and go on with the proposal (module docstring).
@@ -185,13 +192,21 @@ class LearningRateFinder(keras.callbacks.Callback):
         if snapshot is not None:
             snapshot.restore(model)
             warmed_up = snapshot.step
-        self.proposal = (
-            resume_after_ramp(
-                first, warmed_up=warmed_up, remaining=remaining, keep_warmup=self.keep_warmup
+        climbing = first is not None and remaining > 0 and climbs(result, first, model)
+        if climbing:  # the cycle's own warm-up climbs on from the ramp (`finder.lr_finder.climb`)
+            assert first is not None
+            trained = climbing_proposal(result, first)
+            self.proposal = resume_after_ramp(
+                trained, warmed_up=warmed_up, remaining=remaining, keep_warmup=True
             )
-            if first is not None and remaining > 0
-            else None
-        )
+        else:
+            self.proposal = (
+                resume_after_ramp(
+                    first, warmed_up=warmed_up, remaining=remaining, keep_warmup=self.keep_warmup
+                )
+                if first is not None and remaining > 0
+                else None
+            )
         if self.proposal is not None:
             use_schedule(model, self.proposal)
         else:  # the user's own LR object is back: retrace with it
@@ -210,11 +225,22 @@ class LearningRateFinder(keras.callbacks.Callback):
         )
         self.result = result
         self._after = self.proposal.callbacks() if self.proposal is not None else []
+        self.climb = None
+        if climbing and self.proposal is not None:
+            self.climb = PeakClimb(
+                self.proposal,
+                batches_left=remaining,
+                allowance=ramp.outcome.limits.budget - self.handover.discarded_steps,
+                floor=float(first.spec.params["max_lr"]) if first is not None else 0.0,
+            )
+            self._after.append(self.climb)
         for callback in self._after:
             callback.set_model(model)
             callback.set_params(self.params)
             callback.on_train_begin()
-        warn_if_unreliable(result, model, "finder.LearningRateFinder")
+        warn_if_unreliable(
+            result, model, "finder.LearningRateFinder", climb=self.proposal if climbing else None
+        )
         if self.save_dir is not None:
             save(result, self.proposal, self.save_dir)
         if self.verbose:

@@ -5,6 +5,7 @@ answer, one line on the handover, and the files of `save_dir`."""
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,13 @@ class Handover:
         }
 
 
-def warn_if_unreliable(result: RangeTestResult, model: keras.Model, caller: str) -> None:
+def warn_if_unreliable(
+    result: RangeTestResult, model: keras.Model, caller: str, climb: Proposal | None = None
+) -> None:
     """Warn (`UnreliableAnswerWarning`) when the model trains on an answer the test calls
-    unreliable, or, with no bounds, on the optimizer's own learning rate."""
+    unreliable, or, with no bounds, on the optimizer's own learning rate; `climb`, the
+    climbing 1cycle the fit trains with instead of the first proposal
+    (`finder.lr_finder.climb`), is named."""
     reliability = result.reliability
     if reliability is None or reliability.reliable:
         return
@@ -61,6 +66,11 @@ def warn_if_unreliable(result: RangeTestResult, model: keras.Model, caller: str)
         )
     else:
         message = f"{caller}: training on an unreliable range test: {reasons}"
+        if climb is not None:
+            message += (
+                f"; so the 1cycle's warm-up climbs towards {climb.spec.params['max_lr']:.3g} "
+                "and stops where the training loss rises (result.auto['climb'] says where)"
+            )
     warnings.warn(message, UnreliableAnswerWarning, stacklevel=4)
 
 
@@ -79,10 +89,16 @@ def describe_handover(
             f"{head}: no bounds ({why}); training on with the optimizer's own "
             f"learning rate, {handover.remaining_steps} steps left"
         )
+    target = float(proposal.spec.params["max_lr"])
+    shape = (
+        f"1cycle peaking at {target:.3g}"
+        if handover.peak_lr is None or math.isclose(target, handover.peak_lr)
+        else f"1cycle climbing towards {target:.3g} (the edge read early; it stops where the "
+        "training loss rises)"
+    )
     return (
-        f"{head}: 1cycle peaking at {handover.peak_lr:.3g}, resumed from step "
-        f"{handover.rollback_step} ({handover.discarded_steps} steps discarded), "
-        f"{handover.remaining_steps} steps left"
+        f"{head}: {shape}, resumed from step {handover.rollback_step} "
+        f"({handover.discarded_steps} steps discarded), {handover.remaining_steps} steps left"
     )
 
 

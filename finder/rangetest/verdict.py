@@ -38,13 +38,18 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    the best schedule and the edges well below its peaks, and some of the runs the verdict
    then called "reliable" missed (`bench/longer_sweeps.py`, BENCHMARKS.md). The verdict is
    calibrated at finder's own budget for that reason: a larger one can clear this rule
-   without moving the edge. The reason advises a run at a higher peak instead, which finder
-   does not take on its own: on the CNN trained from scratch a 1cycle at three times the edge
-   raised most of these runs, every one on the longer plan, but on full Fashion-MNIST, whose
-   edges this rule flags as well, the edge already sat near the best peak and a 1cycle at
-   twice it collapsed to chance (`bench/read_early_peaks.py`); nothing in the curve told the
-   two apart. Rule 2 gives the same advice: a model that has not started to learn when the
-   loss turns reads exactly like one whose labels its inputs do not predict.
+   without moving the edge. The reason advises a run at a higher peak instead: on the CNN
+   trained from scratch a 1cycle at three times the edge raised most of these runs, every one
+   on the longer plan, but on full Fashion-MNIST, whose edges this rule flags as well, the edge
+   already sat near the best peak and a 1cycle at twice it collapsed to chance
+   (`bench/read_early_peaks.py`); nothing in the curve told the two apart. So a proposal
+   stays at the edge, and `finder.fit` climbs towards the higher peak only with a guard that
+   watches the training loss and rolls back where it rises (`finder.lr_finder.climb`). The
+   verdict given before the fit stays "unreliable"; after it, the result's verdict drops this
+   reason where the climb stopped above the first proposal's peak, the run's limit read from
+   the run itself once it had learned (`finder.lr_finder.climb.settled`). Rule 2
+   gives the same advice: a model that has not started to learn when the loss turns reads
+   exactly like one whose labels its inputs do not predict.
 
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide

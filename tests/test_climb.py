@@ -1,0 +1,240 @@
+"""The guarded climb (`finder.lr_finder.climb`): where the edge was read early, the 1cycle's
+warm-up climbs towards three times the edge and stops where the training loss rises.
+
+Real training of a small classifier on scikit-learn's digits (1,500 samples, batch 8: 188
+steps an epoch), with a 1cycle whose peak plain SGD cannot take, or one it can."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import finder
+from finder.lr_finder import climb as climb_module
+from finder.lr_finder.climb import (
+    CLIMB_MULTIPLE,
+    PeakClimb,
+    climbing_proposal,
+    climbs,
+    settled,
+)
+from finder.propose import Plan, Proposal
+from finder.rangetest.reliability import Reliability
+from finder.rangetest.verdict import EARLY_EDGE
+from finder.schedules import OneCycle, ScheduleSpec
+
+EPOCHS, BATCH = 4, 8
+STEPS = 1500 // BATCH + 1  # 188 a pass
+PLAN = EPOCHS * STEPS
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    data = load_digits()
+    return (data.data / 16.0).astype("float32")[:1500], data.target[:1500]
+
+
+def make_model(optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def cycle(max_lr: float) -> Proposal:
+    spec = ScheduleSpec("one_cycle", {"max_lr": max_lr, "total_steps": PLAN, "pct_start": 0.3})
+    return Proposal(0, spec, "test", "test", Plan(EPOCHS, STEPS))
+
+
+def climbed(max_lr: float, allowance: int, floor: float = 0.0) -> tuple[keras.Model, PeakClimb]:
+    x, y = digits()
+    proposal = cycle(max_lr)
+    model = make_model(keras.optimizers.SGD(learning_rate=proposal.to_keras()))
+    climb = PeakClimb(proposal, batches_left=PLAN, allowance=allowance, floor=floor)
+    model.fit(x, y, epochs=EPOCHS, batch_size=BATCH, callbacks=[climb], shuffle=False, verbose=0)
+    return model, climb
+
+
+def iterations(model: keras.Model) -> int:
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+@pytest.mark.backend_neutral
+def test_a_climb_past_what_the_run_takes_stops_and_equals_a_plain_fit_from_its_rollback():
+    """Plain SGD cannot take a peak of 20 on this model: the climb stops, rolls back to a
+    snapshot at or below the rate of the lowest smoothed loss, and anneals from there. The
+    model then equals one trained by plain `fit`s with the climbing cycle up to the rollback
+    step and the annealing cycle over the batches the fit had left."""
+    model, climb = climbed(20.0, allowance=PLAN)
+    outcome = climb.outcome
+    assert outcome is not None and not outcome["reached"]
+    stopped, back = outcome["stopped_at_step"], outcome["rollback_step"]
+    assert back is not None and 0 <= back < stopped < STEPS  # within the first epoch
+    assert outcome["discarded_steps"] == stopped - back
+    assert outcome["peak_lr"] < outcome["target_lr"] == 20.0
+    assert iterations(model) == PLAN - outcome["discarded_steps"]
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, OneCycle) and schedule.max_lr == pytest.approx(outcome["peak_lr"])
+
+    x, y = digits()
+    replay = make_model(keras.optimizers.SGD(learning_rate=cycle(20.0).to_keras()))
+    kept = back * BATCH
+    if kept:
+        replay.fit(x[:kept], y[:kept], batch_size=BATCH, shuffle=False, verbose=0)
+    total = back + PLAN - stopped
+    replay.optimizer.learning_rate = OneCycle(
+        outcome["peak_lr"], total, pct_start=max(back / total, 1e-9)
+    )
+    replay.make_train_function(force=True)
+    replay.fit(
+        x[stopped * BATCH :], y[stopped * BATCH :], batch_size=BATCH, shuffle=False, verbose=0
+    )
+    replay.fit(x, y, epochs=EPOCHS - 1, batch_size=BATCH, shuffle=False, verbose=0)
+    assert iterations(replay) == iterations(model)
+    for got, want in zip(model.get_weights(), replay.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.backend_neutral
+def test_without_an_allowance_the_climb_anneals_from_where_it_stopped():
+    model, climb = climbed(20.0, allowance=0)
+    outcome = climb.outcome
+    assert outcome is not None and not outcome["reached"]
+    assert outcome["rollback_step"] is None and outcome["discarded_steps"] == 0
+    assert iterations(model) == PLAN
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+@pytest.mark.backend_neutral
+def test_a_climb_never_anneals_from_below_the_first_proposals_peak():
+    """The same stop with a floor above the rate it would anneal from: it anneals from the
+    floor, the peak the run would have trained at without the climb."""
+    _, free = climbed(20.0, allowance=PLAN)
+    assert free.outcome is not None
+    floor = 1.5 * free.outcome["peak_lr"]
+    model, climb = climbed(20.0, allowance=PLAN, floor=floor)
+    assert climb.outcome is not None and not climb.outcome["reached"]
+    assert climb.outcome["rollback_step"] == free.outcome["rollback_step"]
+    assert climb.outcome["peak_lr"] == pytest.approx(floor)
+    assert model.optimizer._learning_rate.max_lr == pytest.approx(floor)
+    # Above the floor the run found its own peak; at it, it trains at the first proposal's.
+    assert free.outcome["found_peak"] and not climb.outcome["found_peak"]
+
+
+def test_a_peak_found_above_the_first_settles_an_edge_read_early_and_nothing_else():
+    early_reason = f"{EARLY_EDGE}: the validation loss had fallen only 12% below chance"
+    other = "the sweeps disagree"
+    reliability = Reliability("unreliable", reasons=[early_reason])
+    found = {"reached": False, "found_peak": True}
+    assert settled(reliability, found).verdict == "reliable"
+    assert settled(reliability, found).reasons == []
+    assert settled(reliability, found).signals["climb_found_peak"] is True
+    both = Reliability("unreliable", reasons=[early_reason, other])
+    assert settled(both, found).verdict == "unreliable"
+    assert settled(both, found).reasons == [other]
+    for outcome in (None, {"reached": True, "found_peak": False}):
+        assert settled(reliability, outcome) == reliability
+
+
+@pytest.mark.backend_neutral
+def test_a_climb_the_run_takes_leaves_the_cycle_alone():
+    model, climb = climbed(0.1, allowance=PLAN)
+    assert climb.outcome is not None and climb.outcome["reached"]
+    assert climb.outcome["discarded_steps"] == 0 and climb.outcome["peak_lr"] == 0.1
+    assert iterations(model) == PLAN
+    assert model.optimizer._learning_rate.max_lr == 0.1
+
+
+def early(result: finder.RangeTestResult) -> finder.RangeTestResult:
+    """`result` with the verdict's rule 6 reason, as a CNN trained from scratch reads it."""
+    reliability = dataclasses.replace(
+        result.reliability, verdict="unreliable", reasons=[f"{EARLY_EDGE}: ..."]
+    )
+    return dataclasses.replace(result, reliability=reliability)
+
+
+@pytest.fixture(scope="module")
+def sgd_result() -> finder.RangeTestResult:
+    x, y = digits()
+    model = make_model(keras.optimizers.SGD(learning_rate=0.01))
+    return finder.range_test(
+        model, x, y, batch_size=BATCH, plan=Plan(EPOCHS, STEPS), plan_steps=PLAN
+    )
+
+
+def test_only_an_edge_read_early_climbs(sgd_result):
+    first = sgd_result.proposals[0]
+    assert sgd_result.bounds.edge_lr is not None
+    assert not climbs(sgd_result, first)
+    assert climbs(early(sgd_result), first)
+    climbing = climbing_proposal(early(sgd_result), first)
+    assert climbing.spec.params["max_lr"] == pytest.approx(
+        CLIMB_MULTIPLE * sgd_result.bounds.edge_lr
+    )
+    # A capped edge (Lion's), or a cycle that also cycles momentum, keeps its peak.
+    lion = dataclasses.replace(early(sgd_result), optimizer={"name": "Lion"})
+    assert not climbs(lion, first)
+    with_momentum = dataclasses.replace(
+        first,
+        spec=ScheduleSpec("one_cycle", {**first.spec.params, "cycle_momentum": True}),
+    )
+    assert not climbs(early(sgd_result), with_momentum)
+
+
+def force_read_early(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """The route that calls `climbs` by the name `where` sees every result read early."""
+    real_climbs = climb_module.climbs
+
+    def read_early(result, proposal, model=None):
+        return real_climbs(early(result), proposal, model)
+
+    monkeypatch.setattr(where, read_early)
+
+
+@pytest.mark.backend_neutral
+def test_finder_fit_climbs_after_an_edge_read_early_and_reports_it(monkeypatch):
+    """The test inside the fit (a 752-step plan): with the verdict's rule 6 forced on the
+    result, the fit warms up towards three times the edge, warns, and records the climb; the
+    steps a rollback throws away count in `extra_steps` with the ramp's."""
+    force_read_early(monkeypatch, "finder.lr_finder.callback.climbs")
+    x, y = digits()
+    model = make_model(keras.optimizers.SGD(learning_rate=0.01))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = finder.fit(model, x, y, epochs=EPOCHS, batch_size=BATCH, verbose=0)
+    result = history.range_test_result
+    handover, climb = result.auto["handover"], result.auto["climb"]
+    assert history.proposal.spec.params["max_lr"] == pytest.approx(
+        CLIMB_MULTIPLE * result.bounds.edge_lr
+    )
+    assert climb["target_lr"] == history.proposal.spec.params["max_lr"]
+    assert result.extra_steps == handover["discarded_steps"] + climb["discarded_steps"]
+    assert result.extra_steps <= max(100, PLAN // 10)
+    messages = [str(w.message) for w in caught if w.category is finder.UnreliableAnswerWarning]
+    assert any("climbs towards" in message for message in messages)
+
+
+@pytest.mark.backend_neutral
+def test_finder_fit_climbs_after_a_test_before_a_short_fit(monkeypatch):
+    """A 188-step plan: the test runs before the fit, and takes all of the 100 steps it may,
+    so the climb cannot roll back."""
+    force_read_early(monkeypatch, "finder.lr_finder.climb.climbs")
+    x, y = digits()
+    model = make_model(keras.optimizers.SGD(learning_rate=0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        history = finder.fit(model, x, y, epochs=1, batch_size=BATCH, verbose=0)
+    result = history.range_test_result
+    climb = result.auto["climb"]
+    assert climb["target_lr"] == pytest.approx(CLIMB_MULTIPLE * result.bounds.edge_lr)
+    assert result.extra_steps == result.steps_run + climb["discarded_steps"] <= 100
