@@ -18,7 +18,10 @@ Designs (`DESIGNS`):
 - `dense_multi`: the auto range before the cost cap, as cached by `bench/suite.py`
   (a coarse pass from 1e-7 and dense refining sweeps, budget up to the whole plan);
 - `fastai_100`: fastai's `lr_find` grid, 100 steps from 1e-7 to 10, one sweep;
-- `anchored_10pct`: finder's default, the anchored auto range at max(10% of the plan, 100);
+- `anchored_10pct`: finder's default, the anchored auto range at max(10% of the plan, 100),
+  its first proposal trained as `finder.fit` trains it after a test before the fit: where the
+  edge was read early, with the guarded climb towards three times the edge
+  (`finder.lr_finder.climb`; the runs stored before the climb existed trained the proposal);
 - `anchored_30pct`: the same at max(30% of the plan, 300);
 - `in_fit`: the range test as the run's own warm-up (`finder.LearningRateFinder` in the
   task's `fit`, which is what `finder.fit` runs): the ramp over the fit's first batches
@@ -64,7 +67,8 @@ from suite import SEEDS, first_spec, grid_spec, nothing_learned, ratio, spec_lab
 from tasks import TASKS, Task, range_test, train
 
 import finder
-from finder.propose import SHORT_PLAN_STEPS
+from finder.lr_finder import PeakClimb, climb_after_test
+from finder.propose import SHORT_PLAN_STEPS, Plan, Proposal
 from finder.rangetest.calibration import schedule_free_reason
 from finder.rangetest.verdict import chance_loss
 from finder.train import runs_before_fit
@@ -91,6 +95,9 @@ FAMILY_AT = {"short_cosine": "cosine_warmup"}
 SHORT_ONLY = (*PEAK_AT, *FAMILY_AT)
 # Designs that run nothing of their own.
 READ_ONLY = ("dense_multi", "fit")
+# The design `finder.fit` runs before the fit (`fit_route`): its proposal is trained as the fit
+# trains it, with the guarded climb where the edge was read early (`finder.lr_finder.climb`).
+CLIMBS_BEFORE_FIT = "anchored_10pct"
 WITHIN = 0.99  # "the first proposal trains within 1% of the best schedule we know"
 # The tasks the design before the cost cap was run on (the optimizer variants came after it).
 BASE_TASKS = (
@@ -185,7 +192,19 @@ def run_one(
         )
     if not screen and record["score"] is None:
         spec = finder.ScheduleSpec.from_dict(record["proposal"])
-        run = _cached_training(task, spec, seed, document)
+        climbing = _climbing(task, record, spec) if design == CLIMBS_BEFORE_FIT else None
+        if climbing is None:
+            run = _cached_training(task, spec, seed, document)
+        else:  # as `finder.fit` trains after a test before the fit whose edge was read early
+            proposal, climb = climbing
+            spec = proposal.spec
+            run = train(task, spec.to_keras(), seed, callbacks=[*spec.callbacks(), climb])
+            assert climb.outcome is not None
+            record.update(
+                climb=climb.outcome,
+                extra_steps=record["extra_steps"] + climb.outcome["discarded_steps"],
+                proposal=spec.to_dict(),
+            )
         record.update(score=run["score"], diverged=run["diverged"], label=spec_label(spec, seed))
         _save(document, path)
         print(f"  {design:15s} {task.name:18s} seed {seed}: score {run['score']}", flush=True)
@@ -216,9 +235,20 @@ def run_in_fit(task: Task, seed: int, *, keep_warmup: bool) -> dict[str, Any]:
         "result": {**result.to_dict(), "proposals": []},
         "proposal": lr_finder.proposal.spec.to_dict() if lr_finder.proposal else None,
         "handover": (result.auto or {}).get("handover"),
+        "climb": (result.auto or {}).get("climb"),
         "score": run["score"],
         "diverged": run["diverged"],
     }
+
+
+def _climbing(
+    task: Task, record: dict[str, Any], spec: finder.ScheduleSpec
+) -> tuple[Proposal, PeakClimb] | None:
+    """The climbing 1cycle and its guard `finder.fit` trains with after the test `record`
+    holds, None where the fit trains the first proposal itself (`finder.lr_finder.climb`)."""
+    result = finder.RangeTestResult.from_dict(record["result"])
+    first = Proposal(0, spec, "", "", Plan(task.epochs, task.steps_per_epoch))
+    return climb_after_test(result, first, batches=task.plan.total_steps)
 
 
 def _cached_training(

@@ -20,7 +20,7 @@ import argparse
 import json
 from typing import Any
 
-from common import write_result
+from common import RESULTS_DIR, write_result
 from frontier import RESULT_PATH as FRONTIER_PATH
 from frontier import WITHIN, design_runs
 from suite import RESULT_PATH as SUITE_PATH
@@ -32,6 +32,7 @@ from finder.propose import SHORT_PLAN_PEAK_MULTIPLE, SHORT_PLAN_STEPS
 from finder.rangetest.verdict import EARLY_EDGE
 
 MULTIPLES = (1.0, 2.0, 3.0, 4.0)
+RESULT_PATH = RESULTS_DIR / "read_early_peaks.json"
 
 
 def early_runs(verdict: dict[str, Any], names: list[str] | None) -> list[tuple[str, int]]:

@@ -8,8 +8,9 @@ schedule retrained with seeds that took no part in choosing it (`suite.HOLDOUT_S
 reference the verdict is calibrated against), and its own mean over seeds 0-2, which chose it
 among many noisy candidates and so sits high (the winner's curse). The verdict is
 recomputed from the stored range-test document with the verdict code as it is now
-(`finder.rangetest.verdict.assess_result`), so a change to the rule re-scores every run in
-seconds, without training anything.
+(`finder.rangetest.verdict.assess_result`), then settled by the run's guarded climb where it
+had one, as `finder.fit` settles it after the fit (`finder.lr_finder.climb.settled`), so a
+change to the rule re-scores every run in seconds, without training anything.
 
 The controls are range tests that must come out "unreliable", run here on real (small) Keras
 training: labels drawn independently of the inputs (nothing generalises), a loss that is NaN from
@@ -44,6 +45,7 @@ from suite import RESULT_PATH as SUITE_PATH
 from tasks import TASKS
 
 import finder
+from finder.lr_finder import settled
 from finder.rangetest import batches
 from finder.rangetest.auto_range import Limits, too_little_data
 from finder.rangetest.calibration import SCHEDULE_FREE_NOTE, span_decades
@@ -156,6 +158,9 @@ def suite_runs(design: str = DESIGN) -> list[dict[str, Any]]:
             if record is None or record.get("score") is None and record.get("proposal"):
                 continue
             result = recomputed(record["result"], name)
+            # After a guarded climb, as `finder.fit` settles the verdict once it is over.
+            climb = record.get("climb") or (result.auto or {}).get("climb")
+            result.reliability = settled(result.reliability, climb)
             score = record.get("score")
             value = ratio(task, score, oracle) if score is not None else 0.0
             fresh = (ratio(task, score, held_out) or 0.0) if score is not None else 0.0

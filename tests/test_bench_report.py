@@ -102,6 +102,38 @@ def test_read_early_peaks_bolds_finders_multiple_and_counts_a_divergence_as_zero
     assert "| 3x the edge | 0.5000 | 1 of 2 | 1 |" in lines
 
 
+def test_read_early_climbs_says_where_each_climb_stopped_and_sums_up_each_column() -> None:
+    stopped = {
+        "target_lr": 0.9, "reached": False, "peak_lr": 0.75, "stopped_at_step": 400,
+        "rollback_step": 380, "discarded_steps": 20, "found_peak": True,
+    }  # fmt: skip
+    runs = [
+        {
+            "task": "short", "seed": 0, "route": "anchored_10pct", "finder_multiple": 2.0,
+            "at_finder_multiple": 0.96, "at_climb_multiple": 0.0, "climb_diverged": True,
+            "fit": 0.995, "climb": {**stopped, "reached": True, "discarded_steps": 0},
+            "peak_multiple": 3.0,
+        },
+        {
+            "task": "long", "seed": 1, "route": "in_fit", "finder_multiple": 1.0,
+            "at_finder_multiple": 1.0, "at_climb_multiple": 0.98, "climb_diverged": False,
+            "fit": 0.985, "climb": stopped, "peak_multiple": 2.5,
+        },
+    ]  # fmt: skip
+    result = {
+        "climb_multiple": 3.0, "within": 0.99, "runs": runs, "machine": MACHINE,
+        "date": "2026-12-07", "command": "python bench/read_early_climbs.py",
+    }  # fmt: skip
+    lines = bench_report.read_early_climbs(result)
+    assert "| `short` | 0 | 2x | 0.9600 | diverged | 0.9950 | reached |" in lines
+    assert (
+        "| `long` | 1 | 1x | 1.0000 | 0.9800 | 0.9850 | stopped at 2.5x, 20 steps rolled back, "
+        "peak found |" in lines
+    )
+    assert "| unguarded | 0.4900 | 0.0000 | 0 of 2 |" in lines
+    assert "| climb | 0.9900 | 0.9850 | 1 of 2 |" in lines
+
+
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:
     task = {
         "lrs": [0.001, 0.01, 0.1],
