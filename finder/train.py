@@ -110,7 +110,9 @@ def fit(
     a warm-up it keeps), or where the ramp cannot read every step
     (`steps_per_execution > 1`, gradient accumulation), the test runs before the fit instead
     (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
-    with the first proposal.
+    with the first proposal. On either route, where the auto range read the edge early, the
+    1cycle's warm-up climbs towards three times the edge and stops where the training loss
+    rises (`finder.lr_finder.climb`).
 
     Args:
         model: keras.Model. Compiled, with an optimizer and a loss.
@@ -133,8 +135,10 @@ def fit(
 
     Returns:
         The `History` of `model.fit`, with `range_test_result` (`RangeTestResult`) and
-        `proposal` (the `Proposal` trained with; None when the test found no bounds and the
-        model trained with the optimizer's own learning rate) attached.
+        `proposal` (the `Proposal` trained with: the climbing cycle after an edge read early;
+        None when the test found no bounds and the model trained with the optimizer's own
+        learning rate) attached; `range_test_result` says what a climb did
+        (`auto["climb"]`, its rollback in `extra_steps`, the verdict settled).
 
     Warns:
         UnreliableAnswerWarning: the test's verdict is "unreliable" (the warning names the

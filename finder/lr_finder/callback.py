@@ -65,8 +65,12 @@ class LearningRateFinder(keras.callbacks.Callback):
         result: the `RangeTestResult` (with all proposals for the fit's plan), after the
             handover; None before.
         proposal: the `Proposal` the fit trains with after the handover (the first proposal,
-            resumed at its peak), None when the test found no bounds.
+            resumed at its peak; where the edge was read early, the climbing cycle), None when
+            the test found no bounds.
         handover: `Handover` (ramp steps, rollback step, steps discarded and left).
+        climb: the `PeakClimb` guarding the warm-up where the edge was read early, else None
+            (`finder.lr_finder.climb`); once the fit ends, `result` holds what it did
+            (`auto["climb"]`, `extra_steps`, the verdict settled).
 
     Warns:
         UnreliableAnswerWarning: the verdict is "unreliable", or there are no bounds and the
