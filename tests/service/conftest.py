@@ -32,7 +32,7 @@ from service.core.db import create_db_engine, init_db
 from service.jobs import dispatch
 from tests.service.utils import stub_jobs
 from tests.service.utils.jobs import KEY_A, KEY_B
-from tests.service.utils.servers import Server, service_env
+from tests.service.utils.servers import Server, service_env, start_server
 from tests.utils.processes import free_port
 from tests.utils.ray_nodes import RayCluster
 
@@ -178,14 +178,16 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     base_env = service_env(database_url, tmp_path / "data")
 
     def start(*command: str, wait: bool = True, env: dict[str, str] | None = None) -> Server:
-        server = Server(
-            {**base_env, **(env or {}), "FINDER_PORT": str(free_port())},
+        arguments = (
+            {**base_env, **(env or {})},
             tmp_path / "service.log",
             command or ("serve", "--log-level", "warning"),
         )
-        servers.append(server)
         if wait:
-            server.wait_ready()
+            server = start_server(*arguments)
+        else:
+            server = Server({**arguments[0], "FINDER_PORT": str(free_port())}, *arguments[1:])
+        servers.append(server)
         return server
 
     yield start

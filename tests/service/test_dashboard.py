@@ -44,8 +44,8 @@ from tests.service.utils.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_PROGRESS
 from tests.service.utils.charts import assert_drawn, assert_plots, plotted, x_on_page
 from tests.service.utils.files import tiny_dataset_npz
 from tests.service.utils.jobs import KEY_A
-from tests.service.utils.servers import Server, service_env
-from tests.utils.processes import free_port, wait_for
+from tests.service.utils.servers import Server, service_env, start_server
+from tests.utils.processes import wait_for
 from tests.utils.ray_nodes import RayCluster
 
 JOB_TIMEOUT_MS = 120_000
@@ -79,11 +79,10 @@ def service_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, service_database: str) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("dashboard")
-    env = {**service_env(service_database, root / "data"), "FINDER_PORT": str(free_port())}
+    env = service_env(service_database, root / "data")
     command = ("serve", "--no-dispatcher", "--log-level", "warning")
-    server = Server(env, root / "service.log", command)
+    server = start_server(env, root / "service.log", command)
     try:
-        server.wait_ready()
         yield server
     finally:
         server.clean_up()

@@ -14,8 +14,7 @@ from sqlalchemy import create_engine, select
 
 from service.core.db import Job, normalize_url
 from tests.service.utils.jobs import TERMINAL, quick_job
-from tests.service.utils.servers import Server, service_env
-from tests.utils.processes import free_port
+from tests.service.utils.servers import Server, service_env, start_server
 
 JOBS = 20
 SERVER_KILLS = 3
@@ -35,13 +34,10 @@ def rows(database_url: str) -> list[Job]:
 def start(database_url: str, root: Path) -> Server:
     env = {
         **service_env(database_url, root / "data"),
-        "FINDER_PORT": str(free_port()),
         # Enough attempts that the kills below cannot use them all up.
         "FINDER_MAX_ATTEMPTS": str(JOB_KILLS + SERVER_KILLS + 2),
     }
-    server = Server(env, root / "service.log", ("serve", "--log-level", "warning"))
-    server.wait_ready()
-    return server
+    return start_server(env, root / "service.log", ("serve", "--log-level", "warning"))
 
 
 def _kill(pid: int) -> bool:

@@ -12,10 +12,14 @@ from typing import Any
 import httpx
 
 from tests.service.utils.jobs import KEY_A, auth
-from tests.utils.processes import descendants, kill_leftovers, wait_http_ok
+from tests.utils.processes import descendants, free_port, kill_leftovers, wait_http_ok
 
 FINDER = str(Path(sys.executable).parent / "finder")
 LOOPBACK_RAY_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+class PortTaken(AssertionError):
+    """The server exited because another process bound its port first."""
 
 
 class Server:
@@ -25,6 +29,7 @@ class Server:
         self.port = int(env["FINDER_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.log_start = log.stat().st_size if log.exists() else 0  # where its own lines begin
         with log.open("ab") as output:
             self.process = subprocess.Popen(
                 [FINDER, *command],
@@ -35,7 +40,16 @@ class Server:
         self.tree: set[int] = set()
 
     def wait_ready(self) -> None:
-        wait_http_ok(f"{self.url}/healthz", self.process, timeout=120)
+        """Wait for /healthz; `PortTaken` when the server exited unable to bind its port."""
+        try:
+            wait_http_ok(f"{self.url}/healthz", self.process, timeout=120)
+        except AssertionError:
+            with self.log.open("rb") as log:
+                log.seek(self.log_start)
+                own = log.read()
+            if self.process.poll() is not None and b"address already in use" in own:
+                raise PortTaken(f"port {self.port} was taken before the server bound it") from None
+            raise
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, f"{self.url}{path}", headers=auth(), timeout=10, **kwargs)
@@ -49,6 +63,28 @@ class Server:
         if self.process.poll() is None:
             self.stop(signal.SIGKILL)
         kill_leftovers(self.tree)
+
+
+def start_server(
+    env: dict[str, str], log: Path, command: tuple[str, ...], attempts: int = 3
+) -> Server:
+    """A ready server on a free port. `free_port` closes its socket before the server binds
+    the port, and the server starts Ray first, whose processes bind ports of their own, so
+    another process can take it in between: the server then exits, and starts again on a
+    fresh port. A server that fails otherwise is cleaned up before the error is raised."""
+    for attempt in range(attempts):
+        server = Server({**env, "FINDER_PORT": str(free_port())}, log, command)
+        try:
+            server.wait_ready()
+            return server
+        except PortTaken:
+            server.clean_up()
+            if attempt == attempts - 1:
+                raise
+        except BaseException:
+            server.clean_up()
+            raise
+    raise AssertionError("attempts must be >= 1")
 
 
 def service_env(database_url: str, data_dir: Path) -> dict[str, str]:
