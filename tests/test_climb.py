@@ -189,6 +189,11 @@ def test_only_an_edge_read_early_climbs(sgd_result):
         spec=ScheduleSpec("one_cycle", {**first.spec.params, "cycle_momentum": True}),
     )
     assert not climbs(early(sgd_result), with_momentum)
+    # A fit whose batch hooks fire once per several steps cannot be watched step by step.
+    several = make_model(keras.optimizers.SGD(learning_rate=0.01))
+    several.compile(optimizer=several.optimizer, loss=several.loss, steps_per_execution=4)
+    assert climbs(early(sgd_result), first, make_model(keras.optimizers.SGD()))
+    assert not climbs(early(sgd_result), first, several)
 
 
 def force_read_early(monkeypatch: pytest.MonkeyPatch, where: str) -> None:

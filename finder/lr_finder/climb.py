@@ -88,7 +88,9 @@ def climbs(
     if result.auto is None:  # an explicit range: the user's own sweep, trained as proposed
         return False
     if model is not None and (
-        accumulation_steps(model.optimizer) > 1 or getattr(model, "_loss_tracker", None) is None
+        accumulation_steps(model.optimizer) > 1
+        or getattr(model, "steps_per_execution", 1) > 1  # batch hooks once per execution
+        or getattr(model, "_loss_tracker", None) is None
     ):
         return False
     early = any(reason.startswith(EARLY_EDGE) for reason in reliability.reasons)
