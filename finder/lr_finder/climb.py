@@ -47,7 +47,9 @@ the plan, 100), or the budget given) still allows, and otherwise anneals from th
 without a rollback. A cycle that also cycles momentum keeps its peak: its momentum runs on
 the cycle's phases, which a stop would move. An optimizer whose edge is capped
 (`finder.rangetest.calibration.PEAK_CAPS`) keeps its peak too: its cap exists because its edge
-reads too high, not too low. So does an explicit range: its sweep is the user's own reading.
+reads too high, not too low. So does an explicit range (its sweep is the user's own reading),
+and a fit whose steps the guard cannot follow one by one (gradient accumulation, or
+`steps_per_execution > 1`, where batch hooks fire once per execution).
 """
 
 from __future__ import annotations
