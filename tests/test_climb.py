@@ -12,7 +12,6 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 import finder
 from finder.lr_finder import climb as climb_module
@@ -27,28 +26,12 @@ from finder.propose import Plan, Proposal
 from finder.rangetest.reliability import Reliability
 from finder.rangetest.verdict import EARLY_EDGE
 from finder.schedules import OneCycle, ScheduleSpec
+from tests.utils.factories import digits_mlp as make_model
+from tests.utils.factories import digits_split
 
 EPOCHS, BATCH = 4, 8
 STEPS = 1500 // BATCH + 1  # 188 a pass
 PLAN = EPOCHS * STEPS
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    data = load_digits()
-    return (data.data / 16.0).astype("float32")[:1500], data.target[:1500]
-
-
-def make_model(optimizer: keras.optimizers.Optimizer) -> keras.Model:
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
 
 
 def cycle(max_lr: float) -> Proposal:
@@ -57,7 +40,7 @@ def cycle(max_lr: float) -> Proposal:
 
 
 def climbed(max_lr: float, allowance: int, floor: float = 0.0) -> tuple[keras.Model, PeakClimb]:
-    x, y = digits()
+    x, y, _, _ = digits_split()
     proposal = cycle(max_lr)
     model = make_model(keras.optimizers.SGD(learning_rate=proposal.to_keras()))
     climb = PeakClimb(proposal, batches_left=PLAN, allowance=allowance, floor=floor)
@@ -86,7 +69,7 @@ def test_a_climb_past_what_the_run_takes_stops_and_equals_a_plain_fit_from_its_r
     schedule = model.optimizer._learning_rate
     assert isinstance(schedule, OneCycle) and schedule.max_lr == pytest.approx(outcome["peak_lr"])
 
-    x, y = digits()
+    x, y, _, _ = digits_split()
     replay = make_model(keras.optimizers.SGD(learning_rate=cycle(20.0).to_keras()))
     kept = back * BATCH
     if kept:
@@ -165,7 +148,7 @@ def early(result: finder.RangeTestResult) -> finder.RangeTestResult:
 
 @pytest.fixture(scope="module")
 def sgd_result() -> finder.RangeTestResult:
-    x, y = digits()
+    x, y, _, _ = digits_split()
     model = make_model(keras.optimizers.SGD(learning_rate=0.01))
     return finder.range_test(
         model, x, y, batch_size=BATCH, plan=Plan(EPOCHS, STEPS), plan_steps=PLAN
@@ -212,7 +195,7 @@ def test_finder_fit_climbs_after_an_edge_read_early_and_reports_it(monkeypatch):
     result, the fit warms up towards three times the edge, warns, and records the climb; the
     steps a rollback throws away count in `extra_steps` with the ramp's."""
     force_read_early(monkeypatch, "finder.lr_finder.callback.climbs")
-    x, y = digits()
+    x, y, _, _ = digits_split()
     model = make_model(keras.optimizers.SGD(learning_rate=0.01))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -234,7 +217,7 @@ def test_finder_fit_climbs_after_a_test_before_a_short_fit(monkeypatch):
     """A 188-step plan: the test runs before the fit, and takes all of the 100 steps it may,
     so the climb cannot roll back."""
     force_read_early(monkeypatch, "finder.lr_finder.climb.climbs")
-    x, y = digits()
+    x, y, _, _ = digits_split()
     model = make_model(keras.optimizers.SGD(learning_rate=0.01))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)

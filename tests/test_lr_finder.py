@@ -11,34 +11,16 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 import finder
 from finder.errors import InvalidArgumentError
 from finder.propose import SHORT_PLAN_PEAK_MULTIPLE, SHORT_PLAN_STEPS
 from finder.rangetest.sweep import SweepSchedule
 from finder.schedules import OneCycle
+from tests.utils.factories import digits_mlp as make_model
+from tests.utils.factories import digits_split as digits
 
 EPOCHS, BATCH = 4, 32
-
-
-def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    data = load_digits()
-    x = (data.data / 16.0).astype("float32")
-    return x[:1500], data.target[:1500], x[1500:], data.target[1500:]
-
-
-def make_model(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
-    )
-    model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
 
 
 def steps_per_epoch(samples: int) -> int:

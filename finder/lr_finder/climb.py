@@ -61,6 +61,7 @@ from typing import Any
 import keras
 
 from finder.host import accumulation_steps, innermost_optimizer
+from finder.lr_finder.outcome import use_schedule
 from finder.lr_finder.ramp import Snapshot
 from finder.propose import Proposal
 from finder.rangetest.calibration import PEAK_CAPS
@@ -160,7 +161,7 @@ class PeakClimb(keras.callbacks.Callback):
     Attributes:
         outcome: dict or None; once the warm-up ended or stopped: `target_lr`, `reached`,
             `peak_lr` (the highest rate trained at before the anneal), `stopped_at_step`,
-            `rollback_step` and `discarded_steps`.
+            `rollback_step`, `discarded_steps` and `found_peak` (stopped above `floor`).
     """
 
     def __init__(
@@ -168,6 +169,7 @@ class PeakClimb(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.floor = floor
+        self._proposal = proposal
         self._cycle = dict(proposal.spec.params)
         total = int(self._cycle["total_steps"])
         self.warm_end = math.floor(float(self._cycle.get("pct_start", 0.3)) * total)
@@ -213,9 +215,9 @@ class PeakClimb(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.batches_left -= 1
-        loss = self._batch_loss()
-        if self.outcome is not None:
+        if self.outcome is not None:  # the rest of the fit: nothing to watch
             return
+        loss = self._batch_loss()
         step = self._step()
         if step >= self.warm_end:
             self._end(reached=True, step=step)
@@ -267,10 +269,9 @@ class PeakClimb(keras.callbacks.Callback):
         # The cycle anneals from `start` (its warm-up would end there; it needs one > 0).
         pct_start = max(start / total, 1e-9)
         params = dict(self._cycle, max_lr=peak, total_steps=total, pct_start=pct_start)
-        innermost_optimizer(model.optimizer).learning_rate = ScheduleSpec(
-            "one_cycle", params
-        ).to_keras()
-        model.make_train_function(force=True)
+        use_schedule(
+            model, dataclasses.replace(self._proposal, spec=ScheduleSpec("one_cycle", params))
+        )
         self._end(
             reached=False,
             step=step,

@@ -178,15 +178,13 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     base_env = service_env(database_url, tmp_path / "data")
 
     def start(*command: str, wait: bool = True, env: dict[str, str] | None = None) -> Server:
-        arguments = (
-            {**base_env, **(env or {})},
-            tmp_path / "service.log",
-            command or ("serve", "--log-level", "warning"),
+        environment = {**base_env, **(env or {})}
+        log, command = tmp_path / "service.log", command or ("serve", "--log-level", "warning")
+        server = (
+            start_server(environment, log, command)
+            if wait
+            else Server({**environment, "FINDER_PORT": str(free_port())}, log, command)
         )
-        if wait:
-            server = start_server(*arguments)
-        else:
-            server = Server({**arguments[0], "FINDER_PORT": str(free_port())}, *arguments[1:])
         servers.append(server)
         return server
 

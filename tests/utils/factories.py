@@ -34,6 +34,30 @@ def small_classifier(seed: int = 0, optimizer: object = "sgd", num_classes: int 
     return model
 
 
+def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's digits scaled to [0, 1]: 1,500 samples to train on, the other 297 held
+    out, as (x, y, x_val, y_val)."""
+    from sklearn.datasets import load_digits  # only the tests that use it pay for the import
+
+    data = load_digits()
+    x = (data.data / 16.0).astype("float32")
+    return x[:1500], data.target[:1500], x[1500:], data.target[1500:]
+
+
+def digits_mlp(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    """A small MLP for `digits_split` (64 -> 32 ReLU -> 10 logits), seed 0, Adam by default."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+    )
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
 @dataclass(frozen=True)
 class LeastSquares:
     """y = x w + noise with a known input covariance.
