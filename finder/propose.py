@@ -143,13 +143,15 @@ class Proposal:
     def family(self) -> str:
         return self.spec.family
 
-    def to_keras(self) -> Any:
-        """The `learning_rate` argument for a Keras optimizer (schedule object or float)."""
-        return self.spec.to_keras()
+    def to_keras(self, start_step: int = 0) -> Any:
+        """The `learning_rate` argument for a Keras optimizer (schedule object or float), for
+        a run that starts at optimizer step `start_step` (`ScheduleSpec.to_keras`)."""
+        return self.spec.to_keras(start_step)
 
-    def callbacks(self) -> list[Any]:
-        """Keras callbacks the schedule needs (ReduceLROnPlateau, MomentumCycler, ...)."""
-        return self.spec.callbacks()
+    def callbacks(self, start_step: int = 0) -> list[Any]:
+        """Keras callbacks the schedule needs (ReduceLROnPlateau, MomentumCycler, ...), from
+        optimizer step `start_step`."""
+        return self.spec.callbacks(start_step)
 
     def curve(self, points: int = CURVE_POINTS) -> dict[str, list[float]]:
         """The LR at up to `points` evenly spread steps, for dashboards."""

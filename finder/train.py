@@ -32,8 +32,10 @@ history  = model.fit(x, y, epochs, callbacks = user callbacks + proposal.callbac
 
 The range test restores the model exactly (weights, optimizer slots, `iterations`), so the
 model then trains from the state it was handed, as a plain `fit` would, only with the
-proposed schedule. The schedule counts `optimizer.iterations`, so a fresh optimizer runs it
-from its start; the plan is sized from the training data the way Keras batches it.
+proposed schedule. Keras evaluates a schedule at `optimizer.iterations`, which an optimizer
+that trained before carries on, so the schedule is installed counted from the fit's first step
+(`finder.schedules.StartingAt`); the plan is sized from the training data the way Keras
+batches it, over the epochs from `initial_epoch`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import numpy as np
 
 from finder.defaults import AUTO, is_auto
 from finder.errors import InvalidArgumentError
-from finder.host import accumulation_steps, update_rule
+from finder.host import accumulation_steps, micro_batch_count, update_rule
 from finder.lr_finder import (
     LearningRateFinder,
     climb_after_test,
@@ -68,9 +70,6 @@ from finder.rangetest.model_state import require_compiled
 from finder.rangetest.verdict import chance_loss
 
 KERAS_BATCH_SIZE = 32  # model.fit's own default for arrays
-# fit() arguments finder.fit cannot honour with an explicit range: the range test would train
-# on held-out samples, or the plan would not match the steps Keras takes.
-REFUSED_FIT_ARGUMENTS = ("validation_split", "initial_epoch")
 # Callbacks that set the optimizer's learning rate themselves: Keras refuses to set the rate of an
 # optimizer driven by a schedule, so they would fail the fit after the range test.
 LR_SETTING_CALLBACKS = (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)
@@ -157,9 +156,12 @@ def fit(
     # (string labels, an unbatched dataset, ...) get finder's errors, not TensorFlow's.
     checked_batch_size = batch_size or KERAS_BATCH_SIZE
     x, y = check_data(model, x, y, batch_size=checked_batch_size)
-    if runs_trials(update_rule(model.optimizer)) and validation_data is None:
-        # The trials run before the fit, which takes validation_data, not validation_split.
+    if validation_data is None:
+        # Split off here, as Keras would split it: the test before the fit and the ramp's
+        # validation curve then see the held-out samples too, and never train on them.
         x, y, validation_data = _split_off_validation(x, y, fit_kwargs)
+    else:
+        fit_kwargs.pop("validation_split", None)  # Keras ignores it beside validation_data
     validation_data = check_validation_data(model, validation_data, batch_size=checked_batch_size)
     options = dict(range_test_options or {})
     if "batch_size" in options:
@@ -180,8 +182,21 @@ def fit(
     # Where the ramp cannot read every step, the test before the fit can: it switches to one
     # step per execution and records the mean loss of each step's micro-batches.
     before_fit = explicit or not ramp_follows_every_step(model)
+    epochs_run = epochs - int(fit_kwargs.get("initial_epoch", 0))
+    if epochs_run < 1:
+        raise InvalidArgumentError(
+            f"finder.fit has no epochs to train: epochs={epochs} with "
+            f"initial_epoch={fit_kwargs['initial_epoch']} (Keras trains epochs initial_epoch "
+            "to epochs - 1)."
+        )
     short = _short_plan(
-        x, y, epochs, batch_size, options.get("budget"), fit_kwargs, update_rule(model.optimizer)
+        x,
+        y,
+        epochs_run,
+        batch_size,
+        options.get("budget"),
+        fit_kwargs,
+        update_rule(model.optimizer),
     )
     if before_fit or short:
         return _fit_after_test(
@@ -246,10 +261,11 @@ def _short_plan(
     fit_kwargs: Mapping[str, Any],
     optimizer_name: str | None = None,
 ) -> bool:
-    """Whether the in-fit ramp would take more than `MAX_RAMP_SHARE` of the plan, so the test
-    runs before the fit (module docstring). Not where that route cannot run: a fit that starts
-    at a later epoch or splits its own validation data, or data of unknown length."""
-    if set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS):
+    """Whether the in-fit ramp would take more than `MAX_RAMP_SHARE` of the plan of `epochs`
+    epochs, so the test runs before the fit (module docstring). Not where that route cannot
+    run: a fit that splits its own validation data off data that are not arrays, or data of
+    unknown length."""
+    if "validation_split" in fit_kwargs:
         return False
     steps = _known_steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
     return steps is not None and runs_before_fit(epochs * steps, budget, optimizer_name)
@@ -286,16 +302,17 @@ def _fit_after_test(
 ) -> keras.callbacks.History:
     """finder.fit with the test before the fit (an explicit range, a short plan, or steps the
     ramp cannot follow): `finder.range_test`, then the whole plan with the first proposal."""
-    refused = sorted(set(fit_kwargs) & set(REFUSED_FIT_ARGUMENTS))
-    if refused:
+    if "validation_split" in fit_kwargs:  # left by `_split_off_validation`: not arrays
         why = "an explicit range" if _explicit(options) else "a range test before the fit"
         raise InvalidArgumentError(
-            f"finder.fit with {why} does not take {', '.join(refused)}: pass "
-            "validation_data, and train from the start of the plan."
+            f"finder.fit with {why} takes validation_split only on array data, which it "
+            "splits as Keras does (the range test must not train on the held-out samples): "
+            "pass validation_data instead."
         )
     steps_per_epoch = _steps_per_epoch(x, y, batch_size, fit_kwargs.get("steps_per_epoch"))
     options.setdefault("validation_data", validation_data)
-    plan = Plan(epochs, steps_per_epoch)
+    # Keras trains epochs initial_epoch to epochs - 1.
+    plan = Plan(epochs - int(fit_kwargs.get("initial_epoch", 0)), steps_per_epoch)
     per_step = accumulation_steps(model.optimizer)
     result = range_test(
         model,
@@ -310,14 +327,19 @@ def _fit_after_test(
         **options,
     )
     proposal = first_proposal(result)
+    # The test restored the optimizer's step counter: the schedule counts from it
+    # (`finder.schedules.offset`).
+    start_step = micro_batch_count(model.optimizer)
     # Where the edge was read early, the warm-up climbs past it (`finder.lr_finder.climb`).
-    climbing = climb_after_test(result, proposal, batches=plan.total_steps, model=model)
+    climbing = climb_after_test(
+        result, proposal, batches=plan.total_steps, model=model, start_step=start_step
+    )
     climb = None
     if climbing is not None:
         proposal, climb = climbing
     warn_if_unreliable(result, model, "finder.fit", climb=proposal if climb else None)
     if proposal is not None:
-        use_schedule(model, proposal)
+        use_schedule(model, proposal, start_step)
     if save_dir is not None:
         save(result, proposal, Path(save_dir))
     history = model.fit(
@@ -328,7 +350,7 @@ def _fit_after_test(
         validation_data=validation_data,
         callbacks=[
             *callbacks,
-            *(proposal.callbacks() if proposal else ()),
+            *(proposal.callbacks(start_step) if proposal else ()),
             *([climb] if climb is not None else []),
         ],
         **fit_kwargs,
@@ -344,12 +366,14 @@ def _fit_after_test(
 
 def _split_off_validation(
     x: Any, y: Any, fit_kwargs: dict[str, Any]
-) -> tuple[Any, Any, tuple[Any, Any] | None]:
+) -> tuple[Any, Any, tuple[Any, ...] | None]:
     """`validation_split` of array data done as Keras does it (the last samples, before any
-    shuffling), popped from `fit_kwargs`; the data unchanged, and no validation data, when
-    there is no split or the data are not arrays (the fit then splits, inside its warm-up)."""
+    shuffling, `sample_weight` with them), popped from `fit_kwargs`; the data unchanged, and
+    no validation data, when there is no split or the data are not arrays (the fit then
+    splits, inside its warm-up)."""
     split = fit_kwargs.get("validation_split")
-    arrays = keras.tree.flatten((x, y))
+    weights = fit_kwargs.get("sample_weight")
+    arrays = [a for a in keras.tree.flatten((x, y, weights)) if a is not None]
     if not split or not all(isinstance(a, np.ndarray) for a in arrays):
         return x, y, None
     samples = int(arrays[0].shape[0])
@@ -357,8 +381,11 @@ def _split_off_validation(
     if at in (0, samples):
         return x, y, None  # Keras's own error says the data is too small to split
     fit_kwargs.pop("validation_split")
-    train = keras.tree.map_structure(lambda a: a[:at], (x, y))
-    held = keras.tree.map_structure(lambda a: a[at:], (x, y))
+    train = keras.tree.map_structure(lambda a: None if a is None else a[:at], (x, y, weights))
+    held = keras.tree.map_structure(lambda a: None if a is None else a[at:], (x, y, weights))
+    if weights is None:
+        return train[0], train[1], held[:2]
+    fit_kwargs["sample_weight"] = train[2]
     return train[0], train[1], held
 
 

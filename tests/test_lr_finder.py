@@ -128,13 +128,19 @@ def test_finder_fit_is_the_callback_around_model_fit():
 
 
 @pytest.mark.backend_neutral
-def test_the_model_equals_a_plain_fit_from_the_rollback_snapshot():
+@pytest.mark.parametrize("steps_before", [0, 20])
+def test_the_model_equals_a_plain_fit_from_the_rollback_snapshot(steps_before):
     """The rollback: the model after the callback's fit equals one trained by plain `fit`s
     through the ramp's first `rollback_step` steps (the sweep schedule), then with the resumed
-    1cycle over the batches the fit had left. Plain SGD: no momentum cycler."""
+    1cycle over the batches the fit had left. Plain SGD: no momentum cycler. An optimizer
+    that took `steps_before` steps before: the ramp and the cycle start with the fit
+    (`finder.schedules.StartingAt`)."""
     x, y, _, _ = digits()
     batch = 8  # 188 steps an epoch: the ramp (at most 100 steps) ends within the first
     model = make_model(keras.optimizers.SGD(learning_rate=0.05))
+    before = steps_before * batch
+    if before:
+        model.fit(x[:before], y[:before], batch_size=batch, shuffle=False, verbose=0)
     lr_finder = finder.LearningRateFinder(verbose=0)
     model.fit(
         x, y, epochs=EPOCHS, batch_size=batch, callbacks=[lr_finder], shuffle=False, verbose=0
@@ -143,12 +149,15 @@ def test_the_model_equals_a_plain_fit_from_the_rollback_snapshot():
     assert 0 < handover.rollback_step < handover.ramp_steps <= 100
 
     replay = make_model(keras.optimizers.SGD(learning_rate=0.05))
+    if before:
+        replay.fit(x[:before], y[:before], batch_size=batch, shuffle=False, verbose=0)
     replay.optimizer.learning_rate = SweepSchedule(
-        window["min_lr"], window["max_lr"], window["num_steps"], "exp", 0
+        window["min_lr"], window["max_lr"], window["num_steps"], "exp", steps_before
     )
+    replay.make_train_function(force=True)  # one traced before read the constant rate
     kept = handover.rollback_step * batch
     replay.fit(x[:kept], y[:kept], batch_size=batch, shuffle=False, verbose=0)
-    replay.optimizer.learning_rate = lr_finder.proposal.to_keras()
+    replay.optimizer.learning_rate = lr_finder.proposal.to_keras(steps_before)
     replay.make_train_function(force=True)
     used = handover.ramp_steps * batch
     replay.fit(x[used:], y[used:], batch_size=batch, shuffle=False, verbose=0)

@@ -104,13 +104,14 @@ def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
     """finder.fit == range_test + first proposal + compile + fit, weight for weight.
 
     `fitted_before`: the model was trained (so its train function traced with a constant
-    LR) before finder.fit; its step counter is reset so both routes start the schedule at 0.
+    LR, and its step counter is at 8) before finder.fit, whose schedule still starts with the
+    fit (`finder.schedules.offset`), as the schedule of a new optimizer does.
     """
     x, y = make_data()
     model = make_model()
     if fitted_before:
         model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
-        model.optimizer.iterations.assign(0)
+        assert micro_batch_count(model.optimizer) == STEPS_PER_EPOCH
     start = model.get_weights()
     history = finder.fit(
         model, x, y, epochs=EPOCHS, range_test_options=SWEEP, shuffle=False, verbose=0
@@ -140,8 +141,8 @@ def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
     [
         # no epochs to train
         ({"epochs": 0}, InvalidArgumentError, "epochs"),
-        # a fraction held out of fit would be swept by the range test
-        ({"validation_split": 0.2}, InvalidArgumentError, "validation_split"),
+        # no epochs left after initial_epoch
+        ({"initial_epoch": EPOCHS}, InvalidArgumentError, "no epochs to train"),
         # the range test must run at fit's batch size
         ({"range_test_options": {"batch_size": 8}}, InvalidArgumentError, "batch_size"),
         # an uncompiled model
@@ -295,8 +296,9 @@ def test_an_optimizer_that_takes_no_schedule_trains_at_its_own_rate_after_its_wa
     [
         (499, {}, True),  # the 100-step floor is over a fifth of the plan
         (500, {}, False),
-        (499, {"validation_split": 0.1}, False),  # only the test inside the fit can run
-        (499, {"initial_epoch": 1}, False),
+        # left by finder.fit only on data that are not arrays, which only the fit can split
+        (499, {"validation_split": 0.1}, False),
+        (499, {"initial_epoch": 1}, True),  # the plan is of the epochs left
     ],
 )
 def test_a_plan_under_500_steps_runs_the_test_before_the_fit(plan_steps, fit_kwargs, short):
@@ -311,7 +313,8 @@ def test_a_plan_under_500_steps_runs_the_test_before_the_fit(plan_steps, fit_kwa
     # fit on any plan. Ftrl's constant-LR trials each restart from the initial state: before
     # the fit on any plan, where that route can run.
     assert not _short_plan(x, y, 1, 1, None, fit_kwargs, "ScheduleFreeAdamW")
-    assert _short_plan(x, y, 1, 1, None, fit_kwargs, "Ftrl") == (not fit_kwargs)
+    trials_can_run = "validation_split" not in fit_kwargs
+    assert _short_plan(x, y, 1, 1, None, fit_kwargs, "Ftrl") == trials_can_run
 
 
 def test_ftrl_trains_at_the_constant_lr_its_trials_pick_as_a_plain_fit_from_the_start():
@@ -440,13 +443,97 @@ def test_ftrl_with_validation_split_trains_as_keras_splits_it_at_the_trials_pick
     np.testing.assert_allclose(history.history["val_loss"], plain.history["val_loss"], rtol=1e-5)
 
 
-def test_ftrl_from_a_later_epoch_keeps_its_own_lr_and_says_how_to_get_the_trials():
-    """The trials restart from the initial state before the fit, which a fit that starts from a
-    later epoch cannot follow: the test is the fit's warm-up to Ftrl's own LR, and the warning
-    says to pass validation_data."""
+def test_ftrl_from_a_later_epoch_picks_its_rate_with_trials_for_the_epochs_left():
+    """A fit from a later epoch trains epochs initial_epoch to epochs - 1: the trials run
+    before it, and the plan counts the epochs left."""
     x, y = make_data(samples=2048)
     model = make_model(keras.optimizers.Ftrl(learning_rate=0.1))
-    with pytest.warns(finder.UnreliableAnswerWarning, match="pass validation_data instead"):
-        history = finder.fit(model, x, y, epochs=3, initial_epoch=1, batch_size=32, verbose=0)
-    assert history.proposal is None and "trials" not in history.range_test_result.auto
-    assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
+    history = finder.fit(model, x, y, epochs=3, initial_epoch=1, batch_size=32, verbose=0)
+    assert "trials" in history.range_test_result.auto
+    assert history.proposal.plan.total_steps == 2 * 64 == micro_batch_count(model.optimizer)
+    assert len(history.history["loss"]) == 2
+
+
+@pytest.mark.parametrize("epochs", [EPOCHS, 11])  # the test before the fit, then inside it
+def test_validation_split_of_arrays_is_split_off_as_keras_splits_it_and_scores_the_test(epochs):
+    """On either route the range test's validation curve is the split Keras would hold out, and
+    the fit trains on the rest; sample weights are split with the samples."""
+    x, y = make_data(samples=2048)
+    model = make_model()
+    weights = np.linspace(0.5, 1.5, len(y)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        history = finder.fit(
+            model, x, y, epochs=epochs, batch_size=32, validation_split=0.25,
+            sample_weight=weights, verbose=0,
+        )  # fmt: skip
+    result = history.range_test_result
+    assert result.val_losses is not None and np.isfinite(result.val_losses).any()
+    assert ("handover" in result.auto) == (epochs == 11)
+    # 1,536 samples train (48 steps an epoch); the last 512 are the validation, as in Keras.
+    assert history.proposal.plan.steps_per_epoch == 48
+    assert len(history.history["val_loss"]) == epochs
+
+
+def test_validation_split_of_a_dataset_with_a_test_before_the_fit_says_what_to_pass():
+    import tensorflow as tf
+
+    x, y = make_data()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    with pytest.raises(InvalidArgumentError, match="pass validation_data instead"):
+        finder.fit(
+            make_model(), dataset, epochs=EPOCHS, range_test_options=SWEEP,
+            validation_split=0.2, verbose=0,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_after_earlier_training_the_schedule_and_momentum_start_with_the_fit(explicit):
+    """An optimizer that took 8 steps before finder.fit: the proposal's 1cycle and its
+    momentum cycle run from the fit's first step (or, inside the fit, from the ramp's first,
+    which it stands in for) to its last, on either route."""
+    samples = 256 if explicit else 2048  # 16 steps: before the fit; 128 steps x 4: inside
+    x, y = make_data(samples=samples)
+    model = make_model(keras.optimizers.SGD(momentum=0.9))
+    model.fit(x[:256], y[:256], batch_size=32, verbose=0)
+    rates = RateLog()
+    epochs = EPOCHS if explicit else 4
+    options = SWEEP if explicit else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        history = finder.fit(
+            model, x, y, epochs=epochs, batch_size=16, range_test_options=options,
+            callbacks=[rates], shuffle=False, verbose=0,
+        )  # fmt: skip
+    proposal, result = history.proposal, history.range_test_result
+    plan = epochs * samples // 16
+    handover = (result.auto or {}).get("handover")
+    # The steps the proposal runs: all of the plan, or the ones after the ramp, which resume at
+    # the rollback snapshot's step of the cycle.
+    ran = 0 if handover is None else handover["ramp_steps"]
+    first = 0 if handover is None else handover["rollback_step"]
+    assert (handover is None) == explicit and "climb" not in (result.auto or {})
+    steps = np.arange(first, first + plan - ran)
+    np.testing.assert_allclose(rates.rates[ran:], proposal.spec.lr_at(steps), rtol=1e-5)
+    (cycler,) = proposal.callbacks()
+    want = keras.ops.convert_to_numpy(cycler.momentum_at(steps))
+    np.testing.assert_allclose(rates.momenta[ran:], want, rtol=1e-6)
+    assert micro_batch_count(model.optimizer) == 8 + first + plan - ran
+
+
+class RateLog(keras.callbacks.Callback):
+    """The learning rate and momentum each step trains with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+        self.momenta: list[float] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The rate the schedule gives the step about to run.
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        # The momentum the step ran with: the cycler sets it before the step, after this
+        # callback's batch begin.
+        self.momenta.append(float(keras.ops.convert_to_numpy(self.model.optimizer.momentum)))

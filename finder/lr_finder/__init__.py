@@ -23,7 +23,8 @@ same verdict), and the fit rolls back to the last snapshot taken at or below the
 proposal's peak (1cycle at `edge_lr`). The steps up to the snapshot were real training and
 are kept; only the steps past it are thrown away (`result.extra_steps`). From there the
 1cycle resumes at its peak and anneals over the batches left (`finder.propose.
-resume_after_ramp`): the ramp was its warm-up.
+resume_after_ramp`): the ramp was its warm-up. The cycle counts its steps from the fit's
+first batch, whatever the optimizer's step counter was then (`finder.schedules.StartingAt`).
 
 Why the rollback is sound: a warm-up exists to bring the weights to where the peak rate is
 stable (Goyal et al., 2017; Smith & Topin, 2018), and the ramp is one, geometric rather than

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from finder.defaults import DIVERGENCE, SMOOTHING, VALIDATION_SAMPLES
+from finder.host import micro_batch_count
 from finder.lr_finder.climb import PeakClimb, climbing_proposal, climbs, with_climb
 from finder.lr_finder.outcome import (
     Handover,
@@ -121,6 +122,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         self.climb: PeakClimb | None = None
         self._after: list[keras.callbacks.Callback] = []
         self._started = False
+        self._start_step = 0
 
     # After the ramp the 1cycle resumes at its peak (`resume_after_ramp`); the benchmark's
     # design `in_fit_cycle` keeps the cycle's own warm-up instead.
@@ -136,6 +138,8 @@ class LearningRateFinder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._started:
             self._started = True
+            # The proposal counts from the fit's first step (`finder.schedules.offset`).
+            self._start_step = micro_batch_count(self.model.optimizer)
             self._ramp = Ramp.start(self, epoch)
         for callback in self._after:
             callback.on_epoch_begin(epoch, logs)
@@ -212,7 +216,7 @@ class LearningRateFinder(keras.callbacks.Callback):
                 else None
             )
         if self.proposal is not None:
-            use_schedule(model, self.proposal)
+            use_schedule(model, self.proposal, self._start_step)
         else:  # the user's own LR object is back: retrace with it
             model.make_train_function(force=True)
         if last_metrics is None:
@@ -228,7 +232,7 @@ class LearningRateFinder(keras.callbacks.Callback):
             auto={**(result.auto or {}), "handover": self.handover.to_dict()},
         )
         self.result = result
-        self._after = self.proposal.callbacks() if self.proposal is not None else []
+        self._after = self.proposal.callbacks(self._start_step) if self.proposal is not None else []
         self.climb = None
         if climbing and self.proposal is not None:
             self.climb = PeakClimb(
@@ -236,6 +240,7 @@ class LearningRateFinder(keras.callbacks.Callback):
                 batches_left=remaining,
                 allowance=ramp.outcome.limits.budget - self.handover.discarded_steps,
                 floor=float(first.spec.params["max_lr"]) if first is not None else 0.0,
+                start_step=self._start_step,
             )
             self._after.append(self.climb)
         for callback in self._after:

@@ -60,7 +60,7 @@ from typing import Any
 
 import keras
 
-from finder.host import accumulation_steps, innermost_optimizer
+from finder.host import accumulation_steps, innermost_optimizer, micro_batch_count
 from finder.lr_finder.outcome import use_schedule
 from finder.lr_finder.ramp import Snapshot
 from finder.propose import Proposal
@@ -130,10 +130,12 @@ def climb_after_test(
     *,
     batches: int,
     model: keras.Model | None = None,
+    start_step: int = 0,
 ) -> tuple[Proposal, PeakClimb] | None:
-    """For a fit of `batches` batches after `result`'s test (`finder.fit` before the fit): the
-    climbing 1cycle and its guard, which rolls back no further than the test's budget leaves;
-    None where the fit trains `proposal` itself (`climbs`)."""
+    """For a fit of `batches` batches after `result`'s test (`finder.fit` before the fit),
+    from optimizer step `start_step`: the climbing 1cycle and its guard, which rolls back no
+    further than the test's budget leaves; None where the fit trains `proposal` itself
+    (`climbs`)."""
     if proposal is None or not climbs(result, proposal, model):
         return None
     climbing = climbing_proposal(result, proposal)
@@ -143,6 +145,7 @@ def climb_after_test(
         batches_left=batches,
         allowance=budget - (result.extra_steps or 0),
         floor=float(proposal.spec.params["max_lr"]),
+        start_step=start_step,
     )
     return climbing, guard
 
@@ -157,6 +160,8 @@ class PeakClimb(keras.callbacks.Callback):
         allowance: int. Most steps a rollback may throw away.
         floor: float. The lowest rate the cycle anneals from after a stop: the first
             proposal's peak, which the run would have trained at without the climb.
+        start_step: int. The optimizer step the fit, and the cycle, start at. Defaults to
+            `0`.
 
     Attributes:
         outcome: dict or None; once the warm-up ended or stopped: `target_lr`, `reached`,
@@ -165,10 +170,17 @@ class PeakClimb(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, proposal: Proposal, *, batches_left: int, allowance: int, floor: float
+        self,
+        proposal: Proposal,
+        *,
+        batches_left: int,
+        allowance: int,
+        floor: float,
+        start_step: int = 0,
     ) -> None:
         super().__init__()
         self.floor = floor
+        self.start_step = start_step
         self._proposal = proposal
         self._cycle = dict(proposal.spec.params)
         total = int(self._cycle["total_steps"])
@@ -185,7 +197,8 @@ class PeakClimb(keras.callbacks.Callback):
         self._last = (0.0, 0.0)
 
     def _step(self) -> int:
-        return int(keras.ops.convert_to_numpy(innermost_optimizer(self.model.optimizer).iterations))
+        """The cycle's step: the optimizer's, counted from the fit's first."""
+        return micro_batch_count(self.model.optimizer) - self.start_step
 
     def _lr(self) -> float:
         rate = innermost_optimizer(self.model.optimizer).learning_rate
@@ -270,7 +283,9 @@ class PeakClimb(keras.callbacks.Callback):
         pct_start = max(start / total, 1e-9)
         params = dict(self._cycle, max_lr=peak, total_steps=total, pct_start=pct_start)
         use_schedule(
-            model, dataclasses.replace(self._proposal, spec=ScheduleSpec("one_cycle", params))
+            model,
+            dataclasses.replace(self._proposal, spec=ScheduleSpec("one_cycle", params)),
+            self.start_step,
         )
         self._end(
             reached=False,

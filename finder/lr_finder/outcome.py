@@ -114,12 +114,14 @@ def save(result: RangeTestResult, proposal: Proposal | None, directory: Path) ->
     return paths
 
 
-def use_schedule(model: keras.Model, proposal: Proposal) -> None:
-    """Set the optimizer's learning rate to `proposal`'s schedule.
+def use_schedule(model: keras.Model, proposal: Proposal, start_step: int) -> None:
+    """Set the optimizer's learning rate to `proposal`'s schedule, counted from optimizer step
+    `start_step`, the fit's first (an optimizer that trained before carries its step counter
+    on: `finder.schedules.offset`).
 
     Keras accepts a new schedule object on any optimizer (the first proposal is always one).
     A train function already traced (by the range test, or an earlier `fit`) read the old
     rate variable as it was traced, so it is rebuilt.
     """
-    innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras()
+    innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras(start_step)
     model.make_train_function(force=True)

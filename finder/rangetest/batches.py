@@ -177,7 +177,9 @@ def take_samples(data: Any, max_samples: int) -> tuple[Any, Any]:
     """Up to `max_samples` (x, y) from arrays (a tuple), a tf.data.Dataset or a PyDataset.
 
     Used for the fixed validation subset: always the first batches/samples, so every sweep
-    (and every repeat) is scored on the same data.
+    (and every repeat) is scored on the same data. Sample weights, where the data has them
+    (a third array, or a dataset's third element), are left out: the curve is the plain mean
+    loss of the subset.
 
     Raises:
         DataError: the data is empty or not one of the accepted kinds.
@@ -186,12 +188,13 @@ def take_samples(data: Any, max_samples: int) -> tuple[Any, Any]:
         return _first_samples(tfdata.numpy_batches(data), max_samples)
     if isinstance(data, keras.utils.PyDataset):
         return _first_samples((data[i] for i in range(len(data))), max_samples)
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = data
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        x, y = data[0], data[1]
         validate_input(x, y, 1)
         return keras.tree.map_structure(lambda a: a[:max_samples], (x, y))
     raise DataError(
-        "`validation_data` must be (x_val, y_val) arrays, a tf.data.Dataset or a PyDataset. "
+        "`validation_data` must be (x_val, y_val) or (x_val, y_val, sample_weight) arrays, a "
+        "tf.data.Dataset or a PyDataset. "
         f"Received: {type(data).__name__}"
     )
 

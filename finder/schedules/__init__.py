@@ -11,6 +11,7 @@ from finder.schedules.builtins import (
 )
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import CycledHyperparameter, MomentumCycler
+from finder.schedules.offset import StartingAt
 from finder.schedules.one_cycle import OneCycle
 from finder.schedules.sampling import evaluate_learning_rate
 from finder.schedules.spec import SCHEDULE_FAMILIES, ScheduleSpec
@@ -24,6 +25,7 @@ __all__ = [
     "PlateauPolicy",
     "SCHEDULE_FAMILIES",
     "ScheduleSpec",
+    "StartingAt",
     "WarmupStableDecay",
     "cosine_warmup",
     "evaluate_learning_rate",

@@ -109,6 +109,8 @@ class MomentumCycler(keras.callbacks.Callback):
             Defaults to `0.3`.
         anneal: str. `"cos"` or `"linear"`. Defaults to `"cos"`.
         three_phase: bool. Use `OneCycle`'s three-phase structure. Defaults to `False`.
+        start_step: int. The optimizer step the cycle starts at, as
+            `finder.schedules.StartingAt` starts its learning rate. Defaults to `0`.
 
     Raises:
         InvalidArgumentError: an argument is out of range, or (when training starts) the
@@ -123,9 +125,11 @@ class MomentumCycler(keras.callbacks.Callback):
         pct_start: float = 0.3,
         anneal: str = "cos",
         three_phase: bool = False,
+        start_step: int = 0,
     ) -> None:
         super().__init__()
         self.total_steps = _checks.integer("total_steps", total_steps, low=1)
+        self.start_step = _checks.integer("start_step", start_step, low=0)
         self.base_momentum = _checks.real(
             "base_momentum", base_momentum, low=0.0, high=1.0, low_open=True, high_open=True
         )
@@ -187,7 +191,7 @@ class MomentumCycler(keras.callbacks.Callback):
         optimizer = innermost_optimizer(self.model.optimizer)
         # The step is read to the host once, and the curve computed there in numpy: the same
         # float32 arithmetic as `momentum_at`, without a dozen eager ops every batch.
-        step = micro_batch_count(optimizer)
+        step = max(micro_batch_count(optimizer) - self.start_step, 0)
         self._variable.assign(float(anneal_cycle(step, self, self._phase_values(), "float32", np)))
 
 

@@ -48,6 +48,7 @@ from finder.schedules import builtins as factories
 from finder.schedules.builtins import PlateauPolicy
 from finder.schedules.cyclical import CyclicalLearningRate
 from finder.schedules.momentum import MomentumCycler
+from finder.schedules.offset import starting_at
 from finder.schedules.one_cycle import OneCycle
 from finder.schedules.sampling import evaluate_learning_rate
 from finder.schedules.wsd import WarmupStableDecay
@@ -145,8 +146,13 @@ class ScheduleSpec:
         family.build(params)
         self.callbacks()
 
-    def to_keras(self) -> Any:
+    def to_keras(self, start_step: int = 0) -> Any:
         """The `learning_rate` argument for a Keras optimizer.
+
+        Args:
+            start_step: int. The optimizer step the run starts at (`optimizer.iterations`
+                of an optimizer that trained before): the schedule counts from there
+                (`finder.schedules.offset`). Defaults to `0`.
 
         Returns:
             A `LearningRateSchedule`, or a float for `"constant"` and `"plateau"` (whose
@@ -155,13 +161,14 @@ class ScheduleSpec:
         built = _FAMILIES[self.family].build(dict(self.params))
         if isinstance(built, PlateauPolicy):
             return built.initial_lr
-        return built
+        return starting_at(built, start_step)
 
-    def callbacks(self) -> list[keras.callbacks.Callback]:
+    def callbacks(self, start_step: int = 0) -> list[keras.callbacks.Callback]:
         """New instances of the Keras callbacks this family needs, `[]` for most.
 
         `"plateau"` needs a `ReduceLROnPlateau`; `"one_cycle"` with
-        `cycle_momentum=True` needs a `MomentumCycler` on the same phases.
+        `cycle_momentum=True` needs a `MomentumCycler` on the same phases, from optimizer
+        step `start_step` (as `to_keras`).
         """
         params = self.params
         if self.family == "plateau":
@@ -174,7 +181,10 @@ class ScheduleSpec:
                 if k in params
             }
             cycler = MomentumCycler(
-                params["total_steps"], anneal=params.get("anneal", "cos"), **momentum_params
+                params["total_steps"],
+                anneal=params.get("anneal", "cos"),
+                start_step=start_step,
+                **momentum_params,
             )
             return [cycler] if cycle_momentum else []
         return []
@@ -330,7 +340,10 @@ def _constructor_code(obj: Any, imports: set[str]) -> str:
     if isinstance(obj, OneCycle | CyclicalLearningRate | WarmupStableDecay | MomentumCycler):
         name = type(obj).__name__
         imports.add(name)
-        return _call_code(name, obj.get_config())
+        config = obj.get_config()
+        if config.get("start_step") == 0:  # a cycle from the run's first step, as by default
+            del config["start_step"]
+        return _call_code(name, config)
     imports.add("keras")
     kwargs = {k: v for k, v in obj.get_config().items() if k != "name"}
     return _call_code(f"keras.optimizers.schedules.{type(obj).__name__}", kwargs)

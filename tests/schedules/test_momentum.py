@@ -143,6 +143,25 @@ def test_momentum_follows_optimizer_iterations_not_the_callback():
     np.testing.assert_allclose(model.get_weights()[0], _sgd(x, y, [0.9, 0.5, 0.7, 0.9]), rtol=1e-5)
 
 
+def test_a_cycler_from_a_later_step_runs_its_whole_cycle_from_there():
+    """`start_step`: on an optimizer that took 2 steps before, the cycle's step 0 is the
+    optimizer's step 2 (as `StartingAt` starts the learning rate)."""
+    x, y = _data(6)
+    model = _model(keras.optimizers.SGD(LR, momentum=0.9))
+    _fit(model, x[: 2 * BATCH], y[: 2 * BATCH])
+    cycler = MomentumCycler(
+        total_steps=4,
+        base_momentum=0.5,
+        max_momentum=0.9,
+        pct_start=0.5,
+        anneal="linear",
+        start_step=2,
+    )
+    _fit(model, x[2 * BATCH :], y[2 * BATCH :], [cycler])
+    want = _sgd(x, y, [0.9, 0.9, 0.9, 0.5, 0.7, 0.9])
+    np.testing.assert_allclose(model.get_weights()[0], want, rtol=1e-5)
+
+
 def test_saving_keeps_the_optimizer_plain(tmp_path):
     x, y = _data(2)
     optimizer = keras.optimizers.SGD(LR, momentum=0.9)

@@ -176,6 +176,7 @@ def test_momentum_cycler_shares_the_one_cycle_phases():
         "pct_start": 0.25,
         "anneal": "linear",
         "three_phase": True,
+        "start_step": 0,
     }
 
 
