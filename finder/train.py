@@ -115,8 +115,9 @@ def fit(
 
     Args:
         model: keras.Model. Compiled, with an optimizer and a loss.
-        x, y: the training data, as for `model.fit` (arrays, `tf.data.Dataset`, `PyDataset`;
-            a list of lists or a pandas DataFrame/Series is converted to an array).
+        x, y: the training data, as for `model.fit` (arrays, `tf.data.Dataset`, `PyDataset`,
+            a generator of batches with `steps_per_epoch`; a list of lists or a pandas
+            DataFrame/Series is converted to an array).
         epochs: int. Epochs to train; the proposal is sized for them.
         validation_data: as for `model.fit`; also the range test's validation curve.
             Defaults to `None`.

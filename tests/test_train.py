@@ -537,3 +537,31 @@ class RateLog(keras.callbacks.Callback):
         # The momentum the step ran with: the cycler sets it before the step, after this
         # callback's batch begin.
         self.momenta.append(float(keras.ops.convert_to_numpy(self.model.optimizer.momentum)))
+
+
+@pytest.mark.parametrize("epochs", [EPOCHS, 8])  # the test before the fit, then inside it
+def test_a_generator_of_batches_with_steps_per_epoch_trains_with_a_proposal(epochs):
+    """A Python generator, as Keras's fit takes one: the test trains on its next batches
+    (before the fit, or as the fit's ramp), and the fit on the batches after them."""
+    x, y = make_data(samples=2048)
+
+    def batches():
+        while True:
+            for start in range(0, 2048, 32):
+                yield x[start : start + 32], y[start : start + 32]
+
+    generator = batches()
+    model = make_model(keras.optimizers.SGD(momentum=0.9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        history = finder.fit(
+            model, generator, epochs=epochs, steps_per_epoch=64, shuffle=False, verbose=0
+        )
+    result = history.range_test_result
+    inside = epochs == 8
+    assert history.proposal is not None and ("handover" in result.auto) == inside
+    assert result.data["kind"] == ("model.fit" if inside else "generator")
+    assert history.proposal.plan.total_steps == epochs * 64 and result.extra_steps <= 100
+    # Every step of the plan trained (less the ramp's steps thrown away).
+    assert micro_batch_count(model.optimizer) == epochs * 64 - (result.extra_steps if inside else 0)
+    assert len(history.history["loss"]) == epochs and np.isfinite(history.history["loss"]).all()

@@ -6,6 +6,8 @@ Three kinds of input are accepted, each cycled when it has fewer batches than th
   sample order; with `shuffle=True` the order is a fresh permutation (from `seed`) per pass.
 - `tf.data.Dataset` yielding batches: used as given, repeated.
 - `keras.utils.PyDataset`: indexed as given, cycled.
+- a Python generator yielding batches: its next batches, as they come (read once:
+  `finder.rangetest.generators`).
 
 Repeat `r > 0` of a multi-sweep test reads the data in another order drawn from `seed + r`:
 numpy inputs are permuted sample by sample, datasets batch by batch (a small shuffle buffer of
@@ -25,6 +27,7 @@ import numpy as np
 
 from finder.errors import DataError, InvalidArgumentError
 from finder.rangetest import tfdata
+from finder.rangetest.generators import NextBatches, is_generator
 
 # Whole batches held by the tf.data shuffle buffer for repeats > 0; small because batches of
 # large images are large.
@@ -33,10 +36,17 @@ DATASET_SHUFFLE_BATCHES = 16
 
 @dataclass
 class SweepBatches:
-    """What to pass to `model.fit` for one sweep: `data` (and `y`) and `steps`."""
+    """What to pass to `model.fit` for one sweep: `data` (and `y`) and `steps`; from a
+    generator, `drawn` checks afterwards that it gave them all."""
 
     data: Any
     steps: int
+    drawn: NextBatches | None = None
+
+    def check(self) -> None:
+        """Raise `DataError` if the sweep's generator ran out before its batches."""
+        if self.drawn is not None:
+            self.drawn.check()
 
 
 def describe_input(x: Any, y: Any, batch_size: int) -> dict[str, Any]:
@@ -50,6 +60,8 @@ def describe_input(x: Any, y: Any, batch_size: int) -> dict[str, Any]:
         }
     if isinstance(x, keras.utils.PyDataset):
         return {"kind": "PyDataset", "batches": len(x), "class": type(x).__name__}
+    if is_generator(x):
+        return {"kind": "generator", "batches": None}
     first = keras.tree.flatten(x)[0]
     return {
         "kind": "numpy",
@@ -71,11 +83,9 @@ def validate_input(x: Any, y: Any, batch_size: int) -> None:
         raise InvalidArgumentError(
             f"Argument `batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}"
         )
-    if tfdata.is_dataset(x) or isinstance(x, keras.utils.PyDataset):
+    if tfdata.is_dataset(x) or isinstance(x, keras.utils.PyDataset) or is_generator(x):
         if y is not None:
-            raise DataError(
-                f"`y` must be None when `x` is a {type(x).__name__}: the dataset yields (x, y)."
-            )
+            raise DataError(f"`y` must be None when `x` is a {type(x).__name__}: it yields (x, y).")
         if tfdata.is_dataset(x) and tfdata.cardinality(x) == 0:
             raise DataError("The tf.data.Dataset is empty.")
         if isinstance(x, keras.utils.PyDataset) and len(x) == 0:
@@ -118,6 +128,9 @@ def sweep_batches(
     if isinstance(x, keras.utils.PyDataset):
         order = _batch_order(len(x), num_batches, seed + repeat if repeat > 0 else None)
         return SweepBatches(data=CycledPyDataset(x, order), steps=num_batches)
+    if is_generator(x):
+        drawn = NextBatches(x, num_batches)
+        return SweepBatches(data=drawn.data, steps=num_batches, drawn=drawn)
     return SweepBatches(
         data=_array_batches(x, y, batch_size, num_batches, shuffle or repeat > 0, seed + repeat),
         steps=num_batches,
@@ -169,6 +182,8 @@ def steps_per_pass(x: Any, y: Any, batch_size: int) -> int | None:
         return cardinality if cardinality > 0 else None
     if isinstance(x, keras.utils.PyDataset):
         return len(x)
+    if is_generator(x):
+        return None
     samples = int(keras.tree.flatten(x)[0].shape[0])
     return -(-samples // min(batch_size, samples))
 
@@ -188,6 +203,12 @@ def take_samples(data: Any, max_samples: int) -> tuple[Any, Any]:
         return _first_samples(tfdata.numpy_batches(data), max_samples)
     if isinstance(data, keras.utils.PyDataset):
         return _first_samples((data[i] for i in range(len(data))), max_samples)
+    if is_generator(data):
+        raise DataError(
+            "`validation_data` cannot be a Python generator: the range test scores the same "
+            "samples at every point of its curve, and a generator gives its batches once. "
+            "Pass arrays, a tf.data.Dataset or a keras.utils.PyDataset."
+        )
     if isinstance(data, (tuple, list)) and len(data) in (2, 3):
         x, y = data[0], data[1]
         validate_input(x, y, 1)

@@ -4,8 +4,10 @@ sees it (`range_test` and `finder.fit` call `check_data` first).
 Without these a mistake surfaces as a raw trace from deep inside a train step (string labels:
 "Cast string to float", ~40 lines; an unbatched dataset: a Keras shape error). Each check reads
 only what is cheap: the shapes and dtypes of arrays, a `tf.data.Dataset`'s `element_spec` and
-cardinality (never one of its elements), the first batch of a `PyDataset`, and at most the first
-`MAX_LABELS` labels. What none of them recognises goes on to `batches.validate_input` and Keras.
+cardinality (never one of its elements), the first batch of a `PyDataset` or of a generator
+(put back in front of it: `check_data` returns the generator to read instead), and at most
+the first `MAX_LABELS` labels. What none of them recognises goes on to
+`batches.validate_input` and Keras.
 
 Each raises `DataError` naming its fix:
 
@@ -33,6 +35,7 @@ import numpy as np
 
 from finder.errors import DataError
 from finder.rangetest import tfdata
+from finder.rangetest.generators import is_generator, peeked
 
 MAX_LABELS = 1_000
 Shape = tuple[int | None, ...]
@@ -45,8 +48,9 @@ _BINARY = ("binarycrossentropy", "binaryfocalcrossentropy")
 def check_data(
     model: keras.Model, x: Any, y: Any, *, batch_size: int, where: str = ""
 ) -> tuple[Any, Any]:
-    """`x` and `y` with lists and pandas objects converted to numpy, after checking them
-    against `model` for the common mistakes (see the module's table). `where` names the
+    """`x` and `y` with lists and pandas objects converted to numpy (a generator replaced by
+    one that yields the batch the checks read, then the rest), after checking them against
+    `model` for the common mistakes (see the module's table). `where` names the
     argument in messages ("validation_data"); `batch_size` is the one a fix suggests.
 
     Raises:
@@ -57,6 +61,9 @@ def check_data(
         peek = _peek_dataset(model, x, batch_size, prefix)
     elif isinstance(x, keras.utils.PyDataset):
         peek = _peek_py_dataset(x, prefix)
+    elif is_generator(x):  # its first batch is read, then put back in front
+        first, x = peeked(x, prefix)
+        peek = _peek_batch(first, "generator")
     else:
         x, y = as_arrays(x, "x", prefix), as_arrays(y, "y", prefix)
         peek = _peek_arrays(x, y, prefix)
@@ -159,7 +166,11 @@ def _peek_py_dataset(data: keras.utils.PyDataset, prefix: str) -> _Peek | None:
             f"{prefix}the PyDataset has no batches (len 0): check its __len__ and the data "
             "it reads."
         )
-    batch = data[0]
+    return _peek_batch(data[0], "PyDataset")
+
+
+def _peek_batch(batch: Any, source: str) -> _Peek | None:
+    """What the checks read of one batch of a PyDataset or a generator."""
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
         return None
     x, y = as_arrays(batch[0], "x"), as_arrays(batch[1], "y")
@@ -170,7 +181,7 @@ def _peek_py_dataset(data: keras.utils.PyDataset, prefix: str) -> _Peek | None:
         [(tuple(a.shape[1:]), _kind(a)) for a in leaves],
         (tuple(y.shape[1:]), _kind(y)),
         y[:MAX_LABELS],
-        "PyDataset",
+        source,
     )
 
 

@@ -48,6 +48,7 @@ from finder.rangetest.calibration import (
 from finder.rangetest.checks import AutoPlan, check_range
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.distribution import check_strategy
+from finder.rangetest.generators import is_generator, peeked
 from finder.rangetest.input_checks import check_data, check_validation_data
 from finder.rangetest.model_state import (
     initial_learning_rate,
@@ -115,7 +116,9 @@ def range_test(
         model: keras.Model. A compiled model.
         x: numpy array (or nest of arrays) with `y`, a `tf.data.Dataset` of batches, or a
             `keras.utils.PyDataset`. Cycled when it has fewer batches than needed. A list of
-            lists or a pandas DataFrame/Series is converted to an array.
+            lists or a pandas DataFrame/Series is converted to an array. A Python generator
+            of batches is read as it comes: the test trains on its next batches, which are
+            then gone from it (`finder.rangetest.generators`).
         y: numpy array of targets when `x` is an array, else None.
         config: `RangeTestConfig` or None. The test's settings; None gives the defaults.
         plan: `finder.propose.Plan` or None. The training this test prepares: the result then
@@ -186,7 +189,7 @@ def range_test(
     )
     optimizer_description = describe_optimizer(model.optimizer)
     if not model.built:
-        _build_on_first_batch(model, x, y, batch_size)
+        x = _build_on_first_batch(model, x, y, batch_size)
     reading = Reading(
         update_rule=update_rule_name,
         anchor=anchor,
@@ -345,10 +348,16 @@ def _sweep_length(plan: AutoPlan | None, num_steps: int | str) -> float:
     return min(plan.limit.budget, per_decade * plan.span)
 
 
-def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
-    """Build an unbuilt model by calling it on one batch (inference mode, no randomness)."""
-    first = batch_sources.take_samples(x if y is None else (x, y), batch_size)[0]
+def _build_on_first_batch(model: keras.Model, x: Any, y: Any, batch_size: int) -> Any:
+    """Build an unbuilt model by calling it on one batch (inference mode, no randomness);
+    `x` to read from then on (a generator's first batch is put back in front)."""
+    if is_generator(x):
+        batch, x = peeked(x)
+        first = batch[0]
+    else:
+        first = batch_sources.take_samples(x if y is None else (x, y), batch_size)[0]
     model(first, training=False)
+    return x
 
 
 def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:

@@ -10,6 +10,7 @@ fails.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -181,14 +182,19 @@ class SweepSession:
             repeat=repeat,
         )
         try:
-            model.fit(
-                sweep.data,
-                epochs=1,
-                steps_per_epoch=sweep.steps,
-                shuffle=False,
-                verbose=0,
-                callbacks=[*self._state.sweep_callbacks(), recorder, *self.callbacks],
-            )
+            with warnings.catch_warnings():
+                # A generator that ends early gets finder's error (`sweep.check`), which says
+                # how many batches it gave, in place of Keras's warning.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                model.fit(
+                    sweep.data,
+                    epochs=1,
+                    steps_per_epoch=sweep.steps,
+                    shuffle=False,
+                    verbose=0,
+                    callbacks=[*self._state.sweep_callbacks(), recorder, *self.callbacks],
+                )
+            sweep.check()
         finally:
             self.sweeps_run += 1
             self.steps_run += run.steps_run

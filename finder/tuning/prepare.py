@@ -17,6 +17,7 @@ import keras_tuner
 from finder.defaults import TUNE_RANGE_TEST
 from finder.errors import DataError, InvalidArgumentError, TuningError
 from finder.rangetest import range_test, tfdata
+from finder.rangetest.generators import is_generator
 from finder.rangetest.result import RangeTestResult
 from finder.schedules import _checks
 from finder.tuning import compat
@@ -112,8 +113,13 @@ def count_steps(x: Any, batch_size: int) -> int:
     """Optimizer steps in one epoch over `x`.
 
     Raises:
-        DataError: a dataset of unknown or infinite length, or empty data.
+        DataError: a dataset of unknown or infinite length, a generator, or empty data.
     """
+    if is_generator(x):
+        raise DataError(
+            "finder.tune trains every trial on the same data, and a Python generator gives "
+            "its batches once: pass arrays, a tf.data.Dataset or a keras.utils.PyDataset."
+        )
     if tfdata.is_dataset(x):
         steps = tfdata.cardinality(x)
         if steps < 1:

@@ -210,6 +210,48 @@ def test_numpy_tf_data_and_pydataset_inputs_give_the_same_curve(regression_data)
     assert from_pydataset.data["kind"] == "PyDataset"
 
 
+def batches_of(x, y, batch_size, passes=None):
+    """A Python generator of (x, y) batches, cycling (`passes` times, or without end)."""
+    count = len(x) // batch_size
+    index = 0
+    while passes is None or index < passes * count:
+        part = slice((index % count) * batch_size, (index % count + 1) * batch_size)
+        yield x[part], y[part]
+        index += 1
+
+
+def test_a_generator_gives_the_numpy_curve_and_goes_on_after_the_batches_it_gave(
+    regression_data,
+):
+    x, y = regression_data  # 8 batches of 32: the sweep's 20 steps cycle them
+    options = dict(min_lr=1e-3, max_lr=0.5, num_steps=20)
+    from_numpy = finder.range_test(dense_regressor(), x, y, batch_size=32, shuffle=False, **options)
+    generator = batches_of(x, y, 32)
+    from_generator = finder.range_test(dense_regressor(), generator, **options)
+    np.testing.assert_allclose(from_generator.losses, from_numpy.losses, rtol=1e-6)
+    assert from_generator.data["kind"] == "generator"
+    # The 20 batches the test trained on are gone from the generator: batch 20 (4 of 8) is next.
+    np.testing.assert_array_equal(next(generator)[0], x[4 * 32 : 5 * 32])
+    # A model built on the first batch, which stays in the generator for the sweep.
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    built = finder.range_test(model, batches_of(x, y, 32), **options)
+    assert built.steps_run == 20 and np.isfinite(built.losses).all()
+
+
+def test_a_generator_that_ends_before_the_sweep_or_validates_is_refused(regression_data):
+    x, y = regression_data
+    options = dict(min_lr=1e-3, max_lr=0.5, num_steps=20)
+    with pytest.raises(DataError, match="ran out after 8 of the 20 batches"):
+        finder.range_test(dense_regressor(), batches_of(x, y, 32, passes=1), **options)
+    with pytest.raises(DataError, match="yields no batches"):
+        finder.range_test(dense_regressor(), batches_of(x, y, 32, passes=0), **options)
+    with pytest.raises(DataError, match="`validation_data` cannot be a Python generator"):
+        finder.range_test(dense_regressor(), x, y, validation_data=batches_of(x, y, 32), **options)
+    with pytest.raises(DataError, match="`y` must be None when `x` is a generator"):
+        finder.range_test(dense_regressor(), batches_of(x, y, 32), y, **options)
+
+
 def test_same_seed_gives_an_identical_curve(classification_data):
     x, y = classification_data
     options = dict(batch_size=32, min_lr=1e-3, max_lr=3.0, num_steps=30, seed=7)

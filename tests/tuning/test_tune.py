@@ -314,6 +314,9 @@ def test_dataset_input_sizes_schedules_from_its_cardinality(
         tune(
             tiny_classifier, train.repeat(), validation_data=validation, space=TINY_SPACE, epochs=1
         )
+    generator = (batch for batch in train.as_numpy_iterator())
+    with pytest.raises(DataError, match="a Python generator gives its batches once"):
+        tune(tiny_classifier, generator, validation_data=validation, space=TINY_SPACE, epochs=1)
 
 
 @pytest.mark.parametrize(
