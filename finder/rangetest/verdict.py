@@ -279,8 +279,9 @@ def assess_result(
     else:
         if threshold is not None and floor is not None and floor > threshold:
             reasons.append(
-                f"the {source} loss never fell below {threshold:.4g}, clearly under {chance:.4g}, "
-                "the loss of predicting the labels' frequencies: the model learned nothing that "
+                f"the {source} loss never fell clearly below {chance:.4g}, the loss of "
+                f"predicting the labels' frequencies (its lowest, {floor:.4g}, stayed above "
+                f"{threshold:.4g}): the model learned nothing that "
                 "generalises in these steps. Either its labels do not follow from its inputs, or "
                 "it had not started to learn when the loss turned (plain SGD on a network "
                 "trained from scratch can take hundreds of steps to start), and then the edge "
