@@ -10,14 +10,21 @@ traced step reads at run time, and assigns it before every batch from
 `model.save` stores: after `keras.models.load_model`, the same callback resumes the cycle
 where it stopped.
 
+JAX is the exception that needs more: its trainer passes the step the values of the model's,
+the optimizer's and the metrics' variables as arguments, and a traced (jit-compiled, Keras's
+default on JAX) step holds any other variable as the constant it was when traced, so an
+assigned momentum would stay at its first value for the whole fit. There the variable computes
+its value inside the traced step from the optimizer's step counter, one of those arguments
+(`CycledHyperparameter.follow`): the same curve, at every step, `steps_per_execution` included.
+
 The step is the counter Keras evaluates a `LearningRateSchedule` at, so the momentum stays in
 phase with the 1cycle's learning rate: with `gradient_accumulation_steps`, the optimizer's raw
 counter of micro-batches (Keras's `iterations` property then counts updates, but its learning-rate
 schedules read the raw counter), where each update applies the values of its last micro-batch.
-With `steps_per_execution=k`, callbacks run once per execution, so the momentum is set at the
-start of each execution of k steps and held through it: each step's momentum is the one of at
-most k - 1 steps earlier, a lag the slow 1cycle curve barely moves over when k is a small part
-of the plan.
+With `steps_per_execution=k` (on TensorFlow), callbacks run once per execution, so the
+momentum is set at the start of each execution of k steps and held through it: each step's
+momentum is the one of at most k - 1 steps earlier, a lag the slow 1cycle curve barely moves
+over when k is a small part of the plan.
 
 The variable is kept out of `optimizer.variables`, so saved files have the layout a plain
 optimizer has, and the optimizer's `get_config()` keeps reporting the float it was built
@@ -27,10 +34,12 @@ with, so `model.save` still works and `load_model` builds a plain optimizer.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
+from keras import ops
 
 from finder.errors import InvalidArgumentError
 from finder.host import innermost_optimizer, micro_batch_count
@@ -49,12 +58,32 @@ class CycledHyperparameter(keras.Variable):
     """
 
     def __init__(self, value: float, *, low: float, high: float, config_value: float) -> None:
+        self._follow: tuple[Callable[[Any], Any], Any] | None = None
         super().__init__(
             value, dtype="float32", trainable=False, autocast=False, name="cycled_hyperparameter"
         )
         self.low = low
         self.high = high
         self.config_value = config_value
+
+    def follow(self, curve: Callable[[Any], Any], counter: Any) -> None:
+        """Be `curve(counter)` inside a traced JAX train step (`value`); `counter` is the
+        optimizer's step counter variable."""
+        self._follow = (curve, counter)
+
+    @property
+    def value(self) -> Any:
+        # JAX traces its train step with every variable outside the step's state (this one:
+        # module docstring) as the constant it held at tracing. So inside a traced step the
+        # value is computed from the step counter, which is in the state; everywhere else it
+        # is the value the cycler assigned before the step.
+        follow = getattr(self, "_follow", None)
+        if follow is not None:
+            curve, counter = follow
+            step = counter.value
+            if _traced(step):
+                return curve(step)
+        return super().value
 
     def _outside(self, other: object) -> bool:
         return (
@@ -75,6 +104,15 @@ class CycledHyperparameter(keras.Variable):
 
     # Like every keras.Variable (which defines __eq__), it is not hashable.
     __hash__ = None  # type: ignore[assignment]
+
+
+def _traced(value: Any) -> bool:
+    """Whether `value` is a JAX tracer: the value of a variable inside a traced step."""
+    if keras.backend.backend() != "jax":
+        return False
+    import jax  # the JAX backend is running: jax is installed
+
+    return isinstance(value, jax.core.Tracer)
 
 
 class MomentumCycler(keras.callbacks.Callback):
@@ -171,6 +209,9 @@ class MomentumCycler(keras.callbacks.Callback):
             and self.max_momentum <= current.high
         ):
             self._variable = current
+            self._follow_steps(optimizer)
+            if keras.backend.backend() == "jax":  # a step traced before follows another cycle
+                self.model.make_train_function(force=True)
             return
         config_value = (
             current.config_value if isinstance(current, CycledHyperparameter) else current
@@ -182,8 +223,20 @@ class MomentumCycler(keras.callbacks.Callback):
             config_value=config_value,
         )
         _install(optimizer, attribute, self._variable)
+        self._follow_steps(optimizer)
         # A train function traced earlier holds the old float as a constant.
         self.model.make_train_function(force=True)
+
+    def _follow_steps(self, optimizer: Any) -> None:
+        """Let the variable follow this cycle inside a traced JAX step (`CycledHyperparameter.
+        value`): from the raw step counter, the one the learning-rate schedule reads."""
+        assert self._variable is not None
+        counter = getattr(optimizer, "_iterations", optimizer.iterations)
+
+        def curve(step: Any) -> Any:
+            return self.momentum_at(ops.maximum(ops.subtract(step, self.start_step), 0))
+
+        self._variable.follow(curve, counter)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._variable is None:
