@@ -166,3 +166,33 @@ def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -
         "- `t`: at 11 steps the trials picked 0.01, 0.1; the full runs at those LRs scored "
         "0.9, 0.8, the best full run 0.9 (chance 0.1)."
     ) in lines
+
+
+def _dense(edge: float, verdict: str, ratio: float) -> dict[str, object]:
+    return {
+        "seed": 0,
+        "edge_lr": edge,
+        "verdict": verdict,
+        "vs_holdout": ratio,
+        "within": ratio >= 0.99,
+    }
+
+
+def test_sweep_density_puts_each_edge_over_the_densest_sweeps_and_sums_up_each_density() -> None:
+    task = {
+        "8": {"num_steps": 37, "seeds": [_dense(0.3, "unreliable", 0.95)]},
+        "66": {"num_steps": 298, "seeds": [_dense(0.2, "reliable", 1.0)]},
+    }
+    result = {
+        "seeds": 1, "densities": [8, 66], "tasks": {"t": task}, "machine": MACHINE,
+        "date": "2026-12-07", "command": "python bench/sweep_density.py",
+        "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
+    }  # fmt: skip
+    lines = bench_report.sweep_density(result)
+    assert "| `t` | 8 | 1.50x | U | 0.9500 |" in lines
+    assert "| | 66 | 1.00x | R | 1.0000 |" in lines
+    assert "| 8 | 1.5x | 0.9500 | 0.9500 | 0 of 1 | 0 | 0 | 0 | 1 |" in lines
+    assert "| 66 | 1x | 1.0000 | 1.0000 | 1 of 1 | 1 | 0 | 0 | 0 |" in lines
+    summary = next(line for line in lines if line.startswith("Sparser than"))
+    assert "0 of 1 first proposals trained within 1%" in summary and "above, 1 of 1." in summary
+    assert "(1 at 8, 0 at 66 per density)" in summary

@@ -7,18 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from finder.rangetest.calibration import ACCUMULATOR_SPAN_DECADES, capped_bounds, validated
+from finder.rangetest.calibration import capped_bounds, validated
 from finder.rangetest.trials import Trial, TrialOutcome
 from finder.rangetest.trials import decide as decide_trials
 from finder.rangetest.verdict import (
     CHANCE_MARGIN,
     EARLY_FALL,
-    SPARSEST_CALIBRATED_STEPS_PER_DECADE,
     assess_result,
     assess_trials,
     chance_loss,
     loss_name,
-    steps_per_decade_at,
 )
 from finder.suggest import Bounds, lag_factor
 
@@ -134,25 +132,6 @@ def test_disagreeing_sweeps_and_an_unvalidated_update_rule_are_unreliable():
         assert early.verdict == "unreliable" and "read early" in early.reasons[0]
     # A validated rule with a cap (its reading was validated with the cap).
     assert curve_verdict(update_rule="Lamb").verdict == "reliable"
-
-
-def test_a_sweep_sparser_than_any_the_verdict_was_calibrated_on_is_unreliable():
-    # 40 steps over four decades: under 10 per decade where the loss turned.
-    sparse = curve_verdict(
-        first_lrs=np.geomspace(1e-3, 10, 40), first_losses=list(np.linspace(2.3, 0.9, 40))
-    )
-    assert sparse.verdict == "unreliable"
-    assert sparse.reasons[0].startswith("a sparse sweep: 10 steps per decade")
-    assert sparse.signals["steps_per_decade"] == pytest.approx(39 / 4)
-    # The auto range's sparsest sweep, 100 steps over the accumulators' 6.5 decades, is in.
-    sparsest = np.geomspace(1e-4, 1e-4 * 10**ACCUMULATOR_SPAN_DECADES, 100)
-    kept = curve_verdict(first_lrs=sparsest)
-    assert kept.verdict == "reliable", kept.reasons
-    assert kept.signals["steps_per_decade"] == pytest.approx(SPARSEST_CALIBRATED_STEPS_PER_DECADE)
-    # A linear grid is dense near its top: its density is read where the loss turned.
-    assert steps_per_decade_at(np.linspace(0.001, 1.0, 1000), 0.5) == pytest.approx(
-        1 / math.log10(0.5 / 0.499), rel=1e-3
-    )
 
 
 def test_no_bound_is_unreliable_and_the_sweeps_reason_is_kept():
