@@ -391,6 +391,20 @@ def test_on_too_little_data_fit_keeps_the_optimizers_own_rate_and_warns():
     assert int(model.optimizer.iterations) == 3 * 10
 
 
+def test_without_bounds_the_warning_gives_the_rate_an_own_schedule_goes_on_at():
+    """An optimizer whose own schedule has run 20 steps (0.05 halved every 10 steps): the fit
+    goes on with it at step 20, and the warning says so, not the schedule's first value."""
+    x, y = make_data()
+    x, y = np.concatenate([x, x[:64]]), np.concatenate([y, y[:64]])
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, 10, 0.5, staircase=True)
+    model = make_model(keras.optimizers.SGD(learning_rate=schedule))
+    model.fit(x[:320], y[:320], epochs=2, batch_size=32, verbose=0)
+    with pytest.warns(finder.UnreliableAnswerWarning) as caught:
+        finder.fit(model, x, y, epochs=3, batch_size=32, verbose=0)
+    message = str(caught[0].message)
+    assert "own learning-rate schedule (ExponentialDecay, at 0.0125 for its next step)" in message
+
+
 def test_finder_run_train_in_auto_mode_runs_the_test_inside_the_fit(tmp_path):
     """`finder run --train` without a range: the job's auto range runs inside the fit."""
     from click.testing import CliRunner

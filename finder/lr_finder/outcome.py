@@ -57,12 +57,9 @@ def warn_if_unreliable(
         return
     reasons = "; ".join(reliability.reasons)
     if result.bounds.max_lr is None:
-        rate = initial_learning_rate(model.optimizer)
         message = (
             f"{caller}: the range test found no bounds, so the model trains with the "
-            f"optimizer's own learning rate ({rate:.3g}) as compiled: {reasons}"
-            if rate is not None
-            else f"{caller}: the range test found no bounds; the optimizer is unchanged: " + reasons
+            f"{_own_rate(model)} as compiled: {reasons}"
         )
     else:
         message = f"{caller}: training on an unreliable range test: {reasons}"
@@ -72,6 +69,23 @@ def warn_if_unreliable(
                 "and stops where the training loss rises (result.auto['climb'] says where)"
             )
     warnings.warn(message, UnreliableAnswerWarning, stacklevel=4)
+
+
+def _own_rate(model: keras.Model) -> str:
+    """The optimizer's own learning rate, as the fit will go on with it: a float's value, or a
+    schedule's name and its value at the optimizer's step counter, where Keras evaluates it
+    (an optimizer that trained before is past its schedule's start)."""
+    optimizer = innermost_optimizer(model.optimizer)
+    own = optimizer._learning_rate
+    if not isinstance(own, keras.optimizers.schedules.LearningRateSchedule):
+        rate = initial_learning_rate(optimizer)
+        return "optimizer's own learning rate" + (f" ({rate:.3g})" if rate is not None else "")
+    name = type(getattr(own, "schedule", own)).__name__  # a `StartingAt` names what it starts
+    try:
+        now = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - a custom schedule that fails here: named without a value
+        return f"optimizer's own learning-rate schedule ({name})"
+    return f"optimizer's own learning-rate schedule ({name}, at {now:.3g} for its next step)"
 
 
 def describe_handover(
