@@ -133,6 +133,24 @@ def suite_reference(suite: dict[str, Any], name: str) -> dict[str, Any]:
     return {key: rows.get(key) for key in keys}
 
 
+def trained_first_proposal(
+    task: Task, result: finder.RangeTestResult, seed: int, reference: float | None
+) -> dict[str, Any]:
+    """The first proposal after `result`'s test (`suite.first_spec`: as `finder.fit` trains it
+    after a test before the fit) trained over `task`'s plan with `seed`: its spec, its score,
+    its ratio to `reference` (the oracle's held-out mean, `suite.holdout_mean`) and whether
+    that is within 1%."""
+    spec = first_spec(task, result)
+    score = train_spec(task, spec, seed)["score"]
+    vs_holdout = ratio(task, score, reference)
+    return {
+        "proposal": spec.to_dict(),
+        "score": score,
+        "vs_holdout": vs_holdout,
+        "within": vs_holdout is not None and vs_holdout >= WITHIN,
+    }
+
+
 def features(result: finder.RangeTestResult) -> dict[str, Any]:
     """What the verdict reads, kept so that verdict rules can be compared offline."""
     reliability = result.reliability

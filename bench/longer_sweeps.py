@@ -23,13 +23,11 @@ the 100-step floor, so their range tests are the same; their proposals and plans
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from common import write_result
-from frontier import WITHIN
-from suite import RESULT_PATH as SUITE_PATH
-from suite import better, first_spec, ratio, train_spec
+from frontier import trained_first_proposal
+from suite import better, holdout_mean, suite_rows
 from tasks import TASKS, Task, auto_range_test
 
 from finder.rangetest.auto_range import limits
@@ -62,12 +60,11 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
     task = TASKS[name]
     plan_steps = task.plan.total_steps
     default_budget = limits(None, plan_steps, None).budget
-    holdout = rows.get("oracle_holdout")
-    reference = None if holdout is None else float(holdout["mean"])
+    reference = holdout_mean(rows)
     runs: dict[str, Any] = {}
     for multiple in MULTIPLES:
         budget = default_budget * multiple
-        rows = []
+        seeds_run = []
         for seed in range(seeds):
             result = auto_range_test(task, seed, budget=None if multiple == 1 else budget)
             reliability = result.reliability
@@ -75,10 +72,8 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
             floor, chance = signals.get("held_out_floor"), signals.get("chance_loss")
             fall = 1 - floor / chance if floor is not None and chance else None
             reasons = reliability.reasons if reliability else []
-            spec = first_spec(task, result)
-            score = train_spec(task, spec, seed)["score"]
-            vs_holdout = ratio(task, score, reference)
-            rows.append(
+            trained = trained_first_proposal(task, result, seed, reference)
+            seeds_run.append(
                 {
                     "seed": seed,
                     "edge_lr": result.bounds.edge_lr,
@@ -86,15 +81,13 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
                     "held_out_fall": fall,
                     "read_early": any(r.startswith(EARLY_EDGE) for r in reasons),
                     "verdict": reliability.verdict if reliability else None,
-                    "proposal": spec.to_dict(),
-                    "score": score,
-                    "vs_holdout": vs_holdout,
-                    "within": vs_holdout is not None and vs_holdout >= WITHIN,
+                    **trained,
                 }
             )
             print(f"  {name} budget {budget} seed {seed}: edge {result.bounds.edge_lr}, "
-                  f"score {score}, vs held-out {vs_holdout}", flush=True)  # fmt: skip
-        runs[str(multiple)] = {"budget": budget, "seeds": rows}
+                  f"score {trained['score']}, vs held-out {trained['vs_holdout']}",
+                  flush=True)  # fmt: skip
+        runs[str(multiple)] = {"budget": budget, "seeds": seeds_run}
     return {
         "plan_steps": plan_steps,
         "best_one_cycle_peak": best_one_cycle_peak(task, rows.get("oracle")),
@@ -109,8 +102,8 @@ def main() -> None:
     parser.add_argument("--task", action="append", choices=sorted(TASKS))
     args = parser.parse_args()
     names = args.task or list(DEFAULT_TASKS)
-    suite = json.loads(SUITE_PATH.read_text())["tasks"] if SUITE_PATH.exists() else {}
-    tasks = {name: measure(name, args.seeds, suite.get(name, {}).get("rows", {})) for name in names}
+    suite = suite_rows()
+    tasks = {name: measure(name, args.seeds, suite.get(name, {})) for name in names}
     payload = {"seeds": args.seeds, "multiples": list(MULTIPLES), "tasks": tasks}
     print(f"wrote {write_result('longer_sweeps', payload)}")
 

@@ -363,6 +363,22 @@ def schedule_free(cache: Cache) -> dict[str, Any] | None:
     }
 
 
+def suite_rows() -> dict[str, dict[str, Any]]:
+    """Each task's rows of the last suite run (`RESULT_PATH`), by task name; empty without
+    one."""
+    if not RESULT_PATH.exists():
+        return {}
+    tasks = json.loads(RESULT_PATH.read_text())["tasks"]
+    return {name: entry.get("rows", {}) for name, entry in tasks.items()}
+
+
+def holdout_mean(rows: dict[str, Any]) -> float | None:
+    """The mean score of the grid oracle's schedule retrained with the held-out seeds, from a
+    task's suite `rows`; None without that row."""
+    holdout = rows.get("oracle_holdout")
+    return None if holdout is None else float(holdout["mean"])
+
+
 def first_spec(task: Task, result: finder.RangeTestResult) -> ScheduleSpec:
     """What `finder.fit` trains `task` with after `result`: the first proposal, or, when the
     test found no bounds, the optimizer's own LR as compiled (a constant)."""

@@ -19,13 +19,11 @@ oracle's schedule retrained with the held-out seeds (`bench/results/suite.json`,
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from common import write_result
-from frontier import WITHIN
-from suite import RESULT_PATH as SUITE_PATH
-from suite import first_spec, ratio, train_spec
+from frontier import trained_first_proposal
+from suite import holdout_mean, suite_rows
 from tasks import TASKS, range_test
 
 from finder.rangetest.auto_range import ANCHOR_DECADES_BELOW, SPAN_DECADES
@@ -40,8 +38,7 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
     """`name`'s explicit sweeps at each density, with `rows` the task's rows in the suite's
     results (empty without them)."""
     task = TASKS[name]
-    holdout = rows.get("oracle_holdout")
-    reference = None if holdout is None else float(holdout["mean"])
+    reference = holdout_mean(rows)
     min_lr = task.default_lr / 10**ANCHOR_DECADES_BELOW
     max_lr = min_lr * 10**SPAN_DECADES
     runs: dict[str, Any] = {}
@@ -51,9 +48,7 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
         for seed in range(seeds):
             result = range_test(task, seed, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps)
             reliability = result.reliability
-            spec = first_spec(task, result)
-            score = train_spec(task, spec, seed)["score"]
-            vs_holdout = ratio(task, score, reference)
+            trained = trained_first_proposal(task, result, seed, reference)
             seeds_run.append(
                 {
                     "seed": seed,
@@ -61,14 +56,12 @@ def measure(name: str, seeds: int, rows: dict[str, Any]) -> dict[str, Any]:
                     "steps_run": result.steps_run,
                     "verdict": reliability.verdict if reliability else None,
                     "reasons": reliability.reasons if reliability else [],
-                    "proposal": spec.to_dict(),
-                    "score": score,
-                    "vs_holdout": vs_holdout,
-                    "within": vs_holdout is not None and vs_holdout >= WITHIN,
+                    **trained,
                 }
             )
             print(f"  {name} {density}/decade seed {seed}: edge {result.bounds.edge_lr}, "
-                  f"score {score}, vs held-out {vs_holdout}", flush=True)  # fmt: skip
+                  f"score {trained['score']}, vs held-out {trained['vs_holdout']}",
+                  flush=True)  # fmt: skip
         runs[str(density)] = {"num_steps": num_steps, "seeds": seeds_run}
     return {"min_lr": min_lr, "max_lr": max_lr, "oracle_holdout_mean": reference, **runs}
 
@@ -79,8 +72,8 @@ def main() -> None:
     parser.add_argument("--task", action="append", choices=sorted(TASKS))
     args = parser.parse_args()
     names = args.task or list(DEFAULT_TASKS)
-    suite = json.loads(SUITE_PATH.read_text())["tasks"] if SUITE_PATH.exists() else {}
-    tasks = {name: measure(name, args.seeds, suite.get(name, {}).get("rows", {})) for name in names}
+    suite = suite_rows()
+    tasks = {name: measure(name, args.seeds, suite.get(name, {})) for name in names}
     payload = {"seeds": args.seeds, "densities": list(DENSITIES), "tasks": tasks}
     print(f"wrote {write_result('sweep_density', payload)}")
 
