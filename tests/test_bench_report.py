@@ -9,6 +9,15 @@ import report as bench_report
 MACHINE = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "tensorflow": "t", "keras": "k"}
 
 
+def _result(script: str, **fields: object) -> dict[str, object]:
+    """A result file of `bench/<script>` as `bench/common.write_result` writes it: `fields`,
+    with the machine, date, command and edge rule it adds."""
+    return {
+        **fields, "machine": MACHINE, "date": "2026-12-07", "command": f"python bench/{script}",
+        "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
+    }  # fmt: skip
+
+
 def test_table_writes_header_separator_and_one_line_per_row() -> None:
     lines = bench_report.table(["task", "score", "steps"], [["`a`", "0.9500", 12], ["`b`", "1", 3]])
     assert lines == [
@@ -55,11 +64,7 @@ def test_longer_sweeps_counts_the_seeds_read_early_and_the_verdicts_outcomes() -
             "seeds": [_seed(0.2, False, 0.97), _seed(0.25, True, 0.98), _seed(0.9, False, 1.0)],
         },
     }
-    result = {
-        "seeds": 3, "multiples": [1, 10], "tasks": {"t": task}, "machine": MACHINE,
-        "date": "2026-12-06", "command": "python bench/longer_sweeps.py",
-        "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
-    }  # fmt: skip
+    result = _result("longer_sweeps.py", seeds=3, multiples=[1, 10], tasks={"t": task})
     lines = bench_report.longer_sweeps(result)
     first = "| `t` | 1 | 100 | 0.1, 0.2, 0.5 | 10%, 10%, 40% | U, U, R | 0.9500, 1.0000, 0.9950 |"
     longest = "| `t` | | 1000 | 0.2, 0.25, 0.9 | 40%, 10%, 40% | R, U, R | 0.9700, 0.9800, 1.0000 |"
@@ -91,10 +96,7 @@ def test_read_early_peaks_bolds_finders_multiple_and_counts_a_divergence_as_zero
             "peaks": [_peak(1.0, 1.0), _peak(2.0, 0.0, True), _peak(3.0, 0.0, True)],
         },
     ]  # fmt: skip
-    result = {
-        "multiples": [1.0, 2.0, 3.0], "within": 0.99, "runs": runs, "machine": MACHINE,
-        "date": "2026-12-07", "command": "python bench/read_early_peaks.py",
-    }  # fmt: skip
+    result = _result("read_early_peaks.py", multiples=[1.0, 2.0, 3.0], within=0.99, runs=runs)
     lines = bench_report.read_early_peaks(result)
     assert "| `short` | 0 | 376 | 0.1 | 12% | 0.9500 | **0.9700** | 1.0000 |" in lines
     assert "| `long` | 1 | 9380 | 0.5 | — | **1.0000** | diverged | diverged |" in lines
@@ -120,10 +122,7 @@ def test_read_early_climbs_says_where_each_climb_stopped_and_sums_up_each_column
             "fit": 0.985, "climb": stopped, "peak_multiple": 2.5,
         },
     ]  # fmt: skip
-    result = {
-        "climb_multiple": 3.0, "within": 0.99, "runs": runs, "machine": MACHINE,
-        "date": "2026-12-07", "command": "python bench/read_early_climbs.py",
-    }  # fmt: skip
+    result = _result("read_early_climbs.py", climb_multiple=3.0, within=0.99, runs=runs)
     lines = bench_report.read_early_climbs(result)
     assert "| `short` | 0 | 2x | 0.9600 | diverged | 0.9950 | reached |" in lines
     assert (
@@ -151,10 +150,9 @@ def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -
         "chance": 0.1,
         "chance_loss": 2.5,
     }
-    result = {
-        "seeds": 2, "finder_steps": 11, "lengths": [5, 11], "tasks": {"t": task},
-        "machine": MACHINE, "date": "2026-12-06", "command": "python bench/constant_trials.py",
-    }  # fmt: skip
+    result = _result(
+        "constant_trials.py", seeds=2, finder_steps=11, lengths=[5, 11], tasks={"t": task}
+    )
     lines = bench_report.constant_trials(result)
     # The table shows finder's own trial length.
     assert "| `t` | 0.01 | 1.5 ✓, 2 | 0.9 |" in lines
@@ -183,11 +181,7 @@ def test_sweep_density_puts_each_edge_over_the_densest_sweeps_and_sums_up_each_d
         "8": {"num_steps": 37, "seeds": [_dense(0.3, "unreliable", 0.95)]},
         "66": {"num_steps": 298, "seeds": [_dense(0.2, "reliable", 1.0)]},
     }
-    result = {
-        "seeds": 1, "densities": [8, 66], "tasks": {"t": task}, "machine": MACHINE,
-        "date": "2026-12-07", "command": "python bench/sweep_density.py",
-        "edge_rule": {"zero_lag_half_width": 0.05, "floor_fraction": 0.2},
-    }  # fmt: skip
+    result = _result("sweep_density.py", seeds=1, densities=[8, 66], tasks={"t": task})
     lines = bench_report.sweep_density(result)
     assert "| `t` | 8 | 1.50x | U | 0.9500 |" in lines
     assert "| | 66 | 1.00x | R | 1.0000 |" in lines

@@ -20,6 +20,7 @@ from finder.errors import InvalidArgumentError, ModelError
 from finder.host import micro_batch_count
 from finder.propose import SHORT_PLAN_PEAK_MULTIPLE
 from finder.schedules import MomentumCycler, OneCycle
+from tests.utils.factories import mlp_classifier
 
 SWEEP = {"min_lr": 1e-3, "max_lr": 10.0, "num_steps": 40}
 EPOCHS, STEPS_PER_EPOCH = 2, 8
@@ -33,16 +34,7 @@ def make_data(seed: int = 0, samples: int = 256) -> tuple[np.ndarray, np.ndarray
 
 
 def make_model(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]
-    )
-    model.compile(
-        optimizer=optimizer or keras.optimizers.SGD(),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+    return mlp_classifier(8, 16, 4, optimizer or keras.optimizers.SGD())
 
 
 class EpochCounter(keras.callbacks.Callback):

@@ -44,18 +44,30 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x[:1500], data.target[:1500], x[1500:], data.target[1500:]
 
 
-def digits_mlp(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
-    """A small MLP for `digits_split` (64 -> 32 ReLU -> 10 logits), seed 0, Adam by default."""
+def mlp_classifier(
+    inputs: int, hidden: int, classes: int, optimizer: keras.optimizers.Optimizer
+) -> keras.Model:
+    """inputs -> hidden ReLU -> classes logits, seed 0, compiled with sparse cross-entropy
+    from logits and accuracy."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(classes),
+        ]
     )
     model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     return model
+
+
+def digits_mlp(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    """A small MLP for `digits_split` (64 -> 32 ReLU -> 10 logits), seed 0, Adam by default."""
+    return mlp_classifier(64, 32, 10, optimizer or keras.optimizers.Adam())
 
 
 @dataclass(frozen=True)
