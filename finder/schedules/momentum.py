@@ -67,8 +67,8 @@ class CycledHyperparameter(keras.Variable):
         self.config_value = config_value
 
     def follow(self, curve: Callable[[Any], Any], counter: Any) -> None:
-        """Be `curve(counter)` inside a traced JAX train step (`value`); `counter` is the
-        optimizer's step counter variable."""
+        """Be `curve(counter)` inside a traced JAX train step (`value`; JAX only); `counter` is
+        the optimizer's step counter variable."""
         self._follow = (curve, counter)
 
     @property
@@ -107,10 +107,9 @@ class CycledHyperparameter(keras.Variable):
 
 
 def _traced(value: Any) -> bool:
-    """Whether `value` is a JAX tracer: the value of a variable inside a traced step."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax  # the JAX backend is running: jax is installed
+    """Whether `value` is a JAX tracer: the value of a variable inside a traced step (asked
+    only on JAX, the one backend whose variables follow a counter)."""
+    import jax
 
     return isinstance(value, jax.core.Tracer)
 
@@ -228,9 +227,13 @@ class MomentumCycler(keras.callbacks.Callback):
         self.model.make_train_function(force=True)
 
     def _follow_steps(self, optimizer: Any) -> None:
-        """Let the variable follow this cycle inside a traced JAX step (`CycledHyperparameter.
-        value`): from the raw step counter, the one the learning-rate schedule reads."""
+        """On JAX, let the variable follow this cycle inside a traced step
+        (`CycledHyperparameter.value`): from the raw step counter, the one the learning-rate
+        schedule reads. Other backends read the assigned value, with nothing to check on the
+        hot path."""
         assert self._variable is not None
+        if keras.backend.backend() != "jax":
+            return
         counter = getattr(optimizer, "_iterations", optimizer.iterations)
 
         def curve(step: Any) -> Any:
