@@ -359,7 +359,9 @@ def judge_first_sweep(
     lrs, limit, anchor_lr = outcome.lrs, outcome.limits, outcome.anchor_lr
     if first.stop_reason == "non_finite" and outcome.edges[0] is None:
         outcome.stop = "not_finite"
-        outcome.reasons.append(not_finite_reason(lrs, first))
+        broken = first.broken_by_first_update  # the first update broke the weights: its reason
+        why = non_finite_weights_reason if broken else not_finite_reason
+        outcome.reasons.append(why(lrs, first))
         return True
     if first.non_finite_weights and outcome.edges[0] is None:
         # A loss that never fell over NaN weights is no curve to read: the update broke them.
@@ -470,15 +472,26 @@ def not_finite_reason(lrs: np.ndarray, run: SweepRun) -> str:
 
 
 def non_finite_weights_reason(lrs: np.ndarray, run: SweepRun) -> str:
-    """The reason for a first sweep whose loss never fell while its weights went NaN or inf."""
-    last = float(lrs[max(0, run.steps_run - 1)])
+    """The reason for a first sweep whose weights went NaN or inf: after its first update,
+    whose loss was finite (the loss may turn non-finite a step later), or while its loss
+    stayed finite and never fell."""
+    hidden = "a ReLU or a max hides NaN from the loss"
+    if run.broken_by_first_update:
+        count = run.broken_by_first_update
+        later = "the next step's was not" if run.stop_reason == "non_finite" else hidden
+        where = f"after the first step, at lr {lrs[0]:.3g}, whose loss was finite ({later})"
+    else:
+        count = run.non_finite_weights
+        last = float(lrs[max(0, run.steps_run - 1)])
+        where = f"after {run.steps_run} steps up to lr {last:.3g}, while the loss stayed finite"
+        where += f" ({hidden})"
     return (
-        f"the weights held {run.non_finite_weights:,} NaN or inf values after {run.steps_run} "
-        f"steps up to lr {last:.3g}, while the loss stayed finite (a ReLU or a max hides NaN "
-        "from the loss): the optimizer's update produced them, so no bound can be "
-        "read and training would not learn; check the optimizer's epsilon settings (Keras's "
-        "Adafactor, with its default epsilon_1=1e-30, divides 0 by 0 in float32 where a weight "
-        "gets no gradient along both its row and its column; epsilon_1=1e-20 avoids it)"
+        f"the weights held {count:,} NaN or inf values {where}: the update produced them, "
+        "so no bound can be read and training would not learn; check for a gradient that is "
+        "not finite where the loss is (a square root or a log at 0) and the optimizer's "
+        "epsilon settings (Keras's Adafactor, with its default epsilon_1=1e-30, divides 0 by "
+        "0 in float32 where a weight gets no gradient along both its row and its column; "
+        "epsilon_1=1e-20 avoids it)"
     )
 
 

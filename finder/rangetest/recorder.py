@@ -25,9 +25,12 @@ device idles for the host's part of each step; `bench/overhead.py` measures what
 The curve is smoothed, and the sweep stopped, by the rules of `finder.rangetest.stop_rules`:
 a non-finite loss, the smoothed loss 4x its minimum (`Divergence`), and with `dead_window` a
 network that died back to its starting loss (`DeadNetwork`); each is a small object the
-recorder feeds every step. When the sweep ends the recorder counts the model's NaN or inf
-weights (`SweepRun.non_finite_weights`, one host copy of the weights per sweep): a network whose
-weights went NaN can still report a finite, constant loss, and only the weights show why.
+recorder feeds every step. After the first step, and when the sweep ends, the recorder counts
+the model's NaN or inf weights (`SweepRun.broken_by_first_update`, `non_finite_weights`: two host
+copies of the weights per sweep). A network whose weights went NaN can still report a finite,
+constant loss (a ReLU maps NaN to 0 on some CPUs), and only the weights show why; where the NaN
+reaches the loss a step later instead, the count after a first step with a finite loss tells an
+update that broke the weights from data or a model that gives NaN.
 
 Skipped steps. Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which
 skips the update of a step whose scaled gradients are not finite (and halves the scale); the
@@ -68,6 +71,9 @@ class SweepRun:
     skipped_steps: int = 0
     # NaN or inf weights when the sweep ended (`model_state.non_finite_weights`).
     non_finite_weights: int = 0
+    # NaN or inf weights after the sweep's first update, whose loss was finite: the update
+    # itself broke them, whatever the loss does next.
+    broken_by_first_update: int = 0
 
 
 def resets_in_step(accumulation_steps: int) -> bool:
@@ -205,6 +211,8 @@ class SweepRecorder(keras.callbacks.Callback):
         run.losses.append(loss)
         run.smoothed_losses.append(smoothed)
         logs.update(lr=lr, batch_loss=loss, smoothed_loss=smoothed, sweep_step=step)
+        if step == 0:
+            run.broken_by_first_update = non_finite_weights(self.model)
         if self.validation is not None and (
             step % self.validation_every == 0 or step == len(self.lrs) - 1
         ):

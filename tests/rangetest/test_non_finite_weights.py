@@ -4,8 +4,10 @@ curve as a model that cannot see its data.
 Keras's Adafactor, with its default `epsilon_1=1e-30`, divides 0 by 0 in float32 where a kernel
 entry gets no gradient along both its row (an input pixel that is zero across the batch, as
 digits' border pixels are) and its column (a ReLU unit inactive for the whole batch). The first
-layer's kernel then holds NaN after one step, while on TensorFlow the ReLU maps NaN to 0, so the
-loss sits at ln(10), finite and constant. `epsilon_1=1e-20` trains the same model normally.
+layer's kernel then holds NaN after one step. What the loss shows depends on the CPU's kernels:
+on some, TensorFlow's ReLU maps NaN to 0 and the loss sits at ln(10), finite and constant; on
+others the NaN spreads through the kernel and the next step's loss is NaN. Either way the reason
+names the weights. `epsilon_1=1e-20` trains the same model normally.
 """
 
 from __future__ import annotations
@@ -90,3 +92,24 @@ def test_the_same_model_with_a_larger_epsilon_gets_bounds(digits):
     result = finder.range_test(model, x, y, batch_size=32, plan_steps=600)
     assert result.bounds.max_lr is not None
     assert NAN_WEIGHTS not in " ".join(result.reliability.reasons)
+
+
+def test_weights_broken_by_a_first_update_with_a_finite_loss_are_named_when_the_loss_follows():
+    """A square root at 0: the loss is finite, its gradient infinite, so the first update
+    leaves inf in the kernel and the next loss is NaN. The reason names the weights and the
+    gradient, not the data."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(1, kernel_initializer="zeros"),
+            keras.layers.Lambda(keras.ops.sqrt),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(512, 4)).astype("float32")
+    result = finder.range_test(model, x, np.ones((512, 1), "float32"), batch_size=16)
+    reasons = " ".join(result.reliability.reasons)
+    assert result.bounds.max_lr is None and result.steps_run < 50
+    assert f"{NAN_WEIGHTS} after the first step" in reasons and "the next step's was not" in reasons
+    assert "square root" in reasons and "the model or the data gives NaN" not in reasons
