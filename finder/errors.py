@@ -18,7 +18,8 @@ Exception
     └── MissingDependencyError(ImportError)  an optional package (mlflow, ...) is not installed
 
 UserWarning
-└── UnreliableAnswerWarning                  finder.fit trains on an answer it calls unreliable
+├── UnreliableAnswerWarning                  finder.fit trains on an answer it calls unreliable
+└── ScheduleCutShortWarning                  an EarlyStopping stopped finder.fit's schedule early
 ```
 """
 
@@ -72,3 +73,9 @@ class UnsupportedStrategyError(ModelError):
 class UnreliableAnswerWarning(UserWarning):
     """`finder.fit` trains on a range test whose verdict is "unreliable" (the warning names
     the reasons), or, with no bounds at all, at the optimizer's own learning rate."""
+
+
+class ScheduleCutShortWarning(UserWarning):
+    """An `EarlyStopping` among `finder.fit`'s callbacks stopped the fit while its schedule's
+    rate was still high, before the anneal a 1cycle gets most of its result from (the warning
+    says where, and the `start_from_epoch` that lets the anneal run)."""

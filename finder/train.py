@@ -57,6 +57,7 @@ from finder.lr_finder import (
     ramp_follows_every_step,
     save,
     use_schedule,
+    warn_if_cut_short,
     warn_if_unreliable,
     with_climb,
 )
@@ -143,6 +144,9 @@ def fit(
     Warns:
         UnreliableAnswerWarning: the test's verdict is "unreliable" (the warning names the
             reasons), or it found no bounds and the optimizer keeps its own learning rate.
+        ScheduleCutShortWarning: an `EarlyStopping` in `callbacks` stopped the fit while the
+            schedule's rate was still high (`finder.lr_finder.early_stop`); the warning gives
+            the `start_from_epoch` from which the rate is below half its peak.
 
     Raises:
         InvalidArgumentError: `epochs < 1`, a refused argument, a callback that sets the
@@ -200,7 +204,7 @@ def fit(
         update_rule(model.optimizer),
     )
     if before_fit or short:
-        return _fit_after_test(
+        history = _fit_after_test(
             model,
             x,
             y,
@@ -212,6 +216,8 @@ def fit(
             save_dir,
             fit_kwargs,
         )
+        warn_if_cut_short(history, model, callbacks, epochs, "finder.fit")
+        return history
     lr_finder = LearningRateFinder(
         validation_data=validation_data,
         chance_loss=chance_loss(model.loss, y) if y is not None else None,
@@ -230,6 +236,7 @@ def fit(
     )
     history.range_test_result = lr_finder.result
     history.proposal = lr_finder.proposal
+    warn_if_cut_short(history, model, callbacks, epochs, "finder.fit")
     return history
 
 

@@ -9,7 +9,9 @@ takes seconds; the last tests run the default route, the test inside the fit
 from __future__ import annotations
 
 import json
+import re
 import warnings
+from typing import Any
 
 import keras
 import numpy as np
@@ -571,3 +573,47 @@ def test_a_generator_of_batches_with_steps_per_epoch_trains_with_a_proposal(epoc
     # Every step of the plan trained (less the ramp's steps thrown away).
     assert micro_batch_count(model.optimizer) == epochs * 64 - (result.extra_steps if inside else 0)
     assert len(history.history["loss"]) == epochs and np.isfinite(history.history["loss"]).all()
+
+
+def _stopper(start_from_epoch: int = 0) -> keras.callbacks.EarlyStopping:
+    # No epoch improves the loss by 1e9 on the first monitored one: the fit stops at the end
+    # of the epoch after it.
+    return keras.callbacks.EarlyStopping(
+        monitor="loss", min_delta=1e9, patience=1, start_from_epoch=start_from_epoch
+    )
+
+
+def _fit_with_stopper(epochs: int, stopper: keras.callbacks.EarlyStopping) -> tuple[Any, list]:
+    x, y = make_data(samples=2048)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = finder.fit(
+            make_model(), x, y, epochs=epochs, batch_size=32, callbacks=[stopper], verbose=0
+        )
+    cut = [str(w.message) for w in caught if w.category is finder.ScheduleCutShortWarning]
+    return history, cut
+
+
+def test_an_early_stop_at_the_schedules_high_rates_warns_and_says_when_to_start_monitoring():
+    """Inside the fit (a 768-step plan): EarlyStopping stops it after epoch 2 of 12 at the
+    1cycle's peak; the warning's start_from_epoch is the first epoch that ends at a tenth of
+    the peak, so a stop after it is not warned about, and a stop at the end of the epoch
+    before it is."""
+    history, cut = _fit_with_stopper(12, _stopper())
+    assert history.epoch == [0, 1] and "handover" in history.range_test_result.auto
+    assert len(cut) == 1 and "stopped the fit after epoch 2 of 12" in cut[0]
+    start = int(re.search(r"start_from_epoch=(\d+)", cut[0]).group(1))
+    assert 2 < start < 11
+    history, cut = _fit_with_stopper(12, _stopper(start))
+    assert history.epoch[-1] == start + 1 and cut == []
+    history, cut = _fit_with_stopper(12, _stopper(start - 2))
+    assert history.epoch[-1] == start - 1 and len(cut) == 1
+
+
+def test_an_early_stop_before_a_short_plans_anneal_warns():
+    """The test before the fit (a 320-step plan): the stop after epoch 2 of 5 comes at the
+    1cycle's high rates; no epoch of so short a plan starts at a tenth of its peak."""
+    history, cut = _fit_with_stopper(5, _stopper())
+    assert history.epoch == [0, 1] and "handover" not in history.range_test_result.auto
+    assert len(cut) == 1 and "after epoch 2 of 5" in cut[0]
+    assert "Train without EarlyStopping" in cut[0]

@@ -77,6 +77,7 @@ from finder.lr_finder.climb import (
     settled,
     with_climb,
 )
+from finder.lr_finder.early_stop import warn_if_cut_short
 from finder.lr_finder.outcome import Handover, save, use_schedule, warn_if_unreliable
 from finder.lr_finder.ramp import ramp_follows_every_step
 
@@ -92,5 +93,6 @@ __all__ = [
     "save",
     "settled",
     "use_schedule",
+    "warn_if_cut_short",
     "warn_if_unreliable",
 ]
