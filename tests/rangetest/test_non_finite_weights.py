@@ -1,5 +1,6 @@
-"""Weights that go NaN behind a finite loss: the range test names them instead of reading a flat
-curve as a model that cannot see its data.
+"""Weights that an update turns NaN, behind a finite loss or a step before a NaN one: the range
+test names them instead of reading a flat curve as a model that cannot see its data, or blaming
+the data for the NaN loss.
 
 Keras's Adafactor, with its default `epsilon_1=1e-30`, divides 0 by 0 in float32 where a kernel
 entry gets no gradient along both its row (an input pixel that is zero across the batch, as
