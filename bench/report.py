@@ -421,7 +421,8 @@ def read_early_climbs(result: dict[str, Any]) -> list[str]:
         "",
         f"Where the verdict reads the edge early, `finder.fit` trains a 1cycle whose warm-up "
         f"climbs towards {multiple:g}x the edge, smooths the training loss as it climbs, and "
-        "where that loss rises a fifth above its lowest, rolls back to the snapshot at the rate "
+        "where that loss rises a fifth above its lowest, or dies back three quarters of the "
+        "way to the chance loss, rolls back to the snapshot at the rate "
         "of that lowest and anneals from there (`finder/lr_finder/climb.py`). The same runs "
         "as the previous section, each over the grid oracle's schedule retrained with the "
         "held-out seeds: the previous section's 1cycles at finder's own multiple of the edge "

@@ -226,3 +226,68 @@ def test_finder_fit_climbs_after_a_test_before_a_short_fit(monkeypatch):
     climb = result.auto["climb"]
     assert climb["target_lr"] == pytest.approx(CLIMB_MULTIPLE * result.bounds.edge_lr)
     assert result.extra_steps == result.steps_run + climb["discarded_steps"] <= 100
+
+
+class ScriptedLoss(keras.Model):
+    """A model whose training loss follows `script`, one value a step, for the guard's rules
+    alone (the tests above train for real): each step is a real optimizer step with zero
+    gradients, so the step counter, the schedule and the snapshots move as in a fit."""
+
+    def __init__(self, script: np.ndarray) -> None:
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.script = script
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        step = int(keras.ops.convert_to_numpy(self.optimizer.iterations))
+        self._loss_tracker.update_state(float(self.script[min(step, len(self.script) - 1)]))
+        zeros = [keras.ops.zeros_like(v) for v in self.trainable_variables]
+        self.optimizer.apply_gradients(zip(zeros, self.trainable_variables, strict=True))
+        return {"loss": self._loss_tracker.result()}
+
+
+SCRIPTED_PLAN = 600  # 6 epochs of 100 steps; the warm-up ends at step 180
+CHANCE = float(np.log(10.0))
+
+
+def scripted_climb(script: np.ndarray, chance: float | None) -> PeakClimb:
+    spec = ScheduleSpec("one_cycle", {"max_lr": 1.0, "total_steps": SCRIPTED_PLAN})
+    proposal = Proposal(0, spec, "test", "test", Plan(6, 100))
+    model = ScriptedLoss(script)
+    model(np.zeros((1, 1), "float32"))  # builds the kernel the optimizer steps
+    model.compile(optimizer=keras.optimizers.SGD(proposal.to_keras()), loss="mse", run_eagerly=True)
+    climb = PeakClimb(
+        proposal, batches_left=SCRIPTED_PLAN, allowance=SCRIPTED_PLAN, floor=0.1, chance=chance
+    )
+    x = np.zeros((100, 1), "float32")
+    model.fit(x, x, epochs=6, batch_size=1, callbacks=[climb], shuffle=False, verbose=0)
+    assert climb.outcome is not None
+    return climb
+
+
+def test_a_loss_that_dies_back_towards_chance_stops_the_climb_below_a_fifths_rise():
+    """The loss falls from chance (2.30) to 2.00 over 60 steps, then climbs back to 2.28 by
+    step 120 and stays: 14% above its lowest, under the 20% rise, but nine tenths of the way
+    back to chance. The climb stops there and rolls back, and the stop does not count as a
+    peak found (a run that had learned so little cannot tell its limit), measured against the
+    chance loss or, without one, against where the climb started."""
+    script = np.concatenate(
+        [np.linspace(CHANCE, 2.0, 60), np.linspace(2.0, 2.28, 60), np.full(480, 2.28)]
+    )
+    assert script.max() / 2.0 < 1 + climb_module.RISE
+    for chance in (CHANCE, None):
+        climb = scripted_climb(script, chance)
+        outcome = climb.outcome
+        assert outcome["stop_rule"] == "died_back" and not outcome["reached"]
+        assert 60 < outcome["stopped_at_step"] < 180 and outcome["rollback_step"] is not None
+        assert outcome["peak_lr"] > climb.floor and not outcome["found_peak"]
+
+
+def test_a_loss_that_stays_down_lets_the_climb_reach_its_target():
+    noise = 0.02 * np.random.default_rng(0).standard_normal(540)
+    script = np.concatenate([np.linspace(CHANCE, 2.0, 60), 2.0 + noise])
+    outcome = scripted_climb(script, CHANCE).outcome
+    assert outcome["reached"] and outcome["stop_rule"] is None

@@ -241,6 +241,7 @@ class LearningRateFinder(keras.callbacks.Callback):
                 allowance=ramp.outcome.limits.budget - self.handover.discarded_steps,
                 floor=float(first.spec.params["max_lr"]) if first is not None else 0.0,
                 start_step=self._start_step,
+                chance=self.chance_loss,
             )
             self._after.append(self.climb)
         for callback in self._after:

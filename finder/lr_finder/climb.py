@@ -17,29 +17,41 @@ What: the 1cycle's linear warm-up aims at `CLIMB_MULTIPLE` times the edge (on th
 times the edge, unguarded, three had the best mean and four collapsed more runs:
 `bench/read_early_peaks.py`, BENCHMARKS.md). While the rate climbs, the training loss is
 smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps, bias-corrected). Where the smoothed
-loss rises `RISE` above its lowest value, the rate has passed what this run can take: the climb
-stops, the fit rolls back to the last snapshot taken at or below the rate of that lowest value,
-and the cycle anneals from that rate over the steps left, as an automatic warm-up that ends
-where the loss stops improving (Kim et al., 2021, "Automated learning rate scheduler for
-large-batch training"). The rollback matters: past the lowest loss the weights have already been
-pushed towards where a network can collapse (on full Fashion-MNIST a 1cycle at twice the edge
-went back to chance and stayed there), and annealing from the weights of the lowest loss starts
-from a state the rate had not yet harmed. The climb only ever raises the peak: after a stop
-below the first proposal's peak, the cycle anneals from that peak, which the run would have
-trained at without the climb (a rise in a warm-up can be a transient spike that passes, and
-below the edge the reading that every other run trusts stands). `RISE` sits well above the
-smoothed loss's step-to-step noise in a healthy warm-up (a few percent) and well below a
-collapse (the loss back at chance).
+loss rises `RISE` above its lowest value, or gives back `DEAD_RETURN` (three quarters) of its
+fall below the loss it started from (the chance loss where it is known), the rate has passed
+what this run can take: the climb stops, the fit rolls back to the last snapshot taken at or
+below the rate of that lowest value, and the cycle anneals from that rate over the steps left,
+as an automatic warm-up that ends where the loss stops improving (Kim et al., 2021, "Automated
+learning rate scheduler for large-batch training"). The rollback matters: past the lowest loss
+the weights have already been pushed towards where a network can collapse (on full Fashion-MNIST
+a 1cycle at twice the edge went back to chance and stayed there), and annealing from the weights
+of the lowest loss starts from a state the rate had not yet harmed. The climb only ever raises
+the peak: after a stop below the first proposal's peak, the cycle anneals from that peak, which
+the run would have trained at without the climb (a rise in a warm-up can be a transient spike
+that passes, and below the edge the reading that every other run trusts stands). `RISE` sits
+well above the smoothed loss's step-to-step noise in a healthy warm-up (a few percent) and well
+below a collapse (the loss back at chance) of a run that has learned. A run whose edge was read
+early has often learned little when the climb starts, and there a collapse back to chance is a
+smaller rise than `RISE`: on the small CNN with plain SGD, one run's lowest smoothed loss sat
+about a tenth below chance (2.30) when the climb took the rate past 0.8 and the network died
+back to chance for the rest of the fit, a rise of about 12% that `RISE` never saw. So the climb
+also stops where the loss gives back most of its fall, as the range test's `DeadNetwork` rule
+reads a network that died (`finder.rangetest.stop_rules`, the same three quarters). That rule
+asks for a fall of 30% first, as a window of a few raw batch losses moves by 10-15% on its own;
+the smoothed loss moves by a few percent, so here a fall of `MIN_FALL` (5%) below the start will
+do, enough to tell a loss that had learned from one that had not yet moved (a fall within the
+noise gives back three quarters of itself by chance).
 
 The verdict after the fit: where the climb stopped above the first proposal's peak, the run
 found the rate it can take by training into it, once it had learned, which is the doubt an edge
-read early raises; that reason is dropped from the result's verdict (`settled`), and the
-verdict is "reliable" if no other reason remains. A climb that reached its target, or stopped
-at or below the first proposal's peak, leaves the verdict as it was: the best peak may lie
-higher still, or the run trained at the edge read early. On the benchmark suite the runs whose
-climb stopped above the first peak were few, and all trained within 1% of the best schedule,
-while most of those that reached the target did not (BENCHMARKS.md, the guarded climb and the
-verdict's confusion table).
+read early raises (not where the loss died back towards chance: a run that had learned that
+little is the one whose limit an edge read early cannot tell); that reason is dropped from the
+result's verdict (`settled`), and the verdict is "reliable" if no other reason remains. A climb
+that reached its target, or stopped at or below the first proposal's peak, leaves the verdict as
+it was: the best peak may lie higher still, or the run trained at the edge read early. On the
+benchmark suite the runs whose climb stopped above the first peak were few, and all trained
+within 1% of the best schedule, while most of those that reached the target did not
+(BENCHMARKS.md, the guarded climb and the verdict's confusion table).
 
 Cost: the steps past the rollback snapshot are thrown away, and they count in the result's
 `extra_steps` with the ramp's; the climb rolls back only as far as the test's cap (max(10% of
@@ -67,11 +79,14 @@ from finder.propose import Proposal
 from finder.rangetest.calibration import PEAK_CAPS
 from finder.rangetest.reliability import Reliability
 from finder.rangetest.result import RangeTestResult
+from finder.rangetest.stop_rules import DEAD_RETURN
 from finder.rangetest.verdict import EARLY_EDGE
 from finder.schedules import ScheduleSpec
 
 CLIMB_MULTIPLE = 3.0
 RISE = 0.2
+# The least fall below the start (a share of it) that a loss dying back can give back.
+MIN_FALL = 0.05
 SMOOTHING = 0.95
 # Snapshots during the climb: one every plan / SNAPSHOTS_PER_PLAN steps, the last KEPT kept.
 SNAPSHOTS_PER_PLAN = 40
@@ -140,12 +155,14 @@ def climb_after_test(
         return None
     climbing = climbing_proposal(result, proposal)
     budget = int((result.auto or {}).get("budget") or 0)
+    signals = result.reliability.signals if result.reliability is not None else {}
     guard = PeakClimb(
         climbing,
         batches_left=batches,
         allowance=budget - (result.extra_steps or 0),
         floor=float(proposal.spec.params["max_lr"]),
         start_step=start_step,
+        chance=signals.get("chance_loss"),
     )
     return climbing, guard
 
@@ -162,11 +179,16 @@ class PeakClimb(keras.callbacks.Callback):
             proposal's peak, which the run would have trained at without the climb.
         start_step: int. The optimizer step the fit, and the cycle, start at. Defaults to
             `0`.
+        chance: float or None. The chance loss of the labels, the level a collapse returns
+            to; None (unknown): the smoothed loss of the climb's first steps. Defaults to
+            `None`.
 
     Attributes:
         outcome: dict or None; once the warm-up ended or stopped: `target_lr`, `reached`,
             `peak_lr` (the highest rate trained at before the anneal), `stopped_at_step`,
-            `rollback_step`, `discarded_steps` and `found_peak` (stopped above `floor`).
+            `rollback_step`, `discarded_steps`, `stop_rule` (`"rise"`, `"died_back"`,
+            `"not_finite"`, or None) and `found_peak` (stopped above `floor`, not by a loss
+            that died back).
     """
 
     def __init__(
@@ -177,9 +199,12 @@ class PeakClimb(keras.callbacks.Callback):
         allowance: int,
         floor: float,
         start_step: int = 0,
+        chance: float | None = None,
     ) -> None:
         super().__init__()
         self.floor = floor
+        self.chance = chance
+        self._start_level = chance
         self.start_step = start_step
         self._proposal = proposal
         self._cycle = dict(proposal.spec.params)
@@ -243,10 +268,26 @@ class PeakClimb(keras.callbacks.Callback):
         self._average = SMOOTHING * self._average + (1 - SMOOTHING) * (loss if finite else 0.0)
         smoothed = self._average / (1 - SMOOTHING**self._seen) if finite else math.inf
         window = 1 / (1 - SMOOTHING)
+        if self._seen >= window and self._start_level is None:
+            self._start_level = smoothed  # no chance loss: where the climb started
         if self._seen >= window and smoothed < self._lowest:
             self._lowest, self._lowest_lr = smoothed, lr
-        if not finite or (self._seen > 2 * window and smoothed > (1 + RISE) * self._lowest):
-            self._stop(step)
+        if not finite or self._seen <= 2 * window:
+            if not finite:
+                self._stop(step, rule="not_finite")
+            return
+        if smoothed > (1 + RISE) * self._lowest:
+            self._stop(step, rule="rise")
+        elif self._died_back(smoothed):
+            self._stop(step, rule="died_back")
+
+    def _died_back(self, smoothed: float) -> bool:
+        """Whether the smoothed loss went back `DEAD_RETURN` of the way from its lowest to the
+        level it started from (module docstring)."""
+        start = self._start_level
+        if start is None or start - self._lowest <= MIN_FALL * abs(start):
+            return False  # a fall within the noise: nothing learned to give back
+        return smoothed >= self._lowest + DEAD_RETURN * (start - self._lowest)
 
     def _end(self, *, reached: bool, step: int, **more: Any) -> None:
         peak = float(self._cycle["max_lr"]) if reached else float(more["peak_lr"])
@@ -257,12 +298,15 @@ class PeakClimb(keras.callbacks.Callback):
             "stopped_at_step": None if reached else step,
             "rollback_step": more.get("rollback_step"),
             "discarded_steps": more.get("discarded_steps", 0),
+            # What stopped it: "rise", "died_back" or "not_finite"; None when it did not stop.
+            "stop_rule": more.get("rule"),
             # Stopped by a rise above the first proposal's peak: the run found its own limit.
-            "found_peak": more.get("stopped", False) and peak > self.floor,
+            # A network that died back towards chance had not learned enough for that.
+            "found_peak": more.get("rule") in ("rise", "not_finite") and peak > self.floor,
         }
         self._snapshots = []
 
-    def _stop(self, step: int) -> None:
+    def _stop(self, step: int, rule: str) -> None:
         """Roll back to the last snapshot at or below the rate of the lowest smoothed loss that
         the allowance reaches, and anneal from that rate, or from `floor` if higher, over the
         batches left."""
@@ -290,7 +334,7 @@ class PeakClimb(keras.callbacks.Callback):
         self._end(
             reached=False,
             step=step,
-            stopped=True,
+            rule=rule,
             peak_lr=peak,
             rollback_step=None if chosen is None else start,
             discarded_steps=step - start,
