@@ -272,13 +272,11 @@ class PeakClimb(keras.callbacks.Callback):
             self._start_level = smoothed  # no chance loss: where the climb started
         if self._seen >= window and smoothed < self._lowest:
             self._lowest, self._lowest_lr = smoothed, lr
-        if not finite or self._seen <= 2 * window:
-            if not finite:
-                self._stop(step, rule="not_finite")
-            return
-        if smoothed > (1 + RISE) * self._lowest:
+        if not finite:
+            self._stop(step, rule="not_finite")
+        elif self._seen > 2 * window and smoothed > (1 + RISE) * self._lowest:
             self._stop(step, rule="rise")
-        elif self._died_back(smoothed):
+        elif self._seen > 2 * window and self._died_back(smoothed):
             self._stop(step, rule="died_back")
 
     def _died_back(self, smoothed: float) -> bool:
