@@ -133,6 +133,32 @@ def test_read_early_climbs_says_where_each_climb_stopped_and_sums_up_each_column
     assert "| climb | 0.9900 | 0.9850 | 1 of 2 |" in lines
 
 
+def test_climb_targets_puts_each_targets_run_side_by_side_and_sums_up_each_target() -> None:
+    died = {"reached": False, "stop_rule": "died_back", "peak_lr": 0.3, "discarded_steps": 9}
+    reached = {"reached": True, "stop_rule": None, "peak_lr": 0.4, "discarded_steps": 0}
+
+    def runs(climb: dict | None, scores: tuple[float | None, float]) -> list[dict]:
+        return [
+            {"task": "cnn", "seed": 0, "vs_holdout": scores[0], "climb": climb,
+             "peak_multiple": 1.5},
+            {"task": "cnn", "seed": 1, "vs_holdout": scores[1], "climb": None,
+             "peak_multiple": None},
+        ]  # fmt: skip
+
+    multiples = {
+        "3": {"runs": runs(reached, (0.98, 1.0)),
+              "totals": {"runs": 2, "mean": 0.99, "worst": 0.98, "within": 1}},
+        "4": {"runs": runs(died, (None, 1.0)),
+              "totals": {"runs": 2, "mean": 0.5, "worst": 0.0, "within": 1}},
+    }  # fmt: skip
+    result = _result("climb_targets.py", within=0.99, aimed=4.0, multiples=multiples)
+    lines = bench_report.climb_targets(result)
+    assert "| `cnn` | 0 | 0.9800 R | — died back 1.5x |" in lines
+    assert "| `cnn` | 1 | 1.0000 — | 1.0000 — |" in lines
+    assert "| 4x | 0.5000 | 0.0000 | 1 of 2 |" in lines
+    assert any("`finder.fit` aims at 4x" in line for line in lines)
+
+
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:
     task = {
         "lrs": [0.001, 0.01, 0.1],
