@@ -110,8 +110,12 @@ def test_a_climb_never_anneals_from_below_the_first_proposals_peak():
     assert climb.outcome["rollback_step"] == free.outcome["rollback_step"]
     assert climb.outcome["peak_lr"] == pytest.approx(floor)
     assert model.optimizer._learning_rate.max_lr == pytest.approx(floor)
-    # Above the floor the run found its own peak; at it, it trains at the first proposal's.
-    assert free.outcome["found_peak"] and not climb.outcome["found_peak"]
+    # Above the floor a rise is the run's own peak found (a loss that died back towards where
+    # it began is not, and which rule fires first depends on the backend's numerics); at the
+    # floor the run trains at the first proposal's peak.
+    assert free.outcome["stop_rule"] in ("rise", "died_back")
+    assert free.outcome["found_peak"] == (free.outcome["stop_rule"] == "rise")
+    assert not climb.outcome["found_peak"]
 
 
 def test_a_peak_found_above_the_first_settles_an_edge_read_early_and_nothing_else():
