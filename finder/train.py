@@ -145,8 +145,8 @@ def fit(
         UnreliableAnswerWarning: the test's verdict is "unreliable" (the warning names the
             reasons), or it found no bounds and the optimizer keeps its own learning rate.
         ScheduleCutShortWarning: an `EarlyStopping` in `callbacks` stopped the fit while the
-            schedule's rate was still high (`finder.lr_finder.early_stop`); the warning gives
-            the `start_from_epoch` from which the rate is below half its peak.
+            schedule's rate was still above a tenth of its peak (`finder.lr_finder.early_stop`);
+            the warning gives the `start_from_epoch` from which every epoch ends below that.
 
     Raises:
         InvalidArgumentError: `epochs < 1`, a refused argument, a callback that sets the
@@ -203,39 +203,19 @@ def fit(
         fit_kwargs,
         update_rule(model.optimizer),
     )
-    if before_fit or short:
-        history = _fit_after_test(
-            model,
-            x,
-            y,
-            epochs,
-            validation_data,
-            batch_size,
-            callbacks,
-            options,
-            save_dir,
-            fit_kwargs,
-        )
-        warn_if_cut_short(history, model, callbacks, epochs, "finder.fit")
-        return history
-    lr_finder = LearningRateFinder(
-        validation_data=validation_data,
-        chance_loss=chance_loss(model.loss, y) if y is not None else None,
-        save_dir=save_dir,
-        verbose=0,
-        **options,
-    )
-    history = model.fit(
+    route = _fit_after_test if before_fit or short else _fit_with_ramp
+    history = route(
+        model,
         x,
         y,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=validation_data,
-        callbacks=[lr_finder, *callbacks],
-        **fit_kwargs,
+        epochs,
+        validation_data,
+        batch_size,
+        callbacks,
+        options,
+        save_dir,
+        fit_kwargs,
     )
-    history.range_test_result = lr_finder.result
-    history.proposal = lr_finder.proposal
     warn_if_cut_short(history, model, callbacks, epochs, "finder.fit")
     return history
 
@@ -294,6 +274,41 @@ def runs_before_fit(
     if optimizer_name is not None and schedule_free_reason(optimizer_name) is not None:
         return False
     return limits(budget, plan_steps, None).budget > MAX_RAMP_SHARE * plan_steps
+
+
+def _fit_with_ramp(
+    model: keras.Model,
+    x: Any,
+    y: Any,
+    epochs: int,
+    validation_data: Any,
+    batch_size: int | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    options: dict[str, Any],
+    save_dir: str | Path | None,
+    fit_kwargs: dict[str, Any],
+) -> keras.callbacks.History:
+    """finder.fit with the test inside the fit: `model.fit` with a `LearningRateFinder` first
+    in its callbacks (module docstring)."""
+    lr_finder = LearningRateFinder(
+        validation_data=validation_data,
+        chance_loss=chance_loss(model.loss, y) if y is not None else None,
+        save_dir=save_dir,
+        verbose=0,
+        **options,
+    )
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        callbacks=[lr_finder, *callbacks],
+        **fit_kwargs,
+    )
+    history.range_test_result = lr_finder.result
+    history.proposal = lr_finder.proposal
+    return history
 
 
 def _fit_after_test(

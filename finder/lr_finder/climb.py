@@ -203,7 +203,6 @@ class PeakClimb(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.floor = floor
-        self.chance = chance
         self._start_level = chance
         self.start_step = start_step
         self._proposal = proposal
