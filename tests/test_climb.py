@@ -1,5 +1,5 @@
 """The guarded climb (`finder.lr_finder.climb`): where the edge was read early, the 1cycle's
-warm-up climbs towards three times the edge and stops where the training loss rises.
+warm-up climbs towards four times the edge and stops where the training loss rises.
 
 Real training of a small classifier on scikit-learn's digits (1,500 samples, batch 8: 188
 steps an epoch), with a 1cycle whose peak plain SGD cannot take, or one it can."""
@@ -196,7 +196,7 @@ def force_read_early(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
 @pytest.mark.backend_neutral
 def test_finder_fit_climbs_after_an_edge_read_early_and_reports_it(monkeypatch):
     """The test inside the fit (a 752-step plan): with the verdict's rule 6 forced on the
-    result, the fit warms up towards three times the edge, warns, and records the climb; the
+    result, the fit warms up towards four times the edge, warns, and records the climb; the
     steps a rollback throws away count in `extra_steps` with the ramp's."""
     force_read_early(monkeypatch, "finder.lr_finder.callback.climbs")
     x, y, _, _ = digits_split()
@@ -257,14 +257,21 @@ SCRIPTED_PLAN = 600  # 6 epochs of 100 steps; the warm-up ends at step 180
 CHANCE = float(np.log(10.0))
 
 
-def scripted_climb(script: np.ndarray, chance: float | None) -> PeakClimb:
+def scripted_climb(
+    script: np.ndarray, chance: float | None, history: np.ndarray | None = None
+) -> PeakClimb:
     spec = ScheduleSpec("one_cycle", {"max_lr": 1.0, "total_steps": SCRIPTED_PLAN})
     proposal = Proposal(0, spec, "test", "test", Plan(6, 100))
     model = ScriptedLoss(script)
     model(np.zeros((1, 1), "float32"))  # builds the kernel the optimizer steps
     model.compile(optimizer=keras.optimizers.SGD(proposal.to_keras()), loss="mse", run_eagerly=True)
     climb = PeakClimb(
-        proposal, batches_left=SCRIPTED_PLAN, allowance=SCRIPTED_PLAN, floor=0.1, chance=chance
+        proposal,
+        batches_left=SCRIPTED_PLAN,
+        allowance=SCRIPTED_PLAN,
+        floor=0.1,
+        chance=chance,
+        history=() if history is None else [float(loss) for loss in history],
     )
     x = np.zeros((100, 1), "float32")
     model.fit(x, x, epochs=6, batch_size=1, callbacks=[climb], shuffle=False, verbose=0)
@@ -295,3 +302,20 @@ def test_a_loss_that_stays_down_lets_the_climb_reach_its_target():
     script = np.concatenate([np.linspace(CHANCE, 2.0, 60), 2.0 + noise])
     outcome = scripted_climb(script, CHANCE).outcome
     assert outcome["reached"] and outcome["stop_rule"] is None
+
+
+def test_a_collapse_in_the_climbs_first_steps_stops_it_when_the_ramp_came_before():
+    """Inside the fit the climb starts where the ramp left the loss (2.00, after falling from
+    chance over 60 steps) and the rate is already high: here the loss is back at 2.28 within
+    ten steps. From its own steps alone the guard would see a loss that never fell (its
+    first smoothed values are near 2.28) and let the climb run to its target; with the ramp's
+    losses as its history it stops once the smoothed loss has followed the collapse (a couple
+    of smoothing windows), and rolls back to the climb's first step."""
+    script = np.concatenate([np.linspace(2.0, 2.28, 10), np.full(590, 2.28)])
+    ramp = np.linspace(CHANCE, 2.0, 60)
+    assert scripted_climb(script, CHANCE).outcome["reached"]
+    for chance in (CHANCE, None):
+        outcome = scripted_climb(script, chance, history=ramp).outcome
+        assert outcome["stop_rule"] == "died_back" and not outcome["reached"]
+        assert outcome["stopped_at_step"] < 3 * climb_module.WINDOW
+        assert outcome["rollback_step"] == 0 and not outcome["found_peak"]

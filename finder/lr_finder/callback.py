@@ -242,6 +242,7 @@ class LearningRateFinder(keras.callbacks.Callback):
                 floor=float(first.spec.params["max_lr"]) if first is not None else 0.0,
                 start_step=self._start_step,
                 chance=self.chance_loss,
+                history=ramp.run.losses[:warmed_up],  # the ramp's steps the run keeps
             )
             self._after.append(self.climb)
         for callback in self._after:

@@ -16,7 +16,14 @@ What: the 1cycle's linear warm-up aims at `CLIMB_MULTIPLE` times the edge (on th
 1cycle peaks of these runs sat up to several times above the edge, and of two, three and four
 times the edge, unguarded, three had the best mean and four collapsed more runs:
 `bench/read_early_peaks.py`, BENCHMARKS.md). While the rate climbs, the training loss is
-smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps, bias-corrected). Where the smoothed
+smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps, bias-corrected). Inside the fit the
+climb goes on from the ramp's rollback, at a rate near the edge, and its smoothed loss starts
+from the ramp's losses up to that snapshot (`history`), so the rules watch from the climb's
+first step: judged from its own steps alone, the loss is blind for two windows (about 40
+steps), and at the edge a network can fall back to chance inside them and then look as if it
+had never fallen (on the small CNN with plain SGD, one run aimed at four times the edge did).
+Before the fit the climb starts from the cycle's low first rate, where nothing is missed in
+those steps. Where the smoothed
 loss rises `RISE` above its lowest value, or gives back `DEAD_RETURN` (three quarters) of its
 fall below the loss it started from (the chance loss where it is known), the rate has passed
 what this run can take: the climb stops, the fit rolls back to the last snapshot taken at or
@@ -68,6 +75,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -88,6 +96,7 @@ RISE = 0.2
 # The least fall below the start (a share of it) that a loss dying back can give back.
 MIN_FALL = 0.05
 SMOOTHING = 0.95
+WINDOW = 1 / (1 - SMOOTHING)  # the steps the smoothed loss spans
 # Snapshots during the climb: one every plan / SNAPSHOTS_PER_PLAN steps, the last KEPT kept.
 SNAPSHOTS_PER_PLAN = 40
 KEPT = 12
@@ -180,8 +189,12 @@ class PeakClimb(keras.callbacks.Callback):
         start_step: int. The optimizer step the fit, and the cycle, start at. Defaults to
             `0`.
         chance: float or None. The chance loss of the labels, the level a collapse returns
-            to; None (unknown): the smoothed loss of the climb's first steps. Defaults to
+            to; None (unknown): the smoothed loss of the first steps watched. Defaults to
             `None`.
+        history: sequence of float. The training losses of the steps that led to the climb's
+            first one, oldest first: inside the fit, the ramp's up to the rollback. The
+            smoothed loss starts from them, so the rules watch from the climb's first step.
+            Defaults to none.
 
     Attributes:
         outcome: dict or None; once the warm-up ended or stopped: `target_lr`, `reached`,
@@ -200,6 +213,7 @@ class PeakClimb(keras.callbacks.Callback):
         floor: float,
         start_step: int = 0,
         chance: float | None = None,
+        history: Sequence[float] = (),
     ) -> None:
         super().__init__()
         self.floor = floor
@@ -219,6 +233,22 @@ class PeakClimb(keras.callbacks.Callback):
         self._lowest = math.inf
         self._lowest_lr: float | None = None
         self._last = (0.0, 0.0)
+        for loss in history:
+            if math.isfinite(loss):
+                self._smooth(loss, None)  # a lowest before the climb: its first snapshot's rate
+
+    def _smooth(self, loss: float, lr: float | None) -> float:
+        """Fold `loss`, trained at `lr`, into the smoothed loss (inf if `loss` is not finite),
+        and note the start level and the lowest value once a window of steps is in."""
+        self._seen += 1
+        finite = math.isfinite(loss)
+        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * (loss if finite else 0.0)
+        smoothed = self._average / (1 - SMOOTHING**self._seen) if finite else math.inf
+        if self._seen >= WINDOW and self._start_level is None:
+            self._start_level = smoothed  # no chance loss: where the watch started
+        if self._seen >= WINDOW and smoothed < self._lowest:
+            self._lowest, self._lowest_lr = smoothed, lr
+        return smoothed
 
     def _step(self) -> int:
         """The cycle's step: the optimizer's, counted from the fit's first."""
@@ -259,23 +289,14 @@ class PeakClimb(keras.callbacks.Callback):
         if step >= self.warm_end:
             self._end(reached=True, step=step)
             return
-        lr = self._lr()
         if math.isnan(loss) and not math.isnan(self._last[0]):
             return  # a step whose loss Keras did not track (its running total is finite)
-        self._seen += 1
-        finite = math.isfinite(loss)
-        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * (loss if finite else 0.0)
-        smoothed = self._average / (1 - SMOOTHING**self._seen) if finite else math.inf
-        window = 1 / (1 - SMOOTHING)
-        if self._seen >= window and self._start_level is None:
-            self._start_level = smoothed  # no chance loss: where the climb started
-        if self._seen >= window and smoothed < self._lowest:
-            self._lowest, self._lowest_lr = smoothed, lr
-        if not finite:
+        smoothed = self._smooth(loss, self._lr())
+        if not math.isfinite(loss):
             self._stop(step, rule="not_finite")
-        elif self._seen > 2 * window and smoothed > (1 + RISE) * self._lowest:
+        elif self._seen > 2 * WINDOW and smoothed > (1 + RISE) * self._lowest:
             self._stop(step, rule="rise")
-        elif self._seen > 2 * window and self._died_back(smoothed):
+        elif self._seen > 2 * WINDOW and self._died_back(smoothed):
             self._stop(step, rule="died_back")
 
     def _died_back(self, smoothed: float) -> bool:
