@@ -20,6 +20,21 @@ import numpy as np  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def vector_extensions() -> str:
+    """The widest x86 vector extension the CPU has ("AVX-512", "AVX2", "none"; "unknown" off
+    Linux): TensorFlow's CPU kernels differ with it, so the same seed can read another edge
+    and train to another score on a machine with another."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return "unknown"
+    flags: set[str] = set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "none"
+
+
 def machine() -> dict[str, Any]:
     """CPU model, cores, memory and library versions of the machine running the benchmark."""
     cpu = "unknown"
@@ -38,6 +53,7 @@ def machine() -> dict[str, Any]:
 
     return {
         "cpu": cpu,
+        "vector_extensions": vector_extensions(),
         "cores": os.cpu_count(),
         "memory_gib": memory_gib,
         "gpu": bool(tf.config.list_physical_devices("GPU")),

@@ -20,7 +20,7 @@ Designs (`DESIGNS`):
 - `fastai_100`: fastai's `lr_find` grid, 100 steps from 1e-7 to 10, one sweep;
 - `anchored_10pct`: finder's default, the anchored auto range at max(10% of the plan, 100),
   its first proposal trained as `finder.fit` trains it after a test before the fit: where the
-  edge was read early, with the guarded climb towards three times the edge
+  edge was read early, with the guarded climb towards four times the edge
   (`finder.lr_finder.climb`; the runs stored before the climb existed trained the proposal);
 - `anchored_30pct`: the same at max(30% of the plan, 300);
 - `in_fit`: the range test as the run's own warm-up (`finder.LearningRateFinder` in the
@@ -61,7 +61,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS_DIR, edge_rule, machine
+from common import RESULTS_DIR, edge_rule, machine, vector_extensions
 from suite import RESULT_PATH as SUITE_PATH
 from suite import SEEDS, first_spec, grid_spec, nothing_learned, ratio, spec_label, train_spec
 from tasks import TASKS, Task, range_test, train
@@ -174,6 +174,7 @@ def run_one(
     record = entry.get(key)
     if record is None and design in IN_FIT:
         record = entry[key] = run_in_fit(task, seed, keep_warmup=design == "in_fit_cycle")
+        record["vector_extensions"] = vector_extensions()
         _save(document, path)
         print(
             f"  {design:15s} {task.name:18s} seed {seed}: {record['extra_steps']:>5d} steps, "
@@ -194,6 +195,7 @@ def run_one(
             "result": {**result.to_dict(), "proposals": []},
             "proposal": None,
             "score": None,
+            "vector_extensions": vector_extensions(),
         }
         record["proposal"] = first_spec(task, result).to_dict()
         if design in PEAK_AT and record["proposal"]["family"] == "one_cycle":

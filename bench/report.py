@@ -22,8 +22,9 @@ def load(name: str) -> dict[str, Any] | None:
 def machine_line(result: dict[str, Any]) -> str:
     m = result["machine"]
     gpu = ", GPU" if m.get("gpu") else ", no GPU"
+    vector = f" ({m['vector_extensions']})" if m.get("vector_extensions") else ""
     return (
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB{gpu}; "
+        f"Machine: {m['cpu']}{vector}, {m['cores']} cores, {m['memory_gib']} GiB{gpu}; "
         f"TensorFlow {m['tensorflow']}, Keras {m['keras']}. Run {result['date']} with "
         f"`{result['command']}`."
     )
@@ -487,7 +488,7 @@ def climb_targets(result: dict[str, Any]) -> list[str]:
         "oracle's schedule retrained with the held-out seeds; after it, what its climb did: "
         "**R** reached its target, **rise** / **died back** stopped there (at its peak as a "
         "multiple of the edge), **—** no climb (the verdict did not read the edge early). "
-        f"`finder.fit` aims at {aimed:g}x.",
+        f"When these ran, `finder.fit` aimed at {aimed:g}x.",
         "",
     ]
     keys = list(multiples)
@@ -518,13 +519,15 @@ def climb_targets(result: dict[str, Any]) -> list[str]:
             for key in keys
         ],
     )  # fmt: skip
+    totals = {key: multiples[key]["totals"] for key in keys}
     lines += [
         "",
-        "A run that reached its target and trained to chance (a ten-class accuracy of one in "
-        "ten) collapsed where the guard does not look: it judges the smoothed loss only "
-        "from two smoothing windows (about 40 steps) into the climb, and inside the fit the "
-        "climb starts at the edge, where a steeper warm-up (a higher target) can take the "
-        "network back to chance within those steps.",
+        f"Highest mean: {max(keys, key=lambda k: totals[k]['mean'])}x; most runs within "
+        f"{1 - within:.0%}: {max(keys, key=lambda k: totals[k]['within'])}x; best worst run: "
+        f"{max(keys, key=lambda k: totals[k]['worst'])}x. Inside the fit the climb goes on "
+        "from the ramp's rollback, near the edge, and the guard's smoothed loss starts from "
+        "the ramp's losses, so it watches from the climb's first step: a network that falls "
+        "back to chance early in a steep warm-up stops the climb there and rolls back.",
         "",
         machine_line(result),
         "",
@@ -991,7 +994,7 @@ _EARLY_EDGE = (
     "Plain SGD on a CNN trained from scratch: the sweep's loss turned while its held-out loss "
     "was still close to chance, and the edge sits below the grid's best peaks; the verdict "
     "calls such runs 'unreliable' (the edge was read early, a rule that reads every "
-    "optimizer's curve), and `finder.fit` climbs towards three times the edge with a guard "
+    "optimizer's curve), and `finder.fit` climbs towards four times the edge with a guard "
     "(the section on the guarded climb), which closes most of the gap but not all."
 )
 _NO_SCHEDULE = (
@@ -1390,7 +1393,36 @@ def frontier(result: dict[str, Any]) -> list[str]:
         *totals,
         "",
         *short_plan_designs(summary),
+        *cpu_note(result),
         machine_line(result),
+        "",
+    ]
+
+
+def cpu_note(result: dict[str, Any]) -> list[str]:
+    """Which runs were measured on which CPU vector extensions, where the runs recorded it:
+    TensorFlow's kernels differ with them, so one seed can read another edge on each."""
+    tasks_by_kind: dict[str, set[str]] = {}
+    unrecorded = 0
+    for design, by_task in result.get("runs", {}).items():
+        for name, by_seed in by_task.items():
+            for record in by_seed.values():
+                kind = record.get("vector_extensions")
+                if kind is None:
+                    unrecorded += 1
+                else:
+                    tasks_by_kind.setdefault(kind, set()).add(f"`{name}` ({design})")
+    if not tasks_by_kind:
+        return []
+    parts = [
+        f"on a CPU with {kind}: {', '.join(sorted(names))}"
+        for kind, names in sorted(tasks_by_kind.items())
+    ]
+    return [
+        f"Runs stored with the CPU's vector extensions, {'; '.join(parts)}. The other "
+        f"{unrecorded} runs were stored before these were recorded. TensorFlow's CPU kernels "
+        "differ with them, and the same seed can read another edge and train to another "
+        "score on a machine with other extensions.",
         "",
     ]
 

@@ -111,7 +111,7 @@ def fit(
     (`steps_per_execution > 1`, gradient accumulation), the test runs before the fit instead
     (`finder.range_test`, repeats need passes of their own), and the fit trains the whole plan
     with the first proposal. On either route, where the auto range read the edge early, the
-    1cycle's warm-up climbs towards three times the edge and stops where the training loss
+    1cycle's warm-up climbs towards four times the edge and stops where the training loss
     rises (`finder.lr_finder.climb`).
 
     Args:

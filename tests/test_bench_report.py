@@ -156,7 +156,10 @@ def test_climb_targets_puts_each_targets_run_side_by_side_and_sums_up_each_targe
     assert "| `cnn` | 0 | 0.9800 R | — died back 1.5x |" in lines
     assert "| `cnn` | 1 | 1.0000 — | 1.0000 — |" in lines
     assert "| 4x | 0.5000 | 0.0000 | 1 of 2 |" in lines
-    assert any("`finder.fit` aims at 4x" in line for line in lines)
+    assert any("`finder.fit` aimed at 4x" in line for line in lines)
+    assert any(
+        "Highest mean: 3x; most runs within 1%: 3x; best worst run: 3x." in line for line in lines
+    )
 
 
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:
@@ -216,3 +219,16 @@ def test_sweep_density_puts_each_edge_over_the_densest_sweeps_and_sums_up_each_d
     summary = next(line for line in lines if line.startswith("Sparser than"))
     assert "0 of 1 first proposals trained within 1%" in summary and "above, 1 of 1." in summary
     assert "(1 at 8, 0 at 66 per density)" in summary
+
+
+def test_the_frontier_names_the_runs_stored_with_their_cpus_vector_extensions() -> None:
+    runs = {
+        "fit": {"cnn": {"0": {"vector_extensions": "AVX2"}, "1": {}}},
+        "in_fit": {"mlp": {"0": {"vector_extensions": "AVX-512"}}},
+    }
+    lines = bench_report.cpu_note({"runs": runs})
+    assert lines[0].startswith(
+        "Runs stored with the CPU's vector extensions, on a CPU with AVX-512: `mlp` (in_fit); "
+        "on a CPU with AVX2: `cnn` (fit). The other 1 runs were stored before"
+    )
+    assert bench_report.cpu_note({"runs": {"fit": {"cnn": {"0": {}}}}}) == []

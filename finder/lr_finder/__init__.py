@@ -36,7 +36,7 @@ on most tasks, and resuming at the peak met the quality targets on more of them;
 already a warm-up, and a second one spends steps below the peak.
 
 Where the verdict reads the edge early (rule 6 of `finder.rangetest.verdict`), the 1cycle keeps
-its own linear warm-up after the ramp, towards three times the edge, and `PeakClimb` watches it:
+its own linear warm-up after the ramp, towards four times the edge, and `PeakClimb` watches it:
 where the smoothed training loss rises a fifth above its lowest, or dies back three quarters of
 the way to the chance loss, the fit rolls back to the snapshot at the rate of that lowest and
 anneals from there (`finder.lr_finder.climb` says why).
