@@ -115,7 +115,9 @@ def _auto_reasons(result: finder.RangeTestResult) -> list[str]:
         for reason in stored
         if reason.startswith(EMPTY_OUTCOME_REASONS) or SCHEDULE_FREE_NOTE in reason
     ]
-    auto = result.auto or {}
+    auto = result.auto
+    if not auto:  # an explicit range (`fastai_100`): no auto range, no reasons of its own
+        return reasons
     window = auto.get("window", {})
     first = auto.get("coarse", {})
     if first.get("stop_reason") == "completed" and len(first["losses"]) == window["num_steps"]:
