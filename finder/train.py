@@ -55,6 +55,7 @@ from finder.lr_finder import (
     LearningRateFinder,
     climb_after_test,
     ramp_follows_every_step,
+    reinstate_own_learning_rate,
     save,
     use_schedule,
     warn_if_cut_short,
@@ -138,7 +139,8 @@ def fit(
         The `History` of `model.fit`, with `range_test_result` (`RangeTestResult`) and
         `proposal` (the `Proposal` trained with: the climbing cycle after an edge read early;
         None when the test found no bounds and the model trained with the optimizer's own
-        learning rate) attached; `range_test_result` says what a climb did
+        learning rate: the one it was compiled with, also after an earlier `finder.fit`
+        installed its schedule in its place) attached; `range_test_result` says what a climb did
         (`auto["climb"]`, its rollback in `extra_steps`, the verdict settled).
 
     Warns:
@@ -337,6 +339,7 @@ def _fit_after_test(
     # Keras trains epochs initial_epoch to epochs - 1.
     plan = Plan(epochs - int(fit_kwargs.get("initial_epoch", 0)), steps_per_epoch)
     per_step = accumulation_steps(model.optimizer)
+    reinstate_own_learning_rate(model)  # not an earlier fit's spent cycle
     result = range_test(
         model,
         x,

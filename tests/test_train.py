@@ -617,3 +617,27 @@ def test_an_early_stop_before_a_short_plans_anneal_warns():
     assert history.epoch == [0, 1] and "handover" not in history.range_test_result.auto
     assert len(cut) == 1 and "after epoch 2 of 5" in cut[0]
     assert "Train without EarlyStopping" in cut[0]
+
+
+@pytest.mark.parametrize("epochs", [3, 50], ids=["test before the fit", "test inside the fit"])
+def test_a_second_fit_without_bounds_trains_at_the_users_rate_not_the_spent_cycle(epochs):
+    """After a `finder.fit` that installed its 1cycle, the optimizer runs that cycle, spent at
+    its end. A second `finder.fit` on data too few for bounds (10 batches a pass) trains at
+    the rate the user compiled (0.05), as the first would have, on either route, and leaves
+    it in place."""
+    x, y = make_data()
+    model = make_model(keras.optimizers.SGD(learning_rate=0.05))
+    first = finder.fit(model, x, y, epochs=EPOCHS, batch_size=32, range_test_options=SWEEP)
+    assert first.proposal is not None
+    assert rate(model) < 0.01  # the cycle's end
+    x, y = np.concatenate([x, x[:64]]), np.concatenate([y, y[:64]])
+    with pytest.warns(finder.UnreliableAnswerWarning, match="own learning rate \\(0.05\\)"):
+        history = finder.fit(model, x, y, epochs=epochs, batch_size=32, verbose=0)
+    result = history.range_test_result
+    assert history.proposal is None and result.bounds.max_lr is None
+    assert bool(result.config.get("in_fit")) == (epochs == 50)
+    assert rate(model) == pytest.approx(0.05)
+
+
+def rate(model: keras.Model) -> float:
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))

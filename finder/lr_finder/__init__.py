@@ -79,7 +79,13 @@ from finder.lr_finder.climb import (
     with_climb,
 )
 from finder.lr_finder.early_stop import warn_if_cut_short
-from finder.lr_finder.outcome import Handover, save, use_schedule, warn_if_unreliable
+from finder.lr_finder.outcome import (
+    Handover,
+    reinstate_own_learning_rate,
+    save,
+    use_schedule,
+    warn_if_unreliable,
+)
 from finder.lr_finder.ramp import ramp_follows_every_step
 
 __all__ = [
@@ -93,6 +99,7 @@ __all__ = [
     "ramp_follows_every_step",
     "save",
     "settled",
+    "reinstate_own_learning_rate",
     "use_schedule",
     "warn_if_cut_short",
     "warn_if_unreliable",

@@ -17,6 +17,7 @@ from finder.lr_finder.climb import PeakClimb, climbing_proposal, climbs, with_cl
 from finder.lr_finder.outcome import (
     Handover,
     describe_handover,
+    reinstate_own_learning_rate,
     save,
     use_schedule,
     warn_if_unreliable,
@@ -140,6 +141,7 @@ class LearningRateFinder(keras.callbacks.Callback):
             self._started = True
             # The proposal counts from the fit's first step (`finder.schedules.offset`).
             self._start_step = micro_batch_count(self.model.optimizer)
+            reinstate_own_learning_rate(self.model)  # not an earlier fit's spent cycle
             self._ramp = Ramp.start(self, epoch)
         for callback in self._after:
             callback.on_epoch_begin(epoch, logs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,35 @@ def use_schedule(model: keras.Model, proposal: Proposal, start_step: int) -> Non
 
     Keras accepts a new schedule object on any optimizer (the first proposal is always one).
     A train function already traced (by the range test, or an earlier `fit`) read the old
-    rate variable as it was traced, so it is rebuilt.
+    rate variable as it was traced, so it is rebuilt. The rate it replaces is kept for
+    `reinstate_own_learning_rate`.
     """
-    innermost_optimizer(model.optimizer).learning_rate = proposal.to_keras(start_step)
+    optimizer = innermost_optimizer(model.optimizer)
+    schedule = proposal.to_keras(start_step)
+    own, installed = _INSTALLED.get(optimizer, (None, None))
+    if installed is None or optimizer._learning_rate is not installed:
+        own = optimizer._learning_rate  # the user's own, which finder's schedules replace
+    optimizer.learning_rate = schedule
+    _INSTALLED[optimizer] = (own, schedule)
     model.make_train_function(force=True)
+
+
+# Per optimizer, the learning rate its user gave it (a variable or their schedule) and the
+# schedule finder last installed in its place. Kept beside the optimizer, not on it, so
+# nothing of finder's is tracked in the optimizer's checkpoints.
+_INSTALLED: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def reinstate_own_learning_rate(model: keras.Model) -> bool:
+    """Give the optimizer back the learning rate its user gave it, where it still runs a
+    schedule `use_schedule` installed (an earlier `finder.fit` on this model): a new test
+    anchors its grid at the user's rate, and a fit without bounds trains at it, not on the
+    spent end of the last cycle. Whether it did."""
+    optimizer = innermost_optimizer(model.optimizer)
+    own, installed = _INSTALLED.get(optimizer, (None, None))
+    if installed is None or optimizer._learning_rate is not installed:
+        return False
+    optimizer._learning_rate = own
+    model.train_function = None  # traced with the schedule: trace it again
+    del _INSTALLED[optimizer]
+    return True
