@@ -13,43 +13,41 @@ decade does not give them, even one run again once the network has learned. So t
 cannot tell how high the run can go; the run's own warm-up can, if it is watched.
 
 What: the 1cycle's linear warm-up aims at `CLIMB_MULTIPLE` times the edge (on the suite the best
-1cycle peaks of these runs sat up to several times above the edge. Unguarded, of two, three
-and four times the edge, three had the best mean, as four collapsed more runs
-(`bench/read_early_peaks.py`); guarded, four raised the mean of most tasks where the two
-targets differed, and stopped the one collapse it met: `bench/climb_targets.py`,
-BENCHMARKS.md). While the rate climbs, the training loss is
-smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps, bias-corrected). Inside the fit the
-climb goes on from the ramp's rollback, at a rate near the edge, and its smoothed loss starts
-from the ramp's losses up to that snapshot (`history`), so the rules watch from the climb's
-first step: judged from its own steps alone, the loss is blind for two windows (about 40
-steps), and at the edge a network can fall back to chance inside them and then look as if it
-had never fallen (on the small CNN with plain SGD, one run aimed at four times the edge did).
-Before the fit the climb starts from the cycle's low first rate, where nothing is missed in
-those steps. Where the smoothed
-loss rises `RISE` above its lowest value, or gives back `DEAD_RETURN` (three quarters) of its
-fall below the loss it started from (the chance loss where it is known), the rate has passed
-what this run can take: the climb stops, the fit rolls back to the last snapshot taken at or
-below the rate of that lowest value, and the cycle anneals from that rate over the steps left,
-as an automatic warm-up that ends where the loss stops improving (Kim et al., 2021, "Automated
-learning rate scheduler for large-batch training"). The rollback matters: past the lowest loss
-the weights have already been pushed towards where a network can collapse (on full Fashion-MNIST
-a 1cycle at twice the edge went back to chance and stayed there), and annealing from the weights
-of the lowest loss starts from a state the rate had not yet harmed. The climb only ever raises
-the peak: after a stop below the first proposal's peak, the cycle anneals from that peak, which
-the run would have trained at without the climb (a rise in a warm-up can be a transient spike
-that passes, and below the edge the reading that every other run trusts stands). `RISE` sits
-well above the smoothed loss's step-to-step noise in a healthy warm-up (a few percent) and well
-below a collapse (the loss back at chance) of a run that has learned. A run whose edge was read
-early has often learned little when the climb starts, and there a collapse back to chance is a
-smaller rise than `RISE`: on the small CNN with plain SGD, one run's lowest smoothed loss sat
-only a little below chance when the climb took the network back to chance for the rest of the
-fit, and `RISE` never saw it (BENCHMARKS.md, which target the climb aims at). So the climb also
-stops where the loss gives back most of its fall, as the range test's `DeadNetwork` rule reads a
-network that died (`finder.rangetest.stop_rules`, the same three quarters). That rule asks for a
-fall of 30% first, as a window of a few raw batch losses moves by 10-15% on its own; the
-smoothed loss moves by a few percent, so here a fall of `MIN_FALL` (5%) below the start will do,
-enough to tell a loss that had learned from one that had not yet moved (a fall within the noise
-gives back three quarters of itself by chance).
+1cycle peaks of these runs sat up to several times above the edge. Unguarded, of two, three and
+four times the edge, three had the best mean, as four collapsed more runs
+(`bench/read_early_peaks.py`); guarded, four raised the mean of most tasks where the two targets
+differed, and stopped the one collapse it met: `bench/climb_targets.py`, BENCHMARKS.md). While the
+rate climbs, the training loss is smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps,
+bias-corrected). Inside the fit the climb goes on from the ramp's rollback, at a rate near the
+edge, and its smoothed loss starts from the ramp's losses up to that snapshot (`history`), so the
+rules watch from the climb's first step: judged from its own steps alone, the loss is blind for two
+windows (about 40 steps), and at the edge a network can fall back to chance inside them and then
+look as if it had never fallen (on the small CNN with plain SGD, one run aimed at four times the
+edge did). Before the fit the climb starts from the cycle's low first rate, where nothing is missed
+in those steps. Where the smoothed loss rises `RISE` above its lowest value, or gives back
+`DEAD_RETURN` (three quarters) of its fall below the loss it started from (the chance loss where it
+is known), the rate has passed what this run can take: the climb stops, the fit rolls back to the
+last snapshot taken at or below the rate of that lowest value, and the cycle anneals from that rate
+over the steps left, as an automatic warm-up that ends where the loss stops improving (Kim et al.,
+2021, "Automated learning rate scheduler for large-batch training"). The rollback matters: past the
+lowest loss the weights have already been pushed towards where a network can collapse (on full
+Fashion-MNIST a 1cycle at twice the edge went back to chance and stayed there), and annealing from
+the weights of the lowest loss starts from a state the rate had not yet harmed. The climb only ever
+raises the peak: after a stop below the first proposal's peak, the cycle anneals from that peak,
+which the run would have trained at without the climb (a rise in a warm-up can be a transient spike
+that passes, and below the edge the reading that every other run trusts stands). `RISE` sits well
+above the smoothed loss's step-to-step noise in a healthy warm-up (a few percent) and well below a
+collapse (the loss back at chance) of a run that has learned. A run whose edge was read early has
+often learned little when the climb starts, and there a collapse back to chance is a smaller rise
+than `RISE`: on the small CNN with plain SGD, one run's lowest smoothed loss sat only a little
+below chance when the climb took the network back to chance for the rest of the fit, and `RISE`
+never saw it (BENCHMARKS.md, which target the climb aims at). So the climb also stops where the
+loss gives back most of its fall, as the range test's `DeadNetwork` rule reads a network that died
+(`finder.rangetest.stop_rules`, the same three quarters). That rule asks for a fall of 30% first,
+as a window of a few raw batch losses moves by 10-15% on its own; the smoothed loss moves by a few
+percent, so here a fall of `MIN_FALL` (5%) below the start will do, enough to tell a loss that had
+learned from one that had not yet moved (a fall within the noise gives back three quarters of
+itself by chance).
 
 The verdict after the fit: where the climb stopped above the first proposal's peak, the run
 found the rate it can take by training into it, once it had learned, which is the doubt an edge
