@@ -1419,8 +1419,8 @@ def cpu_note(result: dict[str, Any]) -> list[str]:
         for kind, names in sorted(tasks_by_kind.items())
     ]
     return [
-        f"Runs stored with the CPU's vector extensions, {'; '.join(parts)}. The other "
-        f"{unrecorded} runs were stored before these were recorded. TensorFlow's CPU kernels "
+        f"Runs stored with the CPU's vector extensions, {'; '.join(parts)}. Runs stored "
+        f"before these were recorded: {unrecorded}. TensorFlow's CPU kernels "
         "differ with them, and the same seed can read another edge and train to another "
         "score on a machine with other extensions.",
         "",

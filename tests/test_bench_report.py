@@ -229,6 +229,6 @@ def test_the_frontier_names_the_runs_stored_with_their_cpus_vector_extensions() 
     lines = bench_report.cpu_note({"runs": runs})
     assert lines[0].startswith(
         "Runs stored with the CPU's vector extensions, on a CPU with AVX-512: `mlp` (in_fit); "
-        "on a CPU with AVX2: `cnn` (fit). The other 1 runs were stored before"
+        "on a CPU with AVX2: `cnn` (fit). Runs stored before these were recorded: 1."
     )
     assert bench_report.cpu_note({"runs": {"fit": {"cnn": {"0": {}}}}}) == []

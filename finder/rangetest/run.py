@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -364,10 +365,15 @@ def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
     """The optimizer's class name, the update rule finder's calibration read for it
     (`finder.host.update_rule`: the inner optimizer's under loss scaling, a subclass's Keras
     parent when it keeps the parent's step), and its config."""
+    with warnings.catch_warnings():
+        # Keras reads a rate variable with `Variable.numpy()`, whose `__array__` numpy 2 warns
+        # about on JAX and PyTorch: Keras's own deprecation, nothing the user can act on.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        config = optimizer.get_config()
     return {
         "name": type(optimizer).__name__,
         "update_rule": update_rule(optimizer),
-        "config": jsonable(optimizer.get_config()),
+        "config": jsonable(config),
     }
 
 
