@@ -20,30 +20,29 @@ import numpy as np  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The value of `field` in /proc/cpuinfo's first processor; None off Linux or without it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith(field):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
 def vector_extensions() -> str:
     """The widest x86 vector extension the CPU has ("AVX-512", "AVX2", "none"; "unknown" off
     Linux): TensorFlow's CPU kernels differ with it, so the same seed can read another edge
     and train to another score on a machine with another."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
+    if not Path("/proc/cpuinfo").exists():
         return "unknown"
-    flags: set[str] = set()
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
-    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "none"
+    names = set((_cpuinfo("flags") or "").split())
+    return "AVX-512" if "avx512f" in names else "AVX2" if "avx2" in names else "none"
 
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, memory and library versions of the machine running the benchmark."""
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = _cpuinfo("model name") or "unknown"
     memory_gib = None
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
