@@ -528,11 +528,35 @@ def climb_targets(result: dict[str, Any]) -> list[str]:
         "from the ramp's rollback, near the edge, and the guard's smoothed loss starts from "
         "the ramp's losses, so it watches from the climb's first step: a network that falls "
         "back to chance early in a steep warm-up stops the climb there and rolls back.",
+        *_stopped_misses(multiples, within),
         "",
         machine_line(result),
         "",
     ]
     return lines
+
+
+def _stopped_misses(multiples: dict[str, Any], within: float) -> list[str]:
+    """The runs whose climb the guard stopped and that still trained more than `1 - within`
+    below the held-out oracle, each with where the cycle annealed from."""
+    misses = [
+        f"`{run['task']}` seed {run['seed']} at {key}x: "
+        f"{(run['climb'].get('stop_rule') or 'stopped').replace('_', ' ')}, annealed from "
+        f"{run['peak_multiple']:.2g}x the edge, {_ratio(run['vs_holdout'])}"
+        for key, entry in multiples.items()
+        for run in entry["runs"]
+        if run["climb"] is not None
+        and not run["climb"]["reached"]
+        and (run["vs_holdout"] or 0.0) < within
+    ]
+    if not misses:
+        return []
+    return [
+        "",
+        f"Runs the guard stopped that still trained more than {1 - within:.0%} below: "
+        + "; ".join(misses)
+        + ".",
+    ]
 
 
 def constant_trials(result: dict[str, Any]) -> list[str]:

@@ -160,6 +160,10 @@ def test_climb_targets_puts_each_targets_run_side_by_side_and_sums_up_each_targe
     assert any(
         "Highest mean: 3x; most runs within 1%: 3x; best worst run: 3x." in line for line in lines
     )
+    assert (
+        "Runs the guard stopped that still trained more than 1% below: `cnn` seed 0 at 4x: died "
+        "back, annealed from 1.5x the edge, —." in lines
+    )
 
 
 def test_constant_trials_marks_each_seeds_pick_and_scores_it_by_its_full_run() -> None:

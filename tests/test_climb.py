@@ -129,8 +129,31 @@ def test_a_peak_found_above_the_first_settles_an_edge_read_early_and_nothing_els
     both = Reliability("unreliable", reasons=[early_reason, other])
     assert settled(both, found).verdict == "unreliable"
     assert settled(both, found).reasons == [other]
-    for outcome in (None, {"reached": True, "found_peak": False}):
-        assert settled(reliability, outcome) == reliability
+    assert settled(reliability, None) == reliability
+
+
+@pytest.mark.parametrize(
+    ("outcome", "says"),
+    [
+        ({"reached": True, "stop_rule": None}, "climbed to its target, lr 0.4,"),
+        ({"reached": False, "stop_rule": "died_back"}, "gave back most of its fall"),
+        ({"reached": False, "stop_rule": "rise"}, "annealed from that peak, lr 0.4"),
+        ({"reached": False, "stop_rule": None}, "ended during the warm-up, at lr 0.4"),
+    ],
+)
+def test_a_climb_that_found_no_peak_keeps_the_early_edge_and_says_where_the_run_trained(
+    outcome, says
+):
+    """The reason stays, so the verdict does, but its advice (a run at a higher peak) now
+    comes with the peak the run already trained at; other reasons are left as they were."""
+    early_reason = f"{EARLY_EDGE}: the validation loss had fallen only 12% below chance"
+    other = "the sweeps disagree"
+    reliability = Reliability("unreliable", reasons=[early_reason, other])
+    after = settled(reliability, {**outcome, "found_peak": False, "peak_lr": 0.4})
+    assert after.verdict == "unreliable"
+    assert after.reasons[0].startswith(f"{early_reason}; the fit")
+    assert says in after.reasons[0]
+    assert after.reasons[1] == other
 
 
 @pytest.mark.backend_neutral

@@ -15,34 +15,36 @@ cannot tell how high the run can go; the run's own warm-up can, if it is watched
 What: the 1cycle's linear warm-up aims at `CLIMB_MULTIPLE` times the edge (on the suite the best
 1cycle peaks of these runs sat up to several times above the edge. Unguarded, of two, three and
 four times the edge, three had the best mean, as four collapsed more runs
-(`bench/read_early_peaks.py`); guarded, four raised the mean of most tasks where the two targets
-differed, and stopped the one collapse it met: `bench/climb_targets.py`, BENCHMARKS.md). While the
-rate climbs, the training loss is smoothed (an EMA over about `1 / (1 - SMOOTHING)` steps,
-bias-corrected). Inside the fit the climb goes on from the ramp's rollback, at a rate near the
-edge, and its smoothed loss starts from the ramp's losses up to that snapshot (`history`), so the
-rules watch from the climb's first step: judged from its own steps alone, the loss is blind for two
-windows (about 40 steps), and at the edge a network can fall back to chance inside them and then
-look as if it had never fallen (on the small CNN with plain SGD, one run aimed at four times the
-edge did). Before the fit the climb starts from the cycle's low first rate, where nothing is missed
-in those steps. Where the smoothed loss rises `RISE` above its lowest value, or gives back
-`DEAD_RETURN` (three quarters) of its fall below the loss it started from (the chance loss where it
-is known), the rate has passed what this run can take: the climb stops, the fit rolls back to the
-last snapshot taken at or below the rate of that lowest value, and the cycle anneals from that rate
-over the steps left, as an automatic warm-up that ends where the loss stops improving (Kim et al.,
-2021, "Automated learning rate scheduler for large-batch training"). The rollback matters: past the
-lowest loss the weights have already been pushed towards where a network can collapse (on full
-Fashion-MNIST a 1cycle at twice the edge went back to chance and stayed there), and annealing from
-the weights of the lowest loss starts from a state the rate had not yet harmed. The climb only ever
-raises the peak: after a stop below the first proposal's peak, the cycle anneals from that peak,
-which the run would have trained at without the climb (a rise in a warm-up can be a transient spike
-that passes, and below the edge the reading that every other run trusts stands). `RISE` sits well
-above the smoothed loss's step-to-step noise in a healthy warm-up (a few percent) and well below a
-collapse (the loss back at chance) of a run that has learned. A run whose edge was read early has
-often learned little when the climb starts, and there a collapse back to chance is a smaller rise
-than `RISE`: on the small CNN with plain SGD, one run's lowest smoothed loss sat only a little
-below chance when the climb took the network back to chance for the rest of the fit, and `RISE`
-never saw it (BENCHMARKS.md, which target the climb aims at). So the climb also stops where the
-loss gives back most of its fall, as the range test's `DeadNetwork` rule reads a network that died
+(`bench/read_early_peaks.py`); guarded, four raised the mean of most tasks where it and three
+differed, and stopped the one collapse it met, while five, against four, lowered more tasks' means
+than it raised, and one run that the guard stopped at five still collapsed as it annealed:
+`bench/climb_targets.py`, BENCHMARKS.md). While the rate climbs, the training loss is smoothed (an
+EMA over about `1 / (1 - SMOOTHING)` steps, bias-corrected). Inside the fit the climb goes on from
+the ramp's rollback, at a rate near the edge, and its smoothed loss starts from the ramp's losses
+up to that snapshot (`history`), so the rules watch from the climb's first step: judged from its
+own steps alone, the loss is blind for two windows (about 40 steps), and at the edge a network can
+fall back to chance inside them and then look as if it had never fallen (on the small CNN with
+plain SGD, one run aimed at four times the edge did). Before the fit the climb starts from the
+cycle's low first rate, where nothing is missed in those steps. Where the smoothed loss rises
+`RISE` above its lowest value, or gives back `DEAD_RETURN` (three quarters) of its fall below the
+loss it started from (the chance loss where it is known), the rate has passed what this run can
+take: the climb stops, the fit rolls back to the last snapshot taken at or below the rate of that
+lowest value, and the cycle anneals from that rate over the steps left, as an automatic warm-up
+that ends where the loss stops improving (Kim et al., 2021, "Automated learning rate scheduler for
+large-batch training"). The rollback matters: past the lowest loss the weights have already been
+pushed towards where a network can collapse (on full Fashion-MNIST a 1cycle at twice the edge went
+back to chance and stayed there), and annealing from the weights of the lowest loss starts from a
+state the rate had not yet harmed. The climb only ever raises the peak: after a stop below the
+first proposal's peak, the cycle anneals from that peak, which the run would have trained at
+without the climb (a rise in a warm-up can be a transient spike that passes, and below the edge the
+reading that every other run trusts stands). `RISE` sits well above the smoothed loss's
+step-to-step noise in a healthy warm-up (a few percent) and well below a collapse (the loss back at
+chance) of a run that has learned. A run whose edge was read early has often learned little when
+the climb starts, and there a collapse back to chance is a smaller rise than `RISE`: on the small
+CNN with plain SGD, one run's lowest smoothed loss sat only a little below chance when the climb
+took the network back to chance for the rest of the fit, and `RISE` never saw it (BENCHMARKS.md,
+which target the climb aims at). So the climb also stops where the loss gives back most of its
+fall, as the range test's `DeadNetwork` rule reads a network that died
 (`finder.rangetest.stop_rules`, the same three quarters). That rule asks for a fall of 30% first,
 as a window of a few raw batch losses moves by 10-15% on its own; the smoothed loss moves by a few
 percent, so here a fall of `MIN_FALL` (5%) below the start will do, enough to tell a loss that had
@@ -55,10 +57,11 @@ read early raises (not where the loss died back towards chance: a run that had l
 little is the one whose limit an edge read early cannot tell); that reason is dropped from the
 result's verdict (`settled`), and the verdict is "reliable" if no other reason remains. A climb
 that reached its target, or stopped at or below the first proposal's peak, leaves the verdict as
-it was: the best peak may lie higher still, or the run trained at the edge read early. On the
-benchmark suite the runs whose climb stopped above the first peak were few, and all trained
-within 1% of the best schedule, while most of those that reached the target did not
-(BENCHMARKS.md, the guarded climb and the verdict's confusion table).
+it was, and its reason says where the run trained: the best peak may lie higher still, or the run
+trained at the edge read early. On the benchmark suite the runs whose climb stopped above the
+first peak were few, and all trained within 1% of the best schedule, while those that reached
+the target missed it more often than the runs called reliable (BENCHMARKS.md, the guarded climb
+and the verdict's confusion table).
 
 Cost: the steps past the rollback snapshot are thrown away, and they count in the result's
 `extra_steps` with the ramp's; the climb rolls back only as far as the test's cap (max(10% of
@@ -367,15 +370,49 @@ def settled(reliability: Reliability, outcome: dict[str, Any] | None) -> Reliabi
     """`reliability` once the climb is over: where it found the run's peak above the first
     proposal's (`outcome["found_peak"]`), an edge read early is no longer a reason, since the
     peak the run trained at was read from the run itself once it had learned (module
-    docstring); "reliable" if no other reason remains."""
-    if not (outcome or {}).get("found_peak"):
+    docstring); "reliable" if no other reason remains. Otherwise the reason stays, and says
+    what the climb did, so that its advice (a run at a higher peak) is read against the peak
+    the run already trained at."""
+    if outcome is None:
         return reliability
+    if not outcome.get("found_peak"):
+        note = _what_the_climb_did(outcome)
+        return dataclasses.replace(
+            reliability,
+            reasons=[
+                f"{reason}; {note}" if reason.startswith(EARLY_EDGE) else reason
+                for reason in reliability.reasons
+            ],
+        )
     reasons = [reason for reason in reliability.reasons if not reason.startswith(EARLY_EDGE)]
     return dataclasses.replace(
         reliability,
         verdict="unreliable" if reasons else "reliable",
         reasons=reasons,
         signals={**reliability.signals, "climb_found_peak": True},
+    )
+
+
+def _what_the_climb_did(outcome: dict[str, Any]) -> str:
+    """One clause on a climb that found no peak above the first proposal's: where the run's
+    peak ended up."""
+    peak = float(outcome["peak_lr"])
+    if outcome.get("reached"):
+        return (
+            f"the fit's warm-up then climbed to its target, lr {peak:.3g}, without the training "
+            "loss rising, and the run trained at that peak: the best may lie higher still"
+        )
+    rule = outcome.get("stop_rule")
+    if rule == "died_back":
+        return (
+            "the fit's warm-up then stopped where the training loss gave back most of its fall, "
+            f"and the run annealed from lr {peak:.3g}"
+        )
+    if rule is None:
+        return f"the fit ended during the warm-up, at lr {peak:.3g}"
+    return (
+        "the fit's warm-up then stopped where the training loss rose, at or below the first "
+        f"proposal's peak, and the run annealed from that peak, lr {peak:.3g}"
     )
 
 
