@@ -398,5 +398,15 @@ def test_the_outcome_says_where_a_climb_stopped_and_validates(tmp_path, tiny_npz
     printed = capsys.readouterr().out
     assert "climb: the warm-up climbed towards 0.9 and stopped at step 120" in printed
     assert "annealing from 0.5 (10 steps rolled back, in the cost)" in printed
+    # Why it stopped, by the rule the guard recorded.
+    for rule, says in [
+        ("died_back", "stopped at step 120 where the loss gave back most of its fall, annealing"),
+        ("rise", "stopped at step 120 where the loss rose, annealing from 0.5"),
+        (None, "and the fit ended at step 120, before the warm-up did, at 0.5"),
+    ]:
+        ruled = {**climb, "stop_rule": rule}
+        console._print_outcome(dataclasses.replace(climbed, auto={**saved.auto, "climb": ruled}),
+                               "range test")  # fmt: skip
+        assert says in " ".join(capsys.readouterr().out.split())  # the console wraps lines
     climbed.save(tmp_path / "climbed.json")
     assert RangeTestResult.load(tmp_path / "climbed.json").auto["climb"] == climb
