@@ -400,8 +400,8 @@ def test_the_outcome_says_where_a_climb_stopped_and_validates(tmp_path, tiny_npz
     assert "annealing from 0.5 (10 steps rolled back, in the cost)" in printed
     # Why it stopped, by the rule the guard recorded.
     for rule, says in [
-        ("died_back", "stopped at step 120 where the loss gave back most of its fall, annealing"),
-        ("rise", "stopped at step 120 where the loss rose, annealing from 0.5"),
+        ("died_back", "at step 120 where the training loss gave back most of its fall, annealing"),
+        ("rise", "stopped at step 120 where the training loss rose, annealing from 0.5"),
         (None, "and the fit ended at step 120, before the warm-up did, at 0.5"),
     ]:
         ruled = {**climb, "stop_rule": rule}

@@ -135,10 +135,24 @@ def test_a_peak_found_above_the_first_settles_an_edge_read_early_and_nothing_els
 @pytest.mark.parametrize(
     ("outcome", "says"),
     [
-        ({"reached": True, "stop_rule": None}, "climbed to its target, lr 0.4,"),
-        ({"reached": False, "stop_rule": "died_back"}, "gave back most of its fall"),
-        ({"reached": False, "stop_rule": "rise"}, "annealed from that peak, lr 0.4"),
-        ({"reached": False, "stop_rule": None}, "ended during the warm-up, at lr 0.4"),
+        (
+            {"reached": True, "stop_rule": None, "peak_lr": 0.8},
+            "inside the fit, the warm-up climbed towards 0.8 and reached it: the best peak may "
+            "lie higher still",
+        ),
+        (
+            {"reached": False, "stop_rule": "died_back"},
+            "inside the fit, the warm-up climbed towards 0.8 and stopped at step 40 where the "
+            "training loss gave back most of its fall, annealing from 0.4 (6 steps rolled back",
+        ),
+        (
+            {"reached": False, "stop_rule": "rise"},
+            "stopped at step 40 where the training loss rose, annealing from 0.4",
+        ),
+        (
+            {"reached": False, "stop_rule": None},
+            "and the fit ended at step 40, before the warm-up did, at 0.4",
+        ),
     ],
 )
 def test_a_climb_that_found_no_peak_keeps_the_early_edge_and_says_where_the_run_trained(
@@ -149,9 +163,10 @@ def test_a_climb_that_found_no_peak_keeps_the_early_edge_and_says_where_the_run_
     early_reason = f"{EARLY_EDGE}: the validation loss had fallen only 12% below chance"
     other = "the sweeps disagree"
     reliability = Reliability("unreliable", reasons=[early_reason, other])
-    after = settled(reliability, {**outcome, "found_peak": False, "peak_lr": 0.4})
+    ended = {"target_lr": 0.8, "peak_lr": 0.4, "stopped_at_step": 40, "discarded_steps": 6}
+    after = settled(reliability, {**ended, **outcome, "found_peak": False})
     assert after.verdict == "unreliable"
-    assert after.reasons[0].startswith(f"{early_reason}; the fit")
+    assert after.reasons[0].startswith(f"{early_reason}; inside the fit, the warm-up")
     assert says in after.reasons[0]
     assert after.reasons[1] == other
 
@@ -237,6 +252,24 @@ def test_finder_fit_climbs_after_an_edge_read_early_and_reports_it(monkeypatch):
     assert result.extra_steps <= max(100, PLAN // 10)
     messages = [str(w.message) for w in caught if w.category is finder.UnreliableAnswerWarning]
     assert any("climbs towards" in message for message in messages)
+
+
+def test_the_callback_says_at_the_fits_end_what_its_climb_did(monkeypatch, capsys):
+    """`LearningRateFinder(verbose=1)`: a line at the handover, and one at the end of the fit
+    on where the climb took the run, as `result.auto["climb"]` records it."""
+    force_read_early(monkeypatch, "finder.lr_finder.callback.climbs")
+    x, y, _, _ = digits_split()
+    model = make_model(keras.optimizers.SGD(learning_rate=0.01))
+    lr_finder = finder.LearningRateFinder(verbose=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", finder.UnreliableAnswerWarning)
+        model.fit(x, y, epochs=EPOCHS, batch_size=BATCH, callbacks=[lr_finder], verbose=0)
+    climb = lr_finder.result.auto["climb"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith(
+        f"finder: the warm-up climbed towards {climb['target_lr']:.3g} and "
+        + ("reached it" if climb["reached"] else f"stopped at step {climb['stopped_at_step']}")
+    )
 
 
 @pytest.mark.backend_neutral

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from finder.lr_finder.outcome import describe_climb
 from finder.rangetest.progress import SweepProgress
 from finder.rangetest.result import RangeTestResult
 
@@ -194,32 +195,7 @@ def _print_outcome(result: RangeTestResult, what: str) -> None:
         stdout.print(f"cost: {result.extra_steps} steps added to your training{share}")
     climb = (result.auto or {}).get("climb")
     if climb is not None:  # the edge was read early (finder.lr_finder.climb)
-        stdout.print(
-            f"climb: the warm-up climbed towards {climb['target_lr']:.3g} and {_climb_end(climb)}"
-        )
-
-
-# Why a climb stopped, by its `stop_rule` (`finder.lr_finder.climb.PeakClimb.outcome`).
-_CLIMB_STOPS = {
-    "rise": "where the loss rose",
-    "died_back": "where the loss gave back most of its fall",
-    "not_finite": "where the loss was not finite",
-}
-
-
-def _climb_end(climb: dict) -> str:
-    """How a climb ended: its target reached, a stop (why, and the rate the cycle annealed
-    from), or the fit's end during the warm-up; a document without `stop_rule` reads as a
-    stop where the loss rose."""
-    if climb["reached"]:
-        return "reached it"
-    step, rule = climb["stopped_at_step"], climb.get("stop_rule", "rise")
-    if rule is None:
-        return f"the fit ended at step {step}, before the warm-up did, at {climb['peak_lr']:.3g}"
-    return (
-        f"stopped at step {step} {_CLIMB_STOPS.get(rule, 'where the loss rose')}, annealing "
-        f"from {climb['peak_lr']:.3g} ({climb['discarded_steps']} steps rolled back, in the cost)"
-    )
+        stdout.print(f"climb: {describe_climb(climb)}")
 
 
 def verdict_lines(result: RangeTestResult) -> list[str]:

@@ -16,6 +16,7 @@ from finder.host import micro_batch_count
 from finder.lr_finder.climb import PeakClimb, climbing_proposal, climbs, with_climb
 from finder.lr_finder.outcome import (
     Handover,
+    describe_climb,
     describe_handover,
     reinstate_own_learning_rate,
     save,
@@ -59,7 +60,8 @@ class LearningRateFinder(keras.callbacks.Callback):
             Defaults to `None`.
         save_dir: str, Path or None. Where to write `result.json`, `curve.png` and
             `proposal.json` (the schedule trained with) at the handover. Defaults to `None`.
-        verbose: int. 1 prints one line at the handover. Defaults to `1`.
+        verbose: int. 1 prints one line at the handover, and one at the end of the fit on
+            what a climb did. Defaults to `1`.
         progress: callable or None. Called with a `SweepProgress` after each ramp step.
         suggestion_rules: your own suggestion rules, as `finder.range_test` takes them.
 
@@ -178,6 +180,8 @@ class LearningRateFinder(keras.callbacks.Callback):
             callback.on_train_end(logs)
         if self.climb is not None and self.result is not None:
             self.result = with_climb(self.result, self.climb)
+            if self.verbose and self.climb.outcome is not None:
+                print(f"finder: {describe_climb(self.climb.outcome)}")
             if self.save_dir is not None:
                 save(self.result, self.proposal, self.save_dir)
 

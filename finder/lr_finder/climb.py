@@ -84,7 +84,7 @@ from typing import Any
 import keras
 
 from finder.host import accumulation_steps, innermost_optimizer, micro_batch_count
-from finder.lr_finder.outcome import use_schedule
+from finder.lr_finder.outcome import describe_climb, use_schedule
 from finder.lr_finder.ramp import Snapshot
 from finder.propose import Proposal
 from finder.rangetest.calibration import PEAK_CAPS
@@ -396,24 +396,8 @@ def settled(reliability: Reliability, outcome: dict[str, Any] | None) -> Reliabi
 def _what_the_climb_did(outcome: dict[str, Any]) -> str:
     """One clause on a climb that found no peak above the first proposal's: where the run's
     peak ended up."""
-    peak = float(outcome["peak_lr"])
-    if outcome.get("reached"):
-        return (
-            f"the fit's warm-up then climbed to its target, lr {peak:.3g}, without the training "
-            "loss rising, and the run trained at that peak: the best may lie higher still"
-        )
-    rule = outcome.get("stop_rule")
-    if rule == "died_back":
-        return (
-            "the fit's warm-up then stopped where the training loss gave back most of its fall, "
-            f"and the run annealed from lr {peak:.3g}"
-        )
-    if rule is None:
-        return f"the fit ended during the warm-up, at lr {peak:.3g}"
-    return (
-        "the fit's warm-up then stopped where the training loss rose, at or below the first "
-        f"proposal's peak, and the run annealed from that peak, lr {peak:.3g}"
-    )
+    clause = f"inside the fit, {describe_climb(outcome)}"
+    return f"{clause}: the best peak may lie higher still" if outcome["reached"] else clause
 
 
 def with_climb(result: RangeTestResult, climb: PeakClimb) -> RangeTestResult:

@@ -1,6 +1,6 @@
 """What the in-fit test leaves behind: `Handover` (where the ramp handed the fit over), the
 schedule it installs (`use_schedule`, shared with `finder.fit`), the warning on an unreliable
-answer, one line on the handover, and the files of `save_dir`."""
+answer, one line on the handover and one on the climb, and the files of `save_dir`."""
 
 from __future__ import annotations
 
@@ -114,6 +114,34 @@ def describe_handover(
     return (
         f"{head}: {shape}, resumed from step {handover.rollback_step} "
         f"({handover.discarded_steps} steps discarded), {handover.remaining_steps} steps left"
+    )
+
+
+# Why a climb stopped, by its `stop_rule` (`finder.lr_finder.climb.PeakClimb.outcome`).
+CLIMB_STOPS = {
+    "rise": "where the training loss rose",
+    "died_back": "where the training loss gave back most of its fall",
+    "not_finite": "where the training loss was not finite",
+}
+
+
+def describe_climb(outcome: dict[str, Any]) -> str:
+    """What a guarded climb did (`finder.lr_finder.climb`): its target, and whether it reached
+    it, stopped (why, and the rate the cycle annealed from) or ran into the fit's end; an
+    outcome without `stop_rule` reads as a stop where the loss rose."""
+    head = f"the warm-up climbed towards {outcome['target_lr']:.3g} and"
+    if outcome["reached"]:
+        return f"{head} reached it"
+    step, rule, peak = (
+        outcome["stopped_at_step"],
+        outcome.get("stop_rule", "rise"),
+        outcome["peak_lr"],
+    )
+    if rule is None:
+        return f"{head} the fit ended at step {step}, before the warm-up did, at {peak:.3g}"
+    return (
+        f"{head} stopped at step {step} {CLIMB_STOPS.get(rule, CLIMB_STOPS['rise'])}, annealing "
+        f"from {peak:.3g} ({outcome['discarded_steps']} steps rolled back, in the cost)"
     )
 
 
