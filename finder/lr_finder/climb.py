@@ -393,10 +393,15 @@ def settled(reliability: Reliability, outcome: dict[str, Any] | None) -> Reliabi
     )
 
 
+# How the clause `settled` adds to an edge read early begins: the reason up to it is the one the
+# warning at the handover named.
+INSIDE_THE_FIT = "inside the fit, "
+
+
 def _what_the_climb_did(outcome: dict[str, Any]) -> str:
     """One clause on a climb that found no peak above the first proposal's: where the run's
     peak ended up."""
-    clause = f"inside the fit, {describe_climb(outcome)}"
+    clause = f"{INSIDE_THE_FIT}{describe_climb(outcome)}"
     return f"{clause}: the best peak may lie higher still" if outcome["reached"] else clause
 
 
