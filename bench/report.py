@@ -501,8 +501,7 @@ def climb_targets(result: dict[str, Any]) -> list[str]:
             elif outcome["reached"]:
                 what = "R"
             else:
-                rule = (outcome.get("stop_rule") or "stopped").replace("_", " ")
-                what = f"{rule} {run['peak_multiple']:.2g}x"
+                what = f"{_stop_words(outcome)} {run['peak_multiple']:.2g}x"
             cell = f"{_ratio(run['vs_holdout'])} {what}"
             by_run.setdefault((run["task"], run["seed"]), []).append(cell)
     lines += table(
@@ -536,12 +535,16 @@ def climb_targets(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stop_words(outcome: dict[str, Any]) -> str:
+    """What stopped a climb, in words ("rise", "died back"; "stopped" where no rule is known)."""
+    return (outcome.get("stop_rule") or "stopped").replace("_", " ")
+
+
 def _stopped_misses(multiples: dict[str, Any], within: float) -> list[str]:
     """The runs whose climb the guard stopped and that still trained more than `1 - within`
     below the held-out oracle, each with where the cycle annealed from."""
     misses = [
-        f"`{run['task']}` seed {run['seed']} at {key}x: "
-        f"{(run['climb'].get('stop_rule') or 'stopped').replace('_', ' ')}, annealed from "
+        f"`{run['task']}` seed {run['seed']} at {key}x: {_stop_words(run['climb'])}, annealed from "
         f"{run['peak_multiple']:.2g}x the edge, {_ratio(run['vs_holdout'])}"
         for key, entry in multiples.items()
         for run in entry["runs"]
