@@ -253,6 +253,16 @@ def holdout_label(spec: ScheduleSpec, seed: int) -> str:
     return HOLDOUT + spec_label(spec, seed)
 
 
+def holdout_scores(entry: dict[str, Any]) -> list[float | None] | None:
+    """The scores of the oracle's schedule re-trained with each of `HOLDOUT_SEEDS`, read from a
+    task's entry in suite.json (None for a run not cached); None for a task without that row."""
+    row = entry["rows"].get("oracle_holdout")
+    if row is None:
+        return None
+    spec = ScheduleSpec.from_dict(row["spec"])
+    return [entry["runs"].get(holdout_label(spec, seed), {}).get("score") for seed in HOLDOUT_SEEDS]
+
+
 def oracle_holdout(cache: Cache, spec: ScheduleSpec) -> dict[str, Any]:
     """The oracle's chosen schedule re-trained with `HOLDOUT_SEEDS`, seeds that took no part in
     choosing it. The oracle's own mean is the best of many noisy means (its grid on seed 0,

@@ -41,8 +41,8 @@ import numpy as np
 from common import RESULTS_DIR, machine, write_result
 from frontier import RESULT_PATH as FRONTIER_PATH
 from frontier import WITHIN, design_runs
-from suite import HOLDOUT_SEEDS, SEEDS, holdout_label, nothing_learned, ratio, spec_label
 from suite import RESULT_PATH as SUITE_PATH
+from suite import SEEDS, holdout_scores, nothing_learned, ratio, spec_label
 from tasks import TASKS
 
 import finder
@@ -193,17 +193,14 @@ def oracle_noise(design: str = DESIGN, *, held_out: bool = False) -> dict[str, A
     as good as the oracle's schedule would miss by the seed alone."""
     values: dict[str, list[float]] = {}
     for name, _, entry in judged_tasks(design):
-        row = "oracle_holdout" if held_out else "oracle"
-        best = entry["rows"].get(row)
+        best = entry["rows"].get("oracle_holdout" if held_out else "oracle")
         if best is None:
             continue
-        spec = finder.ScheduleSpec.from_dict(best["spec"])
-        labels = (
-            [holdout_label(spec, seed) for seed in HOLDOUT_SEEDS]
-            if held_out
-            else [spec_label(spec, seed) for seed in SEEDS]
-        )
-        scores = [entry["runs"].get(label, {}).get("score") for label in labels]
+        if held_out:
+            scores = holdout_scores(entry) or []
+        else:
+            spec = finder.ScheduleSpec.from_dict(best["spec"])
+            scores = [entry["runs"].get(spec_label(spec, s), {}).get("score") for s in SEEDS]
         values[name] = [ratio(TASKS[name], score, best["mean"]) or 0.0 for score in scores]
     below = {name: [v for v in ratios if v < WITHIN] for name, ratios in values.items()}
     worst = min(values, key=lambda name: min(values[name]))

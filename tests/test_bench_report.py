@@ -236,3 +236,19 @@ def test_the_frontier_names_the_runs_stored_with_their_cpus_vector_extensions() 
         "on a CPU with AVX2: `cnn` (fit). Runs stored before these were recorded: 1."
     )
     assert bench_report.cpu_note({"runs": {"fit": {"cnn": {"0": {}}}}}) == []
+
+
+def test_the_frontier_counts_where_the_oracles_own_schedule_meets_the_targets() -> None:
+    meets = {"vs_oracle": 1.0, "worst_vs_oracle": 0.995, "vs_holdout": 1.0,
+             "worst_vs_holdout": 0.99, "vs_default": 1.1}  # fmt: skip
+    low_seed = {**meets, "worst_vs_oracle": 0.98}
+    triples = {
+        "oracle, seeds 3-5": {"a": meets, "b": low_seed},
+        "oracle, seeds 6-8": {"a": low_seed, "b": {**low_seed, "worst_vs_holdout": 0.97}},
+    }
+    lines = bench_report.oracle_ceiling({"oracle_as_design": triples})
+    assert (
+        "oracle, seeds 3-5: 1 of 2 against the oracle's mean, 2 against the other triple's; "
+        "oracle, seeds 6-8: 0 of 2 against the oracle's mean, 1 against the other triple's."
+    ) in lines[0]
+    assert bench_report.oracle_ceiling({}) == []
