@@ -285,7 +285,7 @@ def _plot_trials(ax: Any, result: Any, trials: dict[str, Any], title: str | None
             linewidth=1.5,
             label=f"pick {trials['pick']:.2g} (constant LR)",
         )
-    _draw_reliability(ax, getattr(result, "reliability", None), unit="trials")
+    _draw_reliability(ax, getattr(result, "reliability", None), unit="trial")
     ax.set_xscale("log")
     _set_loss_limits(ax, scores)
     ax.set_xlabel("learning rate (constant within each trial)")
@@ -299,7 +299,7 @@ def _plot_trials(ax: Any, result: Any, trials: dict[str, Any], title: str | None
     ax.set_title(title or default, fontsize="medium")
 
 
-def _draw_reliability(ax: Any, reliability: Any, unit: str = "sweeps") -> None:
+def _draw_reliability(ax: Any, reliability: Any, unit: str = "sweep") -> None:
     """The 80% interval of max_lr as a hatched band and the verdict in a corner box."""
     if reliability is None:
         return
@@ -314,7 +314,8 @@ def _draw_reliability(ax: Any, reliability: Any, unit: str = "sweeps") -> None:
             linewidth=0.0,
             label=f"max_lr 80% interval {low:.2g} .. {high:.2g}",
         )
-    lines = [f"{reliability.verdict}: {reliability.sweeps} {unit}, {reliability.steps} steps"]
+    count = f"{reliability.sweeps} {unit}{'' if reliability.sweeps == 1 else 's'}"
+    lines = [f"{reliability.verdict}: {count}, {reliability.steps} steps"]
     lines += [textwrap.shorten(reason, 70, placeholder="...") for reason in reliability.reasons]
     ax.text(
         0.01,

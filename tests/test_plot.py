@@ -30,3 +30,11 @@ def test_png_and_svg(tmp_path, result):
 def test_other_suffixes_are_refused(tmp_path, result):
     with pytest.raises(InvalidArgumentError, match=r"\.png or \.svg"):
         save_figure(result.plot(), tmp_path / "c.jpg")
+
+
+@pytest.mark.parametrize("repeats", [1, 2])
+def test_the_verdicts_box_counts_its_sweeps_in_words(repeats):
+    result = tiny_range_test(num_steps=40, repeats=repeats)
+    texts = [text.get_text() for text in result.plot().axes[0].texts]
+    unit = "1 sweep," if repeats == 1 else f"{repeats} sweeps,"
+    assert any(text.startswith(f"{result.reliability.verdict}: {unit} ") for text in texts)
