@@ -216,6 +216,8 @@ def test_bad_arguments_are_refused_when_the_callback_is_made():
         finder.LearningRateFinder(budget=0)
     with pytest.raises(InvalidArgumentError, match="divergence"):
         finder.LearningRateFinder(divergence=1.0)
+    with pytest.raises(InvalidArgumentError, match="progress must be a callable"):
+        finder.LearningRateFinder(progress=False)  # type: ignore[arg-type]
 
 
 def test_thinning_keeps_the_last_decade_whole_and_the_rest_at_growing_spacing():

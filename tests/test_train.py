@@ -139,6 +139,13 @@ def test_fit_ends_where_the_manual_route_ends(fitted_before: bool):
         ({"initial_epoch": EPOCHS}, InvalidArgumentError, "no epochs to train"),
         # the range test must run at fit's batch size
         ({"range_test_options": {"batch_size": 8}}, InvalidArgumentError, "batch_size"),
+        # a flag where the progress callable goes, on either route
+        ({"range_test_options": {"progress": False}}, InvalidArgumentError, "progress must be"),
+        (
+            {"range_test_options": {**SWEEP, "progress": True}},
+            InvalidArgumentError,
+            "progress must be",
+        ),
         # an uncompiled model
         ({"compiled": False}, ModelError, "not compiled"),
         # callbacks that set the learning rate, which Keras refuses once a schedule drives it

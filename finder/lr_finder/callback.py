@@ -27,7 +27,7 @@ from finder.lr_finder.ramp import Ramp, Snapshot
 from finder.propose import Proposal, first_proposal, resume_after_ramp
 from finder.rangetest.config import RangeTestConfig
 from finder.rangetest.model_state import host_copies
-from finder.rangetest.progress import SweepProgress
+from finder.rangetest.progress import SweepProgress, checked_progress
 from finder.rangetest.result import RangeTestResult
 from finder.suggest import SuggestionRule, named_rules
 
@@ -117,7 +117,7 @@ class LearningRateFinder(keras.callbacks.Callback):
         self.chance_loss = chance_loss
         self.save_dir = None if save_dir is None else Path(save_dir)
         self.verbose = verbose
-        self.progress = progress
+        self.progress = checked_progress(progress)
         self.result: RangeTestResult | None = None
         self.proposal: Proposal | None = None
         self.handover: Handover | None = None

@@ -4,7 +4,10 @@ and its test stand-in build it without loading TensorFlow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from finder.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,15 @@ class SweepProgress:
             count = f"/{self.repeats}" if self.repeats > 0 else ""
             return f"sweep {self.repeat + 1}{count}"
         return self.phase
+
+
+def checked_progress(progress: object) -> Callable[[SweepProgress], None] | None:
+    """`progress` as given, once checked to be a callable or None: a flag such as
+    `progress=False` fails here, before any training, and not at the test's first step."""
+    if progress is None or callable(progress):
+        return progress
+    raise InvalidArgumentError(
+        f"progress must be a callable that takes a SweepProgress, or None; got "
+        f"{progress!r}. The test reports nothing unless given one (the CLI draws its bar "
+        "from it)."
+    )

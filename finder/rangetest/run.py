@@ -55,7 +55,7 @@ from finder.rangetest.model_state import (
     initial_learning_rate,
     require_compiled,
 )
-from finder.rangetest.progress import SweepProgress
+from finder.rangetest.progress import SweepProgress, checked_progress
 from finder.rangetest.recorder import SweepRun
 from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
@@ -158,6 +158,7 @@ def range_test(
     config = RangeTestConfig.build(config, settings)
     batch_size, repeats = config.batch_size, config.sweeps
     rules = named_rules(suggestion_rules)
+    progress = checked_progress(progress)
     require_compiled(model)
     # Lists and pandas become arrays; the common mistakes get finder's errors, not TF's.
     x, y = check_data(model, x, y, batch_size=batch_size)
