@@ -960,6 +960,61 @@ def service_storm(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def outside(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Outside the suite: `finder.fit` against the default LR (`bench/outside.py`)",
+        "",
+        "Three hosts that took no part in choosing any of finder's rules (an LSTM on sequences, "
+        "a convolution over token embeddings, an MLP regressing Friedman #1; the script's "
+        "docstring describes them), each with five optimizers: `finder.fit` with its defaults "
+        f"against `model.fit` at the optimizer's own constant LR, {result['epochs']} epochs, "
+        "seeds 0-2 each. Score: validation accuracy, or MSE for `friedman_mlp` (lower is "
+        "better; **vs default** is then default / finder). ✗: more than 1% below the default.",
+        "",
+    ]
+    rows, below = [], []
+    for host, by_optimizer in result["summary"].items():
+        for optimizer, row in by_optimizer.items():
+            runs = result["runs"][host][optimizer]
+            finder_runs = [runs["finder"][str(seed)] for seed in result["seeds"]]
+            ratio = row["vs_default"]
+            miss = ratio is not None and ratio < 0.99
+            if miss:
+                below.append(f"`{host}` with {optimizer} ({', '.join(row['verdicts'])})")
+            rows.append(
+                [
+                    f"`{host}`",
+                    optimizer,
+                    _scores([run["score"] for run in finder_runs]),
+                    _scores([runs["default"][str(seed)]["score"] for seed in result["seeds"]]),
+                    "no finite score" if ratio is None else f"{ratio:.4f}" + (" ✗" if miss else ""),
+                    ", ".join(fmt(run["peak"]) for run in finder_runs),
+                    ", ".join(str(run["extra_steps"]) for run in finder_runs),
+                    ", ".join(row["verdicts"]),
+                ]
+            )
+    header = [
+        "host", "optimizer", "finder.fit", "default LR", "vs default", "peaks", "extra steps",
+        "verdicts",
+    ]  # fmt: skip
+    judged = sum(row[4] != "no finite score" for row in rows)
+    return [
+        *lines,
+        *table(header, rows),
+        "",
+        f"More than 1% below the default on {len(below)} of {judged} host-optimizer pairs "
+        "with finite scores" + (": " + "; ".join(below) + "." if below else "."),
+        "",
+        machine_line(result),
+        "",
+    ]
+
+
+def _scores(scores: list[float | None]) -> str:
+    """Each seed's score, or "NaN" for a run whose loss was not finite."""
+    return ", ".join("NaN" if score is None else f"{score:.4g}" for score in scores)
+
+
 def _spec(spec: dict[str, Any]) -> str:
     params = spec["params"]
     peak = params.get("max_lr", params.get("learning_rate"))
@@ -1731,6 +1786,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], list[str]]]] = [
     ("frontier", frontier),
     ("verdict", verdict),
     ("suite", suite),
+    ("outside", outside),
     ("fit", fit),
     ("reference_table", reference_table),
     ("tuning", tuning),

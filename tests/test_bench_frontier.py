@@ -52,3 +52,28 @@ def test_a_task_without_every_held_out_run_or_whose_oracle_learned_nothing_is_le
     blank["rows"]["oracle"]["diverged"] = 3
     suite = {"tasks": {"digits_rmsprop": missing, "digits_lion": blank}}
     assert frontier.oracle_as_design(suite) == {"oracle, seeds 3-5": {}, "oracle, seeds 6-8": {}}
+
+
+def test_outside_compares_finder_with_the_default_the_right_way_round() -> None:
+    import outside
+
+    def runs(finder_scores: list, default_scores: list) -> dict:
+        return {
+            "finder": {
+                str(s): {"score": v, "verdict": "reliable"} for s, v in enumerate(finder_scores)
+            },
+            "default": {str(s): {"score": v} for s, v in enumerate(default_scores)},
+        }
+
+    table = outside.summarize(
+        {
+            "lstm_seq": {"Adam": runs([0.9, 0.8, 0.7], [0.8, 0.8, 0.8])},
+            "friedman_mlp": {"Lion": runs([0.2, 0.2, 0.2], [0.1, 0.1, 0.1])},
+            "conv_text": {"Adam": runs([0.9, None, 0.9], [0.9, 0.9, 0.9])},
+        }
+    )
+    assert table["lstm_seq"]["Adam"]["vs_default"] == pytest.approx(1.0)
+    # An MSE: the default's over finder's, so twice the default's error reads 0.5.
+    assert table["friedman_mlp"]["Lion"]["vs_default"] == pytest.approx(0.5)
+    assert table["conv_text"]["Adam"]["vs_default"] is None
+    assert table["conv_text"]["Adam"]["finder"] is None

@@ -252,3 +252,43 @@ def test_the_frontier_counts_where_the_oracles_own_schedule_meets_the_targets() 
         "oracle, seeds 6-8: 0 of 2 against the oracle's mean, 1 against the other triple's."
     ) in lines[0]
     assert bench_report.oracle_ceiling({}) == []
+
+
+def _outside_runs(finder_scores: list, default_scores: list, verdict: str) -> dict:
+    return {
+        "finder": {
+            str(seed): {"score": score, "verdict": verdict, "peak": 0.01, "extra_steps": 30}
+            for seed, score in enumerate(finder_scores)
+        },
+        "default": {str(seed): {"score": score} for seed, score in enumerate(default_scores)},
+    }
+
+
+def test_outside_marks_the_pairs_more_than_1_percent_below_the_default() -> None:
+    runs = {
+        "lstm_seq": {"Adam": _outside_runs([0.6, 0.6, 0.6], [0.8, 0.8, 0.8], "unreliable")},
+        "friedman_mlp": {
+            "Lion": _outside_runs([0.1, 0.1, 0.1], [0.02, 0.02, 0.02], "reliable"),
+            "Adafactor": _outside_runs([None] * 3, [None] * 3, "unreliable"),
+        },
+    }
+    summary = {
+        "lstm_seq": {"Adam": {"vs_default": 0.75, "verdicts": ["unreliable"] * 3}},
+        "friedman_mlp": {
+            "Lion": {"vs_default": 0.2, "verdicts": ["reliable"] * 3},
+            "Adafactor": {"vs_default": None, "verdicts": ["unreliable"] * 3},
+        },
+    }
+    lines = bench_report.outside(
+        _result("outside.py", runs=runs, summary=summary, seeds=[0, 1, 2], epochs=10)
+    )
+    text = "\n".join(lines)
+    assert "| `lstm_seq` | Adam | 0.6, 0.6, 0.6 | 0.8, 0.8, 0.8 | 0.7500 ✗ |" in text
+    assert (
+        "| `friedman_mlp` | Adafactor | NaN, NaN, NaN | NaN, NaN, NaN | no finite score |" in text
+    )
+    assert (
+        "More than 1% below the default on 2 of 2 host-optimizer pairs with finite scores: "
+        "`lstm_seq` with Adam (unreliable, unreliable, unreliable); `friedman_mlp` with Lion "
+        "(reliable, reliable, reliable)."
+    ) in text
