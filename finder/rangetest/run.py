@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -61,7 +62,13 @@ from finder.rangetest.result import RangeTestResult
 from finder.rangetest.session import SweepSession
 from finder.rangetest.sweep import sweep_lrs
 from finder.rangetest.trials import TRIALS_NOTE, run_trials
-from finder.rangetest.verdict import assess_sweeps, assess_trials, chance_loss
+from finder.rangetest.verdict import (
+    assess_sweeps,
+    assess_trials,
+    chance_loss,
+    floored_bounds,
+    learned_nothing,
+)
 from finder.suggest import (
     SUGGESTION_NAMES,
     Bounds,
@@ -438,10 +445,10 @@ def assemble_result(
     if outcome is not None and outcome.trials is not None:
         reliability = assess_trials(outcome.trials, chance=reading.chance, steps=sweeps.steps_run)
     else:
-        reliability = assess_sweeps(
+        assess = functools.partial(
+            assess_sweeps,
             lrs,
             runs,
-            bounds,
             val_losses=val_losses,
             steps=sweeps.steps_run,
             chance=reading.chance,
@@ -450,6 +457,15 @@ def assemble_result(
             edges=outcome.edges if outcome else None,
             extra_reasons=outcome.reasons if outcome else (),
         )
+        reliability = assess(bounds)
+        reached = float(lrs[max(0, len(first.losses) - 1)])
+        floored = floored_bounds(bounds, reliability.signals, first, reached, reading.anchor)
+        if floored is not bounds:
+            # Read up to the raised edge, the held-out curve must still show nothing learned;
+            # the verdict's signals then name the bounds the result reports.
+            again = assess(floored)
+            if learned_nothing(again.signals):
+                bounds, reliability = floored, again
     wall_time = sweeps.wall_time
     return RangeTestResult(
         lrs=[float(v) for v in lrs[: len(losses)]],

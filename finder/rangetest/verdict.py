@@ -51,6 +51,17 @@ the first proposal miss on the suite, or a curve that cannot carry a bound at al
    gives the same advice: a model that has not started to learn when the loss turns reads
    exactly like one whose labels its inputs do not predict.
 
+**A reading below the optimizer's LR.** Where rule 2 holds and the sweep never diverged,
+the loss only wandered around chance, and the turn the edge rule finds in it is noise: an LSTM
+outside the suite that had not started to learn in 100 steps read its edge at a tenth of Adam's
+own LR, and its 1cycle there trained at chance where the default LR learned
+(`bench/outside.py`). Nothing in such a curve marks an LR as unstable, and on every task of
+the suite where the grid oracle trained, its best schedule peaked at or above the optimizer's
+own LR (at 1x, the lowest, for Lion and the diabetes regression's Adam). So the bounds rise to
+that LR (`floored_bounds`), with a note, and the verdict stays
+"unreliable" by rule 2. A reading above it, or below it from a sweep that diverged, stays as
+read: a loss that rose from chance far enough to end the sweep marks a real limit.
+
 What did not predict a miss on the suite (`bench/verdict.py` recomputes the verdict of every
 stored run, so a rule can be tried against the outcomes), and so does not decide: a wide
 jackknife interval of the edge (still reported with four or more sweeps); a budget that ended
@@ -84,7 +95,7 @@ when that is wider.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -200,6 +211,48 @@ def floor_noise(first_losses: Sequence[float], steps_per_pass: int | None) -> fl
     return float(np.std(first_pass - curve) / math.sqrt(width))
 
 
+def learned_nothing(signals: Mapping[str, Any]) -> bool:
+    """Rule 2 on a verdict's `signals`: the held-out loss never fell clearly below chance."""
+    floor, threshold = signals.get("held_out_floor"), signals.get("chance_threshold")
+    return floor is not None and threshold is not None and floor > threshold
+
+
+def floored_bounds(
+    bounds: Bounds,
+    signals: Mapping[str, Any],
+    first_sweep: SweepRun,
+    reached_lr: float,
+    anchor_lr: float | None,
+) -> Bounds:
+    """`bounds` with `edge_lr` raised to the optimizer's own LR (the others scaled with it)
+    where the curve gives no reason to go lower (module docstring, "A reading below the
+    optimizer's LR"): the model learned nothing (rule 2), and the first sweep went past that
+    LR, up to `reached_lr`, without diverging. Unchanged otherwise, at or above that LR, or
+    without one."""
+    edge = bounds.edge_lr
+    if (
+        edge is None
+        or anchor_lr is None
+        or edge >= anchor_lr
+        or reached_lr < anchor_lr
+        or first_sweep.stop_reason != "completed"
+        or not learned_nothing(signals)
+    ):
+        return bounds
+    scale = anchor_lr / edge
+    note = (
+        f"edge_lr raised to the optimizer's LR {anchor_lr:.3g} from a reading of {edge:.3g}: "
+        "the loss never fell clearly below chance and never diverged, so nothing in the curve "
+        "marks a lower LR as unstable"
+    )
+    return Bounds(
+        None if bounds.min_lr is None else bounds.min_lr * scale,
+        None if bounds.max_lr is None else bounds.max_lr * scale,
+        note if bounds.note is None else f"{bounds.note}; {note}",
+        anchor_lr,
+    )
+
+
 def assess_sweeps(
     lrs: Sequence[float] | np.ndarray,
     runs: Sequence[SweepRun],
@@ -280,7 +333,7 @@ def assess_result(
         if not reasons:  # the auto range explains its own empty outcome
             reasons.append(f"no bound: {bounds_note or 'the loss never fell'}")
     else:
-        if threshold is not None and floor is not None and floor > threshold:
+        if learned_nothing(signals):
             reasons.append(
                 f"the {source} loss never fell clearly below {chance:.4g}, the loss of "
                 f"predicting the labels' frequencies (its lowest, {floor:.4g}, stayed above "

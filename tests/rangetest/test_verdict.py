@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from finder.rangetest.calibration import capped_bounds, validated
+from finder.rangetest.recorder import SweepRun
 from finder.rangetest.trials import Trial, TrialOutcome
 from finder.rangetest.trials import decide as decide_trials
 from finder.rangetest.verdict import (
@@ -16,6 +17,8 @@ from finder.rangetest.verdict import (
     assess_result,
     assess_trials,
     chance_loss,
+    floored_bounds,
+    learned_nothing,
     loss_name,
 )
 from finder.suggest import Bounds, lag_factor
@@ -156,6 +159,26 @@ def test_the_peak_of_a_fixed_size_update_is_capped_at_a_multiple_of_its_lr():
     assert capped_bounds(bounds, "MyOptimizer", anchor_lr=1e-3) == bounds
 
 
+def test_a_reading_below_the_optimizers_lr_from_a_curve_that_learned_nothing_rises_to_it():
+    chance = math.log(10)
+    nothing = curve_verdict(val_losses=[chance, chance * 0.99]).signals
+    learned = curve_verdict().signals
+    assert learned_nothing(nothing) and not learned_nothing(learned)
+    low = Bounds(min_lr=1e-5, max_lr=4e-5, note=None, edge_lr=8e-5)
+    completed, diverged = SweepRun(seed=0), SweepRun(seed=0, stop_reason="diverged")
+    raised = floored_bounds(low, nothing, completed, reached_lr=0.3, anchor_lr=1e-3)
+    assert raised.edge_lr == pytest.approx(1e-3)
+    assert raised.max_lr == pytest.approx(5e-4) and raised.min_lr == pytest.approx(1.25e-4)
+    assert "raised to the optimizer's LR 0.001 from a reading of 8e-05" in raised.note
+    # A model that learned, a sweep that diverged, or one that stopped below the optimizer's
+    # LR, gave a reading to keep; so does one at or above that LR, or without a known LR.
+    assert floored_bounds(low, learned, completed, 0.3, 1e-3) == low
+    assert floored_bounds(low, nothing, diverged, 0.3, 1e-3) == low
+    assert floored_bounds(low, nothing, completed, 5e-4, 1e-3) == low
+    assert floored_bounds(low, nothing, completed, 0.3, 1e-5) == low
+    assert floored_bounds(low, nothing, completed, 0.3, None) == low
+
+
 @pytest.mark.parametrize(
     ("lrs", "factor"),
     [
@@ -200,3 +223,28 @@ def test_constant_lr_trials_are_reliable_when_one_learned_below_the_top_of_the_g
     else:
         assert reliability.reasons[0].startswith(reason)
     assert TrialOutcome.from_dict(outcome.to_dict()).to_dict() == outcome.to_dict()
+
+
+def test_the_result_reports_the_raised_edge_and_a_verdict_that_names_it():
+    """`assemble_result`, which `range_test` and the in-fit test share, on a hand-made sweep:
+    the training loss dips and turns near lr 1e-4, a tenth of the optimizer's own, while the
+    held-out loss stays at chance and the sweep runs on to 0.3 without diverging."""
+    from finder.rangetest.run import Reading, Sweeps, assemble_result
+
+    chance = math.log(2)
+    lrs = np.geomspace(1e-5, 0.3, 100)
+    dip = 0.03 * np.exp(-((np.log10(lrs) + 4.3) ** 2) / 0.05)
+    losses = [float(v) for v in chance - dip + 0.002 * np.cos(np.arange(100))]
+    losses[30:] = [chance + 0.0005 * i for i in range(70)]  # the turn: it rises on from there
+    run = SweepRun(seed=0, losses=losses, smoothed_losses=losses, steps_run=100)
+    run.val_lrs, run.val_losses = list(lrs[::10]), [chance * 1.001] * 10
+    result = assemble_result(
+        Sweeps(lrs, [run], None, steps_run=100, wall_time=1.0),
+        optimizer={"name": "Adam"}, model={}, data={}, config={}, metadata={},
+        reading=Reading(update_rule="Adam", anchor=1e-3, chance=chance, steps_per_pass=1000),
+    )  # fmt: skip
+    assert result.bounds.edge_lr == pytest.approx(1e-3)
+    assert "raised to the optimizer's LR 0.001" in result.bounds.note
+    assert result.reliability.verdict == "unreliable"
+    assert "learned nothing" in result.reliability.reasons[0]
+    assert result.reliability.signals["bounds_note"] == result.bounds.note
