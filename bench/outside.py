@@ -4,7 +4,7 @@ The suite (`bench/suite.py`, `bench/frontier.py`) is where finder's rules were c
 figures flatter them. This benchmark runs `finder.fit` as a user would (defaults, the host's
 plan, validation data) on three hosts that took no part in choosing any rule, each with five
 optimizers, over seeds 0-2, beside a plain `model.fit` at the optimizer's own constant LR with
-the same seed: the issue's floor ("never worse than the optimizer's default constant LR").
+the same seed: the floor finder must never fall below, since a user can always keep that LR.
 It records each run's score, the verdict and its first reason, the steps the test added and
 the peak trained with. The hosts build their data from fixed generators (no download):
 
