@@ -85,6 +85,18 @@ class Bounds:
     note: str | None = None
     edge_lr: float | None = None
 
+    def moved_to(self, edge_lr: float, note: str) -> Bounds:
+        """These bounds with `edge_lr` moved to `edge_lr`, `min_lr` and `max_lr` scaled with
+        it, and `note` added after any note they carry. Needs a measured `edge_lr`."""
+        assert self.edge_lr is not None
+        scale = edge_lr / self.edge_lr
+        return Bounds(
+            None if self.min_lr is None else self.min_lr * scale,
+            None if self.max_lr is None else self.max_lr * scale,
+            note if self.note is None else f"{self.note}; {note}",
+            edge_lr,
+        )
+
     def to_dict(self) -> dict[str, float | str | None]:
         return {
             "min_lr": self.min_lr,

@@ -155,14 +155,8 @@ def capped_bounds(bounds: Bounds, optimizer_name: str, anchor_lr: float | None) 
     cap = multiple * anchor_lr
     if bounds.edge_lr <= cap:
         return bounds
-    scale = cap / bounds.edge_lr
     note = (
         f"edge_lr capped at {cap:.3g} ({multiple:g}x the optimizer's LR) from a reading of "
         f"{bounds.edge_lr:.3g}"
     )
-    return Bounds(
-        None if bounds.min_lr is None else bounds.min_lr * scale,
-        None if bounds.max_lr is None else bounds.max_lr * scale,
-        note if bounds.note is None else f"{bounds.note}; {note}",
-        cap,
-    )
+    return bounds.moved_to(cap, note)

@@ -239,18 +239,12 @@ def floored_bounds(
         or not learned_nothing(signals)
     ):
         return bounds
-    scale = anchor_lr / edge
     note = (
         f"edge_lr raised to the optimizer's LR {anchor_lr:.3g} from a reading of {edge:.3g}: "
         "the loss never fell clearly below chance and never diverged, so nothing in the curve "
         "marks a lower LR as unstable"
     )
-    return Bounds(
-        None if bounds.min_lr is None else bounds.min_lr * scale,
-        None if bounds.max_lr is None else bounds.max_lr * scale,
-        note if bounds.note is None else f"{bounds.note}; {note}",
-        anchor_lr,
-    )
+    return bounds.moved_to(anchor_lr, note)
 
 
 def assess_sweeps(
