@@ -972,12 +972,13 @@ def outside(result: dict[str, Any]) -> list[str]:
         "better; **vs default** is then default / finder). ✗: more than 1% below the default.",
         "",
     ]
-    rows, below = [], []
+    rows, below, judged = [], [], 0
     for host, by_optimizer in result["summary"].items():
         for optimizer, row in by_optimizer.items():
             runs = result["runs"][host][optimizer]
             finder_runs = [runs["finder"][str(seed)] for seed in result["seeds"]]
             ratio = row["vs_default"]
+            judged += ratio is not None
             miss = ratio is not None and ratio < 0.99
             if miss:
                 below.append(f"`{host}` with {optimizer} ({', '.join(row['verdicts'])})")
@@ -997,7 +998,6 @@ def outside(result: dict[str, Any]) -> list[str]:
         "host", "optimizer", "finder.fit", "default LR", "vs default", "peaks", "extra steps",
         "verdicts",
     ]  # fmt: skip
-    judged = sum(row[4] != "no finite score" for row in rows)
     return [
         *lines,
         *table(header, rows),
